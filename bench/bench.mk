@@ -1,0 +1,1 @@
+# rules for bench (owned by the people working there)

@@ -1,0 +1,133 @@
+/*
+ * pymalloc.h -- the public, prefixed API of libpymalloc.
+ *
+ * Requests of 0..PYM_SMALL_MAX bytes (256 by default) with alignment <= 16
+ * are served from per-thread pymalloc pools (4 KiB pages carved into blocks
+ * of one size class, inside 256 KiB arenas); everything else is forwarded to
+ * the C library's allocator.  These functions work whether or not the
+ * library also overrides malloc/free (configure --disable-override leaves the
+ * program's own malloc alone), and they may be mixed freely with each other:
+ * any pointer returned here may be given to pym_free or pym_realloc.
+ *
+ * Error contract (the same as glibc's):
+ *   - allocation functions return NULL and set errno to ENOMEM when memory
+ *     or the size is impossible (including n * size overflow);
+ *   - pym_posix_memalign returns EINVAL/ENOMEM and leaves errno untouched;
+ *   - pym_aligned_alloc/pym_memalign set errno to EINVAL on a bad alignment;
+ *   - pym_free(NULL) does nothing and no free function changes errno;
+ *   - freeing a pointer that lies inside our pools but is not a live block's
+ *     start prints one line on stderr and calls abort().
+ * All functions are thread-safe; a block may be freed by any thread.
+ */
+#ifndef PYMALLOC_H
+#define PYMALLOC_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define PYM_EXPORT __attribute__((visibility("default")))
+#define PYM_MALLOC_ATTR __attribute__((malloc, warn_unused_result))
+#else
+#define PYM_EXPORT
+#define PYM_MALLOC_ATTR
+#endif
+
+#define PYM_VERSION "0.1.0"
+
+/* ---- allocation -------------------------------------------------------- */
+PYM_EXPORT PYM_MALLOC_ATTR void *pym_malloc(size_t size);
+PYM_EXPORT PYM_MALLOC_ATTR void *pym_calloc(size_t count, size_t size);
+PYM_EXPORT void *pym_realloc(void *ptr, size_t size);
+PYM_EXPORT void *pym_reallocarray(void *ptr, size_t count, size_t size);
+PYM_EXPORT void pym_free(void *ptr);
+/* size (and alignment) must be what was asked for; they are checked in debug mode. */
+PYM_EXPORT void pym_free_sized(void *ptr, size_t size);
+PYM_EXPORT void pym_free_aligned_sized(void *ptr, size_t alignment, size_t size);
+PYM_EXPORT PYM_MALLOC_ATTR void *pym_memalign(size_t alignment, size_t size);
+PYM_EXPORT PYM_MALLOC_ATTR void *pym_aligned_alloc(size_t alignment, size_t size);
+PYM_EXPORT int pym_posix_memalign(void **out, size_t alignment, size_t size);
+/* Bytes usable at ptr (>= the size requested); 0 for NULL. */
+PYM_EXPORT size_t pym_usable_size(const void *ptr);
+/* 1 when ptr lies inside pymalloc's pools (not forwarded to libc), else 0. */
+PYM_EXPORT int pym_owns(const void *ptr);
+
+/* ---- giving memory back -------------------------------------------------- */
+/* Releases every empty pool and arena we can reach (this thread's cached
+ * pools, pools of exited threads) and returns their pages to the kernel.
+ * Returns 1 when anything was released, else 0. */
+PYM_EXPORT int pym_trim(void);
+
+/* ---- statistics ---------------------------------------------------------- */
+#define PYM_STATS_MAX_CLASSES 32
+
+typedef struct pym_class_stats {
+    size_t block_size;      /* bytes per block of this class */
+    size_t blocks_in_use;   /* handed out and not yet freed */
+    size_t blocks_free;     /* in pools of this class, available */
+    size_t pools_used;      /* pools with both live and free blocks */
+    size_t pools_full;      /* pools with no free block */
+    size_t pools_empty;     /* pools of this class with no live block */
+    uint64_t mallocs;       /* requests served by this class since start */
+} pym_class_stats_t;
+
+typedef struct pym_stats {
+    size_t num_classes;
+    pym_class_stats_t classes[PYM_STATS_MAX_CLASSES];
+    /* arenas (256 KiB each) */
+    size_t arenas_current;      /* arenas with pages mapped for us */
+    size_t arenas_highwater;    /* most arenas at once */
+    uint64_t arenas_allocated;  /* arenas taken into use since start */
+    uint64_t arenas_reclaimed;  /* arenas given back to the kernel */
+    size_t bytes_reserved;      /* address space reserved for arenas */
+    /* Every byte of the current arenas is in exactly one of these: */
+    size_t bytes_in_use;        /* live blocks (block size, not request size) */
+    size_t bytes_free_blocks;   /* free blocks inside pools in use */
+    size_t bytes_pool_waste;    /* pool headers and tails too small for a block */
+    size_t bytes_free_pools;    /* whole pools free inside arenas */
+    /* forwarding to libc */
+    uint64_t forwarded_calls;   /* requests sent to the C library */
+    uint64_t forwarded_bytes;   /* bytes asked of it by those requests */
+    /* threads */
+    uint64_t remote_frees;      /* blocks freed by a thread that did not own them */
+    size_t heaps_active;        /* heaps owned by a live thread */
+    size_t heaps_abandoned;     /* heaps of exited threads still holding blocks */
+    uint64_t heaps_adopted;     /* heaps taken over by a new thread */
+    /* kernel calls */
+    uint64_t madvise_calls;     /* page ranges returned to the kernel */
+    uint64_t pages_purged;      /* 4 KiB pages returned that way */
+} pym_stats_t;
+
+/* Fills *out with a snapshot.  Counters of other live threads are read
+ * without stopping them, so they may be a few operations old. */
+PYM_EXPORT void pym_stats_get(pym_stats_t *out);
+/* Prints the snapshot in the layout of CPython's sys._debugmallocstats(). */
+PYM_EXPORT void pym_stats_print(FILE *out);
+
+/* ---- options --------------------------------------------------------------
+ * Read once from the environment (PYMALLOC_<NAME>) at start-up; pym_option_set
+ * changes one at run time where that makes sense. */
+typedef enum pym_option {
+    PYM_OPTION_STATS = 0,       /* PYMALLOC_STATS: print statistics at exit */
+    PYM_OPTION_DEBUG,           /* PYMALLOC_DEBUG: fill patterns, guard bytes, checks */
+    PYM_OPTION_ARENA_CACHE,     /* PYMALLOC_ARENA_CACHE: empty arenas kept mapped */
+    PYM_OPTION_DISABLE,         /* PYMALLOC_DISABLE: forward everything to libc */
+    PYM_OPTION_VERBOSE,         /* PYMALLOC_VERBOSE: report decisions on stderr */
+    PYM_OPTION_COUNT_
+} pym_option_t;
+
+PYM_EXPORT long pym_option_get(pym_option_t option);
+/* Returns 0, or -1 with errno = EINVAL for an unknown option or bad value. */
+PYM_EXPORT int pym_option_set(pym_option_t option, long value);
+
+PYM_EXPORT const char *pym_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* PYMALLOC_H */

@@ -1,0 +1,1 @@
+# rules for src/gc (owned by the people working there)

@@ -1,0 +1,1 @@
+# rules for tests (owned by the people working there)

@@ -1,0 +1,1 @@
+# rules for tests/unit (owned by the people working there)
