@@ -283,7 +283,8 @@ def write_report(results, readme=None):
     parts += [f"- Repetitions: micro {settings['micro_reps']} × (min time "
               f"{settings['micro_min_time']} s per benchmark), programs {settings['program_reps']}, "
               f"memory {settings['memory_reps']}; allocators interleaved, order rotated each "
-              "repetition; cells are medians. Raw data: `micro.csv`, `memory.csv`, "
+              "repetition; cells are medians. Single-thread micro figures are CPU time per "
+              "operation (google-benchmark's items_per_second), thread figures wall time. Raw data: `micro.csv`, `memory.csv`, "
               "`instructions.csv`, `programs.csv`, `rss_timeline.csv` next to this file.", ""]
     if head:
         parts += ["## Headline", "",

@@ -212,7 +212,8 @@ def run_redis(ctx, env, requests):
          "--dir", ctx.tmp], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if not wait_for_redis(port, server):
         server.kill()
-        server.wait()
+        _, status, _ = os.wait4(server.pid, 0)
+        log(f"  redis-server did not answer PING (wait status {status:#x})")
         return 1, 0.0, 0.0, 0
     client_env = benchlib.allocator_env(None, {})
     code, wall, _, _, _ = run_measured(
