@@ -211,9 +211,10 @@ def run_redis(ctx, env, requests):
          "--appendonly", "no", "--loglevel", "warning", "--protected-mode", "yes",
          "--dir", ctx.tmp], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     if not wait_for_redis(port, server):
-        server.kill()
-        _, status, _ = os.wait4(server.pid, 0)
-        log(f"  redis-server did not answer PING (wait status {status:#x})")
+        if server.poll() is None:  # alive but silent; poll() reaps a dead one
+            server.kill()
+            server.wait()
+        log(f"  redis-server did not answer PING (exit status {server.returncode})")
         return 1, 0.0, 0.0, 0
     client_env = benchlib.allocator_env(None, {})
     code, wall, _, _, _ = run_measured(
@@ -326,7 +327,11 @@ def main():
         ctx.tmp = tmp
         for section in args.only.split(","):
             t0 = time.monotonic()
-            SECTIONS[section](ctx)
+            try:
+                SECTIONS[section](ctx)
+            except (OSError, subprocess.SubprocessError, ValueError, KeyError) as error:
+                # Report what ran; a broken section must not hide the others.
+                log(f"{section}: aborted: {error!r}")
             ctx.machine.setdefault("section_seconds", {})[section] = round(time.monotonic() - t0, 1)
     ctx.machine["total_seconds"] = round(time.monotonic() - started, 1)
     benchlib.save_json(os.path.join(ctx.results, "machine.json"), ctx.machine)
