@@ -10,7 +10,7 @@
  * Built only with PYM_OVERRIDE (configure --disable-override drops it).
  * malloc_trim frees ours and then glibc's; mallinfo/mallinfo2, malloc_stats
  * and malloc_info report glibc's allocator plus ours; mallopt is glibc's.
- * glibc's versions are looked up once with dlsym(RTLD_NEXT).
+ * glibc's versions are looked up once in libc.so.6 (sysalloc.c).
  */
 #include "alloc_inline.h"
 

@@ -4,9 +4,8 @@
  * glibc exports its allocator under __libc_* names as well, so large and
  * over-aligned requests reach it without dlsym on any hot path, whether or
  * not we override malloc.  Functions glibc has no __libc_ alias for
- * (malloc_usable_size, malloc_trim, mallinfo2, ...) are looked up once with
- * dlsym(RTLD_NEXT) -- the definition after ours: glibc's when we are
- * preloaded or linked into the program.
+ * (malloc_usable_size, malloc_trim, mallinfo2, ...) are looked up once in
+ * libc.so.6 itself (pymi_sys_symbol).
  *
  * The counters are process-wide relaxed atomics: forwarded requests cost a
  * glibc call anyway, and there may be no heap yet to count them in.
@@ -73,9 +72,21 @@ void pymi_sys_free(void *ptr)
     __libc_free(ptr);
 }
 
+/* glibc's own definition of `name`.  Not dlsym(RTLD_NEXT): in a program
+ * that also links another allocator (Debian's redis-server links jemalloc)
+ * the next definition is that allocator's, which cannot handle glibc's
+ * pointers.  Not on any hot path: called once per name. */
 void *pymi_sys_symbol(const char *name)
 {
-    return dlsym(RTLD_NEXT, name);
+    static void *_Atomic libc_handle;
+    void *handle = atomic_load_explicit(&libc_handle, memory_order_acquire);
+    if (handle == NULL) {
+        handle = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+        if (handle == NULL)
+            handle = RTLD_NEXT;
+        atomic_store_explicit(&libc_handle, handle, memory_order_release);
+    }
+    return dlsym(handle, name);
 }
 
 size_t pymi_sys_usable_size(void *ptr)
