@@ -34,7 +34,7 @@ static pym_pool_t *heap_refill(pym_heap_t *heap, unsigned sizeclass)
     if (pool == NULL)
         return NULL;
     pymi_pool_init(pool, heap, sizeclass);
-    pymi_pool_link(heap, pool, 1);
+    pymi_pool_link(heap, pool);
     return pool;
 }
 

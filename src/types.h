@@ -15,7 +15,7 @@
  *
  * Pool states, as the owner sees them (CPython's used/full/empty):
  *   LINKED  on its heap's list for the class, has at least one free block or
- *           uncarved space (pool->free != NULL).
+ *           uncarved space (pool->free != NULL).  malloc uses the first one.
  *   FULL    no free block; unlinked.  It comes back to LINKED on a local free,
  *           or through the heap's reclaim stack after a remote free.
  *   empty   used == 0: kept as the class's spare or returned to the arena.
@@ -78,6 +78,7 @@ typedef struct pym_heap {
      * stands in when a class has no usable pool. */
     pym_pool_t *pools[PYM_NUM_CLASSES];
     uint64_t mallocs[PYM_NUM_CLASSES];   /* statistics, owner-written */
+    pym_pool_t *tails[PYM_NUM_CLASSES];  /* last pool of each class list, or NULL */
     pym_pool_t *spare[PYM_NUM_CLASSES];  /* an empty pool kept against thrash */
     _Atomic(pym_pool_t *) reclaim;       /* FULL pools that received a remote free */
     _Atomic int state;                   /* PYM_HEAP_ACTIVE or PYM_HEAP_ABANDONED */
