@@ -99,8 +99,7 @@ void pymi_free_block_from(pym_heap_t *me, pym_pool_t *pool, pym_block_t *block)
 void pymi_free_slow(void *ptr)
 {
     if (!pymi_owns(ptr)) {
-        if (ptr != NULL)
-            pymi_sys_free(ptr);
+        __libc_free(ptr);
         return;
     }
     if (pym_unlikely(pymi_debug_on)) {

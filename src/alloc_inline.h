@@ -71,13 +71,15 @@ PYM_INLINE void *pymi_malloc_inline(size_t size)
 
 PYM_INLINE void pymi_free_inline(void *ptr)
 {
-    if (pym_likely(pymi_owns(ptr))) {
-        pym_pool_t *pool = pymi_pool_of(ptr);
-        pym_heap_t *heap = pymi_tls_heap;
-        if (pym_likely(pool->owner == heap && pymi_is_block_start(pool, ptr))) {
-            pymi_heap_push(heap, pool, ptr);
-            return;
-        }
+    if (pym_unlikely(!pymi_owns(ptr))) {
+        __libc_free(ptr);   /* forwarded, foreign or NULL: glibc's */
+        return;
+    }
+    pym_pool_t *pool = pymi_pool_of(ptr);
+    pym_heap_t *heap = pymi_tls_heap;
+    if (pym_likely(pool->owner == heap && pymi_is_block_start(pool, ptr))) {
+        pymi_heap_push(heap, pool, ptr);
+        return;
     }
     pymi_free_slow(ptr);
 }

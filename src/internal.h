@@ -134,13 +134,13 @@ PYM_HIDDEN void *pymi_debug_realloc(void *ptr, size_t size);
 PYM_HIDDEN size_t pymi_debug_usable_size(const void *ptr);
 
 /* ---- sysalloc.c: forwarding to the C library --------------------------------- */
+extern void __libc_free(void *ptr);   /* glibc's free, exported for us */
 PYM_HIDDEN void *pymi_sys_malloc(size_t size);
 PYM_HIDDEN void *pymi_sys_calloc(size_t count, size_t size);
 PYM_HIDDEN void *pymi_sys_realloc(void *ptr, size_t size);
 PYM_HIDDEN void *pymi_sys_memalign(size_t alignment, size_t size);
 PYM_HIDDEN void *pymi_sys_valloc(size_t size);
 PYM_HIDDEN void *pymi_sys_pvalloc(size_t size);
-PYM_HIDDEN void pymi_sys_free(void *ptr);
 PYM_HIDDEN size_t pymi_sys_usable_size(void *ptr);
 PYM_HIDDEN void *pymi_sys_symbol(const char *name);
 PYM_HIDDEN void pymi_sys_counters(uint64_t *calls, uint64_t *bytes);

@@ -74,6 +74,8 @@ PYM_RACY_READER void pym_stats_get(pym_stats_t *out)
         for (unsigned c = 0; c < PYM_NUM_CLASSES; c++)
             out->classes[c].mallocs += h->mallocs[c];
         out->remote_frees += h->remote_frees;
+        out->forwarded_calls += h->forwarded_calls;
+        out->forwarded_bytes += h->forwarded_bytes;
         if (atomic_load_explicit(&h->state, memory_order_relaxed) == PYM_HEAP_ABANDONED) {
             int holds_pools = 0;
             for (unsigned c = 0; c < PYM_NUM_CLASSES && !holds_pools; c++)

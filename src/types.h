@@ -85,6 +85,8 @@ typedef struct pym_heap {
     pthread_mutex_t lock;                /* held by a thread acting for an abandoned heap */
     struct pym_heap *next_all;           /* every heap ever made (append only) */
     uint64_t remote_frees;               /* statistics: blocks this thread freed remotely */
+    uint64_t forwarded_calls;            /* statistics: requests this thread sent to libc */
+    uint64_t forwarded_bytes;
 } pym_heap_t;
 
 #endif /* PYM_TYPES_H */
