@@ -31,6 +31,7 @@
  * reference from another domain is never subtracted, so it keeps the
  * object alive.
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <time.h>
 #include "gc/gc_internal.h"

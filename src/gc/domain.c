@@ -12,6 +12,7 @@
  * mutex; readers of pymi_types[]/pymi_domains[] need no lock because a slot
  * is written before its id is published (release/acquire on the id).
  */
+#define _GNU_SOURCE
 #include <errno.h>
 #include <pthread.h>
 #include <stdarg.h>
