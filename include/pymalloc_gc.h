@@ -103,12 +103,68 @@ typedef struct pym_type {
  * automatic collection (before the object exists) when allocations of
  * containers minus their deallocations exceed threshold 0. */
 PYM_EXPORT void *pym_new(pym_type *type);
-PYM_EXPORT void pym_incref(void *obj);
-PYM_EXPORT void pym_decref(void *obj);
+/* Reference counting is inline, as Py_INCREF/Py_DECREF are: the count is
+ * the 32-bit word PYM_REFCNT_OFFSET_ bytes before the object (a layout the
+ * library checks at compile time).  The names ending in _ are the layer's
+ * own: call pym_incref/pym_decref. */
+#if defined(__GNUC__)
+#define PYM_UNLIKELY_(x) __builtin_expect(!!(x), 0)
+#else
+#define PYM_UNLIKELY_(x) (x)
+#endif
+#define PYM_REFCNT_OFFSET_ 16
+#define PYM_IMMORTAL_REFCNT_ UINT32_MAX
+PYM_EXPORT extern int pym_gc_owner_check_;      /* PYM_GC_DEBUG_OWNER is on */
+PYM_EXPORT void pym_incref_checked_(void *obj);
+PYM_EXPORT void pym_decref_checked_(void *obj);
+PYM_EXPORT void pym_dealloc_(void *obj);        /* the count reached zero */
+
+static inline uint32_t *pym_refcnt_word_(const void *obj)
+{
+    return (uint32_t *)((char *)(uintptr_t)obj - PYM_REFCNT_OFFSET_);
+}
+
+static inline void pym_incref(void *obj)
+{
+    uint32_t *rc = pym_refcnt_word_(obj);
+    if (PYM_UNLIKELY_(pym_gc_owner_check_))
+        pym_incref_checked_(obj);
+    else if (*rc != PYM_IMMORTAL_REFCNT_)
+        ++*rc;
+}
+
+/* Aborts with a message when the count is already zero. */
+static inline void pym_decref(void *obj)
+{
+    uint32_t *rc = pym_refcnt_word_(obj);
+    if (PYM_UNLIKELY_(pym_gc_owner_check_))
+        pym_decref_checked_(obj);
+    else if (*rc > 1) {
+        if (*rc != PYM_IMMORTAL_REFCNT_)
+            --*rc;
+    } else {
+        pym_dealloc_(obj);
+    }
+}
+
 /* Accept NULL. */
-PYM_EXPORT void pym_xincref(void *obj);
-PYM_EXPORT void pym_xdecref(void *obj);
-PYM_EXPORT size_t pym_refcount(const void *obj);
+static inline void pym_xincref(void *obj)
+{
+    if (obj)
+        pym_incref(obj);
+}
+
+static inline void pym_xdecref(void *obj)
+{
+    if (obj)
+        pym_decref(obj);
+}
+
+static inline size_t pym_refcount(const void *obj)
+{
+    return *pym_refcnt_word_(obj);
+}
+
 PYM_EXPORT pym_type *pym_typeof(const void *obj);
 /* Make obj permanent: reference counting skips it, the collector never
  * examines it again; what it refers to stays alive for ever. */

@@ -20,6 +20,10 @@
  *  7. `clear` on each remaining object breaks the cycles; refcounting frees.
  *  8. Uncollectable objects go to the garbage list; statistics; callbacks.
  *  9. A full collection ends with pym_trim().
+ * Steps 3-6 are skipped when step 2 saw no object they could act on (no
+ * type without clear, no weak reference, no pending finalizer) and step 6
+ * when no user code ran in 4-5: the common case then walks the garbage
+ * twice, as the collector of a language without finalizers would.
  *
  * Re-entrancy: d->collecting is set for the whole collection (and its
  * callbacks); pym_gc_collect returns 0 and allocation does not trigger a
@@ -40,7 +44,17 @@ typedef struct reach_ctx {
     pymi_set set;
     pymi_head *reachable;   /* where objects found reachable again go */
     uint8_t tentative_gen;  /* gen given to tentatively unreachable objects */
+    unsigned needs;         /* NEEDS_*: which later steps may have work */
+    size_t nunreachable;    /* objects on `unreachable` */
 } reach_ctx;
+
+/* Found while moving objects to `unreachable` (an over-estimate, as some
+ * move back): the steps that would find nothing to do are skipped. */
+enum {
+    NEEDS_UNCOLLECTABLE = 1,    /* an object whose type has no clear */
+    NEEDS_WEAKREFS = 2,         /* an object with weak references */
+    NEEDS_FINALIZE = 4,         /* an object whose finalizer has not run */
+};
 
 static PYMI_NOINLINE void report_overcount(const pymi_head *h)
 {
@@ -84,6 +98,7 @@ static int visit_reachable(void *obj, void *arg)
         h->gen = c->set.lo;
         h->gc_refs = 1;
         pymi_list_move(h, c->reachable);
+        c->nunreachable--;
     } else if (pymi_in_set(h, &c->set) && h->epoch == c->set.epoch && h->gc_refs == 0) {
         h->gc_refs = 1;     /* not reached by the walk yet: it will see it reachable */
     }
@@ -105,8 +120,13 @@ static size_t move_unreachable(pymi_head *young, pymi_head *unreachable, reach_c
             h = h->next;    /* read after traverse: it may have appended */
         } else {
             pymi_head *next = h->next;
+            pym_type *t = pymi_type_of(h);
+            c->needs |= (t->clear ? 0u : NEEDS_UNCOLLECTABLE)
+                      | (h->flags & PYMI_FLAG_WEAKREFS ? NEEDS_WEAKREFS : 0u)
+                      | (t->finalize && !(h->flags & PYMI_FLAG_FINALIZED) ? NEEDS_FINALIZE : 0u);
             h->gen = c->tentative_gen;
             pymi_list_move(h, unreachable);
+            c->nunreachable++;
             h = next;
         }
     }
@@ -131,8 +151,8 @@ static int visit_move_uncollectable(void *obj, void *arg)
 }
 
 /* CPython's move_legacy_finalizers + move_legacy_finalizer_reachable, with
- * "has no clear" as the criterion. */
-static void move_uncollectable(pymi_domain *d, pymi_head *unreachable, pymi_head *uncollectable,
+ * "has no clear" as the criterion.  Returns the number of objects moved. */
+static size_t move_uncollectable(pymi_domain *d, pymi_head *unreachable, pymi_head *uncollectable,
                                uint8_t old_gen)
 {
     pymi_head *next;
@@ -144,12 +164,18 @@ static void move_uncollectable(pymi_domain *d, pymi_head *unreachable, pymi_head
         }
     }
     uncollectable_ctx c = {d->id, old_gen, uncollectable};
-    for (pymi_head *h = uncollectable->next; h != uncollectable; h = h->next)
+    size_t n = 0;
+    for (pymi_head *h = uncollectable->next; h != uncollectable; h = h->next) {
         pymi_type_of(h)->traverse(pymi_object_of(h), visit_move_uncollectable, &c);
+        n++;
+    }
+    return n;
 }
 
-static void finalize_garbage(pymi_head *unreachable)
+/* Returns the number of finalizers run. */
+static size_t finalize_garbage(pymi_head *unreachable)
 {
+    size_t ran = 0;
     pymi_head seen;
     pymi_list_init(&seen);
     while (!pymi_list_empty(unreachable)) {
@@ -161,9 +187,11 @@ static void finalize_garbage(pymi_head *unreachable)
             h->refcnt++;
             t->finalize(pymi_object_of(h));
             pym_decref(pymi_object_of(h));
+            ran++;
         }
     }
     pymi_list_merge(&seen, unreachable);
+    return ran;
 }
 
 static void delete_garbage(pymi_domain *d, pymi_head *collectable, pymi_head *old, uint8_t old_gen)
@@ -253,7 +281,7 @@ static size_t collect_main(pymi_domain *d, int generation, size_t *uncollectable
     subtract_refs(young, &set);
     pymi_head unreachable;
     pymi_list_init(&unreachable);
-    reach_ctx reach = {set, young, PYMI_GEN_TENTATIVE};
+    reach_ctx reach = {set, young, PYMI_GEN_TENTATIVE, 0, 0};
     size_t survivors = move_unreachable(young, &unreachable, &reach, old_gen);
     if (young != old) {
         if (generation == PYM_GC_GENERATIONS - 2)
@@ -266,28 +294,37 @@ static size_t collect_main(pymi_domain *d, int generation, size_t *uncollectable
 
     pymi_head uncollectable;
     pymi_list_init(&uncollectable);
-    move_uncollectable(d, &unreachable, &uncollectable, old_gen);
+    size_t n_uncollectable = 0;
+    if (reach.needs & NEEDS_UNCOLLECTABLE)
+        n_uncollectable = move_uncollectable(d, &unreachable, &uncollectable, old_gen);
+    size_t collected = reach.nunreachable - n_uncollectable;
 
     if (d->debug & PYM_GC_DEBUG_COLLECTABLE)
         debug_objects(&unreachable, "collectable");
 
-    pymi_weakrefs_handle_unreachable(d, &unreachable);
-    finalize_garbage(&unreachable);
+    size_t user_code_runs = 0;
+    if (reach.needs & NEEDS_WEAKREFS)
+        user_code_runs += pymi_weakrefs_handle_unreachable(d, &unreachable);
+    if (reach.needs & NEEDS_FINALIZE)
+        user_code_runs += finalize_garbage(&unreachable);
 
     /* Resurrection check: which unreachable objects are now held from
-     * outside the unreachable set (by a finalizer, a weakref callback)? */
-    pymi_set recheck = {d->id, PYMI_GEN_TENTATIVE, PYMI_GEN_TENTATIVE, (uint8_t)(epoch + 1)};
-    subtract_refs(&unreachable, &recheck);
-    pymi_head final_unreachable;
-    pymi_list_init(&final_unreachable);
-    reach_ctx reach_again = {recheck, &unreachable, PYMI_GEN_FINAL};
-    move_unreachable(&unreachable, &final_unreachable, &reach_again, old_gen);
-    pymi_list_merge(&unreachable, old);
+     * outside the unreachable set (by a finalizer, a weakref callback)?
+     * Without user code having run, none can be. */
+    if (user_code_runs) {
+        pymi_set recheck = {d->id, PYMI_GEN_TENTATIVE, PYMI_GEN_TENTATIVE, (uint8_t)(epoch + 1)};
+        subtract_refs(&unreachable, &recheck);
+        pymi_head final_unreachable;
+        pymi_list_init(&final_unreachable);
+        reach_ctx reach_again = {recheck, &unreachable, PYMI_GEN_FINAL, 0, 0};
+        move_unreachable(&unreachable, &final_unreachable, &reach_again, old_gen);
+        collected = reach_again.nunreachable;
+        pymi_list_merge(&unreachable, old);
+        pymi_list_merge(&final_unreachable, &unreachable);
+    }
 
-    size_t collected = list_size(&final_unreachable);
-    delete_garbage(d, &final_unreachable, old, old_gen);
+    delete_garbage(d, &unreachable, old, old_gen);
 
-    size_t n_uncollectable = list_size(&uncollectable);
     if (d->debug & PYM_GC_DEBUG_UNCOLLECTABLE)
         debug_objects(&uncollectable, "uncollectable");
     if (d->debug & PYM_GC_DEBUG_STATS)

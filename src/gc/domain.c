@@ -25,7 +25,6 @@
 
 pym_type *pymi_types[PYMI_MAX_IDS];
 pymi_domain *pymi_domains[PYMI_MAX_IDS];
-int pymi_owner_check;
 __thread pymi_domain *pymi_current_domain;
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;

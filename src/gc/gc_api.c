@@ -158,7 +158,7 @@ size_t pym_gc_get_freeze_count(void)
 void pym_gc_set_debug(unsigned flags)
 {
     pymi_domain_current()->debug = flags;
-    __atomic_store_n(&pymi_owner_check, (flags & PYM_GC_DEBUG_OWNER) != 0, __ATOMIC_RELAXED);
+    __atomic_store_n(&pym_gc_owner_check_, (flags & PYM_GC_DEBUG_OWNER) != 0, __ATOMIC_RELAXED);
 }
 
 unsigned pym_gc_get_debug(void)

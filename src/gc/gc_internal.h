@@ -28,6 +28,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include "pymalloc.h"
 #include "pymalloc_gc.h"
 
@@ -57,8 +58,10 @@ typedef struct pymi_head {
 } pymi_head;
 
 _Static_assert(sizeof(pymi_head) % 16 == 0, "the header must keep objects 16-byte aligned");
+_Static_assert(sizeof(pymi_head) - offsetof(pymi_head, refcnt) == PYM_REFCNT_OFFSET_,
+               "pymalloc_gc.h's inline reference counting must find the count");
 
-#define PYMI_IMMORTAL UINT32_MAX
+#define PYMI_IMMORTAL PYM_IMMORTAL_REFCNT_
 
 /* Values of pymi_head.gen. */
 enum {
@@ -136,7 +139,6 @@ static inline void *pymi_object_of(pymi_head *h) { return h + 1; }
 
 PYMI_HIDDEN extern pym_type *pymi_types[];
 PYMI_HIDDEN extern pymi_domain *pymi_domains[];
-PYMI_HIDDEN extern int pymi_owner_check;
 
 static inline pym_type *pymi_type_of(const pymi_head *h) { return pymi_types[h->type_id]; }
 
@@ -223,8 +225,9 @@ PYMI_HIDDEN int pymi_garbage_append(pymi_domain *d, void *obj);
 /* Refcount path: clear every weak reference to obj, then run callbacks. */
 PYMI_HIDDEN void pymi_weakrefs_clear_and_call(pymi_domain *d, void *obj);
 /* Collector path: clear weak references to the TENTATIVE objects of list and
- * call the callbacks of those weak references that are not garbage. */
-PYMI_HIDDEN void pymi_weakrefs_handle_unreachable(pymi_domain *d, pymi_head *list);
+ * call the callbacks of those weak references that are not garbage.
+ * Returns the number of callbacks run. */
+PYMI_HIDDEN size_t pymi_weakrefs_handle_unreachable(pymi_domain *d, pymi_head *list);
 
 /* ---- intern.c ------------------------------------------------------------ */
 PYMI_HIDDEN extern pym_type pymi_bytes_type;

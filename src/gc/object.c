@@ -174,48 +174,36 @@ static PYMI_NOINLINE void pymi_dealloc(pymi_head *h)
     d->dealloc_depth--;
 }
 
-void pym_incref(void *obj)
+int pym_gc_owner_check_;
+
+void pym_incref_checked_(void *obj)
 {
     pymi_head *h = pymi_head_of(obj);
-    if (pymi_unlikely(pymi_owner_check))
-        check_owner(h, "incref");
-    if (pymi_likely(h->refcnt != PYMI_IMMORTAL))
+    check_owner(h, "incref");
+    if (h->refcnt != PYMI_IMMORTAL)
         h->refcnt++;
 }
 
-void pym_decref(void *obj)
+void pym_dealloc_(void *obj)
 {
     pymi_head *h = pymi_head_of(obj);
-    if (pymi_unlikely(pymi_owner_check))
-        check_owner(h, "decref");
-    uint32_t rc = h->refcnt;
-    if (pymi_likely(rc > 1)) {
-        if (pymi_likely(rc != PYMI_IMMORTAL))
-            h->refcnt = rc - 1;
-        return;
-    }
-    if (pymi_unlikely(rc == 0))
+    if (pymi_unlikely(h->refcnt == 0))
         pymi_fatal("pymalloc_gc: decref of <%s %p> whose reference count is already zero",
                    pymi_type_of(h)->name, obj);
     h->refcnt = 0;
     pymi_dealloc(h);
 }
 
-void pym_xincref(void *obj)
+void pym_decref_checked_(void *obj)
 {
-    if (obj)
-        pym_incref(obj);
-}
-
-void pym_xdecref(void *obj)
-{
-    if (obj)
-        pym_decref(obj);
-}
-
-size_t pym_refcount(const void *obj)
-{
-    return pymi_head_of(obj)->refcnt;
+    pymi_head *h = pymi_head_of(obj);
+    check_owner(h, "decref");
+    if (h->refcnt == PYMI_IMMORTAL)
+        return;
+    if (h->refcnt > 1)
+        h->refcnt--;
+    else
+        pym_dealloc_(obj);
 }
 
 pym_type *pym_typeof(const void *obj)
@@ -249,7 +237,7 @@ int pym_gc_is_finalized(const void *obj)
 void pym_gc_track(void *obj)
 {
     pymi_head *h = pymi_head_of(obj);
-    if (pymi_unlikely(pymi_owner_check))
+    if (pymi_unlikely(pym_gc_owner_check_))
         check_owner(h, "track");
     if (h->next || !pymi_type_of(h)->traverse || h->refcnt == PYMI_IMMORTAL)
         return;
@@ -259,7 +247,7 @@ void pym_gc_track(void *obj)
 void pym_gc_untrack(void *obj)
 {
     pymi_head *h = pymi_head_of(obj);
-    if (pymi_unlikely(pymi_owner_check))
+    if (pymi_unlikely(pym_gc_owner_check_))
         check_owner(h, "untrack");
     if (h->next)
         pymi_untrack(pymi_domain_of(h), h);

@@ -118,14 +118,17 @@ static pymi_weakref **clear_list(pymi_domain *d, void *obj, pymi_weakref **pendi
     return pending_tail;
 }
 
-static void run_callbacks(pymi_weakref *pending)
+static size_t run_callbacks(pymi_weakref *pending)
 {
+    size_t ran = 0;
     while (pending) {
+        ran++;
         pymi_weakref *wr = pending;
         pending = wr->pending;
         wr->callback(wr, wr->arg);
         pym_decref(wr);
     }
+    return ran;
 }
 
 void pymi_weakrefs_clear_and_call(pymi_domain *d, void *obj)
@@ -135,12 +138,12 @@ void pymi_weakrefs_clear_and_call(pymi_domain *d, void *obj)
     run_callbacks(pending);
 }
 
-void pymi_weakrefs_handle_unreachable(pymi_domain *d, pymi_head *list)
+size_t pymi_weakrefs_handle_unreachable(pymi_domain *d, pymi_head *list)
 {
     pymi_weakref *pending = NULL, **tail = &pending;
     for (pymi_head *h = list->next; h != list; h = h->next) {
         if (h->flags & PYMI_FLAG_WEAKREFS)
             tail = clear_list(d, pymi_object_of(h), tail, true);
     }
-    run_callbacks(pending);
+    return run_callbacks(pending);
 }
