@@ -224,32 +224,29 @@ int pym_gc_callback_remove(pym_gc_callback cb, void *arg)
 size_t pym_gc_get_type_stats(pym_gc_type_stats_t *out, size_t capacity)
 {
     pymi_domain *d = pymi_domain_current();
+    /* row_of[type id] = 1 + the row of that type in out, 0 if none. */
+    size_t *row_of = capacity ? pym_calloc(d->ntype_counts ? d->ntype_counts : 1, sizeof *row_of) : NULL;
     size_t n = 0;
     for (size_t id = 1; id < d->ntype_counts; id++) {
         if (d->type_counts[id].objects == 0)
             continue;
-        if (n < capacity) {
+        if (n < capacity && row_of) {
             out[n] = (pym_gc_type_stats_t){.type = pymi_types[id],
                                            .objects = d->type_counts[id].objects,
                                            .bytes = d->type_counts[id].bytes};
+            row_of[id] = n + 1;
         }
         n++;
     }
     /* Generations are spliced in O(1), so per-generation counts are taken
      * by walking the lists here rather than kept up to date. */
-    size_t filled = n < capacity ? n : capacity;
-    for (int g = 0; g <= PYM_GC_GENERATIONS; g++) {
+    for (int g = 0; row_of && g <= PYM_GC_GENERATIONS; g++) {
         pymi_head *list = g < PYM_GC_GENERATIONS ? &d->gens[g].head : &d->permanent;
-        for (pymi_head *h = list->next; h != list; h = h->next) {
-            pym_type *t = pymi_type_of(h);
-            for (size_t i = 0; i < filled; i++) {
-                if (out[i].type == t) {
-                    out[i].per_generation[g]++;
-                    break;
-                }
-            }
-        }
+        for (pymi_head *h = list->next; h != list; h = h->next)
+            if (row_of[h->type_id])
+                out[row_of[h->type_id] - 1].per_generation[g]++;
     }
+    pym_free(row_of);
     return n;
 }
 

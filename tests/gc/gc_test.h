@@ -20,8 +20,9 @@ typedef struct node {
     long id;
 } node;
 
-static long node_deallocs;
-static long node_finalizes;
+/* Atomic: the thread tests free nodes in several threads at once. */
+static _Atomic long node_deallocs;
+static _Atomic long node_finalizes;
 
 static int node_traverse(void *self, pym_visit_fn visit, void *arg)
 {
