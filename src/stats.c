@@ -36,6 +36,8 @@ PYM_RACY_READER void pym_stats_get(pym_stats_t *out)
         for (unsigned p = 0; p < PYM_POOLS_PER_ARENA; p++) {
             if (arena->free_mask & ((uint64_t)1 << p)) {
                 out->bytes_free_pools += PYM_POOL_SIZE;
+                if (arena->dirty_mask & ((uint64_t)1 << p))
+                    out->bytes_free_pools_resident += PYM_POOL_SIZE;
                 continue;
             }
             const pym_pool_t *pool = (const pym_pool_t *)(base + ((uintptr_t)p << PYM_POOL_SHIFT));
@@ -118,6 +120,7 @@ void pym_stats_print(FILE *out)
     print_bytes_line(out, "bytes in available blocks", s.bytes_free_blocks);
     print_bytes_line(out, "bytes lost to pool headers and tails", s.bytes_pool_waste);
     print_bytes_line(out, "bytes in free pools", s.bytes_free_pools);
+    print_bytes_line(out, "  of which still resident", s.bytes_free_pools_resident);
     fprintf(out, "Total                                    = %15zu\n\n",
             s.bytes_in_use + s.bytes_free_blocks + s.bytes_pool_waste + s.bytes_free_pools);
     fprintf(out, "# small requests served by pools    = %15llu\n", (unsigned long long)small_mallocs);
