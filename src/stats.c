@@ -135,6 +135,11 @@ void pym_stats_print(FILE *out)
             (unsigned long long)s.madvise_calls, (unsigned long long)s.pages_purged);
 }
 
+/* Defined by libpymalloc_gc when a program uses it: its per-type and
+ * per-generation accounting joins PYMALLOC_STATS.  Weak, so the allocator
+ * does not depend on the GC layer. */
+extern void pym_gc_print_stats(FILE *out) __attribute__((weak));
+
 void pymi_stats_at_exit(void)
 {
     const char *path = pymi_option_stats_file();
@@ -147,6 +152,8 @@ void pymi_stats_at_exit(void)
         }
     }
     pym_stats_print(out);
+    if (pym_gc_print_stats != NULL)
+        pym_gc_print_stats(out);
     if (out != stderr)
         fclose(out);
     else
