@@ -99,7 +99,7 @@ void pymi_free_block_from(pym_heap_t *me, pym_pool_t *pool, pym_block_t *block)
 void pymi_free_slow(void *ptr)
 {
     if (!pymi_owns(ptr)) {
-        __libc_free(ptr);
+        pymi_sys_free(ptr);
         return;
     }
     if (pym_unlikely(pymi_debug_on)) {
@@ -187,8 +187,18 @@ void *pym_realloc(void *ptr, size_t size)
 {
     if (ptr == NULL)
         return pymi_malloc_inline(size);
-    if (!pymi_owns(ptr))
-        return pymi_sys_realloc(ptr, size);   /* glibc: size 0 frees, returns NULL */
+    if (!pymi_owns(ptr)) {
+        if (size == 0 || !pymi_is_small(size))
+            return pymi_sys_realloc(ptr, size);   /* glibc: size 0 frees, returns NULL */
+        /* Shrinking below the threshold: small blocks always live in pools. */
+        void *fresh = pymi_malloc_inline(size);
+        if (fresh == NULL)
+            return NULL;
+        size_t old = pymi_sys_usable_size(ptr);
+        memcpy(fresh, ptr, old < size ? old : size);
+        pymi_sys_free(ptr);
+        return fresh;
+    }
     if (pym_unlikely(pymi_debug_on))
         return pymi_debug_realloc(ptr, size);
     pym_pool_t *pool = pymi_pool_of(ptr);

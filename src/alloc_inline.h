@@ -72,7 +72,7 @@ PYM_INLINE void *pymi_malloc_inline(size_t size)
 PYM_INLINE void pymi_free_inline(void *ptr)
 {
     if (pym_unlikely(!pymi_owns(ptr))) {
-        __libc_free(ptr);   /* forwarded, foreign or NULL: glibc's */
+        pymi_sys_free(ptr);   /* forwarded, foreign or NULL: glibc's */
         return;
     }
     pym_pool_t *pool = pymi_pool_of(ptr);

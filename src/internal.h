@@ -133,8 +133,22 @@ PYM_HIDDEN void pymi_debug_free(void *ptr);
 PYM_HIDDEN void *pymi_debug_realloc(void *ptr, size_t size);
 PYM_HIDDEN size_t pymi_debug_usable_size(const void *ptr);
 
+/* ---- bigalloc.c: mmap-backed large blocks (fully static executables) ------- */
+PYM_HIDDEN void *pymi_big_alloc(size_t size, size_t alignment);
+PYM_HIDDEN void pymi_big_free(void *ptr);
+PYM_HIDDEN size_t pymi_big_usable_size(const void *ptr);
+PYM_HIDDEN void *pymi_big_realloc(void *ptr, size_t size);
+
 /* ---- sysalloc.c: forwarding to the C library --------------------------------- */
-extern void __libc_free(void *ptr);   /* glibc's free, exported for us */
+/* glibc's free, weak: NULL in a fully static executable (bigalloc.c). */
+extern void __libc_free(void *ptr) __attribute__((weak));
+PYM_INLINE void pymi_sys_free(void *ptr)
+{
+    if (pym_likely(__libc_free != NULL))
+        __libc_free(ptr);
+    else
+        pymi_big_free(ptr);
+}
 PYM_HIDDEN void *pymi_sys_malloc(size_t size);
 PYM_HIDDEN void *pymi_sys_calloc(size_t count, size_t size);
 PYM_HIDDEN void *pymi_sys_realloc(void *ptr, size_t size);

@@ -16,14 +16,25 @@
 #include "internal.h"
 
 #include <dlfcn.h>
+#include <errno.h>
 #include <malloc.h>
+#include <unistd.h>
 
-extern void *__libc_malloc(size_t size);
-extern void *__libc_calloc(size_t count, size_t size);
-extern void *__libc_realloc(void *ptr, size_t size);
-extern void *__libc_memalign(size_t alignment, size_t size);
-extern void *__libc_valloc(size_t size);
-extern void *__libc_pvalloc(size_t size);
+/* Weak: in a fully static link they stay NULL (glibc's malloc object is
+ * not linked) and bigalloc.c serves these requests; see there. */
+extern void *__libc_malloc(size_t size) __attribute__((weak));
+extern void *__libc_calloc(size_t count, size_t size) __attribute__((weak));
+extern void *__libc_realloc(void *ptr, size_t size) __attribute__((weak));
+extern void *__libc_memalign(size_t alignment, size_t size) __attribute__((weak));
+extern void *__libc_valloc(size_t size) __attribute__((weak));
+extern void *__libc_pvalloc(size_t size) __attribute__((weak));
+#pragma weak dlopen
+#pragma weak dlsym
+
+static int libc_allocator(void)
+{
+    return __libc_malloc != NULL;
+}
 
 static _Atomic uint64_t forwarded_calls, forwarded_bytes;
 
@@ -42,37 +53,47 @@ static void count(size_t bytes)
 void *pymi_sys_malloc(size_t size)
 {
     count(size);
-    return __libc_malloc(size);
+    return libc_allocator() ? __libc_malloc(size) : pymi_big_alloc(size, PYM_ALIGNMENT);
 }
 
 void *pymi_sys_calloc(size_t count_, size_t size)
 {
     count(count_ * size);
-    return __libc_calloc(count_, size);
+    if (libc_allocator())
+        return __libc_calloc(count_, size);
+    size_t total;
+    if (__builtin_mul_overflow(count_, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return pymi_big_alloc(total, PYM_ALIGNMENT);   /* fresh mappings are zeroed */
 }
 
 void *pymi_sys_realloc(void *ptr, size_t size)
 {
     count(size);
-    return __libc_realloc(ptr, size);
+    return libc_allocator() ? __libc_realloc(ptr, size) : pymi_big_realloc(ptr, size);
 }
 
 void *pymi_sys_memalign(size_t alignment, size_t size)
 {
     count(size);
-    return __libc_memalign(alignment, size);
+    return libc_allocator() ? __libc_memalign(alignment, size) : pymi_big_alloc(size, alignment);
 }
 
 void *pymi_sys_valloc(size_t size)
 {
     count(size);
-    return __libc_valloc(size);
+    return libc_allocator() ? __libc_valloc(size) : pymi_big_alloc(size, (size_t)sysconf(_SC_PAGESIZE));
 }
 
 void *pymi_sys_pvalloc(size_t size)
 {
     count(size);
-    return __libc_pvalloc(size);
+    if (libc_allocator())
+        return __libc_pvalloc(size);
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    return pymi_big_alloc((size + page - 1) & ~(page - 1), page);
 }
 
 /* glibc's own definition of `name`.  Not dlsym(RTLD_NEXT): in a program
@@ -81,6 +102,8 @@ void *pymi_sys_pvalloc(size_t size)
  * pointers.  Not on any hot path: called once per name. */
 void *pymi_sys_symbol(const char *name)
 {
+    if (dlopen == NULL || dlsym == NULL)
+        return NULL;   /* fully static executable: there is no other malloc */
     static void *_Atomic libc_handle;
     void *handle = atomic_load_explicit(&libc_handle, memory_order_acquire);
     if (handle == NULL) {
@@ -94,6 +117,8 @@ void *pymi_sys_symbol(const char *name)
 
 size_t pymi_sys_usable_size(void *ptr)
 {
+    if (!libc_allocator())
+        return pymi_big_usable_size(ptr);
 #ifdef PYM_OVERRIDE
     /* Our malloc_usable_size hides glibc's: find the one after ours. */
     static size_t (*_Atomic libc_usable_size)(void *);

@@ -1,0 +1,112 @@
+/*
+ * A fully static executable (-all-static) whose malloc is pymalloc's: glibc's
+ * malloc object is not linked, so requests pymalloc would forward are served
+ * by its own mmap-backed path (src/bigalloc.c).  Prints TAP.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <malloc.h>
+#include <pthread.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "pymalloc.h"
+
+static int test_number;
+static int failures;
+
+static void check(int ok, const char *name)
+{
+    printf("%sok %d - %s\n", ok ? "" : "not ", ++test_number, name);
+    failures += !ok;
+}
+
+static int filled(const unsigned char *p, size_t n, unsigned char byte)
+{
+    for (size_t i = 0; i < n; i++)
+        if (p[i] != byte)
+            return 0;
+    return 1;
+}
+
+static void *thread_work(void *arg)
+{
+    (void)arg;
+    int ok = 1;
+    for (int round = 0; round < 200; round++) {
+        void *blocks[64];
+        for (int i = 0; i < 64; i++) {
+            size_t n = (size_t)(i * 97 % 5000) + 1;
+            blocks[i] = malloc(n);
+            memset(blocks[i], i, n);
+        }
+        for (int i = 0; i < 64; i++) {
+            size_t n = (size_t)(i * 97 % 5000) + 1;
+            ok &= filled(blocks[i], n, (unsigned char)i);
+            free(blocks[i]);
+        }
+    }
+    return ok ? (void *)1 : NULL;
+}
+
+int main(void)
+{
+    printf("1..8\n");
+    char *small = malloc(48);
+    check(small != NULL && pym_owns(small), "small requests are served by pymalloc pools");
+
+    char *large = malloc(100000);
+    memset(large, 0x5a, 100000);
+    check(large != NULL && !pym_owns(large) && malloc_usable_size(large) >= 100000 &&
+          filled((unsigned char *)large, 100000, 0x5a),
+          "large requests are served without glibc's malloc");
+
+    char *grown = malloc(200);
+    memset(grown, 7, 200);
+    grown = realloc(grown, 50000);
+    int kept = grown != NULL && filled((unsigned char *)grown, 200, 7);
+    grown = realloc(grown, 100);
+    kept &= grown != NULL && filled((unsigned char *)grown, 100, 7) && pym_owns(grown);
+    check(kept, "realloc keeps contents across the threshold both ways");
+
+    unsigned char *zeroed = calloc(4096, 4);
+    check(zeroed != NULL && filled(zeroed, 4096 * 4, 0), "large calloc is zeroed");
+
+    void *aligned = NULL;
+    int rc = posix_memalign(&aligned, 4096, 10000);
+    check(rc == 0 && ((uintptr_t)aligned & 4095) == 0, "over-aligned requests are aligned");
+
+    errno = 0;
+    check(malloc(SIZE_MAX / 2) == NULL && errno == ENOMEM, "impossible sizes give NULL and ENOMEM");
+
+    pthread_t threads[4];
+    int threads_ok = 1;
+    for (int i = 0; i < 4; i++)
+        threads_ok &= pthread_create(&threads[i], NULL, thread_work, NULL) == 0;
+    for (int i = 0; i < 4; i++) {
+        void *result = NULL;
+        pthread_join(threads[i], &result);
+        threads_ok &= result != NULL;
+    }
+    check(threads_ok, "threads allocate and free small and large blocks");
+
+    pid_t child = fork();
+    if (child == 0) {
+        void *p = malloc(5000), *q = malloc(32);
+        _exit(p != NULL && q != NULL && pym_owns(q) ? 0 : 1);
+    }
+    int status = 0;
+    waitpid(child, &status, 0);
+    check(child > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0, "a fork child allocates");
+
+    free(small);
+    free(large);
+    free(grown);
+    free(zeroed);
+    free(aligned);
+    return failures != 0;
+}
