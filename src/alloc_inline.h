@@ -21,23 +21,25 @@
 
 /* Pops a block of the class from the heap's current pool; NULL when the
  * class has no usable pool.  Owner context. */
-PYM_INLINE pym_block_t *pymi_heap_pop(pym_heap_t *heap, unsigned sizeclass)
+PYM_INLINE pym_block_t *pymi_heap_pop(pym_heap_t *heap, size_t sizeclass)
 {
     pym_pool_t *pool = heap->pools[sizeclass];
     pym_block_t *block = pool->free;
     if (pym_unlikely(block == NULL))
         return NULL;
-    pym_block_t *next = block->next;
+    pym_block_t *next = pymi_block_next(block);
     pool->used++;
     heap->mallocs[sizeclass]++;
     if (pym_likely(next != NULL)) {
+        if (pym_unlikely(!pymi_block_link_is_sane(block, next)))
+            pymi_freelist_corrupt(block);
         pool->free = next;
         return block;
     }
     if (pym_likely(pool->nextoffset <= pool->maxnextoffset)) {
         next = (pym_block_t *)((char *)pool + pool->nextoffset);
         pool->nextoffset = (uint16_t)(pool->nextoffset + pool->block_size);
-        next->next = NULL;
+        pymi_block_set_next(next, NULL);
         pool->free = next;
         return block;
     }
@@ -48,7 +50,7 @@ PYM_INLINE pym_block_t *pymi_heap_pop(pym_heap_t *heap, unsigned sizeclass)
 PYM_INLINE void pymi_heap_push(pym_heap_t *heap, pym_pool_t *pool, pym_block_t *block)
 {
     pym_block_t *head = pool->free;
-    block->next = head;
+    pymi_block_set_next(block, head);
     pool->free = block;
     /* Slow: the pool was FULL (head == NULL), a double free of the last
      * freed block (head == block), or the pool became empty and is not the

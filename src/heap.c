@@ -179,7 +179,7 @@ void pymi_heap_free_abandoned(pym_heap_t *owner, pym_pool_t *pool, pym_block_t *
         pymi_remote_push(owner, pool, block);
         return;
     }
-    block->next = pool->free;
+    pymi_block_set_next(block, pool->free);
     pool->free = block;
     pool->used--;
     pymi_pool_take_remote(pool);

@@ -11,11 +11,23 @@
 #include "internal.h"
 
 #include <sched.h>
+#include <string.h>
+#include <sys/auxv.h>
 
 enum { INIT_NONE, INIT_RUNNING, INIT_DONE, INIT_OFF };
 
 static _Atomic int init_state = INIT_NONE;
 static _Atomic(pthread_t) init_thread;
+
+/* 8 of the kernel's 16 random bytes (AT_RANDOM): no syscall, no allocation. */
+static uintptr_t freelist_secret(void)
+{
+    uintptr_t secret = (uintptr_t)&secret;
+    const unsigned char *random = (const unsigned char *)getauxval(AT_RANDOM);
+    if (random != NULL)
+        memcpy(&secret, random + 8, sizeof secret);
+    return secret | 1;   /* never 0: a zeroed link never decodes to NULL */
+}
 
 static int init_run(void)
 {
@@ -23,6 +35,7 @@ static int init_run(void)
     if (pymi_option(PYM_OPTION_DISABLE))
         return 0;
     pymi_debug_on = pymi_option(PYM_OPTION_DEBUG) != 0;
+    pymi_freelist_key = freelist_secret();
     pymi_block_starts_init();
     if (!pymi_pagemap_init()) {
         pymi_message("cannot reserve address space; forwarding every request to libc");

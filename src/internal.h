@@ -2,7 +2,7 @@
  * internal.h -- prototypes shared between the allocator's files (pymi_*,
  * hidden).  Dependency direction, lowest first (STYLE.md §1):
  *
- *   config/types/sizeclass -> diag, os -> options -> pagemap -> arena
+ *   config/types/freelist/sizeclass -> diag, os -> options -> pagemap -> arena
  *   -> pool -> remote -> heap -> alloc (+ alloc_inline.h) -> sysalloc
  *   -> stats -> init -> override
  *
@@ -17,6 +17,7 @@
 
 #include "config.h"
 #include "types.h"
+#include "freelist.h"
 #include "sizeclass.h"
 #include "pymalloc.h"
 

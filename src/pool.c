@@ -25,6 +25,7 @@
 #include "internal.h"
 
 pym_pool_t pymi_exhausted_pool;   /* free == NULL forever */
+uintptr_t pymi_freelist_key;
 uint64_t pymi_block_starts[PYM_NUM_CLASSES][PYM_POOL_SIZE / 64];
 
 void pymi_block_starts_init(void)
@@ -36,11 +37,17 @@ void pymi_block_starts_init(void)
     }
 }
 
+void pymi_freelist_corrupt(const void *block)
+{
+    pymi_fatal("heap corruption: the free-list link in free block %p was overwritten "
+               "(use after free, or an overrun from the block before it)", block);
+}
+
 void pymi_pool_init(pym_pool_t *pool, pym_heap_t *heap, unsigned sizeclass)
 {
     size_t size = pymi_class_to_size(sizeclass);
     pym_block_t *first = (pym_block_t *)((char *)pool + PYM_POOL_HEADER_SIZE);
-    first->next = NULL;
+    pymi_block_set_next(first, NULL);
     pool->free = first;
     pool->owner = heap;
     pool->nextoffset = (uint16_t)(PYM_POOL_HEADER_SIZE + size);
@@ -108,11 +115,12 @@ unsigned pymi_pool_take_remote(pym_pool_t *pool)
     pym_block_t *head = (pym_block_t *)word;
     pym_block_t *tail = head;
     unsigned count = 1;
-    while (tail->next != NULL) {
-        tail = tail->next;
+    for (pym_block_t *next; (next = pymi_block_next(tail)) != NULL; tail = next) {
+        if (!pymi_block_link_is_sane(tail, next))
+            pymi_freelist_corrupt(tail);
         count++;
     }
-    tail->next = pool->free;
+    pymi_block_set_next(tail, pool->free);
     pool->free = head;
     pym_assert(pool->used >= count);
     pool->used = (uint16_t)(pool->used - count);

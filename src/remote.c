@@ -25,7 +25,7 @@ void pymi_remote_push(pym_heap_t *owner, pym_pool_t *pool, pym_block_t *block)
 {
     uintptr_t old = atomic_load_explicit(&pool->remote, memory_order_relaxed);
     do {
-        block->next = (pym_block_t *)(old & ~PYM_REMOTE_FULL);
+        pymi_block_set_next(block, (pym_block_t *)(old & ~PYM_REMOTE_FULL));
     } while (!atomic_compare_exchange_weak_explicit(&pool->remote, &old, (uintptr_t)block,
                                                     memory_order_release, memory_order_relaxed));
     if (!(old & PYM_REMOTE_FULL))

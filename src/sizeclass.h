@@ -9,9 +9,11 @@
 
 #include "config.h"
 
-PYM_INLINE unsigned pymi_size_to_class(size_t size)
+/* size_t, not unsigned: the fast path indexes with it, and a 32-bit result
+ * would cost a zero-extension there. */
+PYM_INLINE size_t pymi_size_to_class(size_t size)
 {
-    return (unsigned)((size - (size != 0)) >> PYM_ALIGNMENT_SHIFT);
+    return (size - (size != 0)) >> PYM_ALIGNMENT_SHIFT;
 }
 
 PYM_INLINE size_t pymi_class_to_size(unsigned sizeclass)

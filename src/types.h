@@ -29,8 +29,10 @@
 #include <stdatomic.h>
 #include <stdbool.h>
 
+/* A free block's first word links it to the next free block, encoded
+ * (freelist.h): always read and write it through pymi_block_next/_set_next. */
 typedef struct pym_block {
-    struct pym_block *next;
+    uintptr_t encoded_next;
 } pym_block_t;
 
 /* Low bit of pool->remote: set by the owner when the pool went FULL with an
