@@ -1,7 +1,9 @@
-/* Debug mode (PYMALLOC_DEBUG=1): fill patterns, guard bytes, and one-line
- * diagnostics followed by abort() for each fault.  The option is read at
- * start-up, so each case re-executes this program with PYMALLOC_DEBUG=1 and
- * the case's name, and checks how the child ended and what it printed. */
+/* Faults pymalloc reports with one line and abort(): in debug mode
+ * (PYMALLOC_DEBUG=1: fill patterns, guard bytes, checks at free), and in
+ * the release build (an overwritten free-list link).  Options are read at
+ * start-up, so each case re-executes this program with the case's name (and
+ * PYMALLOC_DEBUG=1 for the debug cases), and checks how the child ended and
+ * what it printed. */
 #include "unit.h"
 
 #include <errno.h>
@@ -53,13 +55,22 @@ static int child_case(const char *name)
     } else if (strcmp(name, "never-allocated") == 0) {
         /* A block that was never handed out in a pool of ours. */
         pym_free(p + 64 * 20);
+    } else if (strcmp(name, "use-after-free") == 0) {
+        /* Release mode: overwrite a free block's link, then allocate it. */
+        unsigned char *q = pym_malloc(40);
+        pym_free(p);
+        pym_free(q);
+        memcpy(q, "AAAAAAAA", 8);
+        void *first = pym_malloc(40);
+        void *second = pym_malloc(40);   /* follows the forged link */
+        return first != NULL && second != NULL ? 3 : 4;
     }
     return 0;   /* reaching this means the fault went unnoticed */
 }
 
 /* ---- the parent's checks ------------------------------------------------------ */
 
-static void run_child(const char *name, int *status, char *err, size_t err_size)
+static void run_child(const char *name, int debug, int *status, char *err, size_t err_size)
 {
     int fds[2];
     assert_int_equal(pipe(fds), 0);
@@ -68,7 +79,7 @@ static void run_child(const char *name, int *status, char *err, size_t err_size)
     if (pid == 0) {
         dup2(fds[1], 2);
         close(fds[0]);
-        setenv("PYMALLOC_DEBUG", "1", 1);
+        setenv("PYMALLOC_DEBUG", debug ? "1" : "0", 1);
         execl(self_path, self_path, "--child", name, (char *)NULL);
         _exit(127);
     }
@@ -82,18 +93,22 @@ static void run_child(const char *name, int *status, char *err, size_t err_size)
     assert_int_equal(waitpid(pid, status, 0), pid);
 }
 
-static void expect_abort(const char *name, const char *phrase)
+static void expect_abort_in(const char *name, int debug, const char *phrase, const char *also)
 {
     char err[1024];
     int status;
-    run_child(name, &status, err, sizeof err);
+    run_child(name, debug, &status, err, sizeof err);
     if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
         fail_msg("case %s: expected SIGABRT, got status 0x%x; stderr: %s", name, status, err);
     if (strstr(err, "pymalloc: ") == NULL || strstr(err, phrase) == NULL)
         fail_msg("case %s: stderr lacks \"%s\": %s", name, phrase, err);
-    /* One line, naming the size class. */
-    assert_non_null(strstr(err, "-byte class"));
-    assert_ptr_equal(strchr(err, '\n'), err + strlen(err) - 1);
+    assert_non_null(strstr(err, also));
+    assert_ptr_equal(strchr(err, '\n'), err + strlen(err) - 1);   /* one line */
+}
+
+static void expect_abort(const char *name, const char *phrase)
+{
+    expect_abort_in(name, 1, phrase, "-byte class");   /* names the size class */
 }
 
 static void fresh_blocks_are_0xCD_freed_blocks_0xDD(void **state)
@@ -101,7 +116,7 @@ static void fresh_blocks_are_0xCD_freed_blocks_0xDD(void **state)
     (void)state;
     char err[1024];
     int status;
-    run_child("fills", &status, err, sizeof err);
+    run_child("fills", 1, &status, err, sizeof err);
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         fail_msg("fills child: status 0x%x; stderr: %s", status, err);
 }
@@ -136,6 +151,14 @@ static void pointer_never_returned_by_malloc_is_reported(void **state)
     expect_abort("never-allocated", "free(");
 }
 
+static void overwritten_free_list_link_is_reported(void **state)
+{
+    (void)state;
+    if (!pym_hardening)
+        skip();   /* configure --disable-hardening stores links in the clear */
+    expect_abort_in("use-after-free", 0, "heap corruption", "free block");
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--child") == 0)
@@ -148,6 +171,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(overrun_is_reported_at_realloc),
         cmocka_unit_test(interior_pointer_is_reported),
         cmocka_unit_test(pointer_never_returned_by_malloc_is_reported),
+        cmocka_unit_test(overwritten_free_list_link_is_reported),
     };
     return cmocka_run_group_tests_name("debug", tests, NULL, NULL);
 }
