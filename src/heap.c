@@ -17,8 +17,10 @@
  * back.  The next thread that needs a heap adopts an abandoned one whole.
  *
  * fork: prepare takes pymi_heaps_lock, every heap lock, then the arena lock
- * (the global lock order); the child releases them and abandons the heaps of
- * the threads that did not come along.
+ * (the global lock order); the child releases them.  The heaps of threads
+ * that did not come along are ORPHANED, not abandoned: those threads may
+ * have been half-way through a fast path, so the child never acts on their
+ * heaps; their blocks stay valid and are simply not reused in the child.
  */
 #include "internal.h"
 
@@ -125,8 +127,9 @@ static void fork_child(void)
 {
     pthread_mutex_unlock(&pymi_arena_lock);
     for (pym_heap_t *h = atomic_load_explicit(&all_heaps, memory_order_acquire); h; h = h->next_all) {
-        if (h != pymi_tls_heap && h != pymi_tls_debug_heap)
-            atomic_store_explicit(&h->state, PYM_HEAP_ABANDONED, memory_order_relaxed);
+        if (h != pymi_tls_heap && h != pymi_tls_debug_heap &&
+            atomic_load_explicit(&h->state, memory_order_relaxed) == PYM_HEAP_ACTIVE)
+            atomic_store_explicit(&h->state, PYM_HEAP_ORPHANED, memory_order_relaxed);
         pthread_mutex_unlock(&h->lock);
     }
     pthread_mutex_unlock(&pymi_heaps_lock);

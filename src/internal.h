@@ -140,7 +140,9 @@ PYM_HIDDEN void pymi_big_free(void *ptr);
 PYM_HIDDEN size_t pymi_big_usable_size(const void *ptr);
 PYM_HIDDEN void *pymi_big_realloc(void *ptr, size_t size);
 
-/* ---- sysalloc.c: forwarding to the C library --------------------------------- */
+/* ---- sysalloc.c: forwarding to the allocator underneath ----------------------- */
+PYM_HIDDEN void pymi_sys_free_slow(void *ptr);
+#ifdef PYM_OVERRIDE
 /* glibc's free, weak: NULL in a fully static executable (bigalloc.c). */
 extern void __libc_free(void *ptr) __attribute__((weak));
 PYM_INLINE void pymi_sys_free(void *ptr)
@@ -148,8 +150,15 @@ PYM_INLINE void pymi_sys_free(void *ptr)
     if (pym_likely(__libc_free != NULL))
         __libc_free(ptr);
     else
-        pymi_big_free(ptr);
+        pymi_sys_free_slow(ptr);
 }
+#else
+/* Not overriding: what we forwarded came from the program's own malloc. */
+PYM_INLINE void pymi_sys_free(void *ptr)
+{
+    pymi_sys_free_slow(ptr);
+}
+#endif
 PYM_HIDDEN void *pymi_sys_malloc(size_t size);
 PYM_HIDDEN void *pymi_sys_calloc(size_t count, size_t size);
 PYM_HIDDEN void *pymi_sys_realloc(void *ptr, size_t size);

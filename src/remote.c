@@ -26,8 +26,11 @@ void pymi_remote_push(pym_heap_t *owner, pym_pool_t *pool, pym_block_t *block)
     uintptr_t old = atomic_load_explicit(&pool->remote, memory_order_relaxed);
     do {
         pymi_block_set_next(block, (pym_block_t *)(old & ~PYM_REMOTE_FULL));
+    /* acq_rel, not release: when we find PYM_REMOTE_FULL we go on to write
+     * pool->reclaim_next, which the previous notifier wrote; acquiring the
+     * owner's flag orders our write after that one (TSan found it). */
     } while (!atomic_compare_exchange_weak_explicit(&pool->remote, &old, (uintptr_t)block,
-                                                    memory_order_release, memory_order_relaxed));
+                                                    memory_order_acq_rel, memory_order_relaxed));
     if (!(old & PYM_REMOTE_FULL))
         return;
     pym_pool_t *head = atomic_load_explicit(&owner->reclaim, memory_order_relaxed);

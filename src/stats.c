@@ -76,7 +76,7 @@ PYM_RACY_READER void pym_stats_get(pym_stats_t *out)
         out->remote_frees += h->remote_frees;
         out->forwarded_calls += h->forwarded_calls;
         out->forwarded_bytes += h->forwarded_bytes;
-        if (atomic_load_explicit(&h->state, memory_order_relaxed) == PYM_HEAP_ABANDONED) {
+        if (atomic_load_explicit(&h->state, memory_order_relaxed) != PYM_HEAP_ACTIVE) {
             int holds_pools = 0;
             for (unsigned c = 0; c < PYM_NUM_CLASSES && !holds_pools; c++)
                 holds_pools = h->pools[c] != &pymi_exhausted_pool;

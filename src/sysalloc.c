@@ -1,11 +1,18 @@
 /*
- * sysalloc.c -- forwarding to the C library's allocator.
+ * sysalloc.c -- forwarding to the allocator underneath us.
  *
- * glibc exports its allocator under __libc_* names as well, so large and
- * over-aligned requests reach it without dlsym on any hot path, whether or
- * not we override malloc.  Functions glibc has no __libc_ alias for
- * (malloc_usable_size, malloc_trim, mallinfo2, ...) are looked up once in
- * libc.so.6 itself (pymi_sys_symbol).
+ * Which allocator that is depends on the build:
+ *   - overriding malloc (the default): glibc's.  glibc exports its allocator
+ *     under __libc_* names too, so large and over-aligned requests reach it
+ *     without dlsym on any hot path.  Those names are referenced weakly: in
+ *     a fully static executable glibc's malloc object is not linked, they
+ *     stay NULL, and bigalloc.c serves the requests instead.
+ *   - configure --disable-override: the program's own malloc, through its
+ *     public names -- glibc's, a sanitizer's or a preloaded allocator's --
+ *     so that every block we forward is freed, resized and measured by the
+ *     allocator that made it.
+ * glibc functions without a __libc_ alias (malloc_usable_size, malloc_trim,
+ * mallinfo2, ...) are looked up once in libc.so.6 itself (pymi_sys_symbol).
  *
  * Forwarded requests are counted in the calling thread's heap (plain
  * increments: a shared atomic counter halved two-thread throughput of
@@ -18,23 +25,41 @@
 #include <dlfcn.h>
 #include <errno.h>
 #include <malloc.h>
+#include <stdlib.h>
 #include <unistd.h>
 
-/* Weak: in a fully static link they stay NULL (glibc's malloc object is
- * not linked) and bigalloc.c serves these requests; see there. */
+#pragma weak dlopen
+#pragma weak dlsym
+
+#ifdef PYM_OVERRIDE
 extern void *__libc_malloc(size_t size) __attribute__((weak));
 extern void *__libc_calloc(size_t count, size_t size) __attribute__((weak));
 extern void *__libc_realloc(void *ptr, size_t size) __attribute__((weak));
 extern void *__libc_memalign(size_t alignment, size_t size) __attribute__((weak));
 extern void *__libc_valloc(size_t size) __attribute__((weak));
 extern void *__libc_pvalloc(size_t size) __attribute__((weak));
-#pragma weak dlopen
-#pragma weak dlsym
-
-static int libc_allocator(void)
+#define below_malloc __libc_malloc
+#define below_calloc __libc_calloc
+#define below_realloc __libc_realloc
+#define below_memalign __libc_memalign
+#define below_valloc __libc_valloc
+#define below_pvalloc __libc_pvalloc
+static int allocator_below(void)
 {
     return __libc_malloc != NULL;
 }
+#else
+#define below_malloc malloc
+#define below_calloc calloc
+#define below_realloc realloc
+#define below_memalign memalign
+#define below_valloc valloc
+#define below_pvalloc pvalloc
+static int allocator_below(void)
+{
+    return 1;
+}
+#endif
 
 static _Atomic uint64_t forwarded_calls, forwarded_bytes;
 
@@ -53,14 +78,14 @@ static void count(size_t bytes)
 void *pymi_sys_malloc(size_t size)
 {
     count(size);
-    return libc_allocator() ? __libc_malloc(size) : pymi_big_alloc(size, PYM_ALIGNMENT);
+    return allocator_below() ? below_malloc(size) : pymi_big_alloc(size, PYM_ALIGNMENT);
 }
 
 void *pymi_sys_calloc(size_t count_, size_t size)
 {
     count(count_ * size);
-    if (libc_allocator())
-        return __libc_calloc(count_, size);
+    if (allocator_below())
+        return below_calloc(count_, size);
     size_t total;
     if (__builtin_mul_overflow(count_, size, &total)) {
         errno = ENOMEM;
@@ -72,28 +97,37 @@ void *pymi_sys_calloc(size_t count_, size_t size)
 void *pymi_sys_realloc(void *ptr, size_t size)
 {
     count(size);
-    return libc_allocator() ? __libc_realloc(ptr, size) : pymi_big_realloc(ptr, size);
+    return allocator_below() ? below_realloc(ptr, size) : pymi_big_realloc(ptr, size);
 }
 
 void *pymi_sys_memalign(size_t alignment, size_t size)
 {
     count(size);
-    return libc_allocator() ? __libc_memalign(alignment, size) : pymi_big_alloc(size, alignment);
+    return allocator_below() ? below_memalign(alignment, size) : pymi_big_alloc(size, alignment);
 }
 
 void *pymi_sys_valloc(size_t size)
 {
     count(size);
-    return libc_allocator() ? __libc_valloc(size) : pymi_big_alloc(size, (size_t)sysconf(_SC_PAGESIZE));
+    return allocator_below() ? below_valloc(size) : pymi_big_alloc(size, (size_t)sysconf(_SC_PAGESIZE));
 }
 
 void *pymi_sys_pvalloc(size_t size)
 {
     count(size);
-    if (libc_allocator())
-        return __libc_pvalloc(size);
+    if (allocator_below())
+        return below_pvalloc(size);
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
     return pymi_big_alloc((size + page - 1) & ~(page - 1), page);
+}
+
+void pymi_sys_free_slow(void *ptr)
+{
+#ifdef PYM_OVERRIDE
+    pymi_big_free(ptr);
+#else
+    free(ptr);
+#endif
 }
 
 /* glibc's own definition of `name`.  Not dlsym(RTLD_NEXT): in a program
@@ -117,10 +151,10 @@ void *pymi_sys_symbol(const char *name)
 
 size_t pymi_sys_usable_size(void *ptr)
 {
-    if (!libc_allocator())
-        return pymi_big_usable_size(ptr);
 #ifdef PYM_OVERRIDE
-    /* Our malloc_usable_size hides glibc's: find the one after ours. */
+    if (!allocator_below())
+        return pymi_big_usable_size(ptr);
+    /* Our malloc_usable_size hides glibc's: use glibc's own. */
     static size_t (*_Atomic libc_usable_size)(void *);
     size_t (*fn)(void *) = atomic_load_explicit(&libc_usable_size, memory_order_acquire);
     if (fn == NULL) {

@@ -73,7 +73,10 @@ typedef struct pym_arena {
     uint64_t reserved_[2];
 } pym_arena_t;
 
-enum { PYM_HEAP_ACTIVE = 0, PYM_HEAP_ABANDONED = 1 };
+/* ORPHANED: in a fork child, the heap of a thread that did not come along.
+ * That thread may have been half-way through changing it, so nobody acts
+ * for it: frees into its pools go on their remote lists and stay there. */
+enum { PYM_HEAP_ACTIVE = 0, PYM_HEAP_ABANDONED = 1, PYM_HEAP_ORPHANED = 2 };
 
 typedef struct pym_heap {
     /* Hot: read by the malloc fast path.  Never NULL: &pymi_exhausted_pool
@@ -83,7 +86,7 @@ typedef struct pym_heap {
     pym_pool_t *tails[PYM_NUM_CLASSES];  /* last pool of each class list, or NULL */
     pym_pool_t *spare[PYM_NUM_CLASSES];  /* an empty pool kept against thrash */
     _Atomic(pym_pool_t *) reclaim;       /* FULL pools that received a remote free */
-    _Atomic int state;                   /* PYM_HEAP_ACTIVE or PYM_HEAP_ABANDONED */
+    _Atomic int state;                   /* PYM_HEAP_ACTIVE, _ABANDONED or _ORPHANED */
     pthread_mutex_t lock;                /* held by a thread acting for an abandoned heap */
     struct pym_heap *next_all;           /* every heap ever made (append only) */
     uint64_t remote_frees;               /* statistics: blocks this thread freed remotely */
