@@ -1,0 +1,241 @@
+/*
+ * alloc.c -- the pym_* allocation API and the slow paths behind the inline
+ * fast paths of alloc_inline.h.
+ *
+ * Small requests (<= PYM_SMALL_MAX, alignment <= 16) go to the calling
+ * thread's heap; everything else, and everything while pymalloc is disabled
+ * or cannot get memory, is forwarded to libc (sysalloc.c).  The semantics
+ * are glibc's, errno included (see include/pymalloc.h for the contract).
+ */
+#include "alloc_inline.h"
+
+#include <errno.h>
+#include <string.h>
+
+/* ---- slow paths ------------------------------------------------------------ */
+
+void *pymi_malloc_exhausted(pym_heap_t *heap, pym_pool_t *pool, pym_block_t *block)
+{
+    pool->free = NULL;
+    pymi_pool_exhausted(heap, pool);
+    return block;
+}
+
+/* The class has no usable pool: bring back pools that remote frees refilled,
+ * else take a fresh pool from an arena. */
+static pym_pool_t *heap_refill(pym_heap_t *heap, unsigned sizeclass)
+{
+    if (atomic_load_explicit(&heap->reclaim, memory_order_relaxed) != NULL) {
+        pymi_remote_reclaim(heap, 1);
+        if (heap->pools[sizeclass] != &pymi_exhausted_pool)
+            return heap->pools[sizeclass];
+    }
+    pym_pool_t *pool = pymi_arena_take_pool();
+    if (pool == NULL)
+        return NULL;
+    pymi_pool_init(pool, heap, sizeclass);
+    pymi_pool_link(heap, pool);
+    return pool;
+}
+
+void *pymi_malloc_slow(size_t size)
+{
+    if (!pymi_is_small(size))
+        return pymi_sys_malloc(size);
+    pym_heap_t *heap = pymi_heap_for_thread();
+    if (heap == NULL)
+        return pymi_sys_malloc(size);   /* disabled, or still initialising */
+    unsigned sizeclass = pymi_size_to_class(size);
+    if (heap->pools[sizeclass]->free == NULL && heap_refill(heap, sizeclass) == NULL)
+        return pymi_sys_malloc(size);   /* the reserved range is used up */
+    return pymi_malloc_inline(size);
+}
+
+void pymi_free_invalid(const void *ptr, const char *what)
+{
+    const pym_pool_t *pool = pymi_pool_of(ptr);
+    if (pool->owner != NULL)
+        pymi_fatal("free(%p): %s (inside a pool of %u-byte blocks)", ptr, what,
+                   (unsigned)pool->block_size);
+    pymi_fatal("free(%p): %s (inside a pymalloc arena, in a pool that holds no blocks)", ptr, what);
+}
+
+void pymi_free_local_slow(pym_pool_t *pool, pym_block_t *block, pym_block_t *head)
+{
+    if (head == block)
+        pymi_free_invalid(block, "double free");
+    pymi_pool_settle(pool->owner, pool, 1);
+}
+
+void pymi_free_slow(void *ptr)
+{
+    if (!pymi_owns(ptr)) {
+        if (ptr != NULL)
+            pymi_sys_free(ptr);
+        return;
+    }
+    pym_pool_t *pool = pymi_pool_of(ptr);
+    pym_heap_t *owner = pool->owner;
+    if (owner == NULL)
+        pymi_free_invalid(ptr, "block not allocated (double free, or a pointer never returned by malloc)");
+    if (!pymi_is_block_start(pool, ptr))
+        pymi_free_invalid(ptr, "invalid pointer (not the start of a block)");
+    pym_heap_t *heap = pymi_tls_heap;
+    if (heap != &pymi_null_heap)
+        heap->remote_frees++;
+    if (atomic_load_explicit(&owner->state, memory_order_acquire) == PYM_HEAP_ABANDONED)
+        pymi_heap_free_abandoned(owner, pool, ptr);
+    else
+        pymi_remote_push(owner, pool, ptr);
+}
+
+/* ---- the API ------------------------------------------------------------------ */
+
+void *pym_malloc(size_t size)
+{
+    return pymi_malloc_inline(size);
+}
+
+void pym_free(void *ptr)
+{
+    pymi_free_inline(ptr);
+}
+
+void pym_free_sized(void *ptr, size_t size)
+{
+    (void)size;
+    pymi_free_inline(ptr);
+}
+
+void pym_free_aligned_sized(void *ptr, size_t alignment, size_t size)
+{
+    (void)alignment;
+    (void)size;
+    pymi_free_inline(ptr);
+}
+
+void *pym_calloc(size_t count, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (!pymi_is_small(total))
+        return pymi_sys_calloc(count, size);
+    void *ptr = pymi_malloc_inline(total);
+    if (ptr != NULL)
+        memset(ptr, 0, pymi_owns(ptr) ? pymi_pool_of(ptr)->block_size : total);
+    return ptr;
+}
+
+size_t pym_usable_size(const void *ptr)
+{
+    if (ptr == NULL)
+        return 0;
+    if (!pymi_owns(ptr))
+        return pymi_sys_usable_size((void *)ptr);
+    return pymi_pool_of(ptr)->block_size;
+}
+
+int pym_owns(const void *ptr)
+{
+    return pymi_owns(ptr);
+}
+
+/* Keep the block when the new size still fits it and does not waste more
+ * than a quarter of it (or stays in the same class). */
+static int realloc_fits(size_t block_size, size_t size)
+{
+    return size <= block_size &&
+           (size >= block_size - block_size / 4 || pymi_size_to_class(size) + 1 == block_size / PYM_ALIGNMENT);
+}
+
+void *pym_realloc(void *ptr, size_t size)
+{
+    if (ptr == NULL)
+        return pymi_malloc_inline(size);
+    if (!pymi_owns(ptr))
+        return pymi_sys_realloc(ptr, size);   /* glibc: size 0 frees, returns NULL */
+    pym_pool_t *pool = pymi_pool_of(ptr);
+    if (pool->owner == NULL || !pymi_is_block_start(pool, ptr))
+        pymi_free_invalid(ptr, "realloc of an invalid pointer");
+    if (size == 0) {
+        pymi_free_inline(ptr);
+        return NULL;
+    }
+    size_t old = pool->block_size;
+    if (realloc_fits(old, size))
+        return ptr;
+    void *fresh = pymi_malloc_inline(size);
+    if (fresh == NULL)
+        return NULL;   /* errno is ENOMEM; the old block is untouched */
+    memcpy(fresh, ptr, old < size ? old : size);
+    pymi_free_inline(ptr);
+    return fresh;
+}
+
+void *pym_reallocarray(void *ptr, size_t count, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return pym_realloc(ptr, total);
+}
+
+static int is_power_of_two(size_t x)
+{
+    return x != 0 && (x & (x - 1)) == 0;
+}
+
+/* glibc's memalign: a non-power-of-two alignment is rounded up; an
+ * impossible one is EINVAL. */
+void *pym_memalign(size_t alignment, size_t size)
+{
+    if (alignment <= PYM_ALIGNMENT)
+        return pymi_malloc_inline(size);
+    if (alignment > SIZE_MAX / 2 + 1) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return pymi_sys_memalign(alignment, size);
+}
+
+/* C17 (DR 460) and glibc 2.38: the alignment must be a power of two. */
+void *pym_aligned_alloc(size_t alignment, size_t size)
+{
+    if (!is_power_of_two(alignment)) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return pym_memalign(alignment, size);
+}
+
+int pym_posix_memalign(void **out, size_t alignment, size_t size)
+{
+    if (!is_power_of_two(alignment) || alignment % sizeof(void *) != 0)
+        return EINVAL;
+    int saved = errno;
+    void *ptr = pym_memalign(alignment, size);
+    int result = ptr != NULL ? 0 : ENOMEM;
+    errno = saved;
+    if (ptr != NULL)
+        *out = ptr;
+    return result;
+}
+
+int pym_trim(void)
+{
+    if (!pymi_init())
+        return 0;
+    pymi_heap_trim_own();
+    pymi_heap_collect_abandoned();
+    return pymi_arena_trim();
+}
+
+const char *pym_version(void)
+{
+    return PYM_VERSION;
+}

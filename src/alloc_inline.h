@@ -1,0 +1,68 @@
+/*
+ * alloc_inline.h -- the malloc and free fast paths.
+ *
+ * malloc: TLS heap -> the class's first pool -> pop its free list.  No lock,
+ * no atomic instruction.  When the pop takes the last listed block, the next
+ * one is carved from the pool's untouched space (CPython's pool extension);
+ * only when the pool is exhausted, or the class has no pool, or the request
+ * is not small, does it call a slow function.  Those take the fast path's
+ * own arguments and return its result, so the call is a tail call and the
+ * fast path saves no registers (jemalloc's imalloc_fastpath habit).
+ *
+ * free: ownership test (one subtraction, one compare) -> pool header -> is
+ * the pointer a block start? -> owner is this thread's heap? -> push on the
+ * local free list.  Anything else (a foreign pointer, another thread's pool,
+ * a pool that was full or becomes empty) goes to a slow function.
+ */
+#ifndef PYM_ALLOC_INLINE_H
+#define PYM_ALLOC_INLINE_H
+
+#include "internal.h"
+
+PYM_INLINE void *pymi_malloc_inline(size_t size)
+{
+    pym_heap_t *heap = pymi_tls_heap;
+    if (pym_likely(size <= PYM_SMALL_MAX)) {
+        unsigned sizeclass = pymi_size_to_class(size);
+        pym_pool_t *pool = heap->pools[sizeclass];
+        pym_block_t *block = pool->free;
+        if (pym_likely(block != NULL)) {
+            pym_block_t *next = block->next;
+            pool->used++;
+            heap->mallocs[sizeclass]++;
+            if (pym_likely(next != NULL)) {
+                pool->free = next;
+                return block;
+            }
+            if (pym_likely(pool->nextoffset <= pool->maxnextoffset)) {
+                next = (pym_block_t *)((char *)pool + pool->nextoffset);
+                pool->nextoffset = (uint16_t)(pool->nextoffset + pool->block_size);
+                next->next = NULL;
+                pool->free = next;
+                return block;
+            }
+            return pymi_malloc_exhausted(heap, pool, block);
+        }
+    }
+    return pymi_malloc_slow(size);
+}
+
+PYM_INLINE void pymi_free_inline(void *ptr)
+{
+    if (pym_likely(pymi_owns(ptr))) {
+        pym_pool_t *pool = pymi_pool_of(ptr);
+        if (pym_likely(pool->owner == pymi_tls_heap && pymi_is_block_start(pool, ptr))) {
+            pym_block_t *block = ptr;
+            pym_block_t *head = pool->free;
+            block->next = head;
+            pool->free = block;
+            if (pym_likely(--pool->used != 0 && head != NULL && head != block))
+                return;
+            pymi_free_local_slow(pool, block, head);
+            return;
+        }
+    }
+    pymi_free_slow(ptr);
+}
+
+#endif /* PYM_ALLOC_INLINE_H */

@@ -1,0 +1,201 @@
+/*
+ * arena.c -- arenas hand pools to heaps and take them back.
+ *
+ * An arena is 64 pools.  Its descriptor (pagemap.c's table) keeps two masks:
+ * free_mask (pools not owned by any heap) and dirty_mask (free pools whose
+ * page may still be resident).  Arenas that have both free and used pools sit
+ * in buckets by their number of free pools, and pools are always taken from
+ * the fullest arena (lowest non-empty bucket, one ctz on bucket_mask): the
+ * O(1) form of CPython's usable_arenas ordering (bpo-37029), so that the
+ * emptier arenas drain and can be given back whole.
+ *
+ * Giving memory back (DESIGN.md §7):
+ *   - a free pool's page stays resident ("dirty") so it can be reused at no
+ *     cost; once an arena holds PYM_PURGE_BATCH dirty pools, their pages go
+ *     back to the kernel with one madvise per run of neighbours;
+ *   - an arena whose 64 pools are all free is kept as a spare when fewer than
+ *     PYMALLOC_ARENA_CACHE are (bpo-37257: no mmap/munmap thrash at the
+ *     boundary), otherwise all its pages are purged and its address goes on
+ *     the reclaimed stack, reused before any new part of the range;
+ *   - pymi_arena_trim purges every dirty pool and every spare arena.
+ *
+ * Locking: everything here runs under pymi_arena_lock, which ranks last
+ * (internal.h).  madvise is called with the lock held, so a purged pool can
+ * never be handed out while its pages are going away.
+ */
+#include "internal.h"
+
+pthread_mutex_t pymi_arena_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static pym_arena_t *buckets[PYM_POOLS_PER_ARENA];  /* [nfree], 1..63 used */
+static uint64_t bucket_mask;                        /* bit n: buckets[n] not empty */
+static pym_arena_t *spare_arenas;                   /* all pools free, pages kept */
+static size_t spare_count;
+static pym_arena_t *reclaimed_arenas;               /* pages purged, address reusable */
+static struct pymi_arena_counters counters;
+
+static const uint64_t all_pools = ~(uint64_t)0;
+
+static void bucket_insert(pym_arena_t *arena)
+{
+    unsigned n = arena->nfree;
+    arena->prev = NULL;
+    arena->next = buckets[n];
+    if (arena->next != NULL)
+        arena->next->prev = arena;
+    buckets[n] = arena;
+    bucket_mask |= (uint64_t)1 << n;
+}
+
+static void bucket_remove(pym_arena_t *arena)
+{
+    unsigned n = arena->nfree;
+    if (arena->prev != NULL)
+        arena->prev->next = arena->next;
+    else
+        buckets[n] = arena->next;
+    if (arena->next != NULL)
+        arena->next->prev = arena->prev;
+    if (buckets[n] == NULL)
+        bucket_mask &= ~((uint64_t)1 << n);
+}
+
+static void purge_pools(pym_arena_t *arena, uint64_t mask)
+{
+    uintptr_t base = pymi_arena_base(arena);
+    while (mask != 0) {
+        unsigned first = (unsigned)__builtin_ctzll(mask);
+        uint64_t shifted = mask >> first;
+        unsigned run = shifted == all_pools ? 64u : (unsigned)__builtin_ctzll(~shifted);
+        pymi_os_purge((void *)(base + ((uintptr_t)first << PYM_POOL_SHIFT)),
+                      (size_t)run << PYM_POOL_SHIFT);
+        counters.madvise_calls++;
+        counters.pages_purged += run;
+        mask = run == 64 ? 0 : mask & ~((((uint64_t)1 << run) - 1) << first);
+    }
+}
+
+static pym_arena_t *arena_new_locked(void)
+{
+    pym_arena_t *arena = reclaimed_arenas;
+    if (arena != NULL)
+        reclaimed_arenas = arena->next;
+    else if ((arena = pymi_pagemap_new_arena()) == NULL)
+        return NULL;
+    arena->free_mask = all_pools;
+    arena->dirty_mask = 0;   /* fresh or purged: nothing resident */
+    arena->nfree = PYM_POOLS_PER_ARENA;
+    arena->in_use = 1;
+    counters.allocated++;
+    if (++counters.current > counters.highwater)
+        counters.highwater = counters.current;
+    return arena;
+}
+
+/* All 64 pools are free: keep as a spare or give every page back. */
+static void arena_empty_locked(pym_arena_t *arena)
+{
+    if (spare_count < (size_t)pymi_option(PYM_OPTION_ARENA_CACHE)) {
+        arena->next = spare_arenas;
+        spare_arenas = arena;
+        spare_count++;
+        return;
+    }
+    purge_pools(arena, arena->dirty_mask);
+    arena->dirty_mask = 0;
+    arena->in_use = 0;
+    arena->next = reclaimed_arenas;
+    reclaimed_arenas = arena;
+    counters.current--;
+    counters.reclaimed++;
+}
+
+pym_pool_t *pymi_arena_take_pool(void)
+{
+    pthread_mutex_lock(&pymi_arena_lock);
+    pym_arena_t *arena;
+    if (bucket_mask != 0) {
+        arena = buckets[__builtin_ctzll(bucket_mask)];
+        bucket_remove(arena);
+    } else if (spare_arenas != NULL) {
+        arena = spare_arenas;
+        spare_arenas = arena->next;
+        spare_count--;
+    } else if ((arena = arena_new_locked()) == NULL) {
+        pthread_mutex_unlock(&pymi_arena_lock);
+        return NULL;
+    }
+    /* A dirty pool's page is already resident: reuse it before a clean one. */
+    uint64_t candidates = arena->free_mask & arena->dirty_mask;
+    if (candidates == 0)
+        candidates = arena->free_mask;
+    unsigned index = (unsigned)__builtin_ctzll(candidates);
+    arena->free_mask &= ~((uint64_t)1 << index);
+    arena->dirty_mask &= ~((uint64_t)1 << index);
+    arena->nfree--;
+    if (arena->nfree > 0)
+        bucket_insert(arena);
+    pthread_mutex_unlock(&pymi_arena_lock);
+    return (pym_pool_t *)(pymi_arena_base(arena) + ((uintptr_t)index << PYM_POOL_SHIFT));
+}
+
+void pymi_arena_return_pool(pym_pool_t *pool)
+{
+    pym_arena_t *arena = pymi_arena_of(pool);
+    unsigned index = (unsigned)(((uintptr_t)pool >> PYM_POOL_SHIFT) & (PYM_POOLS_PER_ARENA - 1));
+    pool->owner = NULL;   /* a later free() of one of its blocks is then detected */
+    pthread_mutex_lock(&pymi_arena_lock);
+    pym_assert(!(arena->free_mask & ((uint64_t)1 << index)));
+    if (arena->nfree > 0)
+        bucket_remove(arena);
+    arena->free_mask |= (uint64_t)1 << index;
+    arena->dirty_mask |= (uint64_t)1 << index;
+    arena->nfree++;
+    if (arena->nfree == PYM_POOLS_PER_ARENA) {
+        arena_empty_locked(arena);
+    } else {
+        bucket_insert(arena);
+        if ((unsigned)__builtin_popcountll(arena->dirty_mask) >= PYM_PURGE_BATCH) {
+            purge_pools(arena, arena->dirty_mask);
+            arena->dirty_mask = 0;
+        }
+    }
+    pthread_mutex_unlock(&pymi_arena_lock);
+}
+
+int pymi_arena_trim(void)
+{
+    uint64_t before;
+    pthread_mutex_lock(&pymi_arena_lock);
+    before = counters.pages_purged;
+    for (uint64_t mask = bucket_mask; mask != 0; mask &= mask - 1) {
+        for (pym_arena_t *a = buckets[__builtin_ctzll(mask)]; a != NULL; a = a->next) {
+            purge_pools(a, a->dirty_mask);
+            a->dirty_mask = 0;
+        }
+    }
+    while (spare_arenas != NULL) {
+        pym_arena_t *arena = spare_arenas;
+        spare_arenas = arena->next;
+        spare_count--;
+        /* Spares were kept whole; all their pools may be resident. */
+        arena->dirty_mask = all_pools;
+        purge_pools(arena, arena->dirty_mask);
+        arena->dirty_mask = 0;
+        arena->in_use = 0;
+        arena->next = reclaimed_arenas;
+        reclaimed_arenas = arena;
+        counters.current--;
+        counters.reclaimed++;
+    }
+    int released = counters.pages_purged != before;
+    pthread_mutex_unlock(&pymi_arena_lock);
+    return released;
+}
+
+void pymi_arena_counters(struct pymi_arena_counters *out)
+{
+    pthread_mutex_lock(&pymi_arena_lock);
+    *out = counters;
+    pthread_mutex_unlock(&pymi_arena_lock);
+}

@@ -1,0 +1,218 @@
+/*
+ * heap.c -- per-thread heaps: creation, thread exit, adoption, fork.
+ *
+ * Each thread's heap pointer is the only thread-local word of the library
+ * (initial-exec TLS, so a dlopen'ed library that links us still loads).  It
+ * starts as &pymi_null_heap, whose classes all point at the exhausted pool,
+ * so the first malloc of a thread falls into the slow path, which gives the
+ * thread a heap; free() never needs one (a pool's owner is never the null
+ * heap).
+ *
+ * Heaps are never freed; their memory comes from mmap, never from malloc.
+ * When a thread exits (pthread key destructor), its heap drains what it can,
+ * returns its empty pools and is *abandoned* with the blocks still live.
+ * Its pools keep pointing at it, so there is no window in which a pool has
+ * no owner.  While abandoned, a free into one of its pools takes heap->lock
+ * and acts as the owner (pymi_heap_free_abandoned), so memory keeps going
+ * back.  The next thread that needs a heap adopts an abandoned one whole.
+ *
+ * fork: prepare takes pymi_heaps_lock, every heap lock, then the arena lock
+ * (the global lock order); the child releases them and abandons the heaps of
+ * the threads that did not come along.
+ */
+#include "internal.h"
+
+#include <errno.h>
+
+PYM_TLS pym_heap_t *pymi_tls_heap = &pymi_null_heap;
+pym_heap_t pymi_null_heap = {.pools = {[0 ... PYM_NUM_CLASSES - 1] = &pymi_exhausted_pool}};
+pthread_mutex_t pymi_heaps_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static _Atomic(pym_heap_t *) all_heaps;   /* push-only list through next_all */
+static pthread_key_t exit_key;
+static uint64_t heaps_adopted;            /* under pymi_heaps_lock */
+
+/* Metadata comes in mmap'd chunks carved under pymi_heaps_lock. */
+static char *meta_next, *meta_end;
+#define PYM_META_CHUNK ((size_t)64 << 10)
+
+static pym_heap_t *heap_new_locked(void)
+{
+    size_t need = (sizeof(pym_heap_t) + 63) & ~(size_t)63;
+    if (meta_next == NULL || (size_t)(meta_end - meta_next) < need) {
+        char *chunk = pymi_os_map(PYM_META_CHUNK);
+        if (chunk == NULL)
+            return NULL;
+        meta_next = chunk;
+        meta_end = chunk + PYM_META_CHUNK;
+    }
+    pym_heap_t *heap = (pym_heap_t *)meta_next;
+    meta_next += need;
+    for (unsigned c = 0; c < PYM_NUM_CLASSES; c++)
+        heap->pools[c] = &pymi_exhausted_pool;
+    atomic_init(&heap->reclaim, NULL);
+    atomic_init(&heap->state, PYM_HEAP_ACTIVE);
+    pthread_mutex_init(&heap->lock, NULL);
+    heap->next_all = atomic_load_explicit(&all_heaps, memory_order_relaxed);
+    atomic_store_explicit(&all_heaps, heap, memory_order_release);
+    return heap;
+}
+
+static pym_heap_t *heap_adopt_locked(void)
+{
+    for (pym_heap_t *h = atomic_load_explicit(&all_heaps, memory_order_acquire); h; h = h->next_all) {
+        if (atomic_load_explicit(&h->state, memory_order_relaxed) != PYM_HEAP_ABANDONED)
+            continue;
+        pthread_mutex_lock(&h->lock);
+        atomic_store_explicit(&h->state, PYM_HEAP_ACTIVE, memory_order_release);
+        pthread_mutex_unlock(&h->lock);
+        heaps_adopted++;
+        return h;
+    }
+    return NULL;
+}
+
+/* Returns every empty pool and drains what can be drained.  Caller acts as
+ * the owner (its own heap, or an abandoned heap whose lock it holds). */
+static void heap_release_empty(pym_heap_t *heap)
+{
+    pymi_remote_reclaim(heap, 0);
+    for (unsigned c = 0; c < PYM_NUM_CLASSES; c++) {
+        heap->spare[c] = NULL;
+        pym_pool_t *pool = heap->pools[c];
+        while (pool != &pymi_exhausted_pool && pool != NULL) {
+            pym_pool_t *next = pool->next;
+            pymi_pool_take_remote(pool);
+            pymi_pool_settle(heap, pool, 0);
+            pool = next;
+        }
+    }
+}
+
+static void heap_thread_exit(void *arg)
+{
+    pym_heap_t *heap = arg;
+    if (heap == NULL || heap == &pymi_null_heap)
+        return;
+    heap_release_empty(heap);
+    pthread_mutex_lock(&heap->lock);
+    atomic_store_explicit(&heap->state, PYM_HEAP_ABANDONED, memory_order_release);
+    pthread_mutex_unlock(&heap->lock);
+    /* Frees by later TLS destructors of this thread go the abandoned way;
+     * a later malloc would adopt a heap again and re-arm the key. */
+    pymi_tls_heap = &pymi_null_heap;
+}
+
+static void fork_prepare(void)
+{
+    pthread_mutex_lock(&pymi_heaps_lock);
+    for (pym_heap_t *h = atomic_load_explicit(&all_heaps, memory_order_acquire); h; h = h->next_all)
+        pthread_mutex_lock(&h->lock);
+    pthread_mutex_lock(&pymi_arena_lock);
+}
+
+static void fork_parent(void)
+{
+    pthread_mutex_unlock(&pymi_arena_lock);
+    for (pym_heap_t *h = atomic_load_explicit(&all_heaps, memory_order_acquire); h; h = h->next_all)
+        pthread_mutex_unlock(&h->lock);
+    pthread_mutex_unlock(&pymi_heaps_lock);
+}
+
+static void fork_child(void)
+{
+    pthread_mutex_unlock(&pymi_arena_lock);
+    for (pym_heap_t *h = atomic_load_explicit(&all_heaps, memory_order_acquire); h; h = h->next_all) {
+        if (h != pymi_tls_heap)
+            atomic_store_explicit(&h->state, PYM_HEAP_ABANDONED, memory_order_relaxed);
+        pthread_mutex_unlock(&h->lock);
+    }
+    pthread_mutex_unlock(&pymi_heaps_lock);
+}
+
+int pymi_heap_init_process(void)
+{
+    if (pthread_key_create(&exit_key, heap_thread_exit) != 0)
+        return 0;
+    /* pthread_atfork may allocate: that allocation is forwarded to libc
+     * because initialisation is still running on this thread. */
+    if (pthread_atfork(fork_prepare, fork_parent, fork_child) != 0)
+        return 0;
+    return 1;
+}
+
+/* The slow path's way to a heap for this thread; NULL means "forward". */
+pym_heap_t *pymi_heap_for_thread(void)
+{
+    if (pymi_tls_heap != &pymi_null_heap)
+        return pymi_tls_heap;
+    if (!pymi_init())
+        return NULL;
+    pthread_mutex_lock(&pymi_heaps_lock);
+    pym_heap_t *heap = heap_adopt_locked();
+    if (heap == NULL)
+        heap = heap_new_locked();
+    pthread_mutex_unlock(&pymi_heaps_lock);
+    if (heap == NULL)
+        return NULL;
+    /* Set before pthread_setspecific, which may itself call malloc. */
+    pymi_tls_heap = heap;
+    int saved = errno;
+    pthread_setspecific(exit_key, heap);
+    errno = saved;
+    return heap;
+}
+
+void pymi_heap_free_abandoned(pym_heap_t *owner, pym_pool_t *pool, pym_block_t *block)
+{
+    pthread_mutex_lock(&owner->lock);
+    if (atomic_load_explicit(&owner->state, memory_order_relaxed) != PYM_HEAP_ABANDONED) {
+        /* Adopted meanwhile: it has an owner thread again. */
+        pthread_mutex_unlock(&owner->lock);
+        pymi_remote_push(owner, pool, block);
+        return;
+    }
+    block->next = pool->free;
+    pool->free = block;
+    pool->used--;
+    pymi_pool_take_remote(pool);
+    pymi_remote_reclaim(owner, 0);
+    pymi_pool_settle(owner, pool, 0);
+    pthread_mutex_unlock(&owner->lock);
+}
+
+int pymi_heap_collect_abandoned(void)
+{
+    int any = 0;
+    for (pym_heap_t *h = atomic_load_explicit(&all_heaps, memory_order_acquire); h; h = h->next_all) {
+        if (atomic_load_explicit(&h->state, memory_order_relaxed) != PYM_HEAP_ABANDONED)
+            continue;
+        if (pthread_mutex_trylock(&h->lock) != 0)
+            continue;
+        if (atomic_load_explicit(&h->state, memory_order_relaxed) == PYM_HEAP_ABANDONED) {
+            heap_release_empty(h);
+            any = 1;
+        }
+        pthread_mutex_unlock(&h->lock);
+    }
+    return any;
+}
+
+int pymi_heap_trim_own(void)
+{
+    pym_heap_t *heap = pymi_tls_heap;
+    if (heap == &pymi_null_heap)
+        return 0;
+    heap_release_empty(heap);
+    return 1;
+}
+
+pym_heap_t *pymi_heap_list(void)
+{
+    return atomic_load_explicit(&all_heaps, memory_order_acquire);
+}
+
+uint64_t pymi_heaps_adopted(void)
+{
+    return heaps_adopted;
+}

@@ -1,0 +1,147 @@
+/*
+ * options.c -- the one table of PYMALLOC_* settings.
+ *
+ * Read once, at process initialisation, by scanning `environ` directly:
+ * getenv() is fine too, but scanning lets us warn about misspelt names, and
+ * neither allocates, so this works before main and inside malloc.  A bad
+ * value or an unknown PYMALLOC_ name gets one warning line and the default.
+ */
+#include "internal.h"
+
+#include <errno.h>
+#include <string.h>
+
+#if defined(__has_include)
+#if __has_include(<valgrind/valgrind.h>)
+#include <valgrind/valgrind.h>
+#define PYM_HAVE_VALGRIND_H 1
+#endif
+#endif
+
+extern char **environ;
+
+struct option_desc {
+    const char *name;     /* after the PYMALLOC_ prefix */
+    long value;           /* current value (starts as the default) */
+    long min, max;
+    const char *help;
+};
+
+/* Indexed by pym_option_t. */
+static struct option_desc options[PYM_OPTION_COUNT_] = {
+    [PYM_OPTION_STATS] = {"STATS", 0, 0, 1, "print statistics to stderr (or PYMALLOC_STATS_FILE) at exit"},
+    [PYM_OPTION_DEBUG] = {"DEBUG", 0, 0, 1, "debug mode: fill patterns, guard bytes, checks at free"},
+    [PYM_OPTION_ARENA_CACHE] = {"ARENA_CACHE", 1, 0, 1024, "empty arenas kept mapped against mmap thrash"},
+    [PYM_OPTION_DISABLE] = {"DISABLE", -1, -1, 1, "forward every request to libc (-1: only under valgrind)"},
+    [PYM_OPTION_VERBOSE] = {"VERBOSE", 0, 0, 1, "report start-up decisions on stderr"},
+};
+
+/* PYMALLOC_STATS_FILE is a path, not a number: kept apart from the table. */
+static const char *stats_file;
+
+static int parse_long(const char *text, long *out)
+{
+    if (strcmp(text, "yes") == 0 || strcmp(text, "true") == 0 || strcmp(text, "on") == 0) {
+        *out = 1;
+        return 1;
+    }
+    if (strcmp(text, "no") == 0 || strcmp(text, "false") == 0 || strcmp(text, "off") == 0) {
+        *out = 0;
+        return 1;
+    }
+    int negative = *text == '-';
+    const char *p = text + negative;
+    if (*p == '\0')
+        return 0;
+    long value = 0;
+    for (; *p != '\0'; p++) {
+        if (*p < '0' || *p > '9' || value > (1L << 40))
+            return 0;
+        value = value * 10 + (*p - '0');
+    }
+    *out = negative ? -value : value;
+    return 1;
+}
+
+static void apply(const char *name, size_t name_len, const char *text)
+{
+    if (name_len == 10 && memcmp(name, "STATS_FILE", 10) == 0) {
+        stats_file = text;
+        return;
+    }
+    for (int i = 0; i < PYM_OPTION_COUNT_; i++) {
+        struct option_desc *o = &options[i];
+        if (strlen(o->name) != name_len || memcmp(o->name, name, name_len) != 0)
+            continue;
+        long value;
+        if (!parse_long(text, &value) || value < o->min || value > o->max) {
+            pymi_message("PYMALLOC_%s=%s is not a valid value (%ld..%ld); using %ld",
+                         o->name, text, o->min, o->max, o->value);
+            return;
+        }
+        o->value = value;
+        return;
+    }
+    char shown[64];
+    size_t n = name_len < sizeof shown - 1 ? name_len : sizeof shown - 1;
+    memcpy(shown, name, n);
+    shown[n] = '\0';
+    pymi_message("unknown option PYMALLOC_%s ignored", shown);
+}
+
+void pymi_options_init(void)
+{
+    static const char prefix[] = "PYMALLOC_";
+    for (char **env = environ; env != NULL && *env != NULL; env++) {
+        const char *entry = *env;
+        if (strncmp(entry, prefix, sizeof prefix - 1) != 0)
+            continue;
+        const char *name = entry + sizeof prefix - 1;
+        const char *eq = strchr(name, '=');
+        if (eq == NULL)
+            continue;
+        apply(name, (size_t)(eq - name), eq + 1);
+    }
+    if (options[PYM_OPTION_DISABLE].value == -1) {
+#ifdef PYM_HAVE_VALGRIND_H
+        options[PYM_OPTION_DISABLE].value = RUNNING_ON_VALGRIND ? 1 : 0;
+#else
+        options[PYM_OPTION_DISABLE].value = 0;
+#endif
+        if (options[PYM_OPTION_DISABLE].value && options[PYM_OPTION_VERBOSE].value)
+            pymi_message("running under valgrind: forwarding everything to libc "
+                         "(PYMALLOC_DISABLE=0 keeps pymalloc on)");
+    }
+}
+
+long pymi_option(pym_option_t option)
+{
+    return options[option].value;
+}
+
+const char *pymi_option_stats_file(void)
+{
+    return stats_file;
+}
+
+long pym_option_get(pym_option_t option)
+{
+    if ((unsigned)option >= PYM_OPTION_COUNT_) {
+        errno = EINVAL;
+        return -1;
+    }
+    return options[option].value;
+}
+
+int pym_option_set(pym_option_t option, long value)
+{
+    /* DISABLE and DEBUG decide how blocks are laid out: changing them once
+     * blocks exist would mix two layouts, so they are start-up only. */
+    if ((unsigned)option >= PYM_OPTION_COUNT_ || option == PYM_OPTION_DISABLE ||
+        option == PYM_OPTION_DEBUG || value < options[option].min || value > options[option].max) {
+        errno = EINVAL;
+        return -1;
+    }
+    options[option].value = value;
+    return 0;
+}

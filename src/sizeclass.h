@@ -1,0 +1,33 @@
+/*
+ * sizeclass.h -- request size <-> size class <-> block size (hot, inline).
+ *
+ * Class c serves requests of (16c, 16(c+1)] bytes; malloc(0) uses class 0,
+ * exactly CPython's `(nbytes - 1) >> ALIGNMENT_SHIFT` with 0 mapped to 0.
+ */
+#ifndef PYM_SIZECLASS_H
+#define PYM_SIZECLASS_H
+
+#include "config.h"
+
+PYM_INLINE unsigned pymi_size_to_class(size_t size)
+{
+    return (unsigned)((size - (size != 0)) >> PYM_ALIGNMENT_SHIFT);
+}
+
+PYM_INLINE size_t pymi_class_to_size(unsigned sizeclass)
+{
+    return (size_t)(sizeclass + 1) << PYM_ALIGNMENT_SHIFT;
+}
+
+PYM_INLINE int pymi_is_small(size_t size)
+{
+    return size <= PYM_SMALL_MAX;
+}
+
+/* Blocks a pool of this class holds. */
+PYM_INLINE unsigned pymi_class_capacity(unsigned sizeclass)
+{
+    return (unsigned)((PYM_POOL_SIZE - PYM_POOL_HEADER_SIZE) / pymi_class_to_size(sizeclass));
+}
+
+#endif /* PYM_SIZECLASS_H */

@@ -1,0 +1,149 @@
+/*
+ * stats.c -- statistics: pym_stats_get, pym_stats_print, PYMALLOC_STATS.
+ *
+ * Nothing is counted on the fast paths except one increment of the heap's
+ * per-class malloc counter; everything else is derived when asked, by
+ * walking every arena in use and reading its pool headers (CPython's
+ * _PyObject_DebugMallocStats does the same).  Other threads keep running,
+ * so those reads are a racy snapshot by design (PYM_RACY_READER).
+ *
+ * Identity the printer shows and the tests check: for the current arenas,
+ *   bytes_in_use + bytes_free_blocks + bytes_pool_waste + bytes_free_pools
+ *     == arenas_current * 256 KiB.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+PYM_RACY_READER void pym_stats_get(pym_stats_t *out)
+{
+    memset(out, 0, sizeof *out);
+    out->num_classes = PYM_NUM_CLASSES;
+    for (unsigned c = 0; c < PYM_NUM_CLASSES; c++)
+        out->classes[c].block_size = pymi_class_to_size(c);
+    out->bytes_reserved = pymi_range.size;
+    pymi_sys_counters(&out->forwarded_calls, &out->forwarded_bytes);
+    if (pymi_range.size == 0)
+        return;
+
+    pthread_mutex_lock(&pymi_arena_lock);
+    size_t carved = pymi_pagemap_arena_count();
+    for (size_t i = 0; i < carved; i++) {
+        const pym_arena_t *arena = &pymi_arena_table[i];
+        if (!arena->in_use)
+            continue;
+        uintptr_t base = pymi_arena_base(arena);
+        for (unsigned p = 0; p < PYM_POOLS_PER_ARENA; p++) {
+            if (arena->free_mask & ((uint64_t)1 << p)) {
+                out->bytes_free_pools += PYM_POOL_SIZE;
+                continue;
+            }
+            const pym_pool_t *pool = (const pym_pool_t *)(base + ((uintptr_t)p << PYM_POOL_SHIFT));
+            unsigned c = pool->sizeclass;
+            size_t size = pymi_class_to_size(c);
+            size_t capacity = pymi_class_capacity(c);
+            size_t used = pool->used;
+            pym_class_stats_t *cs = &out->classes[c];
+            cs->blocks_in_use += used;
+            cs->blocks_free += capacity - used;
+            if (used == 0)
+                cs->pools_empty++;
+            else if (used == capacity)
+                cs->pools_full++;
+            else
+                cs->pools_used++;
+            out->bytes_in_use += used * size;
+            out->bytes_free_blocks += (capacity - used) * size;
+            out->bytes_pool_waste += PYM_POOL_SIZE - capacity * size;
+        }
+    }
+    pthread_mutex_unlock(&pymi_arena_lock);
+
+    struct pymi_arena_counters arenas;
+    pymi_arena_counters(&arenas);
+    out->arenas_current = arenas.current;
+    out->arenas_highwater = arenas.highwater;
+    out->arenas_allocated = arenas.allocated;
+    out->arenas_reclaimed = arenas.reclaimed;
+    out->madvise_calls = arenas.madvise_calls;
+    out->pages_purged = arenas.pages_purged;
+
+    for (const pym_heap_t *h = pymi_heap_list(); h != NULL; h = h->next_all) {
+        for (unsigned c = 0; c < PYM_NUM_CLASSES; c++)
+            out->classes[c].mallocs += h->mallocs[c];
+        out->remote_frees += h->remote_frees;
+        if (atomic_load_explicit(&h->state, memory_order_relaxed) == PYM_HEAP_ABANDONED) {
+            int holds_pools = 0;
+            for (unsigned c = 0; c < PYM_NUM_CLASSES && !holds_pools; c++)
+                holds_pools = h->pools[c] != &pymi_exhausted_pool;
+            out->heaps_abandoned += holds_pools;
+        } else {
+            out->heaps_active++;
+        }
+    }
+    out->heaps_adopted = pymi_heaps_adopted();
+}
+
+static void print_bytes_line(FILE *out, const char *label, size_t bytes)
+{
+    fprintf(out, "# %-38s = %15zu\n", label, bytes);
+}
+
+void pym_stats_print(FILE *out)
+{
+    pym_stats_t s;
+    pym_stats_get(&s);
+    uint64_t small_mallocs = 0;
+    fprintf(out, "pymalloc %s: small block threshold = %d, in %zu size classes.\n\n",
+            PYM_VERSION, PYM_SMALL_MAX, s.num_classes);
+    fprintf(out, "class   size   num pools   blocks in use  avail blocks      mallocs\n");
+    fprintf(out, "-----   ----   ---------   -------------  ------------  -----------\n");
+    for (size_t c = 0; c < s.num_classes; c++) {
+        const pym_class_stats_t *cs = &s.classes[c];
+        small_mallocs += cs->mallocs;
+        size_t pools = cs->pools_used + cs->pools_full + cs->pools_empty;
+        if (pools == 0 && cs->mallocs == 0)
+            continue;
+        fprintf(out, "%5zu %6zu %11zu %15zu %13zu %12llu\n", c, cs->block_size, pools,
+                cs->blocks_in_use, cs->blocks_free, (unsigned long long)cs->mallocs);
+    }
+    fprintf(out, "\n");
+    fprintf(out, "# arenas allocated total           = %15llu\n", (unsigned long long)s.arenas_allocated);
+    fprintf(out, "# arenas reclaimed                 = %15llu\n", (unsigned long long)s.arenas_reclaimed);
+    fprintf(out, "# arenas highwater mark            = %15zu\n", s.arenas_highwater);
+    fprintf(out, "# arenas allocated current         = %15zu\n", s.arenas_current);
+    fprintf(out, "%zu arenas * %zu bytes/arena         = %15zu\n\n", s.arenas_current,
+            (size_t)PYM_ARENA_SIZE, s.arenas_current * PYM_ARENA_SIZE);
+    print_bytes_line(out, "bytes in allocated blocks", s.bytes_in_use);
+    print_bytes_line(out, "bytes in available blocks", s.bytes_free_blocks);
+    print_bytes_line(out, "bytes lost to pool headers and tails", s.bytes_pool_waste);
+    print_bytes_line(out, "bytes in free pools", s.bytes_free_pools);
+    fprintf(out, "Total                                    = %15zu\n\n",
+            s.bytes_in_use + s.bytes_free_blocks + s.bytes_pool_waste + s.bytes_free_pools);
+    fprintf(out, "# small requests served by pools    = %15llu\n", (unsigned long long)small_mallocs);
+    fprintf(out, "# requests forwarded to libc        = %15llu (%llu bytes)\n",
+            (unsigned long long)s.forwarded_calls, (unsigned long long)s.forwarded_bytes);
+    fprintf(out, "# remote (cross-thread) frees       = %15llu\n", (unsigned long long)s.remote_frees);
+    fprintf(out, "# heaps active / abandoned / adopted = %zu / %zu / %llu\n", s.heaps_active,
+            s.heaps_abandoned, (unsigned long long)s.heaps_adopted);
+    fprintf(out, "# madvise calls / pages returned    = %llu / %llu\n",
+            (unsigned long long)s.madvise_calls, (unsigned long long)s.pages_purged);
+}
+
+void pymi_stats_at_exit(void)
+{
+    const char *path = pymi_option_stats_file();
+    FILE *out = stderr;
+    if (path != NULL && *path != '\0') {
+        out = fopen(path, "a");
+        if (out == NULL) {
+            pymi_message("cannot open PYMALLOC_STATS_FILE=%s; printing to stderr", path);
+            out = stderr;
+        }
+    }
+    pym_stats_print(out);
+    if (out != stderr)
+        fclose(out);
+    else
+        fflush(out);
+}

@@ -1,0 +1,103 @@
+/*
+ * sysalloc.c -- forwarding to the C library's allocator.
+ *
+ * glibc exports its allocator under __libc_* names as well, so large and
+ * over-aligned requests reach it without dlsym on any hot path, whether or
+ * not we override malloc.  Functions glibc has no __libc_ alias for
+ * (malloc_usable_size, malloc_trim, mallinfo2, ...) are looked up once with
+ * dlsym(RTLD_NEXT) -- the definition after ours: glibc's when we are
+ * preloaded or linked into the program.
+ *
+ * The counters are process-wide relaxed atomics: forwarded requests cost a
+ * glibc call anyway, and there may be no heap yet to count them in.
+ */
+#include "internal.h"
+
+#include <dlfcn.h>
+#include <malloc.h>
+
+extern void *__libc_malloc(size_t size);
+extern void *__libc_calloc(size_t count, size_t size);
+extern void *__libc_realloc(void *ptr, size_t size);
+extern void *__libc_memalign(size_t alignment, size_t size);
+extern void *__libc_valloc(size_t size);
+extern void *__libc_pvalloc(size_t size);
+extern void __libc_free(void *ptr);
+
+static _Atomic uint64_t forwarded_calls, forwarded_bytes;
+
+static void count(size_t bytes)
+{
+    atomic_fetch_add_explicit(&forwarded_calls, 1, memory_order_relaxed);
+    atomic_fetch_add_explicit(&forwarded_bytes, bytes, memory_order_relaxed);
+}
+
+void *pymi_sys_malloc(size_t size)
+{
+    count(size);
+    return __libc_malloc(size);
+}
+
+void *pymi_sys_calloc(size_t count_, size_t size)
+{
+    count(count_ * size);
+    return __libc_calloc(count_, size);
+}
+
+void *pymi_sys_realloc(void *ptr, size_t size)
+{
+    count(size);
+    return __libc_realloc(ptr, size);
+}
+
+void *pymi_sys_memalign(size_t alignment, size_t size)
+{
+    count(size);
+    return __libc_memalign(alignment, size);
+}
+
+void *pymi_sys_valloc(size_t size)
+{
+    count(size);
+    return __libc_valloc(size);
+}
+
+void *pymi_sys_pvalloc(size_t size)
+{
+    count(size);
+    return __libc_pvalloc(size);
+}
+
+void pymi_sys_free(void *ptr)
+{
+    __libc_free(ptr);
+}
+
+void *pymi_sys_symbol(const char *name)
+{
+    return dlsym(RTLD_NEXT, name);
+}
+
+size_t pymi_sys_usable_size(void *ptr)
+{
+#ifdef PYM_OVERRIDE
+    /* Our malloc_usable_size hides glibc's: find the one after ours. */
+    static size_t (*_Atomic libc_usable_size)(void *);
+    size_t (*fn)(void *) = atomic_load_explicit(&libc_usable_size, memory_order_acquire);
+    if (fn == NULL) {
+        fn = (size_t (*)(void *))pymi_sys_symbol("malloc_usable_size");
+        if (fn == NULL)
+            return 0;
+        atomic_store_explicit(&libc_usable_size, fn, memory_order_release);
+    }
+    return fn(ptr);
+#else
+    return malloc_usable_size(ptr);
+#endif
+}
+
+void pymi_sys_counters(uint64_t *calls, uint64_t *bytes)
+{
+    *calls = atomic_load_explicit(&forwarded_calls, memory_order_relaxed);
+    *bytes = atomic_load_explicit(&forwarded_bytes, memory_order_relaxed);
+}
