@@ -9,10 +9,13 @@
  * is loose on purpose so the wording of the message can evolve.  Core dumps
  * are switched off in the child.
  *
- * With PYM_TEST_OVERRIDE (override builds) the same misuse through the libc
+ * With PYM_OVERRIDE (override builds) the same misuse through the libc
  * name free() is checked as well.
  */
 #define _GNU_SOURCE 1
+#ifdef HAVE_CONFIG_H
+#include "pym_build_config.h"   /* PYM_OVERRIDE */
+#endif
 #include "child.h"
 #include "cmocka_all.h"
 #include "pymalloc.h"
@@ -88,7 +91,7 @@ static void freeing_the_middle_of_a_block_aborts(void **state)
     expect_abort_with_diagnostic(&misuse);
 }
 
-#ifdef PYM_TEST_OVERRIDE
+#ifdef PYM_OVERRIDE
 static void libc_free_of_an_interior_pointer_aborts(void **state)
 {
     (void)state;
@@ -103,7 +106,7 @@ int main(void)
         cmocka_unit_test(freeing_an_unaligned_interior_pointer_aborts),
         cmocka_unit_test(freeing_a_16_aligned_interior_pointer_aborts),
         cmocka_unit_test(freeing_the_middle_of_a_block_aborts),
-#ifdef PYM_TEST_OVERRIDE
+#ifdef PYM_OVERRIDE
         cmocka_unit_test(libc_free_of_an_interior_pointer_aborts),
 #endif
     };
