@@ -51,3 +51,85 @@ tests_stress_stress_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) -pthread
 tests_stress_stress_LDADD = libpymalloc.la $(CMOCKA_LIBS)
 tests_stress_stress_LDFLAGS = -pthread
 endif HAVE_CMOCKA
+
+if HAVE_CMOCKA
+# --- tests/lifecycle: fork, threads' first and last calls ------------------
+check_PROGRAMS += tests/lifecycle/fork_threads tests/lifecycle/thread_first_call
+TESTS += tests/lifecycle/fork_threads tests/lifecycle/thread_first_call
+tests_lifecycle_fork_threads_SOURCES = tests/lifecycle/fork_threads.c \
+	$(tests_child_sources) $(tests_pattern_sources)
+tests_lifecycle_fork_threads_CPPFLAGS = $(tests_cppflags)
+tests_lifecycle_fork_threads_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) -pthread
+tests_lifecycle_fork_threads_LDADD = libpymalloc.la $(CMOCKA_LIBS)
+tests_lifecycle_fork_threads_LDFLAGS = -pthread
+
+tests_lifecycle_thread_first_call_SOURCES = tests/lifecycle/thread_first_call.c \
+	$(tests_pattern_sources)
+tests_lifecycle_thread_first_call_CPPFLAGS = $(tests_cppflags)
+tests_lifecycle_thread_first_call_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) -pthread
+tests_lifecycle_thread_first_call_LDADD = libpymalloc.la $(CMOCKA_LIBS)
+tests_lifecycle_thread_first_call_LDFLAGS = -pthread
+endif HAVE_CMOCKA
+
+# Constructors, atexit handlers, destructors: once with the shared library,
+# once with the archive linked in (its constructor may then run after ours).
+check_PROGRAMS += tests/lifecycle/init_fini tests/lifecycle/init_fini_static
+TESTS += tests/lifecycle/init_fini tests/lifecycle/init_fini_static
+tests_lifecycle_init_fini_SOURCES = tests/lifecycle/init_fini.c $(tests_tap_sources) \
+	tests/common/pattern.h
+tests_lifecycle_init_fini_CPPFLAGS = $(tests_cppflags)
+tests_lifecycle_init_fini_LDADD = libpymalloc.la
+tests_lifecycle_init_fini_static_SOURCES = $(tests_lifecycle_init_fini_SOURCES)
+tests_lifecycle_init_fini_static_CPPFLAGS = $(tests_cppflags)
+tests_lifecycle_init_fini_static_LDADD = libpymalloc.la
+tests_lifecycle_init_fini_static_LDFLAGS = -static
+
+# dlopen of a module that links libpymalloc, from a host that does not.
+check_LTLIBRARIES += tests/lifecycle/dlopen_module.la
+tests_lifecycle_dlopen_module_la_SOURCES = tests/lifecycle/dlopen_module.c tests/common/pattern.h
+tests_lifecycle_dlopen_module_la_CPPFLAGS = $(tests_cppflags)
+tests_lifecycle_dlopen_module_la_LDFLAGS = -module -avoid-version -rpath /nowhere
+tests_lifecycle_dlopen_module_la_LIBADD = libpymalloc.la
+check_PROGRAMS += tests/lifecycle/dlopen_host
+TESTS += tests/lifecycle/dlopen_host
+tests_lifecycle_dlopen_host_SOURCES = tests/lifecycle/dlopen_host.c $(tests_tap_sources)
+tests_lifecycle_dlopen_host_CPPFLAGS = $(tests_cppflags)
+tests_lifecycle_dlopen_host_CFLAGS = $(AM_CFLAGS) -pthread
+tests_lifecycle_dlopen_host_LDADD = -ldl
+tests_lifecycle_dlopen_host_LDFLAGS = -pthread
+
+# --- tests/link: the static archive, and the prefixed API alone -------------
+# -static (a libtool flag): link libpymalloc.a, system libraries stay shared.
+tests_link_common_sources = tests/link/linked_library.c tests/link/linked_library.h \
+	$(tests_tap_sources)
+check_PROGRAMS += tests/link/static_c tests/link/static_cxx tests/link/prefixed_only
+TESTS += tests/link/static_c tests/link/static_cxx tests/link/prefixed_only
+tests_link_static_c_SOURCES = tests/link/static_c.c $(tests_link_common_sources) \
+	tests/common/pattern.h
+tests_link_static_c_CPPFLAGS = $(tests_cppflags)
+tests_link_static_c_LDADD = libpymalloc.la
+tests_link_static_c_LDFLAGS = -static
+tests_link_static_cxx_SOURCES = tests/link/static_cxx.cc $(tests_link_common_sources)
+tests_link_static_cxx_CPPFLAGS = $(tests_cppflags)
+tests_link_static_cxx_LDADD = libpymalloc.la
+tests_link_static_cxx_LDFLAGS = -static
+tests_link_prefixed_only_SOURCES = tests/link/prefixed_only.c $(tests_tap_sources) \
+	tests/common/pattern.h
+tests_link_prefixed_only_CPPFLAGS = $(tests_cppflags)
+tests_link_prefixed_only_LDADD = libpymalloc.la
+
+# --- tests/preload: real programs under LD_PRELOAD ---------------------------
+# preload_check is linked against nothing of ours on purpose.
+EXTRA_DIST += tests/preload/common.sh
+tests_preload_scripts = tests/preload/preload_took_effect.sh tests/preload/python3.sh \
+	tests/preload/git.sh tests/preload/sqlite3.sh tests/preload/perl.sh \
+	tests/preload/sort.sh tests/preload/gxx.sh tests/preload/xz.sh
+EXTRA_DIST += $(tests_preload_scripts)
+if PYM_OVERRIDE
+if !PYM_SANITIZER
+check_PROGRAMS += tests/preload/preload_check
+tests_preload_preload_check_SOURCES = tests/preload/preload_check.c
+tests_preload_preload_check_LDADD = -ldl
+TESTS += $(tests_preload_scripts)
+endif !PYM_SANITIZER
+endif PYM_OVERRIDE
