@@ -17,7 +17,7 @@ tap_failed=0
 tap_ok()     { tap_count=$((tap_count + 1)); echo "ok $tap_count - $1"; }
 tap_not_ok() { tap_count=$((tap_count + 1)); echo "not ok $tap_count - $1"; tap_failed=1; }
 tap_skip()   { tap_count=$((tap_count + 1)); echo "ok $tap_count - $1 # SKIP $2"; }
-tap_check()  { if [ "$1" = 0 ]; then tap_ok "$2"; else tap_not_ok "$2"; fi; }
+tap_check()  { if [ "$1" = 0 ]; then tap_ok "$2"; else tap_not_ok "$2"; return 1; fi; }
 
 scratch=$(mktemp -d "${TMPDIR:-/tmp}/pym-preload.XXXXXX")
 trap 'rm -rf "$scratch"' EXIT

@@ -2,7 +2,7 @@
 # git.sh -- git init, add and commit 200 generated files, log, fsck: the same
 # output under LD_PRELOAD.  Author, committer and dates are fixed so both
 # runs create the same commit hash.
-. "$top_srcdir/tests/preload/common.sh"
+. "${top_srcdir:?the harness exports top_srcdir}/tests/preload/common.sh"
 
 git_scenario() {
     export GIT_AUTHOR_NAME=pym GIT_AUTHOR_EMAIL=pym@example.org
@@ -13,13 +13,13 @@ git_scenario() {
     git init -q -b main repo
     cd repo
     mkdir -p src/a src/b
-    for i in $(seq 1 200); do
-        seq "$i" $((i * 20)) | sed "s/^/line $i: /" >"src/$((i % 2 == 0 ? 0 : 1))$i.txt"
-    done
-    mv src/0*.txt src/a/ && mv src/1*.txt src/b/
+    awk 'BEGIN { for (i = 1; i <= 200; i++) {
+                     file = sprintf("src/%s/%03d.txt", i % 2 ? "b" : "a", i)
+                     for (j = i; j <= i * 20; j++) print "line " i ": " j > file
+                     close(file) } }'
     git add .
     git commit -q -m "200 generated files"
-    sed -i 's/line 1:/LINE 1:/' src/b/11.txt
+    sed -i 's/line 1:/LINE 1:/' src/b/001.txt
     git commit -q -am "edit one file"
     git log --stat --format='%H %s' | head -50
     git fsck --no-progress --full

@@ -1,7 +1,7 @@
 #!/bin/bash
 # gxx.sh -- g++ compiles a small template-heavy C++ file (and runs the
 # result): the same diagnostics, assembly and output under LD_PRELOAD.
-. "$top_srcdir/tests/preload/common.sh"
+. "${top_srcdir:?the harness exports top_srcdir}/tests/preload/common.sh"
 
 gxx_scenario() {
     cat >templates.cc <<'CXX'
@@ -56,9 +56,9 @@ int main() {
 }
 CXX
     set -e
-    g++ -std=c++17 -O1 -Wall -Wextra -S -o templates.s templates.cc
+    g++ -std=c++17 -Og -Wall -Wextra -S -o templates.s templates.cc
     cksum <templates.s
-    g++ -std=c++17 -O1 -o templates templates.cc
+    g++ -o templates templates.s
     ./templates
 }
 preload_test g++ g++ gxx_scenario

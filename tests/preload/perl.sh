@@ -1,7 +1,7 @@
 #!/bin/bash
 # perl.sh -- perl hash and regex work on generated text: the same output
 # under LD_PRELOAD.  Hash order is not printed; sorted results and counts are.
-. "$top_srcdir/tests/preload/common.sh"
+. "${top_srcdir:?the harness exports top_srcdir}/tests/preload/common.sh"
 
 perl_scenario() {
     PERL_HASH_SEED=0 perl -e '

@@ -3,7 +3,7 @@
 # program linked against nothing of ours (preload_check) finds pym_owns and
 # sees its malloc'd blocks owned when preloaded, and finds no pym_owns
 # otherwise.  Also: PYMALLOC_STATS=1 makes the preloaded library report.
-. "$top_srcdir/tests/preload/common.sh"
+. "${top_srcdir:?the harness exports top_srcdir}/tests/preload/common.sh"
 
 check_program="$top_builddir/tests/preload/preload_check"
 echo "1..3"

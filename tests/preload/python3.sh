@@ -3,7 +3,7 @@
 # tuples, strings, sets, json round trips) gives the same output under
 # LD_PRELOAD.  The script prints a digest and counts, so outputs are
 # deterministic (hash randomisation off).
-. "$top_srcdir/tests/preload/common.sh"
+. "${top_srcdir:?the harness exports top_srcdir}/tests/preload/common.sh"
 
 python_scenario() {
     PYTHONHASHSEED=0 /usr/bin/python3 - <<'PY'

@@ -1,7 +1,7 @@
 #!/bin/bash
 # sqlite3.sh -- sqlite3 creates a table, inserts 20k rows in one transaction,
 # builds an index and runs aggregate queries: the same output under LD_PRELOAD.
-. "$top_srcdir/tests/preload/common.sh"
+. "${top_srcdir:?the harness exports top_srcdir}/tests/preload/common.sh"
 
 sqlite_scenario() {
     sqlite3 test.db <<'SQL'
