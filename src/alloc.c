@@ -34,7 +34,7 @@ static pym_pool_t *heap_refill(pym_heap_t *heap, unsigned sizeclass)
     if (pool == NULL)
         return NULL;
     pymi_pool_init(pool, heap, sizeclass);
-    pymi_pool_link(heap, pool);
+    pymi_pool_link(heap, pool, 1);
     return pool;
 }
 
@@ -64,6 +64,8 @@ void pymi_free_local_slow(pym_pool_t *pool, pym_block_t *block, pym_block_t *hea
 {
     if (head == block)
         pymi_free_invalid(block, "double free");
+    if (head == NULL)
+        pool->used--;   /* the fast path stopped before counting this free */
     pymi_pool_settle(pool->owner, pool, 1);
 }
 

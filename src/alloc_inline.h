@@ -56,7 +56,11 @@ PYM_INLINE void pymi_free_inline(void *ptr)
             pym_block_t *head = pool->free;
             block->next = head;
             pool->free = block;
-            if (pym_likely(--pool->used != 0 && head != NULL && head != block))
+            /* Slow: the pool was FULL (head == NULL), a double free of the
+             * last freed block (head == block), or the pool became empty and
+             * is not the class's current pool (which simply stays). */
+            if (pym_likely(head != NULL && head != block) &&
+                pym_likely(--pool->used != 0 || pool == pymi_tls_heap->pools[pool->sizeclass]))
                 return;
             pymi_free_local_slow(pool, block, head);
             return;

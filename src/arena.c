@@ -11,8 +11,9 @@
  *
  * Giving memory back (DESIGN.md §7):
  *   - a free pool's page stays resident ("dirty") so it can be reused at no
- *     cost; once an arena holds PYM_PURGE_BATCH dirty pools, their pages go
- *     back to the kernel with one madvise per run of neighbours;
+ *     cost; once more than PYM_DIRTY_BUDGET pools are dirty process-wide,
+ *     an arena that gets a pool back and holds PYM_PURGE_BATCH dirty pools
+ *     gives their pages back with one madvise per run of neighbours;
  *   - an arena whose 64 pools are all free is kept as a spare when fewer than
  *     PYMALLOC_ARENA_CACHE are (bpo-37257: no mmap/munmap thrash at the
  *     boundary), otherwise all its pages are purged and its address goes on
@@ -33,6 +34,7 @@ static pym_arena_t *spare_arenas;                   /* all pools free, pages kep
 static size_t spare_count;
 static pym_arena_t *reclaimed_arenas;               /* pages purged, address reusable */
 static struct pymi_arena_counters counters;
+static size_t dirty_pools;                          /* free pools that may be resident */
 
 static const uint64_t all_pools = ~(uint64_t)0;
 
@@ -71,6 +73,7 @@ static void purge_pools(pym_arena_t *arena, uint64_t mask)
                       (size_t)run << PYM_POOL_SHIFT);
         counters.madvise_calls++;
         counters.pages_purged += run;
+        dirty_pools -= run;
         mask = run == 64 ? 0 : mask & ~((((uint64_t)1 << run) - 1) << first);
     }
 }
@@ -131,7 +134,10 @@ pym_pool_t *pymi_arena_take_pool(void)
         candidates = arena->free_mask;
     unsigned index = (unsigned)__builtin_ctzll(candidates);
     arena->free_mask &= ~((uint64_t)1 << index);
-    arena->dirty_mask &= ~((uint64_t)1 << index);
+    if (arena->dirty_mask & ((uint64_t)1 << index)) {
+        arena->dirty_mask &= ~((uint64_t)1 << index);
+        dirty_pools--;
+    }
     arena->nfree--;
     if (arena->nfree > 0)
         bucket_insert(arena);
@@ -151,11 +157,13 @@ void pymi_arena_return_pool(pym_pool_t *pool)
     arena->free_mask |= (uint64_t)1 << index;
     arena->dirty_mask |= (uint64_t)1 << index;
     arena->nfree++;
+    dirty_pools++;
     if (arena->nfree == PYM_POOLS_PER_ARENA) {
         arena_empty_locked(arena);
     } else {
         bucket_insert(arena);
-        if ((unsigned)__builtin_popcountll(arena->dirty_mask) >= PYM_PURGE_BATCH) {
+        if (dirty_pools > PYM_DIRTY_BUDGET &&
+            (unsigned)__builtin_popcountll(arena->dirty_mask) >= PYM_PURGE_BATCH) {
             purge_pools(arena, arena->dirty_mask);
             arena->dirty_mask = 0;
         }
@@ -178,8 +186,6 @@ int pymi_arena_trim(void)
         pym_arena_t *arena = spare_arenas;
         spare_arenas = arena->next;
         spare_count--;
-        /* Spares were kept whole; all their pools may be resident. */
-        arena->dirty_mask = all_pools;
         purge_pools(arena, arena->dirty_mask);
         arena->dirty_mask = 0;
         arena->in_use = 0;

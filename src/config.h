@@ -41,8 +41,10 @@
 #define PYM_RESERVE_MAX      ((size_t)64 << 30)                      /* 64 GiB */
 #define PYM_RESERVE_MIN      ((size_t)4 * PYM_ARENA_SIZE)
 
-/* Free pools of one arena that may stay resident before they are purged
- * together with one madvise per run (7 pools = 28 KiB per arena at most). */
+/* Free pools may stay resident ("dirty") for quick reuse, up to
+ * PYM_DIRTY_BUDGET pools process-wide (4 MiB); past that, an arena's dirty
+ * pools are purged together once it holds PYM_PURGE_BATCH of them. */
+#define PYM_DIRTY_BUDGET     1024u
 #define PYM_PURGE_BATCH      8u
 
 _Static_assert((PYM_SMALL_MAX % PYM_ALIGNMENT) == 0, "classes are 16 bytes apart");

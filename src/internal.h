@@ -84,7 +84,7 @@ PYM_HIDDEN extern pym_pool_t pymi_exhausted_pool;
 PYM_HIDDEN extern uint64_t pymi_block_starts[PYM_NUM_CLASSES][PYM_POOL_SIZE / 64];
 PYM_HIDDEN void pymi_block_starts_init(void);
 PYM_HIDDEN void pymi_pool_init(pym_pool_t *pool, pym_heap_t *heap, unsigned sizeclass);
-PYM_HIDDEN void pymi_pool_link(pym_heap_t *heap, pym_pool_t *pool);
+PYM_HIDDEN void pymi_pool_link(pym_heap_t *heap, pym_pool_t *pool, int keep_spare);
 PYM_HIDDEN void pymi_pool_unlink(pym_heap_t *heap, pym_pool_t *pool);
 PYM_HIDDEN unsigned pymi_pool_take_remote(pym_pool_t *pool);
 PYM_HIDDEN void pymi_pool_exhausted(pym_heap_t *heap, pym_pool_t *pool);

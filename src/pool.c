@@ -56,9 +56,14 @@ void pymi_pool_init(pym_pool_t *pool, pym_heap_t *heap, unsigned sizeclass)
     pool->next = pool->prev = NULL;
 }
 
+static void pool_empty(pym_heap_t *heap, pym_pool_t *pool, int keep_spare);
+
 /* Puts the pool first on its class list: it is used for the next malloc,
- * as CPython does with a pool that just got a block back. */
-void pymi_pool_link(pym_heap_t *heap, pym_pool_t *pool)
+ * as CPython does with a pool that just got a block back.  The pool it
+ * displaces may be empty (the fast path lets the current pool empty without
+ * a word): it becomes the spare or goes back to its arena, so empty pools
+ * never pile up behind the head. */
+void pymi_pool_link(pym_heap_t *heap, pym_pool_t *pool, int keep_spare)
 {
     pym_pool_t *head = heap->pools[pool->sizeclass];
     pool->prev = NULL;
@@ -67,6 +72,8 @@ void pymi_pool_link(pym_heap_t *heap, pym_pool_t *pool)
         pool->next->prev = pool;
     heap->pools[pool->sizeclass] = pool;
     pool->state = PYM_POOL_LINKED;
+    if (pool->next != NULL && pool->next->used == 0 && heap->spare[pool->sizeclass] != pool->next)
+        pool_empty(heap, pool->next, keep_spare);
 }
 
 void pymi_pool_unlink(pym_heap_t *heap, pym_pool_t *pool)
@@ -154,7 +161,7 @@ static void pool_empty(pym_heap_t *heap, pym_pool_t *pool, int keep_spare)
     if (keep_spare && (spare == NULL || spare == pool || spare->used != 0)) {
         heap->spare[c] = pool;
         if (pool->state != PYM_POOL_LINKED)
-            pymi_pool_link(heap, pool);
+            pymi_pool_link(heap, pool, keep_spare);
         return;
     }
     if (spare == pool)
@@ -177,5 +184,5 @@ void pymi_pool_settle(pym_heap_t *heap, pym_pool_t *pool, int keep_spare)
     /* A FULL pool popped from the reclaim stack may have had its remote
      * blocks taken already; if it is still full, flag it again. */
     if (pool->free != NULL || !pool_go_full(heap, pool))
-        pymi_pool_link(heap, pool);
+        pymi_pool_link(heap, pool, keep_spare);
 }

@@ -1,1 +1,26 @@
-# rules for tests/unit (owned by the people working there)
+# Unit tests of the allocator's internals (tests/unit/).  They link the
+# static library, so hidden pymi_* symbols resolve.
+if HAVE_CMOCKA
+PYM_UNIT_TESTS = tests/unit/test_sizeclass tests/unit/test_pool tests/unit/test_arena tests/unit/test_pagemap
+check_PROGRAMS += $(PYM_UNIT_TESTS)
+TESTS += $(PYM_UNIT_TESTS)
+PYM_UNIT_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) -pthread
+PYM_UNIT_LDADD = libpymalloc.la $(CMOCKA_LIBS) -ldl
+PYM_UNIT_LDFLAGS = -static -pthread
+tests_unit_test_sizeclass_SOURCES = tests/unit/test_sizeclass.c tests/unit/unit.h
+tests_unit_test_sizeclass_CFLAGS = $(PYM_UNIT_CFLAGS)
+tests_unit_test_sizeclass_LDADD = $(PYM_UNIT_LDADD)
+tests_unit_test_sizeclass_LDFLAGS = $(PYM_UNIT_LDFLAGS)
+tests_unit_test_pool_SOURCES = tests/unit/test_pool.c tests/unit/unit.h
+tests_unit_test_pool_CFLAGS = $(PYM_UNIT_CFLAGS)
+tests_unit_test_pool_LDADD = $(PYM_UNIT_LDADD)
+tests_unit_test_pool_LDFLAGS = $(PYM_UNIT_LDFLAGS)
+tests_unit_test_arena_SOURCES = tests/unit/test_arena.c tests/unit/unit.h
+tests_unit_test_arena_CFLAGS = $(PYM_UNIT_CFLAGS)
+tests_unit_test_arena_LDADD = $(PYM_UNIT_LDADD)
+tests_unit_test_arena_LDFLAGS = $(PYM_UNIT_LDFLAGS)
+tests_unit_test_pagemap_SOURCES = tests/unit/test_pagemap.c tests/unit/unit.h
+tests_unit_test_pagemap_CFLAGS = $(PYM_UNIT_CFLAGS)
+tests_unit_test_pagemap_LDADD = $(PYM_UNIT_LDADD)
+tests_unit_test_pagemap_LDFLAGS = $(PYM_UNIT_LDFLAGS)
+endif
