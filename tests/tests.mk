@@ -4,8 +4,9 @@
 # the others through tests/common/tap.c, the shell scripts by hand.
 #
 # What runs where:
-#   every build        api_pym, invalid_free, stress, lifecycle, link/prefixed_only
-#   override builds    api_libc, link/static_c, link/static_cxx, preload/*
+#   every build        api_pym, invalid_free, stress, lifecycle, link/*
+#                      (the static link checks of malloc/new skip without override)
+#   override builds    api_libc, preload/*
 #                      (preload also needs a build without sanitizers: a
 #                      sanitizer runtime cannot be preloaded into python3 & co)
 # Checks that do not apply to a build print "ok N # SKIP reason".
@@ -50,6 +51,11 @@ tests_stress_stress_CPPFLAGS = $(tests_cppflags)
 tests_stress_stress_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) -pthread
 tests_stress_stress_LDADD = libpymalloc.la $(CMOCKA_LIBS)
 tests_stress_stress_LDFLAGS = -pthread
+
+# Soak mode, outside `make check`: make check-stress [STRESS_SCALE=N] (default 20).
+check-stress: tests/stress/stress$(EXEEXT)
+	STRESS_SCALE=$${STRESS_SCALE:-20} CMOCKA_MESSAGE_OUTPUT=TAP tests/stress/stress$(EXEEXT)
+.PHONY: check-stress
 endif HAVE_CMOCKA
 
 if HAVE_CMOCKA
