@@ -14,7 +14,8 @@
 tests_cppflags = $(AM_CPPFLAGS) -I$(top_srcdir)/tests/common
 tests_tap_sources = tests/common/tap.c tests/common/tap.h
 tests_child_sources = tests/common/child.c tests/common/child.h
-tests_pattern_sources = tests/common/pattern.h tests/common/cmocka_all.h
+tests_pattern_sources = tests/common/pattern.h tests/common/cmocka_all.h \
+	tests/common/sanitizer.h
 
 
 

@@ -29,6 +29,7 @@
 #include "cmocka_all.h"
 #include "pattern.h"
 #include "pymalloc.h"
+#include "sanitizer.h"
 
 #include <errno.h>
 #include <malloc.h>
@@ -77,6 +78,24 @@ void __libc_free(void *ptr);
 #endif
 #define CLASS_STEP 16
 #define ERRNO_SENTINEL EDOM
+
+/* Impossible sizes are forwarded to the C library, which is the
+ * sanitizer's in a sanitizer build: let it return NULL as glibc does
+ * instead of aborting. */
+#ifdef UNDER_ASAN
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+    return "allocator_may_return_null=1";
+}
+#endif
+#ifdef UNDER_TSAN
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void)
+{
+    return "allocator_may_return_null=1";
+}
+#endif
 
 /* Hides a value from the optimiser (no folding, no alloc-size warnings). */
 static size_t opaque(size_t value)
