@@ -21,6 +21,7 @@ declare -A configure_args=(
   [asan]="--disable-override --enable-debug --enable-sanitizer=address,undefined"
   [tsan]="--disable-override --enable-sanitizer=thread"
 )
+mkdir -p "$top/build-test"
 builds=${PYM_TEST_BUILDS:-"default no-override asan tsan"}
 jobs=$(nproc)
 passed=0 failed=0 skipped=0

@@ -86,19 +86,21 @@ static void empty_arenas_are_reclaimed_and_their_addresses_reused(void **state)
     pym_stats_get(&before);
     size_t carved = pymi_pagemap_arena_count();
 
-    void **blocks = fill_arenas(4);
-    free_all(blocks, 4);
+    void **blocks = fill_arenas(6);
+    free_all(blocks, 6);
     pym_stats_t after;
     pym_stats_get(&after);
-    assert_true(after.arenas_reclaimed >= before.arenas_reclaimed + 2);
-    assert_true(after.arenas_current <= before.arenas_current + 2);   /* current pool + spare */
+    /* What may stay: the arenas of the class's current pool and of its
+     * spare pool, and one spare arena (PYMALLOC_ARENA_CACHE=1). */
+    assert_true(after.arenas_current <= before.arenas_current + 3);
+    assert_true(after.arenas_reclaimed >= before.arenas_reclaimed + 3);
 
     /* Allocating again reuses reclaimed addresses before carving new ones. */
     size_t carved_after_first = pymi_pagemap_arena_count();
-    blocks = fill_arenas(4);
+    blocks = fill_arenas(6);
     assert_int_equal(pymi_pagemap_arena_count(), carved_after_first);
-    assert_true(carved_after_first <= carved + 5);
-    free_all(blocks, 4);
+    assert_true(carved_after_first <= carved + 7);
+    free_all(blocks, 6);
 }
 
 static void trim_releases_then_has_nothing_left(void **state)
