@@ -12,11 +12,37 @@ if HAVE_CMOCKA
 check_PROGRAMS += tests/rss/test_rss
 TESTS += tests/rss/test_rss
 tests_rss_test_rss_SOURCES = tests/rss/test_rss.c
+tests_rss_test_rss_CPPFLAGS = $(AM_CPPFLAGS) $(PYM_RSS_SIZE)
 tests_rss_test_rss_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) -pthread
 tests_rss_test_rss_LDADD = libpymalloc.la $(CMOCKA_LIBS)
 tests_rss_test_rss_LDFLAGS = -pthread
 if PYM_SANITIZER
 # Sanitizers slow every access and ASan keeps shadow pages: 64 MiB, not 512.
-tests_rss_test_rss_CPPFLAGS = $(AM_CPPFLAGS) -DPYM_RSS_MIB=64
+PYM_RSS_SIZE = -DPYM_RSS_MIB=64
+else
+PYM_RSS_SIZE =
 endif
+endif
+
+# --- tests/options: PYMALLOC_* variables, the option API, valgrind, the command
+# option_probe links the library statically (runs in sanitizer builds too);
+# plain_workload is an ordinary program, built without pymalloc or
+# sanitizers, for LD_PRELOAD.
+PYM_OPTION_SHELL_TESTS = tests/options/test_options.sh tests/options/test_command.sh
+TESTS += $(PYM_OPTION_SHELL_TESTS)
+EXTRA_DIST += $(PYM_OPTION_SHELL_TESTS)
+check_PROGRAMS += tests/options/option_probe tests/options/plain_workload
+tests_options_option_probe_SOURCES = tests/options/option_probe.c
+tests_options_option_probe_LDADD = libpymalloc.la -ldl
+tests_options_option_probe_LDFLAGS = -static -pthread
+tests_options_plain_workload_SOURCES = tests/options/plain_workload.c
+tests_options_plain_workload_CFLAGS = -std=c11 -Wall -Wextra -pthread
+tests_options_plain_workload_LDFLAGS = -pthread
+tests_options_plain_workload_LDADD = -ldl
+if HAVE_CMOCKA
+check_PROGRAMS += tests/options/test_option_api
+TESTS += tests/options/test_option_api
+tests_options_test_option_api_SOURCES = tests/options/test_option_api.c
+tests_options_test_option_api_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
+tests_options_test_option_api_LDADD = libpymalloc.la $(CMOCKA_LIBS)
 endif
