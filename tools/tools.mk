@@ -46,3 +46,7 @@ tests_options_test_option_api_SOURCES = tests/options/test_option_api.c
 tests_options_test_option_api_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_options_test_option_api_LDADD = libpymalloc.la $(CMOCKA_LIBS)
 endif
+
+# --- tests/install: make install/uninstall into a temporary DESTDIR ---------
+TESTS += tests/install/test_install.sh
+EXTRA_DIST += tests/install/test_install.sh
