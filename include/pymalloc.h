@@ -90,6 +90,8 @@ typedef struct pym_stats {
     size_t bytes_free_blocks;   /* free blocks inside pools in use */
     size_t bytes_pool_waste;    /* pool headers and tails too small for a block */
     size_t bytes_free_pools;    /* whole pools free inside arenas */
+    size_t bytes_free_pools_resident; /* the part of bytes_free_pools whose pages
+                                         are still resident (not yet purged) */
     /* forwarding to libc */
     uint64_t forwarded_calls;   /* requests sent to the C library */
     uint64_t forwarded_bytes;   /* bytes asked of it by those requests */

@@ -34,8 +34,18 @@ static pym_pool_t *heap_refill(pym_heap_t *heap, unsigned sizeclass)
     if (pool == NULL)
         return NULL;
     pymi_pool_init(pool, heap, sizeclass);
-    pymi_pool_link(heap, pool, 1);
+    pymi_pool_link(heap, pool);
     return pool;
+}
+
+void *pymi_heap_alloc_block(pym_heap_t *heap, unsigned sizeclass)
+{
+    pym_block_t *block = pymi_heap_pop(heap, sizeclass);
+    if (block != NULL)
+        return block;
+    if (heap_refill(heap, sizeclass) == NULL)
+        return NULL;   /* the reserved range is used up */
+    return pymi_heap_pop(heap, sizeclass);
 }
 
 void *pymi_malloc_slow(size_t size)
@@ -45,10 +55,10 @@ void *pymi_malloc_slow(size_t size)
     pym_heap_t *heap = pymi_heap_for_thread();
     if (heap == NULL)
         return pymi_sys_malloc(size);   /* disabled, or still initialising */
-    unsigned sizeclass = pymi_size_to_class(size);
-    if (heap->pools[sizeclass]->free == NULL && heap_refill(heap, sizeclass) == NULL)
-        return pymi_sys_malloc(size);   /* the reserved range is used up */
-    return pymi_malloc_inline(size);
+    if (pym_unlikely(pymi_debug_on))
+        return pymi_debug_malloc(size);
+    void *block = pymi_heap_alloc_block(heap, pymi_size_to_class(size));
+    return block != NULL ? block : pymi_sys_malloc(size);
 }
 
 void pymi_free_invalid(const void *ptr, const char *what)
@@ -69,26 +79,39 @@ void pymi_free_local_slow(pym_pool_t *pool, pym_block_t *block, pym_block_t *hea
     pymi_pool_settle(pool->owner, pool, 1);
 }
 
+/* Frees a checked block on behalf of `me`, this thread's heap (or the null
+ * heap): locally if it owns the pool, else to the owner. */
+void pymi_free_block_from(pym_heap_t *me, pym_pool_t *pool, pym_block_t *block)
+{
+    pym_heap_t *owner = pool->owner;
+    if (owner == me) {
+        pymi_heap_push(me, pool, block);
+        return;
+    }
+    if (me != &pymi_null_heap)
+        me->remote_frees++;
+    if (atomic_load_explicit(&owner->state, memory_order_acquire) == PYM_HEAP_ABANDONED)
+        pymi_heap_free_abandoned(owner, pool, block);
+    else
+        pymi_remote_push(owner, pool, block);
+}
+
 void pymi_free_slow(void *ptr)
 {
     if (!pymi_owns(ptr)) {
-        if (ptr != NULL)
-            pymi_sys_free(ptr);
+        __libc_free(ptr);
+        return;
+    }
+    if (pym_unlikely(pymi_debug_on)) {
+        pymi_debug_free(ptr);
         return;
     }
     pym_pool_t *pool = pymi_pool_of(ptr);
-    pym_heap_t *owner = pool->owner;
-    if (owner == NULL)
+    if (pool->owner == NULL)
         pymi_free_invalid(ptr, "block not allocated (double free, or a pointer never returned by malloc)");
     if (!pymi_is_block_start(pool, ptr))
         pymi_free_invalid(ptr, "invalid pointer (not the start of a block)");
-    pym_heap_t *heap = pymi_tls_heap;
-    if (heap != &pymi_null_heap)
-        heap->remote_frees++;
-    if (atomic_load_explicit(&owner->state, memory_order_acquire) == PYM_HEAP_ABANDONED)
-        pymi_heap_free_abandoned(owner, pool, ptr);
-    else
-        pymi_remote_push(owner, pool, ptr);
+    pymi_free_block_from(pymi_tls_heap, pool, ptr);
 }
 
 /* ---- the API ------------------------------------------------------------------ */
@@ -126,6 +149,11 @@ void *pym_calloc(size_t count, size_t size)
     if (!pymi_is_small(total))
         return pymi_sys_calloc(count, size);
     void *ptr = pymi_malloc_inline(total);
+    if (pym_unlikely(pymi_debug_on)) {
+        if (ptr != NULL)
+            memset(ptr, 0, total);   /* the guard bytes after it stay */
+        return ptr;
+    }
     if (ptr != NULL)
         memset(ptr, 0, pymi_owns(ptr) ? pymi_pool_of(ptr)->block_size : total);
     return ptr;
@@ -137,6 +165,8 @@ size_t pym_usable_size(const void *ptr)
         return 0;
     if (!pymi_owns(ptr))
         return pymi_sys_usable_size((void *)ptr);
+    if (pym_unlikely(pymi_debug_on))
+        return pymi_debug_usable_size(ptr);
     return pymi_pool_of(ptr)->block_size;
 }
 
@@ -159,6 +189,8 @@ void *pym_realloc(void *ptr, size_t size)
         return pymi_malloc_inline(size);
     if (!pymi_owns(ptr))
         return pymi_sys_realloc(ptr, size);   /* glibc: size 0 frees, returns NULL */
+    if (pym_unlikely(pymi_debug_on))
+        return pymi_debug_realloc(ptr, size);
     pym_pool_t *pool = pymi_pool_of(ptr);
     if (pool->owner == NULL || !pymi_is_block_start(pool, ptr))
         pymi_free_invalid(ptr, "realloc of an invalid pointer");

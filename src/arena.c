@@ -13,7 +13,8 @@
  *   - a free pool's page stays resident ("dirty") so it can be reused at no
  *     cost; once more than PYM_DIRTY_BUDGET pools are dirty process-wide,
  *     an arena that gets a pool back and holds PYM_PURGE_BATCH dirty pools
- *     gives their pages back with one madvise per run of neighbours;
+ *     gives their pages back with one madvise per run of free neighbours,
+ *     at most once per clock tick (purge_allowed_now);
  *   - an arena whose 64 pools are all free is kept as a spare when fewer than
  *     PYMALLOC_ARENA_CACHE are (bpo-37257: no mmap/munmap thrash at the
  *     boundary), otherwise all its pages are purged and its address goes on
@@ -25,6 +26,8 @@
  * never be handed out while its pages are going away.
  */
 #include "internal.h"
+
+#include <time.h>
 
 pthread_mutex_t pymi_arena_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -62,20 +65,47 @@ static void bucket_remove(pym_arena_t *arena)
         bucket_mask &= ~((uint64_t)1 << n);
 }
 
-static void purge_pools(pym_arena_t *arena, uint64_t mask)
+/* Gives back the pages of every dirty pool of the arena, with one madvise
+ * per run of free pools that holds a dirty one: clean pools inside a run
+ * cost the kernel nothing, and each call is a TLB shootdown on every core
+ * running the process, so fewer, longer calls are cheaper. */
+static void purge_dirty(pym_arena_t *arena)
 {
     uintptr_t base = pymi_arena_base(arena);
-    while (mask != 0) {
-        unsigned first = (unsigned)__builtin_ctzll(mask);
-        uint64_t shifted = mask >> first;
-        unsigned run = shifted == all_pools ? 64u : (unsigned)__builtin_ctzll(~shifted);
-        pymi_os_purge((void *)(base + ((uintptr_t)first << PYM_POOL_SHIFT)),
-                      (size_t)run << PYM_POOL_SHIFT);
+    uint64_t free_mask = arena->free_mask;
+    uint64_t dirty = arena->dirty_mask;
+    while (dirty != 0) {
+        unsigned start = (unsigned)__builtin_ctzll(dirty);
+        unsigned end = start + 1;
+        while (start > 0 && (free_mask >> (start - 1)) & 1)
+            start--;
+        while (end < PYM_POOLS_PER_ARENA && (free_mask >> end) & 1)
+            end++;
+        uint64_t run = (end - start == 64 ? all_pools : (((uint64_t)1 << (end - start)) - 1)) << start;
+        pymi_os_purge((void *)(base + ((uintptr_t)start << PYM_POOL_SHIFT)),
+                      (size_t)(end - start) << PYM_POOL_SHIFT);
+        unsigned purged = (unsigned)__builtin_popcountll(dirty & run);
         counters.madvise_calls++;
-        counters.pages_purged += run;
-        dirty_pools -= run;
-        mask = run == 64 ? 0 : mask & ~((((uint64_t)1 << run) - 1) << first);
+        counters.pages_purged += purged;
+        dirty_pools -= purged;
+        dirty &= ~run;
     }
+    arena->dirty_mask = 0;
+}
+
+/* Purging is rate-limited to once per tick of the coarse monotonic clock
+ * (1-4 ms): a steady churn that empties and refills pools would otherwise
+ * pay a page fault for every pool it takes back. */
+static int purge_allowed_now(void)
+{
+    static int64_t last_tick = -1;
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    int64_t tick = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+    if (tick == last_tick)
+        return 0;
+    last_tick = tick;
+    return 1;
 }
 
 static pym_arena_t *arena_new_locked(void)
@@ -104,8 +134,7 @@ static void arena_empty_locked(pym_arena_t *arena)
         spare_count++;
         return;
     }
-    purge_pools(arena, arena->dirty_mask);
-    arena->dirty_mask = 0;
+    purge_dirty(arena);
     arena->in_use = 0;
     arena->next = reclaimed_arenas;
     reclaimed_arenas = arena;
@@ -163,10 +192,9 @@ void pymi_arena_return_pool(pym_pool_t *pool)
     } else {
         bucket_insert(arena);
         if (dirty_pools > PYM_DIRTY_BUDGET &&
-            (unsigned)__builtin_popcountll(arena->dirty_mask) >= PYM_PURGE_BATCH) {
-            purge_pools(arena, arena->dirty_mask);
-            arena->dirty_mask = 0;
-        }
+            (unsigned)__builtin_popcountll(arena->dirty_mask) >= PYM_PURGE_BATCH &&
+            purge_allowed_now())
+            purge_dirty(arena);
     }
     pthread_mutex_unlock(&pymi_arena_lock);
 }
@@ -177,17 +205,14 @@ int pymi_arena_trim(void)
     pthread_mutex_lock(&pymi_arena_lock);
     before = counters.pages_purged;
     for (uint64_t mask = bucket_mask; mask != 0; mask &= mask - 1) {
-        for (pym_arena_t *a = buckets[__builtin_ctzll(mask)]; a != NULL; a = a->next) {
-            purge_pools(a, a->dirty_mask);
-            a->dirty_mask = 0;
-        }
+        for (pym_arena_t *a = buckets[__builtin_ctzll(mask)]; a != NULL; a = a->next)
+            purge_dirty(a);
     }
     while (spare_arenas != NULL) {
         pym_arena_t *arena = spare_arenas;
         spare_arenas = arena->next;
         spare_count--;
-        purge_pools(arena, arena->dirty_mask);
-        arena->dirty_mask = 0;
+        purge_dirty(arena);
         arena->in_use = 0;
         arena->next = reclaimed_arenas;
         reclaimed_arenas = arena;

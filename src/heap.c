@@ -1,8 +1,8 @@
 /*
  * heap.c -- per-thread heaps: creation, thread exit, adoption, fork.
  *
- * Each thread's heap pointer is the only thread-local word of the library
- * (initial-exec TLS, so a dlopen'ed library that links us still loads).  It
+ * Each thread's heap pointer is the library's thread-local state (one word,
+ * plus one used only in debug mode; initial-exec TLS, so a dlopen'ed library that links us still loads).  It
  * starts as &pymi_null_heap, whose classes all point at the exhausted pool,
  * so the first malloc of a thread falls into the slow path, which gives the
  * thread a heap; free() never needs one (a pool's owner is never the null
@@ -25,6 +25,7 @@
 #include <errno.h>
 
 PYM_TLS pym_heap_t *pymi_tls_heap = &pymi_null_heap;
+PYM_TLS pym_heap_t *pymi_tls_debug_heap;
 pym_heap_t pymi_null_heap = {.pools = {[0 ... PYM_NUM_CLASSES - 1] = &pymi_exhausted_pool}};
 pthread_mutex_t pymi_heaps_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -101,6 +102,7 @@ static void heap_thread_exit(void *arg)
     /* Frees by later TLS destructors of this thread go the abandoned way;
      * a later malloc would adopt a heap again and re-arm the key. */
     pymi_tls_heap = &pymi_null_heap;
+    pymi_tls_debug_heap = NULL;
 }
 
 static void fork_prepare(void)
@@ -123,7 +125,7 @@ static void fork_child(void)
 {
     pthread_mutex_unlock(&pymi_arena_lock);
     for (pym_heap_t *h = atomic_load_explicit(&all_heaps, memory_order_acquire); h; h = h->next_all) {
-        if (h != pymi_tls_heap)
+        if (h != pymi_tls_heap && h != pymi_tls_debug_heap)
             atomic_store_explicit(&h->state, PYM_HEAP_ABANDONED, memory_order_relaxed);
         pthread_mutex_unlock(&h->lock);
     }
@@ -146,6 +148,8 @@ pym_heap_t *pymi_heap_for_thread(void)
 {
     if (pymi_tls_heap != &pymi_null_heap)
         return pymi_tls_heap;
+    if (pymi_tls_debug_heap != NULL)
+        return pymi_tls_debug_heap;
     if (!pymi_init())
         return NULL;
     pthread_mutex_lock(&pymi_heaps_lock);
@@ -156,7 +160,10 @@ pym_heap_t *pymi_heap_for_thread(void)
     if (heap == NULL)
         return NULL;
     /* Set before pthread_setspecific, which may itself call malloc. */
-    pymi_tls_heap = heap;
+    if (pymi_debug_on)
+        pymi_tls_debug_heap = heap;
+    else
+        pymi_tls_heap = heap;
     int saved = errno;
     pthread_setspecific(exit_key, heap);
     errno = saved;
@@ -200,7 +207,7 @@ int pymi_heap_collect_abandoned(void)
 
 int pymi_heap_trim_own(void)
 {
-    pym_heap_t *heap = pymi_tls_heap;
+    pym_heap_t *heap = pymi_tls_debug_heap != NULL ? pymi_tls_debug_heap : pymi_tls_heap;
     if (heap == &pymi_null_heap)
         return 0;
     heap_release_empty(heap);

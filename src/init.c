@@ -22,6 +22,7 @@ static int init_run(void)
     pymi_options_init();
     if (pymi_option(PYM_OPTION_DISABLE))
         return 0;
+    pymi_debug_on = pymi_option(PYM_OPTION_DEBUG) != 0;
     pymi_block_starts_init();
     if (!pymi_pagemap_init()) {
         pymi_message("cannot reserve address space; forwarding every request to libc");

@@ -84,7 +84,7 @@ PYM_HIDDEN extern pym_pool_t pymi_exhausted_pool;
 PYM_HIDDEN extern uint64_t pymi_block_starts[PYM_NUM_CLASSES][PYM_POOL_SIZE / 64];
 PYM_HIDDEN void pymi_block_starts_init(void);
 PYM_HIDDEN void pymi_pool_init(pym_pool_t *pool, pym_heap_t *heap, unsigned sizeclass);
-PYM_HIDDEN void pymi_pool_link(pym_heap_t *heap, pym_pool_t *pool, int keep_spare);
+PYM_HIDDEN void pymi_pool_link(pym_heap_t *heap, pym_pool_t *pool);
 PYM_HIDDEN void pymi_pool_unlink(pym_heap_t *heap, pym_pool_t *pool);
 PYM_HIDDEN unsigned pymi_pool_take_remote(pym_pool_t *pool);
 PYM_HIDDEN void pymi_pool_exhausted(pym_heap_t *heap, pym_pool_t *pool);
@@ -102,6 +102,9 @@ PYM_HIDDEN void pymi_remote_reclaim(pym_heap_t *heap, int keep_spare);
 
 /* ---- heap.c: per-thread heaps ---------------------------------------------- */
 PYM_HIDDEN extern PYM_TLS pym_heap_t *pymi_tls_heap;
+/* In debug mode pymi_tls_heap stays the null heap, so that every call takes
+ * the slow path; the thread's real heap is kept here. */
+PYM_HIDDEN extern PYM_TLS pym_heap_t *pymi_tls_debug_heap;
 /* The heap of a thread that has none yet: every class points at
  * pymi_exhausted_pool, so the fast path falls through to the slow one. */
 PYM_HIDDEN extern pym_heap_t pymi_null_heap;
@@ -116,19 +119,28 @@ PYM_HIDDEN uint64_t pymi_heaps_adopted(void);
 
 /* ---- alloc.c: slow paths behind alloc_inline.h ------------------------------ */
 PYM_HIDDEN PYM_NOINLINE void *pymi_malloc_slow(size_t size);
-PYM_HIDDEN PYM_NOINLINE void *pymi_malloc_exhausted(pym_heap_t *heap, pym_pool_t *pool, pym_block_t *block);
+PYM_HIDDEN PYM_NOINLINE __attribute__((returns_nonnull)) void *pymi_malloc_exhausted(pym_heap_t *heap, pym_pool_t *pool, pym_block_t *block);
+PYM_HIDDEN void *pymi_heap_alloc_block(pym_heap_t *heap, unsigned sizeclass);
+PYM_HIDDEN void pymi_free_block_from(pym_heap_t *me, pym_pool_t *pool, pym_block_t *block);
 PYM_HIDDEN PYM_NOINLINE void pymi_free_slow(void *ptr);
 PYM_HIDDEN PYM_NOINLINE void pymi_free_local_slow(pym_pool_t *pool, pym_block_t *block, pym_block_t *head);
 PYM_HIDDEN PYM_NORETURN PYM_COLD void pymi_free_invalid(const void *ptr, const char *what);
 
+/* ---- debug.c: PYMALLOC_DEBUG=1 (CPython's debug allocator for our blocks) ---- */
+PYM_HIDDEN extern int pymi_debug_on;
+PYM_HIDDEN void *pymi_debug_malloc(size_t size);
+PYM_HIDDEN void pymi_debug_free(void *ptr);
+PYM_HIDDEN void *pymi_debug_realloc(void *ptr, size_t size);
+PYM_HIDDEN size_t pymi_debug_usable_size(const void *ptr);
+
 /* ---- sysalloc.c: forwarding to the C library --------------------------------- */
+extern void __libc_free(void *ptr);   /* glibc's free, exported for us */
 PYM_HIDDEN void *pymi_sys_malloc(size_t size);
 PYM_HIDDEN void *pymi_sys_calloc(size_t count, size_t size);
 PYM_HIDDEN void *pymi_sys_realloc(void *ptr, size_t size);
 PYM_HIDDEN void *pymi_sys_memalign(size_t alignment, size_t size);
 PYM_HIDDEN void *pymi_sys_valloc(size_t size);
 PYM_HIDDEN void *pymi_sys_pvalloc(size_t size);
-PYM_HIDDEN void pymi_sys_free(void *ptr);
 PYM_HIDDEN size_t pymi_sys_usable_size(void *ptr);
 PYM_HIDDEN void *pymi_sys_symbol(const char *name);
 PYM_HIDDEN void pymi_sys_counters(uint64_t *calls, uint64_t *bytes);

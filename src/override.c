@@ -8,17 +8,20 @@
  * with our malloc and glibc's free.
  *
  * Built only with PYM_OVERRIDE (configure --disable-override drops it).
- * malloc_trim frees ours and then glibc's; the introspection functions that
- * are glibc's own (mallinfo, malloc_stats, mallopt, malloc_info) are
- * forwarded to glibc, looked up once with dlsym(RTLD_NEXT).
+ * malloc_trim frees ours and then glibc's; mallinfo/mallinfo2, malloc_stats
+ * and malloc_info report glibc's allocator plus ours; mallopt is glibc's.
+ * glibc's versions are looked up once in libc.so.6 (sysalloc.c).
  */
 #include "alloc_inline.h"
 
 #ifdef PYM_OVERRIDE
 
 #include <errno.h>
+#include <limits.h>
 #include <malloc.h>
+#include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 #define PYM_PUBLIC __attribute__((visibility("default")))
 
@@ -103,13 +106,11 @@ PYM_PUBLIC void free_aligned_sized(void *ptr, size_t alignment, size_t size)
 
 typedef int (*trim_fn)(size_t);
 typedef struct mallinfo2 (*mallinfo2_fn)(void);
-typedef struct mallinfo (*mallinfo_fn)(void);
 typedef void (*malloc_stats_fn)(void);
 typedef int (*mallopt_fn)(int, int);
 typedef int (*malloc_info_fn)(int, FILE *);
 LIBC_FUNCTION(trim_fn, malloc_trim)
 LIBC_FUNCTION(mallinfo2_fn, mallinfo2)
-LIBC_FUNCTION(mallinfo_fn, mallinfo)
 LIBC_FUNCTION(malloc_stats_fn, malloc_stats)
 LIBC_FUNCTION(mallopt_fn, mallopt)
 LIBC_FUNCTION(malloc_info_fn, malloc_info)
@@ -122,32 +123,47 @@ PYM_PUBLIC int malloc_trim(size_t pad)
     return ours || theirs;
 }
 
+/* glibc's figures plus ours: our arenas are mmap'd memory (hblkhd), our
+ * live blocks are allocated space, free blocks and free pools are free. */
 PYM_PUBLIC struct mallinfo2 mallinfo2(void)
 {
     struct mallinfo2 info = {0};
     mallinfo2_fn fn = libc_mallinfo2();
     if (fn != NULL)
         info = fn();
+    pym_stats_t s;
+    pym_stats_get(&s);
+    info.hblks += s.arenas_current;
+    info.hblkhd += s.arenas_current * PYM_ARENA_SIZE;
+    info.uordblks += s.bytes_in_use;
+    info.fordblks += s.bytes_free_blocks + s.bytes_free_pools;
     return info;
 }
 
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wdeprecated-declarations"
+static int clamp_int(size_t value)
+{
+    return value > INT_MAX ? INT_MAX : (int)value;
+}
+
 PYM_PUBLIC struct mallinfo mallinfo(void)
 {
-    struct mallinfo info = {0};
-    mallinfo_fn fn = libc_mallinfo();
-    if (fn != NULL)
-        info = fn();
+    struct mallinfo2 all = mallinfo2();
+    struct mallinfo info = {
+        .arena = clamp_int(all.arena), .ordblks = clamp_int(all.ordblks),
+        .smblks = clamp_int(all.smblks), .hblks = clamp_int(all.hblks),
+        .hblkhd = clamp_int(all.hblkhd), .usmblks = clamp_int(all.usmblks),
+        .fsmblks = clamp_int(all.fsmblks), .uordblks = clamp_int(all.uordblks),
+        .fordblks = clamp_int(all.fordblks), .keepcost = clamp_int(all.keepcost),
+    };
     return info;
 }
-#pragma GCC diagnostic pop
 
 PYM_PUBLIC void malloc_stats(void)
 {
     malloc_stats_fn fn = libc_malloc_stats();
     if (fn != NULL)
         fn();
+    pym_stats_print(stderr);
 }
 
 PYM_PUBLIC int mallopt(int param, int value)
@@ -156,14 +172,60 @@ PYM_PUBLIC int mallopt(int param, int value)
     return fn != NULL ? fn(param, value) : 0;
 }
 
+/* Our part of malloc_info's XML, one element inside glibc's <malloc>. */
+static void pymalloc_info_xml(FILE *out)
+{
+    pym_stats_t s;
+    pym_stats_get(&s);
+    fprintf(out, "<pymalloc version=\"%s\">\n", PYM_VERSION);
+    for (size_t c = 0; c < s.num_classes; c++) {
+        const pym_class_stats_t *cs = &s.classes[c];
+        fprintf(out,
+                "  <class size=\"%zu\" pools=\"%zu\" full=\"%zu\" empty=\"%zu\" "
+                "inuse=\"%zu\" free=\"%zu\" mallocs=\"%llu\"/>\n",
+                cs->block_size, cs->pools_used + cs->pools_full + cs->pools_empty, cs->pools_full,
+                cs->pools_empty, cs->blocks_in_use, cs->blocks_free, (unsigned long long)cs->mallocs);
+    }
+    fprintf(out, "  <arenas current=\"%zu\" highwater=\"%zu\" allocated=\"%llu\" reclaimed=\"%llu\"/>\n",
+            s.arenas_current, s.arenas_highwater, (unsigned long long)s.arenas_allocated,
+            (unsigned long long)s.arenas_reclaimed);
+    fprintf(out, "  <bytes inuse=\"%zu\" free_blocks=\"%zu\" waste=\"%zu\" free_pools=\"%zu\"/>\n",
+            s.bytes_in_use, s.bytes_free_blocks, s.bytes_pool_waste, s.bytes_free_pools);
+    fprintf(out, "  <forwarded calls=\"%llu\" bytes=\"%llu\"/>\n",
+            (unsigned long long)s.forwarded_calls, (unsigned long long)s.forwarded_bytes);
+    fprintf(out, "</pymalloc>\n");
+}
+
+/* glibc's document with our element spliced in before its closing tag, so
+ * the result stays one well-formed <malloc> document. */
 PYM_PUBLIC int malloc_info(int options, FILE *out)
 {
     malloc_info_fn fn = libc_malloc_info();
-    if (fn == NULL) {
-        errno = ENOSYS;
+    if (options != 0 || fn == NULL) {
+        errno = EINVAL;
         return -1;
     }
-    return fn(options, out);
+    char *glibc_xml = NULL;
+    size_t length = 0;
+    FILE *buffer = open_memstream(&glibc_xml, &length);
+    if (buffer == NULL)
+        return -1;
+    int result = fn(options, buffer);
+    fclose(buffer);
+    static const char closing[] = "</malloc>";
+    char *end = NULL;
+    for (char *p = glibc_xml; p != NULL && (p = strstr(p, closing)) != NULL; p++)
+        end = p;
+    if (result != 0 || end == NULL) {
+        fputs(glibc_xml != NULL ? glibc_xml : "", out);
+        free(glibc_xml);
+        return result;
+    }
+    fwrite(glibc_xml, 1, (size_t)(end - glibc_xml), out);
+    pymalloc_info_xml(out);
+    fputs(end, out);
+    free(glibc_xml);
+    return 0;
 }
 
 #endif /* PYM_OVERRIDE */

@@ -56,34 +56,36 @@ void pymi_pool_init(pym_pool_t *pool, pym_heap_t *heap, unsigned sizeclass)
     pool->next = pool->prev = NULL;
 }
 
-static void pool_empty(pym_heap_t *heap, pym_pool_t *pool, int keep_spare);
-
-/* Puts the pool first on its class list: it is used for the next malloc,
- * as CPython does with a pool that just got a block back.  The pool it
- * displaces may be empty (the fast path lets the current pool empty without
- * a word): it becomes the spare or goes back to its arena, so empty pools
- * never pile up behind the head. */
-void pymi_pool_link(pym_heap_t *heap, pym_pool_t *pool, int keep_spare)
+/* Appends the pool to its class list.  A pool that comes back from FULL
+ * goes last (mimalloc's habit, not CPython's front): the pools ahead of it
+ * are used first, so it gathers more frees before malloc reaches it and a
+ * random churn does not make it full again after one block.  A fresh pool
+ * lands on an empty list and is used at once. */
+void pymi_pool_link(pym_heap_t *heap, pym_pool_t *pool)
 {
-    pym_pool_t *head = heap->pools[pool->sizeclass];
-    pool->prev = NULL;
-    pool->next = head == &pymi_exhausted_pool ? NULL : head;
-    if (pool->next != NULL)
-        pool->next->prev = pool;
-    heap->pools[pool->sizeclass] = pool;
+    unsigned c = pool->sizeclass;
+    pym_pool_t *tail = heap->tails[c];
+    pool->next = NULL;
+    pool->prev = tail;
+    if (tail != NULL)
+        tail->next = pool;
+    else
+        heap->pools[c] = pool;
+    heap->tails[c] = pool;
     pool->state = PYM_POOL_LINKED;
-    if (pool->next != NULL && pool->next->used == 0 && heap->spare[pool->sizeclass] != pool->next)
-        pool_empty(heap, pool->next, keep_spare);
 }
 
 void pymi_pool_unlink(pym_heap_t *heap, pym_pool_t *pool)
 {
+    unsigned c = pool->sizeclass;
     if (pool->prev != NULL)
         pool->prev->next = pool->next;
     else
-        heap->pools[pool->sizeclass] = pool->next != NULL ? pool->next : &pymi_exhausted_pool;
+        heap->pools[c] = pool->next != NULL ? pool->next : &pymi_exhausted_pool;
     if (pool->next != NULL)
         pool->next->prev = pool->prev;
+    else
+        heap->tails[c] = pool->prev;
     pool->next = pool->prev = NULL;
     pool->state = PYM_POOL_FULL;
 }
@@ -161,7 +163,7 @@ static void pool_empty(pym_heap_t *heap, pym_pool_t *pool, int keep_spare)
     if (keep_spare && (spare == NULL || spare == pool || spare->used != 0)) {
         heap->spare[c] = pool;
         if (pool->state != PYM_POOL_LINKED)
-            pymi_pool_link(heap, pool, keep_spare);
+            pymi_pool_link(heap, pool);
         return;
     }
     if (spare == pool)
@@ -184,5 +186,5 @@ void pymi_pool_settle(pym_heap_t *heap, pym_pool_t *pool, int keep_spare)
     /* A FULL pool popped from the reclaim stack may have had its remote
      * blocks taken already; if it is still full, flag it again. */
     if (pool->free != NULL || !pool_go_full(heap, pool))
-        pymi_pool_link(heap, pool, keep_spare);
+        pymi_pool_link(heap, pool);
 }

@@ -36,6 +36,8 @@ PYM_RACY_READER void pym_stats_get(pym_stats_t *out)
         for (unsigned p = 0; p < PYM_POOLS_PER_ARENA; p++) {
             if (arena->free_mask & ((uint64_t)1 << p)) {
                 out->bytes_free_pools += PYM_POOL_SIZE;
+                if (arena->dirty_mask & ((uint64_t)1 << p))
+                    out->bytes_free_pools_resident += PYM_POOL_SIZE;
                 continue;
             }
             const pym_pool_t *pool = (const pym_pool_t *)(base + ((uintptr_t)p << PYM_POOL_SHIFT));
@@ -72,6 +74,8 @@ PYM_RACY_READER void pym_stats_get(pym_stats_t *out)
         for (unsigned c = 0; c < PYM_NUM_CLASSES; c++)
             out->classes[c].mallocs += h->mallocs[c];
         out->remote_frees += h->remote_frees;
+        out->forwarded_calls += h->forwarded_calls;
+        out->forwarded_bytes += h->forwarded_bytes;
         if (atomic_load_explicit(&h->state, memory_order_relaxed) == PYM_HEAP_ABANDONED) {
             int holds_pools = 0;
             for (unsigned c = 0; c < PYM_NUM_CLASSES && !holds_pools; c++)
@@ -118,6 +122,7 @@ void pym_stats_print(FILE *out)
     print_bytes_line(out, "bytes in available blocks", s.bytes_free_blocks);
     print_bytes_line(out, "bytes lost to pool headers and tails", s.bytes_pool_waste);
     print_bytes_line(out, "bytes in free pools", s.bytes_free_pools);
+    print_bytes_line(out, "  of which still resident", s.bytes_free_pools_resident);
     fprintf(out, "Total                                    = %15zu\n\n",
             s.bytes_in_use + s.bytes_free_blocks + s.bytes_pool_waste + s.bytes_free_pools);
     fprintf(out, "# small requests served by pools    = %15llu\n", (unsigned long long)small_mallocs);
@@ -129,6 +134,11 @@ void pym_stats_print(FILE *out)
     fprintf(out, "# madvise calls / pages returned    = %llu / %llu\n",
             (unsigned long long)s.madvise_calls, (unsigned long long)s.pages_purged);
 }
+
+/* Defined by libpymalloc_gc when a program uses it: its per-type and
+ * per-generation accounting joins PYMALLOC_STATS.  Weak, so the allocator
+ * does not depend on the GC layer. */
+extern void pym_gc_print_stats(FILE *out) __attribute__((weak));
 
 void pymi_stats_at_exit(void)
 {
@@ -142,6 +152,8 @@ void pymi_stats_at_exit(void)
         }
     }
     pym_stats_print(out);
+    if (pym_gc_print_stats != NULL)
+        pym_gc_print_stats(out);
     if (out != stderr)
         fclose(out);
     else

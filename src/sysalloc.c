@@ -4,12 +4,14 @@
  * glibc exports its allocator under __libc_* names as well, so large and
  * over-aligned requests reach it without dlsym on any hot path, whether or
  * not we override malloc.  Functions glibc has no __libc_ alias for
- * (malloc_usable_size, malloc_trim, mallinfo2, ...) are looked up once with
- * dlsym(RTLD_NEXT) -- the definition after ours: glibc's when we are
- * preloaded or linked into the program.
+ * (malloc_usable_size, malloc_trim, mallinfo2, ...) are looked up once in
+ * libc.so.6 itself (pymi_sys_symbol).
  *
- * The counters are process-wide relaxed atomics: forwarded requests cost a
- * glibc call anyway, and there may be no heap yet to count them in.
+ * Forwarded requests are counted in the calling thread's heap (plain
+ * increments: a shared atomic counter halved two-thread throughput of
+ * 1 KiB malloc/free pairs); only requests made before a thread can have a
+ * heap (during initialisation, or with pymalloc disabled) use the shared
+ * atomic counters.
  */
 #include "internal.h"
 
@@ -22,12 +24,17 @@ extern void *__libc_realloc(void *ptr, size_t size);
 extern void *__libc_memalign(size_t alignment, size_t size);
 extern void *__libc_valloc(size_t size);
 extern void *__libc_pvalloc(size_t size);
-extern void __libc_free(void *ptr);
 
 static _Atomic uint64_t forwarded_calls, forwarded_bytes;
 
 static void count(size_t bytes)
 {
+    pym_heap_t *heap = pymi_heap_for_thread();
+    if (heap != NULL) {
+        heap->forwarded_calls++;
+        heap->forwarded_bytes += bytes;
+        return;
+    }
     atomic_fetch_add_explicit(&forwarded_calls, 1, memory_order_relaxed);
     atomic_fetch_add_explicit(&forwarded_bytes, bytes, memory_order_relaxed);
 }
@@ -68,14 +75,21 @@ void *pymi_sys_pvalloc(size_t size)
     return __libc_pvalloc(size);
 }
 
-void pymi_sys_free(void *ptr)
-{
-    __libc_free(ptr);
-}
-
+/* glibc's own definition of `name`.  Not dlsym(RTLD_NEXT): in a program
+ * that also links another allocator (Debian's redis-server links jemalloc)
+ * the next definition is that allocator's, which cannot handle glibc's
+ * pointers.  Not on any hot path: called once per name. */
 void *pymi_sys_symbol(const char *name)
 {
-    return dlsym(RTLD_NEXT, name);
+    static void *_Atomic libc_handle;
+    void *handle = atomic_load_explicit(&libc_handle, memory_order_acquire);
+    if (handle == NULL) {
+        handle = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+        if (handle == NULL)
+            handle = RTLD_NEXT;
+        atomic_store_explicit(&libc_handle, handle, memory_order_release);
+    }
+    return dlsym(handle, name);
 }
 
 size_t pymi_sys_usable_size(void *ptr)

@@ -15,7 +15,7 @@
  *
  * Pool states, as the owner sees them (CPython's used/full/empty):
  *   LINKED  on its heap's list for the class, has at least one free block or
- *           uncarved space (pool->free != NULL).
+ *           uncarved space (pool->free != NULL).  malloc uses the first one.
  *   FULL    no free block; unlinked.  It comes back to LINKED on a local free,
  *           or through the heap's reclaim stack after a remote free.
  *   empty   used == 0: kept as the class's spare or returned to the arena.
@@ -78,12 +78,15 @@ typedef struct pym_heap {
      * stands in when a class has no usable pool. */
     pym_pool_t *pools[PYM_NUM_CLASSES];
     uint64_t mallocs[PYM_NUM_CLASSES];   /* statistics, owner-written */
+    pym_pool_t *tails[PYM_NUM_CLASSES];  /* last pool of each class list, or NULL */
     pym_pool_t *spare[PYM_NUM_CLASSES];  /* an empty pool kept against thrash */
     _Atomic(pym_pool_t *) reclaim;       /* FULL pools that received a remote free */
     _Atomic int state;                   /* PYM_HEAP_ACTIVE or PYM_HEAP_ABANDONED */
     pthread_mutex_t lock;                /* held by a thread acting for an abandoned heap */
     struct pym_heap *next_all;           /* every heap ever made (append only) */
     uint64_t remote_frees;               /* statistics: blocks this thread freed remotely */
+    uint64_t forwarded_calls;            /* statistics: requests this thread sent to libc */
+    uint64_t forwarded_bytes;
 } pym_heap_t;
 
 #endif /* PYM_TYPES_H */

@@ -1,7 +1,11 @@
 # Unit tests of the allocator's internals (tests/unit/).  They link the
 # static library, so hidden pymi_* symbols resolve.
 if HAVE_CMOCKA
-PYM_UNIT_TESTS = tests/unit/test_sizeclass tests/unit/test_pool tests/unit/test_arena tests/unit/test_pagemap
+PYM_UNIT_TESTS = tests/unit/test_sizeclass tests/unit/test_pool tests/unit/test_arena \
+	tests/unit/test_pagemap tests/unit/test_debug
+if PYM_OVERRIDE
+PYM_UNIT_TESTS += tests/unit/test_introspection
+endif
 check_PROGRAMS += $(PYM_UNIT_TESTS)
 TESTS += $(PYM_UNIT_TESTS)
 PYM_UNIT_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) -pthread
@@ -23,4 +27,12 @@ tests_unit_test_pagemap_SOURCES = tests/unit/test_pagemap.c tests/unit/unit.h
 tests_unit_test_pagemap_CFLAGS = $(PYM_UNIT_CFLAGS)
 tests_unit_test_pagemap_LDADD = $(PYM_UNIT_LDADD)
 tests_unit_test_pagemap_LDFLAGS = $(PYM_UNIT_LDFLAGS)
+tests_unit_test_debug_SOURCES = tests/unit/test_debug.c tests/unit/unit.h
+tests_unit_test_debug_CFLAGS = $(PYM_UNIT_CFLAGS)
+tests_unit_test_debug_LDADD = $(PYM_UNIT_LDADD)
+tests_unit_test_debug_LDFLAGS = $(PYM_UNIT_LDFLAGS)
+tests_unit_test_introspection_SOURCES = tests/unit/test_introspection.c tests/unit/unit.h
+tests_unit_test_introspection_CFLAGS = $(PYM_UNIT_CFLAGS)
+tests_unit_test_introspection_LDADD = $(PYM_UNIT_LDADD)
+tests_unit_test_introspection_LDFLAGS = $(PYM_UNIT_LDFLAGS)
 endif

@@ -1,0 +1,326 @@
+"""report.py -- turn the raw CSVs of one run into results/latest.md.
+
+    /usr/bin/python3 bench/report.py RESULTS_DIR [--readme bench/README.md]
+
+One table per group; rows are workloads, columns allocators.  Each cell is
+the median over the repetitions followed, in parentheses, by its ratio to
+glibc; the last column is pymalloc's ratio to the best of the other
+allocators (named).  Lower is better in every table except thread scaling.
+With --readme, the headline table replaces the text between the
+"headline:start" and "headline:end" markers of that file.
+"""
+import argparse
+import os
+import statistics
+import sys
+from collections import defaultdict
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
+
+FAILED = "FAILED"
+
+
+def medians(rows, key_fields, value_field):
+    """{(allocator, key...): median value}; FAILED marks a failed run."""
+    values = defaultdict(list)
+    for row in rows:
+        key = tuple(row[f] for f in key_fields)
+        value = row.get(value_field, "")
+        try:
+            values[key].append(float(value))
+        except ValueError:
+            values.setdefault(key, [])
+    return {key: statistics.median(v) if v else FAILED for key, v in values.items()}
+
+
+def allocators_in(rows):
+    present = {row["allocator"] for row in rows}
+    return [name for name in benchlib.ORDER if name in present]
+
+
+def fmt(value, digits):
+    if value == FAILED or value is None:
+        return "FAIL" if value == FAILED else "-"
+    if value >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.{digits}f}"
+
+
+class Table:
+    """A markdown table of one group, with the ratio columns."""
+
+    def __init__(self, title, unit, allocators, higher_is_better=False, digits=1, note=None):
+        self.title, self.unit, self.allocators = title, unit, allocators
+        self.higher_is_better, self.digits, self.note = higher_is_better, digits, note
+        self.rows = []  # (label, {allocator: value})
+
+    def add(self, label, values):
+        if any(isinstance(v, float) for v in values.values()):
+            self.rows.append((label, values))
+
+    def best_peer(self, values):
+        peers = [(v, name) for name, v in values.items()
+                 if name != "pymalloc" and isinstance(v, float) and v > 0]
+        if not peers:
+            return None, None
+        return (max if self.higher_is_better else min)(peers)
+
+    def render(self):
+        if not self.rows:
+            return ""
+        with_pym = "pymalloc" in self.allocators
+        lines = [f"### {self.title}", "", f"{self.unit}; (x) = ratio to glibc"
+                 + ("; higher is better" if self.higher_is_better else "; lower is better")
+                 + ("." if not with_pym else "; last column: pymalloc / best other allocator."), ""]
+        if self.note:
+            lines += [self.note, ""]
+        header = ["workload"] + self.allocators + (["pymalloc vs best peer"] if with_pym else [])
+        lines.append("| " + " | ".join(header) + " |")
+        lines.append("|" + "---|" * len(header))
+        for label, values in self.rows:
+            glibc = values.get("glibc")
+            cells = [label]
+            for name in self.allocators:
+                v = values.get(name)
+                cell = fmt(v, self.digits)
+                if isinstance(v, float) and isinstance(glibc, float) and glibc > 0 and name != "glibc":
+                    cell += f" ({v / glibc:.2f})"
+                cells.append(cell)
+            if with_pym:
+                best, best_name = self.best_peer(values)
+                pym = values.get("pymalloc")
+                cells.append(f"{pym / best:.2f} vs {best_name}"
+                             if isinstance(pym, float) and best else "-")
+            lines.append("| " + " | ".join(cells) + " |")
+        return "\n".join(lines) + "\n"
+
+
+def micro_tables(results):
+    _, rows = benchlib.read_raw_csv(os.path.join(results, "micro.csv"))
+    if not rows:
+        return {}
+    allocs = allocators_in(rows)
+    ns = medians(rows, ["allocator", "benchmark"], "ns_per_op")
+    ips = medians(rows, ["allocator", "benchmark"], "items_per_second")
+    names = []
+    for row in rows:
+        if row["benchmark"] != FAILED and row["benchmark"] not in names:
+            names.append(row["benchmark"])
+
+    def values(table, bench):
+        return {a: table.get((a, bench)) for a in allocs}
+
+    pairs = Table("Micro: malloc+free pair at one size", "ns per pair (median)", allocs, digits=2)
+    sets = Table("Micro: working sets", "ns per malloc+free pair (realloc/: per realloc call)",
+                 allocs, digits=2)
+    threads = Table("Micro: threads", "wall ns per pair, all threads together", allocs, digits=2)
+    scaling = Table("Micro: thread scaling of threads/churn",
+                    "throughput relative to the same allocator with 1 thread", allocs,
+                    higher_is_better=True, digits=2,
+                    note="The machine has %s cores; 4 threads oversubscribe it." % os.cpu_count())
+    for bench in names:
+        group = (pairs if bench.startswith(("pair/", "calloc/")) else
+                 threads if bench.startswith(("xthread/", "threads/")) else sets)
+        group.add(bench, values(ns, bench))
+    one = [n for n in names if n.startswith("threads/churn") and n.endswith("threads:1")]
+    for bench in names:
+        if bench.startswith("threads/churn") and one:
+            rel = {}
+            for a in allocs:
+                base, v = ips.get((a, one[0])), ips.get((a, bench))
+                rel[a] = v / base if isinstance(v, float) and isinstance(base, float) and base else None
+            scaling.add(bench.replace("threads/churn/", "threads/churn, "), rel)
+    return {"pairs": pairs, "sets": sets, "threads": threads, "scaling": scaling,
+            "_ns": ns, "_allocs": allocs}
+
+
+def instruction_table(results):
+    _, rows = benchlib.read_raw_csv(os.path.join(results, "instructions.csv"))
+    if not rows:
+        return None
+    allocs = allocators_in(rows)
+    per_pair = medians(rows, ["allocator", "workload"], "ir_per_pair")
+    table = Table("Instructions per malloc+free pair (callgrind)",
+                  "instructions per pair beyond a no-op stub (deterministic)", allocs, digits=1,
+                  note=f"{rows[0]['pairs']} pairs per workload; pymalloc run with PYMALLOC_DISABLE=0.")
+    for workload in sorted({r["workload"] for r in rows if r["workload"] != FAILED},
+                           key=lambda w: (not w.startswith("pair"), int(w.split("/")[1].rstrip("k"))
+                                          if w.startswith("pair") else 0)):
+        table.add(workload, {a: per_pair.get((a, workload)) for a in allocs})
+    return table
+
+
+def memory_table(results):
+    _, rows = benchlib.read_raw_csv(os.path.join(results, "memory.csv"))
+    if not rows:
+        return None
+    allocs = allocators_in(rows)
+    value = medians(rows, ["allocator", "workload", "key"], "value")
+    workloads = []
+    for r in rows:
+        if r["workload"] not in workloads:
+            workloads.append(r["workload"])
+    table = Table("Memory: resident set above the program's start (no trim/purge call)",
+                  "MiB (median)", allocs, digits=1)
+
+    def above_start(workload, key):
+        out = {}
+        for a in allocs:
+            v, start = value.get((a, workload, key)), value.get((a, workload, "start_kib"))
+            if value.get((a, workload, "FAILED")) is not None:
+                out[a] = FAILED
+            else:
+                out[a] = (v - start) / 1024 if isinstance(v, float) and isinstance(start, float) else None
+        return out
+
+    for w in workloads:
+        if w.startswith("allfree"):
+            req = next((value[(a, w, "requested_kib")] for a in allocs
+                        if isinstance(value.get((a, w, "requested_kib")), float)), 0) / 1024
+            table.add(f"{w}: peak (requested {req:.0f})", above_start(w, "peak_kib"))
+            table.add(f"{w}: after free", above_start(w, "after_free_kib"))
+        elif w == "churn":
+            live = next((value[(a, w, "live_request_kib")] for a in allocs
+                         if isinstance(value.get((a, w, "live_request_kib")), float)), 0) / 1024
+            table.add(f"churn: peak (live requests {live:.0f})", above_start(w, "peak_kib"))
+            table.add("churn: after freeing 90%", above_start(w, "end_shrink_kib"))
+            table.add("churn: after churning the 10% left", above_start(w, "end_churn_small_kib"))
+            table.add("churn: after free-all", above_start(w, "end_free_all_kib"))
+    return table
+
+
+def program_tables(results):
+    _, rows = benchlib.read_raw_csv(os.path.join(results, "programs.csv"))
+    if not rows:
+        return None, None
+    allocs = allocators_in(rows)
+    for r in rows:  # a run that failed must not look like a fast run
+        if r["exit_status"] != "0":
+            r["wall_s"] = r["cpu_s"] = r["peak_rss_kib"] = FAILED
+    wall = medians(rows, ["allocator", "workload"], "wall_s")
+    cpu = medians(rows, ["allocator", "workload"], "cpu_s")
+    rss = medians(rows, ["allocator", "workload"], "peak_rss_kib")
+    workloads = []
+    for r in rows:
+        if r["workload"] not in workloads:
+            workloads.append(r["workload"])
+    note = ("redis-benchmark: wall = the client's run; CPU = redis-server's user+sys. "
+            "Debian's redis-server links libjemalloc, so its glibc column is really jemalloc.")
+    times = Table("Whole programs: time", "seconds (median)", allocs, digits=3, note=note)
+    mem = Table("Whole programs: peak RSS", "MiB, getrusage ru_maxrss (median)", allocs, digits=1)
+    for w in workloads:
+        times.add(f"{w} (wall)", {a: wall.get((a, w)) for a in allocs})
+        if w == "redis-benchmark":
+            times.add("redis-server (CPU)", {a: cpu.get((a, w)) for a in allocs})
+        mem.add(w, {a: (rss.get((a, w)) / 1024 if isinstance(rss.get((a, w)), float)
+                         else rss.get((a, w))) for a in allocs})
+    return times, mem
+
+
+def headline(tables):
+    """A few rows, each the pymalloc/peer ratio, for the README."""
+    picks = [("pairs", "pair/64"), ("pairs", "pair/256"), ("sets", "churn/100k"),
+             ("sets", "trees/14"), ("threads", "xthread/producer_consumer"),
+             ("threads", "threads/churn/threads:2"),
+             ("instructions", "pair/64"), ("instructions", "churn/10k")]
+    rows = []
+    for group, label in picks:
+        table = tables.get(group)
+        if table is None:
+            continue
+        for row_label, values in table.rows:
+            if row_label == label:
+                rows.append((f"{label} ({table.unit.split(' (')[0].split(';')[0]})", values))
+    for group in ("memory", "program_times", "program_rss"):
+        table = tables.get(group)
+        if table is not None:
+            for row_label, values in table.rows:
+                if any(k in row_label for k in ("after free", "churn: peak", "python3", "sqlite3",
+                                                 "redis-server")):
+                    unit = "MiB" if group != "program_times" else "s"
+                    rows.append((f"{row_label} ({unit})", values))
+    if not rows:
+        return ""
+    allocs = [a for a in benchlib.ORDER if any(a in v for _, v in rows)]
+    peers = [a for a in allocs if a != "pymalloc"]
+    if "pymalloc" not in allocs:
+        lines = ["| workload | " + " | ".join(allocs) + " |", "|" + "---|" * (len(allocs) + 1)]
+        for label, values in rows:
+            lines.append(f"| {label} | " + " | ".join(fmt(values.get(a), 2) for a in allocs) + " |")
+        return "\n".join(lines) + "\n"
+    lines = ["| workload | pymalloc | " + " | ".join(f"pymalloc / {p}" for p in peers) + " |",
+             "|" + "---|" * (len(peers) + 2)]
+    for label, values in rows:
+        pym = values.get("pymalloc")
+        cells = [fmt(pym, 2)]
+        for p in peers:
+            v = values.get(p)
+            cells.append(f"{pym / v:.2f}" if isinstance(pym, float) and isinstance(v, float) and v
+                         else "-")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_report(results, readme=None):
+    machine = benchlib.load_json(os.path.join(results, "machine.json"))
+    tables = micro_tables(results)
+    tables.pop("_ns", None)
+    tables.pop("_allocs", None)
+    tables["instructions"] = instruction_table(results)
+    tables["memory"] = memory_table(results)
+    tables["program_times"], tables["program_rss"] = program_tables(results)
+    head = headline(tables)
+
+    parts = ["# pymalloc benchmark results", "",
+             f"- Command: `{machine['command']}` ({machine['mode']} mode, "
+             f"{machine.get('total_seconds', '?')} s)",
+             f"- Date: {machine['date']}",
+             f"- Machine: {benchlib.machine_summary(machine)}; {machine['compiler']}"]
+    for name, version in machine["versions"].items():
+        parts.append(f"- {name}: {version} — preload: `{machine['allocators'].get(name, '?')}`")
+    settings = machine["mode_settings"]
+    parts += [f"- Repetitions: micro {settings['micro_reps']} × (min time "
+              f"{settings['micro_min_time']} s per benchmark), programs {settings['program_reps']}, "
+              f"memory {settings['memory_reps']}; allocators interleaved, order rotated each "
+              "repetition; cells are medians. Single-thread micro figures are CPU time per "
+              "operation (google-benchmark's items_per_second), thread figures wall time. Raw data: `micro.csv`, `memory.csv`, "
+              "`instructions.csv`, `programs.csv`, `rss_timeline.csv` next to this file.", ""]
+    if head:
+        parts += ["## Headline", "",
+                  "Ratios below 1 mean pymalloc needs less time, fewer instructions or less "
+                  "memory than that allocator.", "", head]
+    parts += ["## Tables", ""]
+    for key in ("pairs", "sets", "threads", "scaling", "instructions", "memory",
+                "program_times", "program_rss"):
+        table = tables.get(key)
+        if table is not None and table.rows:
+            parts.append(table.render())
+    with open(os.path.join(results, "latest.md"), "w") as f:
+        f.write("\n".join(parts))
+    if readme and head:
+        replace_between_markers(readme, head)
+
+
+def replace_between_markers(path, text):
+    start, end = "<!-- headline:start -->", "<!-- headline:end -->"
+    with open(path) as f:
+        content = f.read()
+    if start not in content or end not in content:
+        return
+    before, rest = content.split(start, 1)
+    _, after = rest.split(end, 1)
+    with open(path, "w") as f:
+        f.write(before + start + "\n" + text + end + after)
+
+
+def main():
+    parser = argparse.ArgumentParser(description="write latest.md from a results directory")
+    parser.add_argument("results")
+    parser.add_argument("--readme")
+    args = parser.parse_args()
+    write_report(args.results, args.readme)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,348 @@
+"""run.py -- run the benchmark suite under every allocator and write the raw
+results; then report.py writes latest.md and plot.py the PNGs.
+
+    /usr/bin/python3 bench/run.py --mode quick|full --builddir B --out DIR \
+        [--pymalloc B/.libs/libpymalloc.so] [--only micro,memory,...]
+
+`make bench` and `make bench-quick` call this.  Sections:
+  micro         google-benchmark binary (bench/micro), JSON output parsed
+  memory        bench/memory/rss_probe: peak RSS and RSS after freeing
+  instructions  bench/instructions/count_pairs under callgrind
+  programs      python3, sqlite3, git, redis-server: wall time, peak RSS
+
+Every allocator runs the same binaries: preloaded with LD_PRELOAD, glibc
+with nothing preloaded.  Runs are interleaved (repetition r runs the
+allocators in an order rotated by r) and repeated, so a noisy moment on a
+shared machine hits every allocator alike; report.py uses the medians.
+Nothing here judges: a failing or slower allocator is recorded, not fatal.
+"""
+import argparse
+import glob
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import benchlib  # noqa: E402
+
+SRCDIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+BENCHDIR = os.path.join(SRCDIR, "bench")
+
+MODES = {
+    # quick: the whole suite in well under 3 minutes on 2 cores
+    "quick": dict(micro_reps=2, micro_min_time=0.03, memory_reps=1, allfree_mib=64,
+                  churn_objects=200000, pairs=20000, program_reps=1, py_scale=30000,
+                  sqlite_rows=60000, git_files=200, git_commits=80, redis_requests=20000),
+    "full": dict(micro_reps=5, micro_min_time=0.3, memory_reps=2, allfree_mib=1024,
+                 churn_objects=1000000, pairs=200000, program_reps=3, py_scale=200000,
+                 sqlite_rows=400000, git_files=400, git_commits=300, redis_requests=100000),
+}
+
+
+def log(message):
+    print(f"[bench] {message}", file=sys.stderr, flush=True)
+
+
+def rotated(allocators, rep):
+    k = rep % len(allocators)
+    return allocators[k:] + allocators[:k]
+
+
+def run_measured(cmd, env, stdin=None, stdout=subprocess.DEVNULL, timeout=600, cwd=None):
+    """Run cmd; return (exit status, wall seconds, CPU seconds, peak RSS KiB, stdout).
+
+    The child is reaped with wait4, which gives its own CPU time and peak RSS
+    (getrusage of that one process); a timer kills it after timeout seconds."""
+    with tempfile.TemporaryFile() as err:
+        start = time.perf_counter()
+        proc = subprocess.Popen(cmd, env=env, stdin=stdin, stdout=stdout, stderr=err, cwd=cwd)
+        killer = threading.Timer(timeout, proc.kill)
+        killer.start()
+        output = proc.stdout.read() if stdout == subprocess.PIPE else b""
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        killer.cancel()
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        err.seek(0)
+        message = err.read().decode(errors="replace")
+    if proc.returncode != 0:
+        log(f"  exit {proc.returncode}: {' '.join(cmd)}\n{message[-600:]}")
+    return (proc.returncode, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss,
+            output.decode(errors="replace"))
+
+
+# ---------------------------------------------------------------- micro ----
+def run_micro(ctx):
+    binary = os.path.join(ctx.builddir, "bench", "micro", "pym_micro")
+    if not os.path.exists(binary):
+        log("micro: bench/micro/pym_micro not built (google-benchmark missing?); skipped")
+        return
+    out = benchlib.RawCsv(os.path.join(ctx.results, "micro.csv"), ctx.command, ctx.machine,
+                          ["allocator", "benchmark", "rep", "threads", "iterations",
+                           "real_time_ns", "ns_per_op", "items_per_second"])
+    for rep in range(ctx.mode["micro_reps"]):
+        for name, path, extra in rotated(ctx.allocators, rep):
+            log(f"micro rep {rep + 1}/{ctx.mode['micro_reps']}: {name}")
+            json_path = os.path.join(ctx.tmp, f"micro-{name}-{rep}.json")
+            cmd = [binary, f"--benchmark_min_time={ctx.mode['micro_min_time']}",
+                   f"--benchmark_out={json_path}", "--benchmark_out_format=json"]
+            if ctx.filter:
+                cmd.append(f"--benchmark_filter={ctx.filter}")
+            code, *_ = run_measured(cmd, benchlib.allocator_env(path, extra))
+            if code != 0 or not os.path.exists(json_path):
+                out.row(name, "FAILED", rep, "", "", "", "", "")
+                continue
+            for b in benchlib.load_json(json_path)["benchmarks"]:
+                if b.get("run_type", "iteration") != "iteration":
+                    continue
+                scale = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[b.get("time_unit", "ns")]
+                real_ns = b["real_time"] * scale
+                ips = b.get("items_per_second")
+                ns_per_op = 1e9 / ips if ips else real_ns
+                bench_name = b["name"].replace("/real_time", "")
+                out.row(name, bench_name, rep, b.get("threads", 1), b["iterations"],
+                        f"{real_ns:.3f}", f"{ns_per_op:.4f}", f"{ips or 0:.1f}")
+    out.close()
+
+
+# --------------------------------------------------------------- memory ----
+def run_memory(ctx):
+    probe = os.path.join(ctx.builddir, "bench", "memory", "rss_probe")
+    out = benchlib.RawCsv(os.path.join(ctx.results, "memory.csv"), ctx.command, ctx.machine,
+                          ["allocator", "workload", "rep", "key", "value"])
+    timeline = benchlib.RawCsv(os.path.join(ctx.results, "rss_timeline.csv"), ctx.command,
+                               ctx.machine, ["allocator", "operation", "phase", "rss_kib",
+                                             "live_request_kib"])
+    workloads = [
+        (f"allfree-{ctx.mode['allfree_mib']}MiB-64B", [probe, "allfree", str(ctx.mode["allfree_mib"]), "64"]),
+        ("churn", [probe, "churn", str(ctx.mode["churn_objects"])]),
+    ]
+    for rep in range(ctx.mode["memory_reps"]):
+        for name, path, extra in rotated(ctx.allocators, rep):
+            for workload, cmd in workloads:
+                log(f"memory rep {rep + 1}: {name} {workload}")
+                code, wall, _, maxrss, text = run_measured(
+                    cmd, benchlib.allocator_env(path, extra), stdout=subprocess.PIPE)
+                if code != 0:
+                    out.row(name, workload, rep, "FAILED", code)
+                    continue
+                out.row(name, workload, rep, "wall_s", f"{wall:.3f}")
+                for line in text.splitlines():
+                    fields = line.split(",")
+                    if fields[0] == "result":
+                        out.row(name, workload, rep, fields[2], fields[3])
+                    elif fields[0] == "sample" and rep == 0:
+                        timeline.row(name, *fields[1:])
+    out.close()
+    timeline.close()
+
+
+# --------------------------------------------------------- instructions ----
+TRIGGER = "desc: Trigger: Client Request: "
+
+
+def run_instructions(ctx):
+    counter = os.path.join(ctx.builddir, "bench", "instructions", "count_pairs")
+    if not shutil.which("valgrind"):
+        log("instructions: valgrind not installed; skipped")
+        return
+    out = benchlib.RawCsv(os.path.join(ctx.results, "instructions.csv"), ctx.command, ctx.machine,
+                          ["allocator", "workload", "pairs", "ir_real", "ir_stub", "ir_per_pair"])
+    pairs = ctx.mode["pairs"]
+    for name, path, extra in ctx.allocators:
+        log(f"instructions: {name}")
+        dump_dir = tempfile.mkdtemp(dir=ctx.tmp, prefix=f"callgrind-{name}-")
+        cmd = ["valgrind", "--tool=callgrind", "--dump-instr=no",
+               f"--callgrind-out-file={dump_dir}/cg.out", counter, str(pairs)]
+        code, *_ = run_measured(cmd, benchlib.allocator_env(path, extra))
+        counts = {}
+        for dump in glob.glob(os.path.join(dump_dir, "cg.out.*")):
+            label, total = None, None
+            with open(dump) as f:
+                for line in f:
+                    if line.startswith(TRIGGER):
+                        label = line[len(TRIGGER):].strip()
+                    elif line.startswith("summary:") or line.startswith("totals:"):
+                        total = int(line.split()[1])
+            if label:
+                counts[label] = total
+        workloads = sorted({label.split(" ", 1)[1] for label in counts})
+        if code != 0 or not workloads:
+            out.row(name, "FAILED", pairs, "", "", "")
+        for workload in workloads:
+            real, stub = counts.get(f"real {workload}"), counts.get(f"stub {workload}")
+            if real is None or stub is None:
+                continue
+            out.row(name, workload, pairs, real, stub, f"{(real - stub) / pairs:.2f}")
+    out.close()
+
+
+# ------------------------------------------------------------- programs ----
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_redis(port, proc, timeout=10):
+    """Poll until the server answers PING (or dies, or the timeout passes)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
+                s.sendall(b"PING\r\n")
+                if s.recv(16).startswith(b"+PONG"):
+                    return True
+        except OSError:
+            time.sleep(0.02)
+    return False
+
+
+def run_redis(ctx, env, requests):
+    """(status, client wall s, server CPU s, server peak RSS KiB)."""
+    port = free_port()
+    server = subprocess.Popen(
+        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--loglevel", "warning", "--protected-mode", "yes",
+         "--dir", ctx.tmp], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if not wait_for_redis(port, server):
+        if server.poll() is None:  # alive but silent; poll() reaps a dead one
+            server.kill()
+            server.wait()
+        log(f"  redis-server did not answer PING (exit status {server.returncode})")
+        return 1, 0.0, 0.0, 0
+    client_env = benchlib.allocator_env(None, {})
+    code, wall, _, _, _ = run_measured(
+        ["redis-benchmark", "-h", "127.0.0.1", "-p", str(port), "-n", str(requests), "-c", "10",
+         "-P", "8", "-d", "64", "-r", "100000", "-q", "--csv",
+         "-t", "set,get,lpush,lpop,sadd,hset,zadd"], client_env, timeout=120)
+    subprocess.run(["redis-cli", "-p", str(port), "shutdown", "nosave"], env=client_env,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
+    _, status, usage = os.wait4(server.pid, 0)
+    code = code or os.waitstatus_to_exitcode(status)
+    return code, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+
+
+def run_programs(ctx):
+    m = ctx.mode
+    out = benchlib.RawCsv(os.path.join(ctx.results, "programs.csv"), ctx.command, ctx.machine,
+                          ["allocator", "workload", "rep", "exit_status", "wall_s", "cpu_s",
+                           "peak_rss_kib"])
+    programs = os.path.join(BENCHDIR, "programs")
+    python3 = "/usr/bin/python3"
+    repo = os.path.join(ctx.tmp, "git-repo")
+    if shutil.which("git"):
+        log(f"programs: generating git repository ({m['git_files']} files, {m['git_commits']} commits)")
+        subprocess.run([python3, os.path.join(programs, "make_git_repo.py"), repo,
+                        str(m["git_files"]), str(m["git_commits"])],
+                       env=benchlib.allocator_env(None, {}), check=True,
+                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    with open(os.path.join(programs, "sqlite_bulk.sql")) as f:
+        sql_path = os.path.join(ctx.tmp, "sqlite_bulk.sql")
+        with open(sql_path, "w") as g:
+            g.write(f.read().replace("ROWS", str(m["sqlite_rows"])))
+    db_path = os.path.join(ctx.tmp, "bulk.db")
+
+    workloads = [("python3-objects", [python3, os.path.join(programs, "py_objects.py"),
+                                      str(m["py_scale"])], None)]
+    if shutil.which("sqlite3"):
+        workloads.append(("sqlite3-insert-index", ["sqlite3", db_path], sql_path))
+    if shutil.which("git"):
+        workloads.append(("git-log-p", ["git", "-C", repo, "--no-pager", "log", "-p"], None))
+        workloads.append(("git-repack", ["git", "-C", repo, "-c", "pack.threads=1", "repack",
+                                         "-a", "-d", "-f", "-q"], None))
+    have_redis = shutil.which("redis-server") and shutil.which("redis-benchmark")
+
+    for rep in range(m["program_reps"]):
+        for name, path, extra in rotated(ctx.allocators, rep):
+            env = benchlib.allocator_env(path, extra)
+            for workload, cmd, stdin_path in workloads:
+                log(f"programs rep {rep + 1}/{m['program_reps']}: {name} {workload}")
+                if os.path.exists(db_path):
+                    os.unlink(db_path)
+                stdin = open(stdin_path) if stdin_path else subprocess.DEVNULL
+                code, wall, cpu, rss, _ = run_measured(cmd, env, stdin=stdin)
+                if stdin_path:
+                    stdin.close()
+                out.row(name, workload, rep, code, f"{wall:.4f}", f"{cpu:.4f}", rss)
+            if have_redis:
+                log(f"programs rep {rep + 1}/{m['program_reps']}: {name} redis")
+                code, wall, cpu, rss = run_redis(ctx, env, m["redis_requests"])
+                out.row(name, "redis-benchmark", rep, code, f"{wall:.4f}", f"{cpu:.4f}", rss)
+    out.close()
+
+
+SECTIONS = {"micro": run_micro, "memory": run_memory, "instructions": run_instructions,
+            "programs": run_programs}
+
+
+class Context:
+    pass
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--mode", choices=MODES, default="quick")
+    parser.add_argument("--builddir", required=True)
+    parser.add_argument("--out", required=True, help="writes OUT/results and OUT/images")
+    parser.add_argument("--pymalloc", help="path of libpymalloc.so (skipped when absent)")
+    parser.add_argument("--only", default=",".join(SECTIONS), help="comma-separated sections")
+    parser.add_argument("--allocators", help="comma-separated subset (default: all present)")
+    parser.add_argument("--filter", help="google-benchmark filter for the micro section")
+    parser.add_argument("--command", help="the command to record in the CSVs")
+    args = parser.parse_args()
+
+    ctx = Context()
+    ctx.builddir = os.path.abspath(args.builddir)
+    ctx.mode = MODES[args.mode]
+    ctx.filter = args.filter
+    ctx.allocators = benchlib.discover_allocators(args.pymalloc)
+    if args.allocators:
+        wanted = args.allocators.split(",")
+        ctx.allocators = [a for a in ctx.allocators if a[0] in wanted]
+    if not any(a[0] == "pymalloc" for a in ctx.allocators):
+        log(f"pymalloc library not found at {args.pymalloc}: measuring the peers only")
+    ctx.results = os.path.join(args.out, "results")
+    ctx.images = os.path.join(args.out, "images")
+    os.makedirs(ctx.results, exist_ok=True)
+    os.makedirs(ctx.images, exist_ok=True)
+    ctx.command = f"{args.command or 'bench/run.py'} (" + " ".join(
+        [os.path.relpath(sys.argv[0], SRCDIR)] + sys.argv[1:]) + ")"
+    ctx.machine = benchlib.describe_machine(SRCDIR, ctx.allocators)
+    ctx.machine["mode"] = args.mode
+    ctx.machine["mode_settings"] = ctx.mode
+    ctx.machine["command"] = ctx.command
+    ctx.machine["allocators"] = {name: path or "(nothing preloaded)"
+                                 for name, path, _ in ctx.allocators}
+    ctx.machine["date"] = time.strftime("%Y-%m-%d %H:%M:%S %Z")
+    log("allocators: " + ", ".join(f"{n}={p or '-'}" for n, p, _ in ctx.allocators))
+
+    started = time.monotonic()
+    with tempfile.TemporaryDirectory(prefix="pym-bench-") as tmp:
+        ctx.tmp = tmp
+        for section in args.only.split(","):
+            t0 = time.monotonic()
+            try:
+                SECTIONS[section](ctx)
+            except (OSError, subprocess.SubprocessError, ValueError, KeyError) as error:
+                # Report what ran; a broken section must not hide the others.
+                log(f"{section}: aborted: {error!r}")
+            ctx.machine.setdefault("section_seconds", {})[section] = round(time.monotonic() - t0, 1)
+    ctx.machine["total_seconds"] = round(time.monotonic() - started, 1)
+    benchlib.save_json(os.path.join(ctx.results, "machine.json"), ctx.machine)
+
+    import report
+    in_tree = os.path.abspath(args.out) == BENCHDIR
+    report.write_report(ctx.results, os.path.join(BENCHDIR, "README.md") if in_tree else None)
+    import plot
+    plot.write_plots(ctx.results, ctx.images)
+    log(f"done in {ctx.machine['total_seconds']} s: {ctx.results}/latest.md, {ctx.images}/*.png")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,126 @@
+/*
+ * debug.c -- PYMALLOC_DEBUG=1: CPython's debug allocator, for our blocks.
+ *
+ * A small request of n bytes takes a block of the class for n + 16 + 8:
+ *
+ *   block:  [ requested n (8) | magic (4) | state (4) ][ n bytes: 0xCD ][ >= 8 bytes: 0xFD ]
+ *                                                       ^ the pointer returned
+ *
+ * At free and realloc the header and every guard byte up to the end of the
+ * block are checked; a freed block's bytes are set to 0xDD and its state to
+ * FREED (the free-list link overwrites only `requested`).  Any fault --
+ * interior or foreign pointer, double free, overrun into the guard bytes --
+ * prints one line naming the address, the size and class, and the fault,
+ * then abort()s.  Requests too large for a debug block are forwarded to libc
+ * unchecked, as they are in release mode.
+ *
+ * Debug mode is chosen at start-up and never changes: blocks of the two
+ * layouts never mix.  The thread's TLS heap stays the null heap, so every
+ * malloc and free reaches the slow path and comes here; the fast paths pay
+ * nothing for the existence of this mode.
+ */
+#include "alloc_inline.h"
+
+#include <string.h>
+
+int pymi_debug_on;
+
+#define DEBUG_HEADER 16u
+#define DEBUG_GUARD_MIN 8u
+#define DEBUG_MAGIC 0x444d5950u          /* "PYMD" */
+#define DEBUG_LIVE 0x4556494cu           /* "LIVE" */
+#define DEBUG_FREED 0x44414544u          /* "DEAD" */
+#define FILL_FRESH 0xCD
+#define FILL_FREED 0xDD
+#define FILL_GUARD 0xFD
+
+typedef struct debug_header {
+    size_t requested;
+    uint32_t magic;
+    uint32_t state;
+} debug_header_t;
+
+_Static_assert(sizeof(debug_header_t) == DEBUG_HEADER, "the user pointer stays 16-byte aligned");
+
+void *pymi_debug_malloc(size_t size)
+{
+    if (size > PYM_SMALL_MAX - DEBUG_HEADER - DEBUG_GUARD_MIN)
+        return pymi_sys_malloc(size);
+    pym_heap_t *heap = pymi_heap_for_thread();
+    char *block = heap != NULL
+        ? pymi_heap_alloc_block(heap, pymi_size_to_class(size + DEBUG_HEADER + DEBUG_GUARD_MIN))
+        : NULL;
+    if (block == NULL)
+        return pymi_sys_malloc(size);
+    size_t block_size = pymi_pool_of(block)->block_size;
+    debug_header_t *header = (debug_header_t *)block;
+    header->requested = size;
+    header->magic = DEBUG_MAGIC;
+    header->state = DEBUG_LIVE;
+    char *user = block + DEBUG_HEADER;
+    memset(user, FILL_FRESH, size);
+    memset(user + size, FILL_GUARD, block_size - DEBUG_HEADER - size);
+    return user;
+}
+
+/* Checks a pointer handed to free/realloc; returns its header or aborts. */
+static debug_header_t *debug_check(const void *ptr, const char *call)
+{
+    pym_pool_t *pool = pymi_pool_of(ptr);
+    unsigned block_size = pool->block_size;
+    const char *block = (const char *)ptr - DEBUG_HEADER;
+    if (pool->owner == NULL)
+        pymi_fatal("%s(%p): block not allocated (double free, or a pointer never returned by malloc)",
+                   call, ptr);
+    if (((uintptr_t)ptr & PYM_POOL_MASK) < PYM_POOL_HEADER_SIZE + DEBUG_HEADER ||
+        !pymi_is_block_start(pool, block))
+        pymi_fatal("%s(%p): invalid pointer (not the start of a block of the %u-byte class)",
+                   call, ptr, block_size);
+    debug_header_t *header = (debug_header_t *)block;
+    if (header->magic != DEBUG_MAGIC)
+        pymi_fatal("%s(%p): invalid pointer or corrupted block header (%u-byte class)", call, ptr,
+                   block_size);
+    if (header->state == DEBUG_FREED)
+        pymi_fatal("%s(%p): double free of a block of the %u-byte class", call, ptr, block_size);
+    size_t size = header->requested;
+    if (header->state != DEBUG_LIVE || size > block_size - DEBUG_HEADER - DEBUG_GUARD_MIN)
+        pymi_fatal("%s(%p): corrupted block header (%u-byte class)", call, ptr, block_size);
+    const unsigned char *guard = (const unsigned char *)ptr + size;
+    size_t guard_size = block_size - DEBUG_HEADER - size;
+    for (size_t i = 0; i < guard_size; i++) {
+        if (guard[i] != FILL_GUARD)
+            pymi_fatal("%s(%p): buffer overrun: byte %zu after the end of a %zu-byte block "
+                       "(%u-byte class) was overwritten (0x%x instead of 0xfd)",
+                       call, ptr, i, size, block_size, (unsigned)guard[i]);
+    }
+    return header;
+}
+
+void pymi_debug_free(void *ptr)
+{
+    debug_header_t *header = debug_check(ptr, "free");
+    memset(ptr, FILL_FREED, header->requested);
+    header->state = DEBUG_FREED;
+    pym_heap_t *me = pymi_tls_debug_heap != NULL ? pymi_tls_debug_heap : &pymi_null_heap;
+    pymi_free_block_from(me, pymi_pool_of(header), (pym_block_t *)header);
+}
+
+void *pymi_debug_realloc(void *ptr, size_t size)
+{
+    debug_header_t *header = debug_check(ptr, "realloc");
+    if (size == 0) {
+        pymi_debug_free(ptr);
+        return NULL;
+    }
+    void *fresh = pymi_malloc_inline(size);
+    if (fresh == NULL)
+        return NULL;
+    memcpy(fresh, ptr, header->requested < size ? header->requested : size);
+    pymi_debug_free(ptr);
+    return fresh;
+}
+
+size_t pymi_debug_usable_size(const void *ptr)
+{
+    return debug_check(ptr, "malloc_usable_size")->requested;
+}

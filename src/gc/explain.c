@@ -1,0 +1,154 @@
+/*
+ * explain.c -- "why is this object alive?"
+ *
+ * Found as the collector finds it: over every tracked object of the domain
+ * (all generations and the permanent one), gc_refs = refcount - references
+ * from tracked objects.  An object with gc_refs > 0 is held from outside
+ * the tracked graph (a C variable, an untracked object, another domain):
+ * a root.  A breadth-first search from all roots along traverse edges finds
+ * the shortest chain to the object; the map `parent` records the edge that
+ * first reached each object (a root is its own parent).
+ *
+ * Uses one collection epoch, so it refuses to run inside a collection.
+ */
+#include "gc/gc_internal.h"
+
+typedef struct search {
+    pymi_set set;
+    pymi_ptrmap parent;     /* object -> object that first reached it */
+    void **queue;
+    size_t head, tail, capacity;
+    void *from;             /* the object being expanded */
+    void *target;
+    bool out_of_memory;
+} search;
+
+static int visit_decref_all(void *obj, void *arg)
+{
+    const pymi_set *s = arg;
+    pymi_head *h = pymi_head_of(obj);
+    if (pymi_in_set(h, s)) {
+        if (h->epoch != s->epoch) {
+            h->epoch = s->epoch;
+            h->gc_refs = h->refcnt;
+        }
+        if (h->gc_refs)
+            h->gc_refs--;
+    }
+    return 0;
+}
+
+static bool enqueue(search *s, void *obj, void *parent)
+{
+    if (pymi_ptrmap_get(&s->parent, obj))
+        return true;
+    if (s->tail == s->capacity) {
+        size_t cap = s->capacity ? 2 * s->capacity : 256;
+        void **grown = pym_realloc(s->queue, cap * sizeof *grown);
+        if (!grown)
+            return false;
+        s->queue = grown;
+        s->capacity = cap;
+    }
+    if (pymi_ptrmap_put(&s->parent, obj, parent) < 0)
+        return false;
+    s->queue[s->tail++] = obj;
+    return true;
+}
+
+static int visit_expand(void *obj, void *arg)
+{
+    search *s = arg;
+    if (!pymi_in_set(pymi_head_of(obj), &s->set))
+        return 0;
+    if (!enqueue(s, obj, s->from)) {
+        s->out_of_memory = true;
+        return 1;
+    }
+    return obj == s->target;
+}
+
+static void describe(FILE *out, const void *obj)
+{
+    fprintf(out, "<%s %p>", pym_typeof(obj)->name, obj);
+}
+
+static int chain_length(search *s, void *obj)
+{
+    int n = 0;
+    for (void *p; (p = pymi_ptrmap_get(&s->parent, obj)) != obj; obj = p)
+        n++;
+    return n;
+}
+
+/* Root first; iterative, as chains can be as long as the graph. */
+static void print_chain(FILE *out, search *s, void *obj, int length)
+{
+    void **chain = pym_malloc(((size_t)length + 1) * sizeof *chain);
+    if (!chain) {
+        fprintf(out, "pym_gc_explain: out of memory\n");
+        return;
+    }
+    for (int i = length; i >= 0; i--) {
+        chain[i] = obj;
+        obj = pymi_ptrmap_get(&s->parent, obj);
+    }
+    describe(out, chain[0]);
+    fprintf(out, " is held by %u reference(s) from outside the tracked objects\n",
+            pymi_refs(pymi_head_of(chain[0]), &s->set));
+    for (int i = 1; i <= length; i++) {
+        fprintf(out, "  -> which refers to ");
+        describe(out, chain[i]);
+        fputc('\n', out);
+    }
+    pym_free(chain);
+}
+
+int pym_gc_explain(void *obj, FILE *out)
+{
+    pymi_domain *d = pymi_domain_current();
+    pymi_head *target = pymi_head_of(obj);
+    if (d->collecting)
+        return -1;
+    if (!target->next || target->domain_id != d->id) {
+        describe(out, obj);
+        fprintf(out, " is not tracked by this thread's collector: all its %u reference(s) "
+                "count as held from outside\n", target->refcnt);
+        return -1;
+    }
+    search s = {.set = {d->id, 0, PYMI_GEN_PERMANENT, pymi_next_epochs(d, 1)}, .target = obj};
+    pymi_head *lists[PYM_GC_GENERATIONS + 1] = {&d->gens[0].head, &d->gens[1].head,
+                                                 &d->gens[2].head, &d->permanent};
+    for (int i = 0; i <= PYM_GC_GENERATIONS; i++)
+        for (pymi_head *h = lists[i]->next; h != lists[i]; h = h->next)
+            pymi_type_of(h)->traverse(pymi_object_of(h), visit_decref_all, &s.set);
+
+    bool found = false;
+    if (pymi_refs(target, &s.set) > 0) {
+        found = enqueue(&s, obj, obj);
+    } else {
+        for (int i = 0; i <= PYM_GC_GENERATIONS && !s.out_of_memory; i++)
+            for (pymi_head *h = lists[i]->next; h != lists[i]; h = h->next)
+                if (pymi_refs(h, &s.set) > 0 && !enqueue(&s, pymi_object_of(h), pymi_object_of(h)))
+                    s.out_of_memory = true;
+        while (!s.out_of_memory && s.head < s.tail && !pymi_ptrmap_get(&s.parent, obj)) {
+            s.from = s.queue[s.head++];
+            pymi_type_of(pymi_head_of(s.from))->traverse(s.from, visit_expand, &s);
+        }
+        found = !s.out_of_memory && pymi_ptrmap_get(&s.parent, obj) != NULL;
+    }
+    int length = -1;
+    if (found) {
+        length = chain_length(&s, obj);
+        print_chain(out, &s, obj, length);
+    } else if (s.out_of_memory) {
+        fprintf(out, "pym_gc_explain: out of memory\n");
+    } else {
+        describe(out, obj);
+        fprintf(out, " is unreachable: only cyclic garbage refers to it; "
+                "the next full collection will free it\n");
+    }
+    pymi_ptrmap_destroy(&s.parent);
+    pym_free(s.queue);
+    return length;
+}

@@ -1,0 +1,276 @@
+/*
+ * gc_api.c -- the `gc` module's interface over the current thread's domain:
+ * switches, thresholds, counters, statistics, iteration (get_objects,
+ * get_referrers, get_referents), freeze, debug flags, the garbage list,
+ * callbacks, and the per-type accounting that CPython does not have.
+ *
+ * Everything here acts on pymi_domain_current() (the calling thread's domain); the
+ * only process-wide setting is the owner check of PYM_GC_DEBUG_OWNER.
+ */
+#include <errno.h>
+#include <string.h>
+#include "gc/gc_internal.h"
+
+void pym_gc_enable(void) { pymi_domain_current()->enabled = true; }
+void pym_gc_disable(void) { pymi_domain_current()->enabled = false; }
+int pym_gc_isenabled(void) { return pymi_domain_current()->enabled; }
+
+void pym_gc_set_threshold(long threshold0, long threshold1, long threshold2)
+{
+    pymi_domain *d = pymi_domain_current();
+    d->gens[0].threshold = threshold0;
+    d->gens[1].threshold = threshold1;
+    d->gens[2].threshold = threshold2;
+}
+
+void pym_gc_get_threshold(long out[PYM_GC_GENERATIONS])
+{
+    pymi_domain *d = pymi_domain_current();
+    for (int i = 0; i < PYM_GC_GENERATIONS; i++)
+        out[i] = d->gens[i].threshold;
+}
+
+void pym_gc_get_count(long out[PYM_GC_GENERATIONS])
+{
+    pymi_domain *d = pymi_domain_current();
+    for (int i = 0; i < PYM_GC_GENERATIONS; i++)
+        out[i] = d->gens[i].count;
+}
+
+void pym_gc_get_stats(pym_gc_gen_stats_t out[PYM_GC_GENERATIONS])
+{
+    memcpy(out, pymi_domain_current()->stats, sizeof(pym_gc_gen_stats_t) * PYM_GC_GENERATIONS);
+}
+
+/* ---- iteration ------------------------------------------------------------ */
+static size_t each_in_list(pymi_head *list, pym_gc_object_fn fn, void *arg, bool *stopped)
+{
+    size_t calls = 0;
+    for (pymi_head *h = list->next; h != list && !*stopped; h = h->next) {
+        calls++;
+        *stopped = fn(pymi_object_of(h), arg) != 0;
+    }
+    return calls;
+}
+
+size_t pym_gc_get_objects(int generation, pym_gc_object_fn fn, void *arg)
+{
+    pymi_domain *d = pymi_domain_current();
+    if (generation >= PYM_GC_GENERATIONS || generation < -1)
+        return 0;
+    bool stopped = false;
+    if (generation >= 0)
+        return each_in_list(&d->gens[generation].head, fn, arg, &stopped);
+    size_t calls = 0;
+    for (int i = 0; i < PYM_GC_GENERATIONS; i++)
+        calls += each_in_list(&d->gens[i].head, fn, arg, &stopped);
+    return calls;
+}
+
+typedef struct referrer_search {
+    const void *target;
+    bool found;
+} referrer_search;
+
+static int visit_find_target(void *obj, void *arg)
+{
+    referrer_search *s = arg;
+    if (obj == s->target) {
+        s->found = true;
+        return 1;
+    }
+    return 0;
+}
+
+size_t pym_gc_get_referrers(void *obj, pym_gc_object_fn fn, void *arg)
+{
+    pymi_domain *d = pymi_domain_current();
+    size_t calls = 0;
+    for (int i = 0; i < PYM_GC_GENERATIONS; i++) {
+        pymi_head *list = &d->gens[i].head;
+        for (pymi_head *h = list->next; h != list; h = h->next) {
+            referrer_search s = {obj, false};
+            pymi_type_of(h)->traverse(pymi_object_of(h), visit_find_target, &s);
+            if (!s.found)
+                continue;
+            calls++;
+            if (fn(pymi_object_of(h), arg))
+                return calls;
+        }
+    }
+    return calls;
+}
+
+typedef struct referent_walk {
+    pym_gc_object_fn fn;
+    void *arg;
+    size_t calls;
+} referent_walk;
+
+static int visit_report_referent(void *obj, void *arg)
+{
+    referent_walk *w = arg;
+    w->calls++;
+    return w->fn(obj, w->arg);
+}
+
+size_t pym_gc_get_referents(void *obj, pym_gc_object_fn fn, void *arg)
+{
+    pym_type *t = pym_typeof(obj);
+    if (!t->traverse)
+        return 0;
+    referent_walk w = {fn, arg, 0};
+    t->traverse(obj, visit_report_referent, &w);
+    return w.calls;
+}
+
+/* ---- freeze --------------------------------------------------------------- */
+static void move_all(pymi_head *from, pymi_head *to, uint8_t gen)
+{
+    for (pymi_head *h = from->next; h != from; h = h->next)
+        h->gen = gen;
+    pymi_list_merge(from, to);
+}
+
+void pym_gc_freeze(void)
+{
+    pymi_domain *d = pymi_domain_current();
+    for (int i = 0; i < PYM_GC_GENERATIONS; i++)
+        move_all(&d->gens[i].head, &d->permanent, PYMI_GEN_PERMANENT);
+}
+
+void pym_gc_unfreeze(void)
+{
+    pymi_domain *d = pymi_domain_current();
+    move_all(&d->permanent, &d->gens[PYM_GC_GENERATIONS - 1].head, PYM_GC_GENERATIONS - 1);
+}
+
+size_t pym_gc_get_freeze_count(void)
+{
+    pymi_domain *d = pymi_domain_current();
+    size_t n = 0;
+    for (pymi_head *h = d->permanent.next; h != &d->permanent; h = h->next)
+        n++;
+    return n;
+}
+
+/* ---- debug ---------------------------------------------------------------- */
+void pym_gc_set_debug(unsigned flags)
+{
+    pymi_domain_current()->debug = flags;
+    __atomic_store_n(&pym_gc_owner_check_, (flags & PYM_GC_DEBUG_OWNER) != 0, __ATOMIC_RELAXED);
+}
+
+unsigned pym_gc_get_debug(void)
+{
+    return pymi_domain_current()->debug;
+}
+
+/* ---- garbage -------------------------------------------------------------- */
+size_t pym_gc_garbage_count(void)
+{
+    return pymi_domain_current()->ngarbage;
+}
+
+void *pym_gc_garbage_get(size_t index)
+{
+    pymi_domain *d = pymi_domain_current();
+    return index < d->ngarbage ? d->garbage[index] : NULL;
+}
+
+void pym_gc_garbage_clear(void)
+{
+    pymi_domain *d = pymi_domain_current();
+    /* Take the list first: a decref may run code that appends to it. */
+    void **items = d->garbage;
+    size_t n = d->ngarbage;
+    d->garbage = NULL;
+    d->ngarbage = d->garbage_capacity = 0;
+    for (size_t i = 0; i < n; i++)
+        pym_decref(items[i]);
+    pym_free(items);
+}
+
+/* ---- callbacks ------------------------------------------------------------ */
+int pym_gc_callback_add(pym_gc_callback cb, void *arg)
+{
+    pymi_domain *d = pymi_domain_current();
+    pymi_callback_entry *grown = pym_realloc(d->callbacks, (d->ncallbacks + 1) * sizeof *grown);
+    if (!grown) {
+        errno = ENOMEM;
+        return -1;
+    }
+    d->callbacks = grown;
+    d->callbacks[d->ncallbacks++] = (pymi_callback_entry){cb, arg};
+    return 0;
+}
+
+int pym_gc_callback_remove(pym_gc_callback cb, void *arg)
+{
+    pymi_domain *d = pymi_domain_current();
+    for (size_t i = 0; i < d->ncallbacks; i++) {
+        if (d->callbacks[i].cb == cb && d->callbacks[i].arg == arg) {
+            memmove(&d->callbacks[i], &d->callbacks[i + 1],
+                    (d->ncallbacks - i - 1) * sizeof d->callbacks[0]);
+            d->ncallbacks--;
+            return 0;
+        }
+    }
+    errno = ENOENT;
+    return -1;
+}
+
+/* ---- per-type accounting -------------------------------------------------- */
+size_t pym_gc_get_type_stats(pym_gc_type_stats_t *out, size_t capacity)
+{
+    pymi_domain *d = pymi_domain_current();
+    /* row_of[type id] = 1 + the row of that type in out, 0 if none. */
+    size_t *row_of = capacity ? pym_calloc(d->ntype_counts ? d->ntype_counts : 1, sizeof *row_of) : NULL;
+    size_t n = 0;
+    for (size_t id = 1; id < d->ntype_counts; id++) {
+        if (d->type_counts[id].objects == 0)
+            continue;
+        if (n < capacity && row_of) {
+            out[n] = (pym_gc_type_stats_t){.type = pymi_types[id],
+                                           .objects = d->type_counts[id].objects,
+                                           .bytes = d->type_counts[id].bytes};
+            row_of[id] = n + 1;
+        }
+        n++;
+    }
+    /* Generations are spliced in O(1), so per-generation counts are taken
+     * by walking the lists here rather than kept up to date. */
+    for (int g = 0; row_of && g <= PYM_GC_GENERATIONS; g++) {
+        pymi_head *list = g < PYM_GC_GENERATIONS ? &d->gens[g].head : &d->permanent;
+        for (pymi_head *h = list->next; h != list; h = h->next)
+            if (row_of[h->type_id])
+                out[row_of[h->type_id] - 1].per_generation[g]++;
+    }
+    pym_free(row_of);
+    return n;
+}
+
+void pym_gc_print_stats(FILE *out)
+{
+    pymi_domain *d = pymi_domain_current();
+    fprintf(out, "pymalloc_gc domain %u: %s, thresholds %ld %ld %ld, counts %ld %ld %ld\n",
+            d->id, d->enabled ? "enabled" : "disabled",
+            d->gens[0].threshold, d->gens[1].threshold, d->gens[2].threshold,
+            d->gens[0].count, d->gens[1].count, d->gens[2].count);
+    for (int g = 0; g < PYM_GC_GENERATIONS; g++)
+        fprintf(out, "  generation %d: %zu collections, %zu collected, %zu uncollectable\n", g,
+                d->stats[g].collections, d->stats[g].collected, d->stats[g].uncollectable);
+    fprintf(out, "  garbage list: %zu objects\n", d->ngarbage);
+    size_t n = pym_gc_get_type_stats(NULL, 0);
+    pym_gc_type_stats_t *rows = pym_calloc(n ? n : 1, sizeof *rows);
+    if (!rows)
+        return;
+    pym_gc_get_type_stats(rows, n);
+    fprintf(out, "  %-20s %10s %12s %10s %10s %10s %10s\n", "type", "objects", "bytes",
+            "gen0", "gen1", "gen2", "permanent");
+    for (size_t i = 0; i < n; i++)
+        fprintf(out, "  %-20s %10zu %12zu %10zu %10zu %10zu %10zu\n", rows[i].type->name,
+                rows[i].objects, rows[i].bytes, rows[i].per_generation[0],
+                rows[i].per_generation[1], rows[i].per_generation[2], rows[i].per_generation[3]);
+    pym_free(rows);
+}

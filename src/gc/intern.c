@@ -1,0 +1,129 @@
+/*
+ * intern.c -- interned bytes objects: one live object per distinct content
+ * in a domain, so that pointer equality works like `is` on interned
+ * Python strings.
+ *
+ * The table (chained hash, buckets of pymi_bytes via `chain`) does not own
+ * its entries: an interned object is mortal and its dealloc removes it.
+ * pym_intern_immortal makes the entry permanent.  The bytes type is not a
+ * container (never tracked).  Its objects have a variable size, which
+ * pymi_bytes_alloc_size reports to the accounting in object.c.
+ */
+#include <errno.h>
+#include <string.h>
+#include "gc/gc_internal.h"
+
+struct pymi_bytes {
+    pymi_bytes *chain;          /* next entry in the same bucket */
+    uint64_t hash;
+    size_t size;
+    char data[];                /* size bytes and a NUL */
+};
+
+static void bytes_dealloc(void *self);
+
+pym_type pymi_bytes_type = {
+    .name = "bytes",
+    .size = sizeof(pymi_bytes),
+    .dealloc = bytes_dealloc,
+};
+
+size_t pymi_bytes_alloc_size(const void *obj)
+{
+    return sizeof(pymi_bytes) + ((const pymi_bytes *)obj)->size + 1;
+}
+
+static uint64_t hash_bytes(const unsigned char *p, size_t n)
+{
+    uint64_t h = 0xcbf29ce484222325ull;     /* FNV-1a */
+    for (size_t i = 0; i < n; i++) {
+        h ^= p[i];
+        h *= 0x100000001b3ull;
+    }
+    return h;
+}
+
+static void bytes_dealloc(void *self)
+{
+    pymi_bytes *b = self;
+    pymi_domain *d = pymi_domain_of(pymi_head_of(self));
+    pymi_bytes **link = &d->intern_buckets[b->hash & (d->intern_nbuckets - 1)];
+    while (*link != b)
+        link = &(*link)->chain;
+    *link = b->chain;
+    d->intern_count--;
+}
+
+static int table_grow(pymi_domain *d)
+{
+    size_t n = d->intern_nbuckets ? 2 * d->intern_nbuckets : 64;
+    pymi_bytes **buckets = pym_calloc(n, sizeof *buckets);
+    if (!buckets)
+        return -1;
+    for (size_t i = 0; i < d->intern_nbuckets; i++) {
+        pymi_bytes *b = d->intern_buckets[i];
+        while (b) {
+            pymi_bytes *next = b->chain;
+            pymi_bytes **slot = &buckets[b->hash & (n - 1)];
+            b->chain = *slot;
+            *slot = b;
+            b = next;
+        }
+    }
+    pym_free(d->intern_buckets);
+    d->intern_buckets = buckets;
+    d->intern_nbuckets = n;
+    return 0;
+}
+
+void *pym_intern(const void *bytes, size_t len)
+{
+    pymi_domain *d = pymi_domain_current();
+    uint64_t hash = hash_bytes(bytes, len);
+    if (d->intern_nbuckets) {
+        for (pymi_bytes *b = d->intern_buckets[hash & (d->intern_nbuckets - 1)]; b; b = b->chain) {
+            if (b->hash == hash && b->size == len && memcmp(b->data, bytes, len) == 0) {
+                pym_incref(b);
+                return b;
+            }
+        }
+    }
+    if (d->intern_count >= d->intern_nbuckets && table_grow(d) < 0) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    if (len > SIZE_MAX - sizeof(pymi_bytes) - 1) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    pymi_bytes *b = pymi_new_sized(&pymi_bytes_type, sizeof(pymi_bytes) + len + 1);
+    if (!b)
+        return NULL;
+    b->hash = hash;
+    b->size = len;
+    memcpy(b->data, bytes, len);
+    b->data[len] = '\0';
+    pymi_bytes **slot = &d->intern_buckets[hash & (d->intern_nbuckets - 1)];
+    b->chain = *slot;
+    *slot = b;
+    d->intern_count++;
+    return b;
+}
+
+void *pym_intern_immortal(const void *bytes, size_t len)
+{
+    void *obj = pym_intern(bytes, len);
+    if (obj)
+        pym_immortalize(obj);
+    return obj;
+}
+
+const char *pym_bytes_data(const void *obj)
+{
+    return ((const pymi_bytes *)obj)->data;
+}
+
+size_t pym_bytes_size(const void *obj)
+{
+    return ((const pymi_bytes *)obj)->size;
+}

@@ -1,0 +1,318 @@
+/*
+ * test_collect.c -- what a collection frees and what it keeps (CPython's
+ * test_gc: test_list, test_selfcycle, test_function..., test_saveall,
+ * test_legacy_finalizer, test_resurrection).
+ */
+#include <errno.h>
+#include <string.h>
+#include "gc_test.h"
+
+static void self_cycle_is_collected(void **state)
+{
+    (void)state;
+    node *n = node_new();
+    node_link(n, 0, n);
+    pym_decref(n);
+    assert_int_equal(node_deallocs, 0);
+    assert_int_equal(pym_gc_collect(2), 1);
+    assert_int_equal(node_deallocs, 1);
+}
+
+static void two_object_cycle_is_collected(void **state)
+{
+    (void)state;
+    node *a = node_new(), *b = node_new();
+    node_link(a, 0, b);
+    node_link(b, 0, a);
+    pym_decref(a);
+    pym_decref(b);
+    assert_int_equal(pym_gc_collect(2), 2);
+    assert_int_equal(node_deallocs, 2);
+}
+
+static void long_cycle_is_collected(void **state)
+{
+    (void)state;
+    pym_gc_disable();
+    node *first = ring_new(100000);
+    pym_decref(first);
+    assert_int_equal(node_deallocs, 0);
+    assert_int_equal(pym_gc_collect(2), 100000);
+    assert_int_equal(node_deallocs, 100000);
+}
+
+static void young_generation_collection_frees_young_cycles(void **state)
+{
+    (void)state;
+    node *first = ring_new(10);
+    pym_decref(first);
+    assert_int_equal(pym_gc_collect(0), 10);
+    assert_int_equal(node_deallocs, 10);
+}
+
+static void externally_referenced_cycle_is_kept(void **state)
+{
+    (void)state;
+    node *first = ring_new(50);     /* we keep this reference */
+    assert_int_equal(pym_gc_collect(2), 0);
+    assert_int_equal(node_deallocs, 0);
+    assert_true(pym_gc_is_tracked(first));
+    pym_decref(first);
+    assert_int_equal(pym_gc_collect(2), 50);
+}
+
+static void cycle_held_by_member_of_another_kept_cycle_is_kept(void **state)
+{
+    (void)state;
+    node *root = ring_new(3);
+    node *inner = ring_new(4);
+    node_link(root, 1, inner);      /* root's ring holds inner's ring */
+    pym_decref(inner);
+    assert_int_equal(pym_gc_collect(2), 0);
+    assert_int_equal(node_deallocs, 0);
+    pym_decref(root);
+    assert_int_equal(pym_gc_collect(2), 7);
+}
+
+static void cycle_held_by_untracked_container_is_kept(void **state)
+{
+    (void)state;
+    node *holder = node_new();
+    pym_gc_untrack(holder);
+    node *first = ring_new(5);
+    node_link(holder, 0, first);
+    pym_decref(first);
+    assert_int_equal(pym_gc_collect(2), 0);
+    assert_int_equal(node_deallocs, 0);
+    pym_decref(holder);             /* its dealloc drops the ring */
+    assert_int_equal(node_deallocs, 1);
+    assert_int_equal(pym_gc_collect(2), 5);
+}
+
+static void collect_without_garbage_returns_zero(void **state)
+{
+    (void)state;
+    node *n = node_new();
+    assert_int_equal(pym_gc_collect(2), 0);
+    assert_int_equal(pym_gc_collect(0), 0);
+    pym_decref(n);
+    assert_int_equal(node_deallocs, 1);
+}
+
+static void invalid_generation_is_einval(void **state)
+{
+    (void)state;
+    errno = 0;
+    assert_int_equal(pym_gc_collect(3), -1);
+    assert_int_equal(errno, EINVAL);
+    assert_int_equal(pym_gc_collect(-1), -1);
+}
+
+/* ---- no clear: uncollectable, kept in the garbage list ---- */
+static long opaque_deallocs;
+static int opaque_traverse(void *self, pym_visit_fn visit, void *arg) { return node_traverse(self, visit, arg); }
+static void opaque_dealloc(void *self) { node_clear(self); opaque_deallocs++; }
+static pym_type opaque_type = {
+    .name = "opaque", .size = sizeof(node), .traverse = opaque_traverse, .dealloc = opaque_dealloc,
+};
+
+static void cycle_through_object_without_clear_is_uncollectable(void **state)
+{
+    (void)state;
+    node *o = pym_new(&opaque_type);
+    node *n = node_new();
+    node_link(o, 0, n);
+    node_link(n, 0, o);
+    pym_decref(o);
+    pym_decref(n);
+    assert_int_equal(pym_gc_collect(2), 2);     /* unreachable: found, not freed */
+    assert_int_equal(node_deallocs, 0);
+    assert_int_equal(opaque_deallocs, 0);
+    assert_int_equal(pym_gc_garbage_count(), 1); /* only the object without clear */
+    assert_ptr_equal(pym_gc_garbage_get(0), o);
+    pym_gc_gen_stats_t st[3];
+    pym_gc_get_stats(st);
+    assert_true(st[2].uncollectable >= 2);
+    /* Breaking the cycle by hand frees both. */
+    node_link(o, 0, NULL);
+    assert_int_equal(node_deallocs, 1);
+    pym_gc_garbage_clear();
+    assert_int_equal(opaque_deallocs, 1);
+}
+
+static void saveall_keeps_collectable_objects_in_garbage(void **state)
+{
+    (void)state;
+    pym_gc_set_debug(PYM_GC_DEBUG_SAVEALL);
+    node *first = ring_new(3);
+    pym_decref(first);
+    assert_int_equal(pym_gc_collect(2), 3);
+    assert_int_equal(node_deallocs, 0);
+    assert_int_equal(pym_gc_garbage_count(), 3);
+    for (size_t i = 0; i < 3; i++)
+        assert_false(pym_gc_is_tracked(pym_gc_garbage_get(i)));
+    pym_gc_set_debug(0);
+    /* The saved cycle is untracked (as in CPython): break it by hand. */
+    node_link(pym_gc_garbage_get(0), 0, NULL);
+    pym_gc_garbage_clear();
+    assert_int_equal(node_deallocs, 3);
+}
+
+/* ---- finalizers ---- */
+static void *resurrected;
+
+static void resurrecting_finalize(void *self)
+{
+    node_finalizes++;
+    pym_incref(self);
+    resurrected = self;
+}
+
+static pym_type resurrecting_type = {
+    .name = "phoenix", .size = sizeof(node), .traverse = node_traverse,
+    .clear = node_clear, .finalize = resurrecting_finalize, .dealloc = node_dealloc,
+};
+
+static void resurrecting_finalizer_runs_once_and_object_survives(void **state)
+{
+    (void)state;
+    node *p = pym_new(&resurrecting_type);
+    node *n = node_new();
+    node_link(p, 0, n);
+    node_link(n, 0, p);
+    pym_decref(p);
+    pym_decref(n);
+    resurrected = NULL;
+    pym_gc_collect(2);
+    assert_int_equal(node_finalizes, 1);
+    assert_ptr_equal(resurrected, p);
+    assert_int_equal(node_deallocs, 0);          /* the whole cycle survives */
+    assert_true(pym_gc_is_finalized(p));
+    assert_ptr_equal(((node *)p)->slot[0], n);   /* not cleared */
+    pym_decref(resurrected);                     /* garbage again */
+    assert_int_equal(pym_gc_collect(2), 2);
+    assert_int_equal(node_finalizes, 1);         /* PEP 442: never twice */
+    assert_int_equal(node_deallocs, 2);
+}
+
+static void counting_finalize(void *self)
+{
+    (void)self;
+    node_finalizes++;
+}
+
+static pym_type finalized_type = {
+    .name = "finalized", .size = sizeof(node), .traverse = node_traverse,
+    .clear = node_clear, .finalize = counting_finalize, .dealloc = node_dealloc,
+};
+
+static void finalizers_of_cyclic_garbage_run_once_then_freed(void **state)
+{
+    (void)state;
+    node *a = pym_new(&finalized_type), *b = pym_new(&finalized_type);
+    node_link(a, 0, b);
+    node_link(b, 0, a);
+    pym_decref(a);
+    pym_decref(b);
+    assert_int_equal(pym_gc_collect(2), 2);
+    assert_int_equal(node_finalizes, 2);
+    assert_int_equal(node_deallocs, 2);
+}
+
+static void refcount_death_runs_finalizer_once(void **state)
+{
+    (void)state;
+    node *p = pym_new(&resurrecting_type);
+    pym_decref(p);                      /* finalizer resurrects */
+    assert_int_equal(node_finalizes, 1);
+    assert_int_equal(node_deallocs, 0);
+    assert_int_equal(pym_refcount(p), 1);
+    assert_true(pym_gc_is_tracked(p));
+    pym_decref(p);                      /* no second finalize */
+    assert_int_equal(node_finalizes, 1);
+    assert_int_equal(node_deallocs, 1);
+}
+
+/* ---- re-entrancy ---- */
+static long nested_collect_result = -2;
+
+static void collecting_finalize(void *self)
+{
+    (void)self;
+    node_finalizes++;
+    nested_collect_result = pym_gc_collect(2);
+}
+
+static pym_type collecting_type = {
+    .name = "collects", .size = sizeof(node), .traverse = node_traverse,
+    .clear = node_clear, .finalize = collecting_finalize, .dealloc = node_dealloc,
+};
+
+static void finalizer_calling_collect_gets_zero(void **state)
+{
+    (void)state;
+    node *c = pym_new(&collecting_type);
+    node_link(c, 0, c);
+    pym_decref(c);
+    assert_int_equal(pym_gc_collect(2), 1);
+    assert_int_equal(nested_collect_result, 0);
+    assert_int_equal(node_finalizes, 1);
+    assert_int_equal(node_deallocs, 1);
+}
+
+static node *made_by_finalizer;
+
+static void allocating_finalize(void *self)
+{
+    node_finalizes++;
+    /* Allocate enough to cross threshold 0 several times, keep one that
+     * refers to the dying object (a resurrection through a new object). */
+    for (int i = 0; i < 50; i++)
+        pym_decref(node_new());
+    made_by_finalizer = node_new();
+    node_link(made_by_finalizer, 0, self);
+}
+
+static pym_type allocating_type = {
+    .name = "allocates", .size = sizeof(node), .traverse = node_traverse,
+    .clear = node_clear, .finalize = allocating_finalize, .dealloc = node_dealloc,
+};
+
+static void finalizer_that_allocates_resurrects_through_new_object(void **state)
+{
+    (void)state;
+    pym_gc_set_threshold(10, 10, 10);
+    node *a = pym_new(&allocating_type);
+    node_link(a, 0, a);
+    pym_decref(a);
+    long deallocs_before = node_deallocs;
+    assert_int_equal(pym_gc_collect(2), 0);      /* resurrected: nothing collected */
+    assert_int_equal(node_deallocs - deallocs_before, 50);
+    assert_ptr_equal(made_by_finalizer->slot[0], a);
+    pym_decref(made_by_finalizer);               /* a is a self-cycle again */
+    assert_int_equal(pym_gc_collect(2), 1);
+    assert_int_equal(node_finalizes, 1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        GC_TEST(self_cycle_is_collected),
+        GC_TEST(two_object_cycle_is_collected),
+        GC_TEST(long_cycle_is_collected),
+        GC_TEST(young_generation_collection_frees_young_cycles),
+        GC_TEST(externally_referenced_cycle_is_kept),
+        GC_TEST(cycle_held_by_member_of_another_kept_cycle_is_kept),
+        GC_TEST(cycle_held_by_untracked_container_is_kept),
+        GC_TEST(collect_without_garbage_returns_zero),
+        GC_TEST(invalid_generation_is_einval),
+        GC_TEST(cycle_through_object_without_clear_is_uncollectable),
+        GC_TEST(saveall_keeps_collectable_objects_in_garbage),
+        GC_TEST(resurrecting_finalizer_runs_once_and_object_survives),
+        GC_TEST(finalizers_of_cyclic_garbage_run_once_then_freed),
+        GC_TEST(refcount_death_runs_finalizer_once),
+        GC_TEST(finalizer_calling_collect_gets_zero),
+        GC_TEST(finalizer_that_allocates_resurrects_through_new_object),
+    };
+    return cmocka_run_group_tests_name("gc collect", tests, NULL, NULL);
+}

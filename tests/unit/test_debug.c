@@ -1,0 +1,153 @@
+/* Debug mode (PYMALLOC_DEBUG=1): fill patterns, guard bytes, and one-line
+ * diagnostics followed by abort() for each fault.  The option is read at
+ * start-up, so each case re-executes this program with PYMALLOC_DEBUG=1 and
+ * the case's name, and checks how the child ended and what it printed. */
+#include "unit.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+static const char *self_path;
+
+/* ---- what the child does ---------------------------------------------------- */
+
+static int child_case(const char *name)
+{
+    unsigned char *p = pym_malloc(40);
+    if (strcmp(name, "fills") == 0) {
+        for (int i = 0; i < 40; i++)
+            if (p[i] != 0xCD)
+                return 10;
+        if (pym_usable_size(p) != 40)
+            return 11;
+        memset(p, 1, 40);
+        pym_free(p);
+        for (int i = 0; i < 40; i++)   /* the freed block's bytes, still mapped */
+            if (p[i] != 0xDD)
+                return 12;
+        unsigned char *z = pym_calloc(5, 8);
+        for (int i = 0; i < 40; i++)
+            if (z[i] != 0)
+                return 13;
+        unsigned char *g = pym_realloc(z, 60);
+        for (int i = 0; i < 40; i++)
+            if (g[i] != 0)
+                return 14;
+        pym_free(g);
+        return 0;
+    }
+    if (strcmp(name, "double-free") == 0) {
+        pym_free(p);
+        pym_free(p);
+    } else if (strcmp(name, "overrun") == 0) {
+        p[40] = 'x';
+        pym_free(p);
+    } else if (strcmp(name, "realloc-overrun") == 0) {
+        p[43] = 'x';
+        p = pym_realloc(p, 100);
+    } else if (strcmp(name, "interior") == 0) {
+        pym_free(p + 16);
+    } else if (strcmp(name, "never-allocated") == 0) {
+        /* A block that was never handed out in a pool of ours. */
+        pym_free(p + 64 * 20);
+    }
+    return 0;   /* reaching this means the fault went unnoticed */
+}
+
+/* ---- the parent's checks ------------------------------------------------------ */
+
+static void run_child(const char *name, int *status, char *err, size_t err_size)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        close(fds[0]);
+        setenv("PYMALLOC_DEBUG", "1", 1);
+        execl(self_path, self_path, "--child", name, (char *)NULL);
+        _exit(127);
+    }
+    close(fds[1]);
+    size_t used = 0;
+    ssize_t n;
+    while ((n = read(fds[0], err + used, err_size - 1 - used)) > 0)
+        used += (size_t)n;
+    err[used] = '\0';
+    close(fds[0]);
+    assert_int_equal(waitpid(pid, status, 0), pid);
+}
+
+static void expect_abort(const char *name, const char *phrase)
+{
+    char err[1024];
+    int status;
+    run_child(name, &status, err, sizeof err);
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
+        fail_msg("case %s: expected SIGABRT, got status 0x%x; stderr: %s", name, status, err);
+    if (strstr(err, "pymalloc: ") == NULL || strstr(err, phrase) == NULL)
+        fail_msg("case %s: stderr lacks \"%s\": %s", name, phrase, err);
+    /* One line, naming the size class. */
+    assert_non_null(strstr(err, "-byte class"));
+    assert_ptr_equal(strchr(err, '\n'), err + strlen(err) - 1);
+}
+
+static void fresh_blocks_are_0xCD_freed_blocks_0xDD(void **state)
+{
+    (void)state;
+    char err[1024];
+    int status;
+    run_child("fills", &status, err, sizeof err);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        fail_msg("fills child: status 0x%x; stderr: %s", status, err);
+}
+
+static void double_free_is_reported(void **state)
+{
+    (void)state;
+    expect_abort("double-free", "double free");
+}
+
+static void overrun_into_the_guard_bytes_is_reported_at_free(void **state)
+{
+    (void)state;
+    expect_abort("overrun", "buffer overrun: byte 0 after the end of a 40-byte block");
+}
+
+static void overrun_is_reported_at_realloc(void **state)
+{
+    (void)state;
+    expect_abort("realloc-overrun", "realloc(");
+}
+
+static void interior_pointer_is_reported(void **state)
+{
+    (void)state;
+    expect_abort("interior", "invalid pointer");
+}
+
+static void pointer_never_returned_by_malloc_is_reported(void **state)
+{
+    (void)state;
+    expect_abort("never-allocated", "free(");
+}
+
+int main(int argc, char **argv)
+{
+    if (argc == 3 && strcmp(argv[1], "--child") == 0)
+        return child_case(argv[2]);
+    self_path = argv[0];
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(fresh_blocks_are_0xCD_freed_blocks_0xDD),
+        cmocka_unit_test(double_free_is_reported),
+        cmocka_unit_test(overrun_into_the_guard_bytes_is_reported_at_free),
+        cmocka_unit_test(overrun_is_reported_at_realloc),
+        cmocka_unit_test(interior_pointer_is_reported),
+        cmocka_unit_test(pointer_never_returned_by_malloc_is_reported),
+    };
+    return cmocka_run_group_tests_name("debug", tests, NULL, NULL);
+}
