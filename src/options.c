@@ -69,6 +69,8 @@ static void apply(const char *name, size_t name_len, const char *text)
         stats_file = text;
         return;
     }
+    if (name_len == 3 && memcmp(name, "LIB", 3) == 0)
+        return;   /* read by the pymalloc command, not by the library */
     for (int i = 0; i < PYM_OPTION_COUNT_; i++) {
         struct option_desc *o = &options[i];
         if (strlen(o->name) != name_len || memcmp(o->name, name, name_len) != 0)
