@@ -125,6 +125,18 @@ static pym_arena_t *arena_new_locked(void)
     return arena;
 }
 
+/* Gives every resident page of an all-free arena back and keeps its
+ * address for reuse. */
+static void arena_reclaim_locked(pym_arena_t *arena)
+{
+    purge_dirty(arena);
+    arena->in_use = 0;
+    arena->next = reclaimed_arenas;
+    reclaimed_arenas = arena;
+    counters.current--;
+    counters.reclaimed++;
+}
+
 /* All 64 pools are free: keep as a spare or give every page back. */
 static void arena_empty_locked(pym_arena_t *arena)
 {
@@ -134,12 +146,7 @@ static void arena_empty_locked(pym_arena_t *arena)
         spare_count++;
         return;
     }
-    purge_dirty(arena);
-    arena->in_use = 0;
-    arena->next = reclaimed_arenas;
-    reclaimed_arenas = arena;
-    counters.current--;
-    counters.reclaimed++;
+    arena_reclaim_locked(arena);
 }
 
 pym_pool_t *pymi_arena_take_pool(void)
@@ -212,12 +219,7 @@ int pymi_arena_trim(void)
         pym_arena_t *arena = spare_arenas;
         spare_arenas = arena->next;
         spare_count--;
-        purge_dirty(arena);
-        arena->in_use = 0;
-        arena->next = reclaimed_arenas;
-        reclaimed_arenas = arena;
-        counters.current--;
-        counters.reclaimed++;
+        arena_reclaim_locked(arena);
     }
     int released = counters.pages_purged != before;
     pthread_mutex_unlock(&pymi_arena_lock);
