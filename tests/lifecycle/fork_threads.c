@@ -68,12 +68,14 @@ static atomic_int stop_workers;
 static atomic_long worker_failures;
 
 /* Mostly small sizes, one in eight forwarded to the C library -- except
- * under AddressSanitizer: its allocator takes no lock around fork, so a child
- * that asks it for memory can deadlock on a lock a worker held; there every
- * size is a pool size. */
+ * under AddressSanitizer and ThreadSanitizer, whose allocators (what a
+ * --disable-override build forwards to) are not fork-safe: a child that asks
+ * them for memory can deadlock on a lock a worker held (seen with gcc 12's
+ * libtsan: the child waits in SizeClassAllocator64::GetFromAllocator).
+ * There every size is a pool size. */
 static size_t size_for(uint64_t r)
 {
-#ifndef UNDER_ASAN
+#if !defined(UNDER_ASAN) && !defined(UNDER_TSAN)
     if (r % 8 == 0)
         return 257 + (size_t)(r >> 8) % 2000;
 #endif
