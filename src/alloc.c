@@ -244,6 +244,10 @@ void *pym_memalign(size_t alignment, size_t size)
         errno = EINVAL;
         return NULL;
     }
+    /* Round up here rather than trust the allocator below to: ASan's
+     * memalign, for one, refuses what glibc's accepts. */
+    if (!is_power_of_two(alignment))
+        alignment = (size_t)1 << (64 - __builtin_clzll(alignment));
     return pymi_sys_memalign(alignment, size);
 }
 

@@ -29,6 +29,15 @@
 
 #include "pymalloc.h"
 
+/* Requests pymalloc forwards go to the program's malloc -- ASan's, here --
+ * and the impossible-size operations must see NULL + ENOMEM from it, as
+ * from glibc, instead of ASan's "allocation-size-too-big" report. */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+    return "allocator_may_return_null=1";
+}
+
 #define MAX_LIVE 256
 #define SWEEP_EVERY 64
 #define QUEUE_SLOTS 64
