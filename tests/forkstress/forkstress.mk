@@ -7,9 +7,14 @@ tests_forkstress_test_forkstress_SOURCES = tests/forkstress/test_forkstress.c
 tests_forkstress_test_forkstress_CFLAGS = $(AM_CFLAGS) -pthread
 tests_forkstress_test_forkstress_LDADD = libpymalloc.la -ldl
 tests_forkstress_test_forkstress_LDFLAGS = -static -pthread
-tests_forkstress_test_forkstress_CPPFLAGS = $(AM_CPPFLAGS) $(PYM_FORKSTRESS_FORKS)
+tests_forkstress_test_forkstress_CPPFLAGS = $(AM_CPPFLAGS) $(PYM_FORKSTRESS_FORKS) $(PYM_FORKSTRESS_SIZES)
 if PYM_TSAN
 PYM_FORKSTRESS_FORKS = -DFORKSTRESS_FORKS=10
 else
 PYM_FORKSTRESS_FORKS =
+endif
+if PYM_SANITIZER
+PYM_FORKSTRESS_SIZES = -DFORKSTRESS_SMALL_ONLY=1
+else
+PYM_FORKSTRESS_SIZES =
 endif
