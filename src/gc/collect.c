@@ -67,10 +67,7 @@ static int visit_decref(void *obj, void *arg)
     const pymi_set *s = arg;
     pymi_head *h = pymi_head_of(obj);
     if (pymi_in_set(h, s)) {
-        if (h->epoch != s->epoch) {
-            h->epoch = s->epoch;
-            h->gc_refs = h->refcnt;
-        }
+        pymi_gc_refs_start(h, s);
         if (pymi_unlikely(h->gc_refs == 0))
             report_overcount(h);
         h->gc_refs--;

@@ -147,6 +147,17 @@ static inline bool pymi_in_set(const pymi_head *h, const pymi_set *s)
     return h->domain_id == s->domain_id && (uint8_t)(h->gen - s->lo) <= (uint8_t)(s->hi - s->lo);
 }
 
+/* The first visit of an object in a pass (its epoch differs from the
+ * pass's) starts its gc_refs at the reference count; the collector and
+ * pym_gc_explain both subtract referrers from there. */
+static inline void pymi_gc_refs_start(pymi_head *h, const pymi_set *s)
+{
+    if (h->epoch != s->epoch) {
+        h->epoch = s->epoch;
+        h->gc_refs = h->refcnt;
+    }
+}
+
 /* gc_refs as the pass sees it: the reference count until a referrer in the
  * set has been subtracted. */
 static inline uint32_t pymi_refs(const pymi_head *h, const pymi_set *s)
