@@ -10,6 +10,12 @@
  *  2. move_unreachable: objects with gc_refs > 0 are held from outside;
  *     everything they reach is reachable; the rest moves to `unreachable`
  *     (gen = TENTATIVE).  Survivors go to the next older generation.
+ *     The walk runs newest first, where CPython's runs oldest first: an
+ *     object can only be given references to objects that exist already,
+ *     so referrers are mostly newer than what they refer to.  Newest first,
+ *     a reachable object marks its referents before the walk reaches them;
+ *     oldest first, a long chain held by its newest node is moved to
+ *     `unreachable` node by node and then back again.
  *  3. Unreachable objects whose type has no `clear`, and all they reach,
  *     are uncollectable (CPython's legacy-finalizer rule).
  *  4. Weak references to unreachable objects are cleared; callbacks run for
@@ -91,10 +97,11 @@ static int visit_reachable(void *obj, void *arg)
         return 0;
     if (h->gen == c->tentative_gen) {
         /* Passed over as unreachable, but it is reachable after all:
-         * back to the tail of the list being walked. */
+         * back to the front of the list, where the walk will see it. */
         h->gen = c->set.lo;
         h->gc_refs = 1;
-        pymi_list_move(h, c->reachable);
+        pymi_list_remove(h);
+        pymi_list_prepend(h, c->reachable);
         c->nunreachable--;
     } else if (pymi_in_set(h, &c->set) && h->epoch == c->set.epoch && h->gc_refs == 0) {
         h->gc_refs = 1;     /* not reached by the walk yet: it will see it reachable */
@@ -107,24 +114,26 @@ static size_t move_unreachable(pymi_head *young, pymi_head *unreachable, reach_c
                                uint8_t survivor_gen)
 {
     size_t survivors = 0;
-    pymi_head *h = young->next;
+    pymi_head *h = young->prev;
     while (h != young) {
-        __builtin_prefetch(h->next->next);
+        __builtin_prefetch(h->prev->prev);
         if (pymi_refs(h, &c->set) > 0) {
             pymi_type_of(h)->traverse(pymi_object_of(h), visit_reachable, c);
             h->gen = survivor_gen;
             survivors++;
-            h = h->next;    /* read after traverse: it may have appended */
+            h = h->prev;    /* read after traverse: it may have prepended */
         } else {
-            pymi_head *next = h->next;
+            pymi_head *prev = h->prev;
             pym_type *t = pymi_type_of(h);
             c->needs |= (t->clear ? 0u : NEEDS_UNCOLLECTABLE)
                       | (h->flags & PYMI_FLAG_WEAKREFS ? NEEDS_WEAKREFS : 0u)
                       | (t->finalize && !(h->flags & PYMI_FLAG_FINALIZED) ? NEEDS_FINALIZE : 0u);
             h->gen = c->tentative_gen;
-            pymi_list_move(h, unreachable);
+            /* To the front: `unreachable` keeps the order of `young`. */
+            pymi_list_remove(h);
+            pymi_list_prepend(h, unreachable);
             c->nunreachable++;
-            h = next;
+            h = prev;
         }
     }
     return survivors;

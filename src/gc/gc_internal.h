@@ -178,6 +178,15 @@ static inline void pymi_list_append(pymi_head *h, pymi_head *list)
     list->prev = h;
 }
 
+static inline void pymi_list_prepend(pymi_head *h, pymi_head *list)
+{
+    pymi_head *first = list->next;
+    h->next = first;
+    h->prev = list;
+    first->prev = h;
+    list->next = h;
+}
+
 static inline void pymi_list_remove(pymi_head *h)
 {
     h->prev->next = h->next;
