@@ -25,7 +25,7 @@
 
 pym_type *pymi_types[PYMI_MAX_IDS];
 pymi_domain *pymi_domains[PYMI_MAX_IDS];
-__thread pymi_domain *pymi_current_domain;
+PYMI_TLS pymi_domain *pymi_current_domain;
 
 static pthread_mutex_t registry_lock = PTHREAD_MUTEX_INITIALIZER;
 static unsigned ntypes;             /* ids 1..ntypes are taken */
@@ -81,6 +81,7 @@ static pymi_domain *domain_create_locked(void)
         pymi_list_init(&d->gens[i].head);
         d->gens[i].threshold = default_thresholds[i];
     }
+    pymi_set_gen0_trigger(d);
     pymi_list_init(&d->permanent);
     __atomic_store_n(&pymi_domains[d->id], d, __ATOMIC_RELEASE);
     return d;

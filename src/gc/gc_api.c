@@ -11,8 +11,15 @@
 #include <string.h>
 #include "gc/gc_internal.h"
 
-void pym_gc_enable(void) { pymi_domain_current()->enabled = true; }
-void pym_gc_disable(void) { pymi_domain_current()->enabled = false; }
+static void set_enabled(bool enabled)
+{
+    pymi_domain *d = pymi_domain_current();
+    d->enabled = enabled;
+    pymi_set_gen0_trigger(d);
+}
+
+void pym_gc_enable(void) { set_enabled(true); }
+void pym_gc_disable(void) { set_enabled(false); }
 int pym_gc_isenabled(void) { return pymi_domain_current()->enabled; }
 
 void pym_gc_set_threshold(long threshold0, long threshold1, long threshold2)
@@ -21,6 +28,7 @@ void pym_gc_set_threshold(long threshold0, long threshold1, long threshold2)
     d->gens[0].threshold = threshold0;
     d->gens[1].threshold = threshold1;
     d->gens[2].threshold = threshold2;
+    pymi_set_gen0_trigger(d);
 }
 
 void pym_gc_get_threshold(long out[PYM_GC_GENERATIONS])
@@ -233,7 +241,9 @@ size_t pym_gc_get_type_stats(pym_gc_type_stats_t *out, size_t capacity)
         if (n < capacity && row_of) {
             out[n] = (pym_gc_type_stats_t){.type = pymi_types[id],
                                            .objects = d->type_counts[id].objects,
-                                           .bytes = d->type_counts[id].bytes};
+                                           .bytes = d->type_counts[id].objects *
+                                                        (sizeof(pymi_head) + pymi_types[id]->size) +
+                                                    d->type_counts[id].extra_bytes};
             row_of[id] = n + 1;
         }
         n++;

@@ -25,6 +25,7 @@
 #ifndef PYMI_GC_INTERNAL_H
 #define PYMI_GC_INTERNAL_H
 
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdbool.h>
@@ -37,11 +38,13 @@
 #define pymi_unlikely(x) __builtin_expect(!!(x), 0)
 #define PYMI_HIDDEN __attribute__((visibility("hidden")))
 #define PYMI_NOINLINE __attribute__((noinline))
+#define PYMI_ALWAYS_INLINE inline __attribute__((always_inline))
 #else
 #define pymi_likely(x) (x)
 #define pymi_unlikely(x) (x)
 #define PYMI_HIDDEN
 #define PYMI_NOINLINE
+#define PYMI_ALWAYS_INLINE inline
 #endif
 
 typedef struct pymi_head {
@@ -82,9 +85,13 @@ typedef struct pymi_generation {
     long count;
 } pymi_generation;
 
+/* A type's live objects in one domain.  Their bytes are objects * (header
+ * + type->size) + extra_bytes: only objects made by pymi_new_extra (interned
+ * bytes) have extra bytes, and their type's
+ * dealloc takes them off again. */
 typedef struct pymi_type_count {
     size_t objects;
-    size_t bytes;
+    size_t extra_bytes;
 } pymi_type_count;
 
 /* Open-addressing map from object pointers to pointers (ptrmap.c). */
@@ -107,6 +114,7 @@ typedef struct pymi_domain {
     uint8_t epoch;              /* last epoch handed out */
     bool enabled;
     bool collecting;
+    long gen0_trigger;          /* see pymi_set_gen0_trigger */
     unsigned debug;
     pymi_generation gens[PYM_GC_GENERATIONS];
     pymi_head permanent;
@@ -213,7 +221,10 @@ static inline void pymi_list_merge(pymi_head *from, pymi_head *to)
 }
 
 /* ---- domain.c ------------------------------------------------------------ */
-PYMI_HIDDEN extern __thread pymi_domain *pymi_current_domain;
+/* initial-exec: one %fs-relative load, no __tls_get_addr call (the core
+ * library's TLS is the same kind). */
+#define PYMI_TLS __thread __attribute__((tls_model("initial-exec")))
+PYMI_HIDDEN extern PYMI_TLS pymi_domain *pymi_current_domain;
 PYMI_HIDDEN pymi_domain *pymi_domain_attach(void);
 static inline pymi_domain *pymi_domain_current(void)
 {
@@ -228,9 +239,18 @@ PYMI_HIDDEN uint16_t pymi_type_register(pym_type *type);
 PYMI_HIDDEN uint8_t pymi_next_epochs(pymi_domain *d, unsigned n);
 PYMI_HIDDEN void pymi_fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
+/* Allocation compares generation 0's count with one number: its threshold,
+ * or LONG_MAX when automatic collection is off (disabled, or threshold 0).
+ * Call after changing either. */
+static inline void pymi_set_gen0_trigger(pymi_domain *d)
+{
+    long t = d->gens[0].threshold;
+    d->gen0_trigger = d->enabled && t != 0 ? t : LONG_MAX;
+}
+
 /* ---- object.c ------------------------------------------------------------ */
-PYMI_HIDDEN void *pymi_new_sized(pym_type *type, size_t size);
-PYMI_HIDDEN size_t pymi_object_bytes(const pymi_head *h);
+/* An object with extra bytes after type->size (interned bytes). */
+PYMI_HIDDEN void *pymi_new_extra(pym_type *type, size_t extra);
 PYMI_HIDDEN void pymi_track(pymi_domain *d, pymi_head *h);
 PYMI_HIDDEN void pymi_untrack(pymi_domain *d, pymi_head *h);
 
@@ -251,7 +271,6 @@ PYMI_HIDDEN size_t pymi_weakrefs_handle_unreachable(pymi_domain *d, pymi_head *l
 
 /* ---- intern.c ------------------------------------------------------------ */
 PYMI_HIDDEN extern pym_type pymi_bytes_type;
-PYMI_HIDDEN size_t pymi_bytes_alloc_size(const void *obj);
 
 /* ---- ptrmap.c ------------------------------------------------------------ */
 PYMI_HIDDEN void *pymi_ptrmap_get(const pymi_ptrmap *m, const void *key);

@@ -6,8 +6,9 @@
  * The table (chained hash, buckets of pymi_bytes via `chain`) does not own
  * its entries: an interned object is mortal and its dealloc removes it.
  * pym_intern_immortal makes the entry permanent.  The bytes type is not a
- * container (never tracked).  Its objects have a variable size, which
- * pymi_bytes_alloc_size reports to the accounting in object.c.
+ * container (never tracked).  Its objects have a variable size: the bytes
+ * past sizeof(pymi_bytes) are counted as extra bytes by pymi_new_extra and
+ * taken off the accounting again by bytes_dealloc.
  */
 #include <errno.h>
 #include <string.h>
@@ -28,11 +29,6 @@ pym_type pymi_bytes_type = {
     .dealloc = bytes_dealloc,
 };
 
-size_t pymi_bytes_alloc_size(const void *obj)
-{
-    return sizeof(pymi_bytes) + ((const pymi_bytes *)obj)->size + 1;
-}
-
 static uint64_t hash_bytes(const unsigned char *p, size_t n)
 {
     uint64_t h = 0xcbf29ce484222325ull;     /* FNV-1a */
@@ -52,6 +48,7 @@ static void bytes_dealloc(void *self)
         link = &(*link)->chain;
     *link = b->chain;
     d->intern_count--;
+    d->type_counts[pymi_bytes_type.pymi_type_id].extra_bytes -= b->size + 1;
 }
 
 static int table_grow(pymi_domain *d)
@@ -92,11 +89,11 @@ void *pym_intern(const void *bytes, size_t len)
         errno = ENOMEM;
         return NULL;
     }
-    if (len > SIZE_MAX - sizeof(pymi_bytes) - 1) {
+    if (len == SIZE_MAX) {
         errno = ENOMEM;
         return NULL;
     }
-    pymi_bytes *b = pymi_new_sized(&pymi_bytes_type, sizeof(pymi_bytes) + len + 1);
+    pymi_bytes *b = pymi_new_extra(&pymi_bytes_type, len + 1);
     if (!b)
         return NULL;
     b->hash = hash;
