@@ -170,7 +170,7 @@ static inline void release(pymi_domain *d, pymi_head *h, const pym_type *t)
 /* A death that runs user code: finalize once (PEP 442), and stop if it
  * resurrected the object; weak references and their callbacks; dealloc or
  * clear.  The object is untracked already. */
-static void die_with_user_code(pymi_domain *d, pymi_head *h, pym_type *t)
+static PYMI_ALWAYS_INLINE void die_with_user_code(pymi_domain *d, pymi_head *h, pym_type *t)
 {
     void *obj = h + 1;
     d->dealloc_depth++;
