@@ -86,6 +86,21 @@ static inline node *ring_new(long n)
     return first;
 }
 
+/* The per-type accounting row of t: 1 and *out, or 0 when t has no live
+ * object. */
+static inline size_t type_row(const pym_type *t, pym_gc_type_stats_t *out)
+{
+    pym_gc_type_stats_t rows[64];
+    size_t n = pym_gc_get_type_stats(rows, 64);
+    assert_true(n <= 64);
+    for (size_t i = 0; i < n; i++)
+        if (rows[i].type == t) {
+            *out = rows[i];
+            return 1;
+        }
+    return 0;
+}
+
 static inline int gc_test_setup(void **state)
 {
     (void)state;

@@ -81,6 +81,29 @@ static void many_distinct_strings_each_keep_their_identity(void **state)
         pym_decref(first[i]);
 }
 
+/* Interned objects have a size of their own: the bytes of the type's row
+ * follow the contents, header and NUL included. */
+static void interned_bytes_are_accounted_with_their_length(void **state)
+{
+    (void)state;
+    void *a = pym_intern("abc", 3);
+    const pym_type *bytes_type = pym_typeof(a);
+    pym_gc_type_stats_t row;
+    assert_int_equal(type_row(bytes_type, &row), 1);
+    size_t before_objects = row.objects, before_bytes = row.bytes;
+    const char *text = "a longer string, interned once";
+    size_t len = strlen(text);
+    void *b = pym_intern(text, len);
+    assert_int_equal(type_row(bytes_type, &row), 1);
+    assert_int_equal(row.objects, before_objects + 1);
+    assert_int_equal(row.bytes, before_bytes + 32 + bytes_type->size + len + 1);
+    pym_decref(b);
+    assert_int_equal(type_row(bytes_type, &row), 1);
+    assert_int_equal(row.objects, before_objects);
+    assert_int_equal(row.bytes, before_bytes);
+    pym_decref(a);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -89,6 +112,7 @@ int main(void)
         GC_TEST(interned_object_is_mortal),
         GC_TEST(immortal_interned_object_survives_every_decref),
         GC_TEST(many_distinct_strings_each_keep_their_identity),
+        GC_TEST(interned_bytes_are_accounted_with_their_length),
     };
     return cmocka_run_group_tests_name("gc intern", tests, NULL, NULL);
 }

@@ -120,19 +120,6 @@ static void container_is_tracked_from_birth_and_can_be_untracked(void **state)
     pym_decref(n);
 }
 
-static size_t type_row(const pym_type *t, pym_gc_type_stats_t *out)
-{
-    pym_gc_type_stats_t rows[64];
-    size_t n = pym_gc_get_type_stats(rows, 64);
-    assert_true(n <= 64);
-    for (size_t i = 0; i < n; i++)
-        if (rows[i].type == t) {
-            *out = rows[i];
-            return 1;
-        }
-    return 0;
-}
-
 static void per_type_accounting_follows_births_and_deaths(void **state)
 {
     (void)state;
