@@ -177,23 +177,16 @@ static inline uint32_t pymi_refs(const pymi_head *h, const pymi_set *s)
 static inline void pymi_list_init(pymi_head *list) { list->next = list->prev = list; }
 static inline bool pymi_list_empty(const pymi_head *list) { return list->next == list; }
 
-static inline void pymi_list_append(pymi_head *h, pymi_head *list)
+static inline void pymi_list_insert(pymi_head *h, pymi_head *prev, pymi_head *next)
 {
-    pymi_head *last = list->prev;
-    h->prev = last;
-    h->next = list;
-    last->next = h;
-    list->prev = h;
+    h->prev = prev;
+    h->next = next;
+    prev->next = h;
+    next->prev = h;
 }
 
-static inline void pymi_list_prepend(pymi_head *h, pymi_head *list)
-{
-    pymi_head *first = list->next;
-    h->next = first;
-    h->prev = list;
-    first->prev = h;
-    list->next = h;
-}
+static inline void pymi_list_append(pymi_head *h, pymi_head *list) { pymi_list_insert(h, list->prev, list); }
+static inline void pymi_list_prepend(pymi_head *h, pymi_head *list) { pymi_list_insert(h, list, list->next); }
 
 static inline void pymi_list_remove(pymi_head *h)
 {
