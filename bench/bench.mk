@@ -28,7 +28,7 @@ bench_instructions_count_pairs_LDFLAGS =
 BENCH_BINARIES = bench/memory/rss_probe bench/instructions/count_pairs
 if HAVE_BENCHMARK
 bench_micro_pym_micro_SOURCES = bench/micro/main.cc bench/micro/pairs.cc \
-	bench/micro/working_set.cc bench/micro/threads.cc bench/size_mix.h
+	bench/micro/working_set.cc bench/micro/threads.cc bench/micro/churn.h bench/size_mix.h
 bench_micro_pym_micro_CXXFLAGS = $(BENCH_CXX_FLAGS) $(BENCHMARK_CFLAGS)
 bench_micro_pym_micro_LDFLAGS = -pthread
 bench_micro_pym_micro_LDADD = $(BENCHMARK_LIBS)

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "../size_mix.h"
+#include "churn.h"
 
 namespace {
 
@@ -103,29 +104,7 @@ constexpr size_t kThreadPlanLength = 1u << 14;
 
 void thread_churn(benchmark::State &state)
 {
-    bench_rng_t rng = bench_rng_seeded(1000 + static_cast<uint64_t>(state.thread_index()));
-    std::vector<void *> live(kThreadObjects);
-    for (void *&slot : live)
-        slot = std::malloc(bench_size_cpython_mix(&rng));
-    struct step { uint32_t slot; uint32_t size; };
-    std::vector<step> plan(kThreadPlanLength);
-    for (step &s : plan) {
-        s.slot = static_cast<uint32_t>(bench_rng_below(&rng, kThreadObjects));
-        s.size = static_cast<uint32_t>(bench_size_cpython_mix(&rng));
-    }
-
-    size_t next = 0;
-    for (auto _ : state) {
-        const step &s = plan[next];
-        next = (next + 1) & (kThreadPlanLength - 1);
-        std::free(live[s.slot]);
-        char *p = static_cast<char *>(std::malloc(s.size));
-        p[0] = 1;
-        live[s.slot] = p;
-    }
-    state.SetItemsProcessed(state.iterations());
-    for (void *p : live)
-        std::free(p);
+    bench_churn(state, 1000 + static_cast<uint64_t>(state.thread_index()), kThreadObjects, kThreadPlanLength);
 }
 
 } // namespace

@@ -25,6 +25,7 @@
 #include <vector>
 
 #include "../size_mix.h"
+#include "churn.h"
 
 namespace {
 
@@ -65,32 +66,7 @@ constexpr size_t kChurnPlanLength = 1u << 16;
 
 void churn(benchmark::State &state)
 {
-    bench_rng_t rng = bench_rng_seeded(7);
-    std::vector<void *> live(kChurnObjects);
-    for (void *&slot : live) {
-        size_t size = bench_size_cpython_mix(&rng);
-        slot = std::malloc(size);
-        std::memset(slot, 0xAB, size < 16 ? size : 16);
-    }
-    struct step { uint32_t slot; uint32_t size; };
-    std::vector<step> plan(kChurnPlanLength);
-    for (step &s : plan) {
-        s.slot = static_cast<uint32_t>(bench_rng_below(&rng, kChurnObjects));
-        s.size = static_cast<uint32_t>(bench_size_cpython_mix(&rng));
-    }
-
-    size_t next = 0;
-    for (auto _ : state) {
-        const step &s = plan[next];
-        next = (next + 1) & (kChurnPlanLength - 1);
-        std::free(live[s.slot]);
-        char *p = static_cast<char *>(std::malloc(s.size));
-        p[0] = 1;
-        live[s.slot] = p;
-    }
-    state.SetItemsProcessed(state.iterations());
-    for (void *p : live)
-        std::free(p);
+    bench_churn(state, 7, kChurnObjects, kChurnPlanLength);
 }
 
 struct tree_node {
