@@ -54,7 +54,7 @@ endif
 
 # --- tests/install: make install/uninstall into a temporary DESTDIR ---------
 TESTS += tests/install/test_install.sh
-EXTRA_DIST += tests/install/test_install.sh
+EXTRA_DIST += tests/install/test_install.sh tests/tap.sh
 
 # Files of other parts of the tree that the tarball missed (make distcheck
 # passes without them, but the README and scripts/demo.sh use them).

@@ -12,18 +12,10 @@
 # runtime would have to be loaded first).  Prints TAP.
 set -u
 : "${top_builddir:?run me from make check}" "${top_srcdir:?}"
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/pym-install.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
+tap_name=install
+. "$top_srcdir/tests/tap.sh"
 stage=$tmp/stage
-for name in $(env | sed -n 's/^\(PYMALLOC_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$name"; done
-unset LD_PRELOAD MAKEFLAGS MFLAGS MAKELEVEL
-
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $1"; sed 's/^/#   /' "$tmp/out" "$tmp/err"; }
-skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
-run() { timeout 120 "$@" >"$tmp/out" 2>"$tmp/err"; status=$?; }
+unset MAKEFLAGS MFLAGS MAKELEVEL
 
 echo "1..8"
 

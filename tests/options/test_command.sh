@@ -9,18 +9,8 @@ cmd=$top_builddir/tools/pymalloc
 workload=$top_builddir/tests/options/plain_workload
 manpage=$top_srcdir/man/pymalloc.1
 version=$(sed -n 's/^#define PACKAGE_VERSION "\(.*\)"$/\1/p' "$top_builddir/pym_build_config.h")
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/pym-command.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-for name in $(env | sed -n 's/^\(PYMALLOC_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$name"; done
-unset LD_PRELOAD
-
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $1"; sed 's/^/#   /' "$tmp/out" "$tmp/err"; }
-skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
-run() { timeout 60 "$@" >"$tmp/out" 2>"$tmp/err"; status=$?; }
-lines() { wc -l <"$1" | tr -d ' '; }
+tap_name=command
+. "$top_srcdir/tests/tap.sh"
 
 if readelf -d "$PYM_LIB" 2>/dev/null | grep -Eq 'NEEDED.*lib(a|t)san'; then
   no_preload="the library needs a sanitizer runtime first"

@@ -7,23 +7,11 @@
 # library needs a sanitizer runtime (ASan/TSan must come first in the
 # process), valgrind when it is not installed.
 set -u
-: "${top_builddir:?run me from make check}" "${PYM_LIB:?run me from make check}"
+: "${top_builddir:?run me from make check}" "${top_srcdir:?}" "${PYM_LIB:?run me from make check}"
 probe=$top_builddir/tests/options/option_probe
 workload=$top_builddir/tests/options/plain_workload
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/pym-options.XXXXXX") || exit 1
-trap 'rm -rf "$tmp"' EXIT
-# Only the variables each case sets may reach the library.
-for name in $(env | sed -n 's/^\(PYMALLOC_[A-Za-z0-9_]*\)=.*/\1/p'); do unset "$name"; done
-unset LD_PRELOAD
-
-n=0
-ok() { n=$((n + 1)); echo "ok $n - $1"; }
-not_ok() { n=$((n + 1)); echo "not ok $n - $1"; sed 's/^/#   /' "$tmp/out" "$tmp/err"; }
-skip() { n=$((n + 1)); echo "ok $n - $1 # SKIP $2"; }
-check() { if eval "$2"; then ok "$1"; else not_ok "$1"; fi; }
-# run VAR=value... program: stdout to $tmp/out, stderr to $tmp/err, bounded in time
-run() { env "$@" >"$tmp/out" 2>"$tmp/err"; status=$?; }
-lines() { wc -l <"$1" | tr -d ' '; }
+tap_name=options tap_timeout=300     # the cases bound themselves more tightly
+. "$top_srcdir/tests/tap.sh"
 
 if readelf -d "$PYM_LIB" 2>/dev/null | grep -Eq 'NEEDED.*lib(a|t)san'; then
   no_preload="the library needs a sanitizer runtime first"
