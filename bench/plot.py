@@ -36,47 +36,54 @@ def ordered(names):
     return [n for n in benchlib.ORDER if n in names]
 
 
+def plot_lines(ax, points_by_alloc, **style):
+    """One line per allocator, in the report's order and colours."""
+    for alloc in ordered(points_by_alloc):
+        points = sorted(points_by_alloc[alloc])
+        if points:
+            ax.plot([p[0] for p in points], [p[1] for p in points], label=alloc,
+                    color=COLOURS.get(alloc), **style)
+
+
+def finish(plt, fig, ax, images, name, title, grid_axis="both", legend_size=None):
+    """Title, grid and legend, then the PNG."""
+    ax.set_title(title, fontsize=9)
+    ax.grid(axis=grid_axis, alpha=0.3)
+    ax.legend(fontsize=legend_size)
+    fig.tight_layout()
+    fig.savefig(os.path.join(images, name), dpi=110)
+    plt.close(fig)
+
+
 def plot_sizes(plt, rows, images, subtitle):
     ns = median_by(rows, ["allocator", "benchmark"], "ns_per_op")
+    points = defaultdict(list)
+    for (alloc, bench), v in ns.items():
+        if bench.startswith("pair/"):
+            points[alloc].append((int(bench.split("/")[1]), v))
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    for alloc in ordered({a for a, _ in ns}):
-        points = sorted((int(b.split("/")[1]), v) for (a, b), v in ns.items()
-                        if a == alloc and b.startswith("pair/"))
-        if points:
-            ax.plot([p[0] for p in points], [p[1] for p in points], marker="o",
-                    label=alloc, color=COLOURS.get(alloc))
+    plot_lines(ax, points, marker="o")
     ax.set_xscale("log", base=2)
     ax.set_xlabel("request size (bytes)")
     ax.set_ylabel("ns per malloc+free pair")
     ax.set_ylim(bottom=0)
-    ax.set_title("malloc+free pair by size\n" + subtitle, fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(os.path.join(images, "ns_per_size.png"), dpi=110)
-    plt.close(fig)
+    finish(plt, fig, ax, images, "ns_per_size.png", "malloc+free pair by size\n" + subtitle)
 
 
 def plot_scaling(plt, rows, images, subtitle):
     ips = median_by(rows, ["allocator", "benchmark"], "items_per_second")
+    points = defaultdict(list)
+    for (alloc, bench), v in ips.items():
+        if bench.startswith("threads/churn/threads:"):
+            points[alloc].append((int(bench.rsplit(":", 1)[1]), v / 1e6))
     fig, ax = plt.subplots(figsize=(7, 4.2))
-    for alloc in ordered({a for a, _ in ips}):
-        points = sorted((int(b.rsplit(":", 1)[1]), v / 1e6) for (a, b), v in ips.items()
-                        if a == alloc and b.startswith("threads/churn/threads:"))
-        if points:
-            ax.plot([p[0] for p in points], [p[1] for p in points], marker="o",
-                    label=alloc, color=COLOURS.get(alloc))
+    plot_lines(ax, points, marker="o")
     ax.set_xticks([1, 2, 4])
     ax.set_xlabel(f"threads (machine: {os.cpu_count()} cores)")
     ax.set_ylabel("million malloc+free pairs per second")
     ax.set_ylim(bottom=0)
-    ax.set_title("threads/churn: private 10k-object working set per thread\n" + subtitle,
-                 fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(os.path.join(images, "thread_scaling.png"), dpi=110)
-    plt.close(fig)
+    finish(plt, fig, ax, images, "thread_scaling.png",
+           "threads/churn: private 10k-object working set per thread\n" + subtitle)
 
 
 def plot_timeline(plt, rows, images, subtitle):
@@ -87,23 +94,16 @@ def plot_timeline(plt, rows, images, subtitle):
         series[row["allocator"]].append((op, rss))
         live[op] = int(row["live_request_kib"]) / 1024
     fig, ax = plt.subplots(figsize=(8, 4.5))
-    for alloc in ordered(series):
-        points = sorted(series[alloc])
-        ax.plot([p[0] for p in points], [p[1] for p in points], label=alloc,
-                color=COLOURS.get(alloc), linewidth=1.4)
+    plot_lines(ax, series, linewidth=1.4)
     points = sorted(live.items())
     ax.plot([p[0] for p in points], [p[1] for p in points], "k--", linewidth=1,
             label="bytes requested and live")
     ax.set_xlabel("operations (grow, churn, free 90%, churn, free all)")
     ax.set_ylabel("resident set (MiB)")
     ax.set_ylim(bottom=0)
-    ax.set_title("RSS over time, CPython-like size mix (no trim/purge call)\n" + subtitle,
-                 fontsize=9)
-    ax.grid(alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(os.path.join(images, "rss_timeline.png"), dpi=110)
-    plt.close(fig)
+    finish(plt, fig, ax, images, "rss_timeline.png",
+           "RSS over time, CPython-like size mix (no trim/purge call)\n" + subtitle,
+           legend_size=8)
 
 
 def plot_instructions(plt, rows, images, subtitle):
@@ -120,12 +120,9 @@ def plot_instructions(plt, rows, images, subtitle):
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(workloads))])
     ax.set_xticklabels(workloads)
     ax.set_ylabel("instructions per malloc+free pair")
-    ax.set_title("callgrind instruction counts (lower is better)\n" + subtitle, fontsize=9)
-    ax.grid(axis="y", alpha=0.3)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(os.path.join(images, "instructions.png"), dpi=110)
-    plt.close(fig)
+    finish(plt, fig, ax, images, "instructions.png",
+           "callgrind instruction counts (lower is better)\n" + subtitle,
+           grid_axis="y", legend_size=8)
 
 
 def write_plots(results, images):
