@@ -156,8 +156,9 @@ void pymi_pool_exhausted(pym_heap_t *heap, pym_pool_t *pool)
 }
 
 /* Decides what an empty pool (used == 0) becomes.  keep_spare: the heap is
- * live and may keep one empty pool per class against malloc/free thrash. */
-static void pool_empty(pym_heap_t *heap, pym_pool_t *pool, int keep_spare)
+ * live and may keep one empty pool per class against malloc/free thrash.
+ * A pool for the arena goes into batch, or straight back when batch is NULL. */
+static void pool_empty(pym_heap_t *heap, pym_pool_t *pool, int keep_spare, pym_pool_batch_t *batch)
 {
     if (pool->queued)
         return;   /* on a reclaim stack: the pop will come back here */
@@ -178,15 +179,24 @@ static void pool_empty(pym_heap_t *heap, pym_pool_t *pool, int keep_spare)
         heap->spare[c] = NULL;
     if (pool->state == PYM_POOL_LINKED)
         pymi_pool_unlink(heap, pool);
-    pymi_arena_return_pool(pool);
+    if (batch != NULL)
+        pymi_pool_batch_add(batch, pool);
+    else
+        pymi_arena_return_pool(pool);
+}
+
+void pymi_pool_settle(pym_heap_t *heap, pym_pool_t *pool, int keep_spare)
+{
+    pymi_pool_settle_batched(heap, pool, keep_spare, NULL);
 }
 
 /* After blocks came back to the pool (a local free, a drain): relink it if
- * it was FULL, release it if it is empty. */
-void pymi_pool_settle(pym_heap_t *heap, pym_pool_t *pool, int keep_spare)
+ * it was FULL, release it if it is empty (into batch, unless NULL). */
+void pymi_pool_settle_batched(pym_heap_t *heap, pym_pool_t *pool, int keep_spare,
+                              pym_pool_batch_t *batch)
 {
     if (pool->used == 0) {
-        pool_empty(heap, pool, keep_spare);
+        pool_empty(heap, pool, keep_spare, batch);
         return;
     }
     if (pool->state != PYM_POOL_FULL)
