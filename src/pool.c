@@ -97,6 +97,18 @@ void pymi_pool_unlink(pym_heap_t *heap, pym_pool_t *pool)
     pool->state = PYM_POOL_FULL;
 }
 
+/* A remote list this long is likely most of the pool: from there on the
+ * walk fetches the pool's carved lines all at once (prefetch) instead of one
+ * cache miss per link.  A thread that exits after others freed its blocks
+ * walks 63 links per pool of 64-byte blocks, in the order they were freed. */
+#define PYM_REMOTE_PREFETCH_AFTER 8u
+
+static void pool_prefetch_carved(const pym_pool_t *pool)
+{
+    for (size_t offset = PYM_POOL_HEADER_SIZE; offset < pool->nextoffset; offset += 64)
+        __builtin_prefetch((const char *)pool + offset);
+}
+
 /* Moves the remote list onto the local free list; returns how many blocks. */
 unsigned pymi_pool_take_remote(pym_pool_t *pool)
 {
@@ -118,7 +130,8 @@ unsigned pymi_pool_take_remote(pym_pool_t *pool)
     for (pym_block_t *next; (next = pymi_block_next(tail)) != NULL; tail = next) {
         if (!pymi_block_link_is_sane(tail, next))
             pymi_freelist_corrupt(tail);
-        count++;
+        if (++count == PYM_REMOTE_PREFETCH_AFTER)
+            pool_prefetch_carved(pool);
     }
     pymi_block_set_next(tail, pool->free);
     pool->free = head;
