@@ -10,7 +10,9 @@
  *
  * Heaps are never freed; their memory comes from mmap, never from malloc.
  * When a thread exits (pthread key destructor), its heap drains what it can,
- * returns its empty pools and is *abandoned* with the blocks still live.
+ * returns its empty pools (PYM_RETURN_BATCH per acquisition of the arena
+ * lock: a heap whose blocks others freed may hold 100k empty pools) and is
+ * *abandoned* with the blocks still live.
  * Its pools keep pointing at it, so there is no window in which a pool has
  * no owner.  While abandoned, a free into one of its pools takes heap->lock
  * and acts as the owner (pymi_heap_free_abandoned), so memory keeps going

@@ -18,7 +18,8 @@
  *           uncarved space (pool->free != NULL).  malloc uses the first one.
  *   FULL    no free block; unlinked.  It comes back to LINKED on a local free,
  *           or through the heap's reclaim stack after a remote free.
- *   empty   used == 0: kept as the class's spare or returned to the arena.
+ *   empty   used == 0: kept as the class's spare or returned to the arena,
+ *           alone or with others in a pym_pool_batch_t.
  */
 #ifndef PYM_TYPES_H
 #define PYM_TYPES_H
