@@ -26,6 +26,13 @@
  *   - pymi_arena_trim purges every dirty pool, every spare and every
  *     draining arena.
  *
+ * Pools come back one at a time (pymi_arena_return_pool: a free that
+ * empties a pool) or in batches of up to PYM_RETURN_BATCH
+ * (pymi_arena_return_pools: thread exit, reclaim, trim, which may empty
+ * 100k pools in one loop).  A batch takes the lock once and each of its
+ * arenas once (arena_take_back_locked), under the same rules: the dirty
+ * budget, one purge per tick, empty arenas to the spare/draining lists.
+ *
  * Locking: everything here runs under pymi_arena_lock, which ranks last
  * (internal.h).  madvise is called with the lock held, so a purged pool can
  * never be handed out while its pages are going away.
@@ -233,29 +240,77 @@ pym_pool_t *pymi_arena_take_pool(void)
     return (pym_pool_t *)(pymi_arena_base(arena) + ((uintptr_t)index << PYM_POOL_SHIFT));
 }
 
-void pymi_arena_return_pool(pym_pool_t *pool)
+static uint64_t pool_bit(const pym_pool_t *pool)
 {
-    pym_arena_t *arena = pymi_arena_of(pool);
-    unsigned index = (unsigned)(((uintptr_t)pool >> PYM_POOL_SHIFT) & (PYM_POOLS_PER_ARENA - 1));
-    pool->owner = NULL;   /* a later free() of one of its blocks is then detected */
-    pthread_mutex_lock(&pymi_arena_lock);
-    pym_assert(!(arena->free_mask & ((uint64_t)1 << index)));
+    return (uint64_t)1 << (((uintptr_t)pool >> PYM_POOL_SHIFT) & (PYM_POOLS_PER_ARENA - 1));
+}
+
+/* The arena gets back the free pools in `returned` (one bit per pool): it
+ * changes bucket, empties or purges once, however many pools came back. */
+static void arena_take_back_locked(pym_arena_t *arena, uint64_t returned)
+{
+    pym_assert(!(arena->free_mask & returned));
+    unsigned count = (unsigned)__builtin_popcountll(returned);
     if (arena->nfree > 0)
         bucket_remove(arena);
-    arena->free_mask |= (uint64_t)1 << index;
-    arena->dirty_mask |= (uint64_t)1 << index;
-    arena->nfree++;
-    dirty_pools++;
+    arena->free_mask |= returned;
+    arena->dirty_mask |= returned;
+    arena->nfree += count;
+    dirty_pools += count;
+    counters.pools_returned += count;
     if (arena->nfree == PYM_POOLS_PER_ARENA) {
         arena_empty_locked(arena);
-    } else {
-        bucket_insert(arena);
-        if (dirty_pools > PYM_DIRTY_BUDGET &&
-            (unsigned)__builtin_popcountll(arena->dirty_mask) >= PYM_PURGE_BATCH &&
-            purge_allowed_now())
-            purge_dirty(arena);
+        return;
+    }
+    bucket_insert(arena);
+    if (dirty_pools > PYM_DIRTY_BUDGET &&
+        (unsigned)__builtin_popcountll(arena->dirty_mask) >= PYM_PURGE_BATCH &&
+        purge_allowed_now())
+        purge_dirty(arena);
+}
+
+void pymi_arena_return_pool(pym_pool_t *pool)
+{
+    pool->owner = NULL;   /* a later free() of one of its blocks is then detected */
+    pthread_mutex_lock(&pymi_arena_lock);
+    counters.return_rounds++;
+    arena_take_back_locked(pymi_arena_of(pool), pool_bit(pool));
+    pthread_mutex_unlock(&pymi_arena_lock);
+}
+
+/* Sorted by address, a batch's pools of one arena are neighbours: each
+ * arena is then taken back once, with all its pools (one bucket move, one
+ * purge decision). */
+void pymi_arena_return_pools(pym_pool_t **pools, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        pym_pool_t *pool = pools[i];
+        pool->owner = NULL;
+        size_t j = i;
+        for (; j > 0 && pools[j - 1] > pool; j--)   /* insertion sort */
+            pools[j] = pools[j - 1];
+        pools[j] = pool;
+    }
+    pthread_mutex_lock(&pymi_arena_lock);
+    counters.return_rounds++;
+    for (size_t i = 0; i < n;) {
+        pym_arena_t *arena = pymi_arena_of(pools[i]);
+        uint64_t returned = 0;
+        for (; i < n && pymi_arena_of(pools[i]) == arena; i++) {
+            pym_assert(!(returned & pool_bit(pools[i])));
+            returned |= pool_bit(pools[i]);
+        }
+        arena_take_back_locked(arena, returned);
     }
     pthread_mutex_unlock(&pymi_arena_lock);
+}
+
+void pymi_arena_return_batch(pym_pool_batch_t *batch)
+{
+    if (batch->count == 0)
+        return;
+    pymi_arena_return_pools(batch->pools, batch->count);
+    batch->count = 0;
 }
 
 int pymi_arena_trim(void)

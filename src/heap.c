@@ -10,7 +10,9 @@
  *
  * Heaps are never freed; their memory comes from mmap, never from malloc.
  * When a thread exits (pthread key destructor), its heap drains what it can,
- * returns its empty pools and is *abandoned* with the blocks still live.
+ * returns its empty pools (PYM_RETURN_BATCH per acquisition of the arena
+ * lock: a heap whose blocks others freed may hold 100k empty pools) and is
+ * *abandoned* with the blocks still live.
  * Its pools keep pointing at it, so there is no window in which a pool has
  * no owner.  While abandoned, a free into one of its pools takes heap->lock
  * and acts as the owner (pymi_heap_free_abandoned), so memory keeps going
@@ -75,21 +77,25 @@ static pym_heap_t *heap_adopt_locked(void)
     return NULL;
 }
 
-/* Returns every empty pool and drains what can be drained.  Caller acts as
- * the owner (its own heap, or an abandoned heap whose lock it holds). */
+/* Returns every empty pool and drains what can be drained, PYM_RETURN_BATCH
+ * pools per acquisition of the arena lock.  Caller acts as the owner (its
+ * own heap, or an abandoned heap whose lock it holds). */
 static void heap_release_empty(pym_heap_t *heap)
 {
-    pymi_remote_reclaim(heap, 0);
+    pym_pool_batch_t batch;   /* only count is set: no 512-byte memset */
+    batch.count = 0;
+    pymi_remote_reclaim_batched(heap, 0, &batch);
     for (unsigned c = 0; c < PYM_NUM_CLASSES; c++) {
         heap->spare[c] = NULL;
         pym_pool_t *pool = heap->pools[c];
         while (pool != &pymi_exhausted_pool && pool != NULL) {
             pym_pool_t *next = pool->next;
             pymi_pool_take_remote(pool);
-            pymi_pool_settle(heap, pool, 0);
+            pymi_pool_settle_batched(heap, pool, 0, &batch);
             pool = next;
         }
     }
+    pymi_arena_return_batch(&batch);
 }
 
 static void heap_thread_exit(void *arg)
@@ -186,8 +192,11 @@ void pymi_heap_free_abandoned(pym_heap_t *owner, pym_pool_t *pool, pym_block_t *
     pool->free = block;
     pool->used--;
     pymi_pool_take_remote(pool);
-    pymi_remote_reclaim(owner, 0);
-    pymi_pool_settle(owner, pool, 0);
+    pym_pool_batch_t batch;   /* only count is set: no 512-byte memset */
+    batch.count = 0;
+    pymi_remote_reclaim_batched(owner, 0, &batch);
+    pymi_pool_settle_batched(owner, pool, 0, &batch);
+    pymi_arena_return_batch(&batch);
     pthread_mutex_unlock(&owner->lock);
 }
 

@@ -71,10 +71,22 @@ PYM_INLINE uintptr_t pymi_arena_base(const pym_arena_t *arena)
 PYM_HIDDEN extern pthread_mutex_t pymi_arena_lock;
 PYM_HIDDEN pym_pool_t *pymi_arena_take_pool(void);
 PYM_HIDDEN void pymi_arena_return_pool(pym_pool_t *pool);
+/* Sorts pools; one lock acquisition for all n (n <= PYM_RETURN_BATCH). */
+PYM_HIDDEN void pymi_arena_return_pools(pym_pool_t **pools, size_t n);
+/* Returns the batch's pools (if any) and empties it. */
+PYM_HIDDEN void pymi_arena_return_batch(pym_pool_batch_t *batch);
+PYM_INLINE void pymi_pool_batch_add(pym_pool_batch_t *batch, pym_pool_t *pool)
+{
+    batch->pools[batch->count++] = pool;
+    if (batch->count == PYM_RETURN_BATCH)
+        pymi_arena_return_batch(batch);
+}
 PYM_HIDDEN int pymi_arena_trim(void);
 struct pymi_arena_counters {
     size_t current, highwater;
     uint64_t allocated, reclaimed, madvise_calls, pages_purged;
+    uint64_t pools_returned;   /* pools given back to their arenas */
+    uint64_t return_rounds;    /* arena-lock acquisitions that gave pools back */
 };
 PYM_HIDDEN void pymi_arena_counters(struct pymi_arena_counters *out);
 
@@ -90,6 +102,9 @@ PYM_HIDDEN void pymi_pool_unlink(pym_heap_t *heap, pym_pool_t *pool);
 PYM_HIDDEN unsigned pymi_pool_take_remote(pym_pool_t *pool);
 PYM_HIDDEN void pymi_pool_exhausted(pym_heap_t *heap, pym_pool_t *pool);
 PYM_HIDDEN void pymi_pool_settle(pym_heap_t *heap, pym_pool_t *pool, int keep_spare);
+/* The same, an empty pool joining batch; the caller returns the batch. */
+PYM_HIDDEN void pymi_pool_settle_batched(pym_heap_t *heap, pym_pool_t *pool, int keep_spare,
+                                         pym_pool_batch_t *batch);
 
 PYM_INLINE int pymi_is_block_start(const pym_pool_t *pool, const void *ptr)
 {
@@ -100,6 +115,8 @@ PYM_INLINE int pymi_is_block_start(const pym_pool_t *pool, const void *ptr)
 /* ---- remote.c: frees from threads that do not own the pool -------------- */
 PYM_HIDDEN void pymi_remote_push(pym_heap_t *owner, pym_pool_t *pool, pym_block_t *block);
 PYM_HIDDEN void pymi_remote_reclaim(pym_heap_t *heap, int keep_spare);
+/* The same, the pools it empties joining batch; the caller returns the batch. */
+PYM_HIDDEN void pymi_remote_reclaim_batched(pym_heap_t *heap, int keep_spare, pym_pool_batch_t *batch);
 
 /* ---- heap.c: per-thread heaps ---------------------------------------------- */
 PYM_HIDDEN extern PYM_TLS pym_heap_t *pymi_tls_heap;

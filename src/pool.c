@@ -97,6 +97,18 @@ void pymi_pool_unlink(pym_heap_t *heap, pym_pool_t *pool)
     pool->state = PYM_POOL_FULL;
 }
 
+/* A remote list this long is likely most of the pool: from there on the
+ * walk fetches the pool's carved lines all at once (prefetch) instead of one
+ * cache miss per link.  A thread that exits after others freed its blocks
+ * walks 63 links per pool of 64-byte blocks, in the order they were freed. */
+#define PYM_REMOTE_PREFETCH_AFTER 8u
+
+static void pool_prefetch_carved(const pym_pool_t *pool)
+{
+    for (size_t offset = PYM_POOL_HEADER_SIZE; offset < pool->nextoffset; offset += 64)
+        __builtin_prefetch((const char *)pool + offset);
+}
+
 /* Moves the remote list onto the local free list; returns how many blocks. */
 unsigned pymi_pool_take_remote(pym_pool_t *pool)
 {
@@ -118,7 +130,8 @@ unsigned pymi_pool_take_remote(pym_pool_t *pool)
     for (pym_block_t *next; (next = pymi_block_next(tail)) != NULL; tail = next) {
         if (!pymi_block_link_is_sane(tail, next))
             pymi_freelist_corrupt(tail);
-        count++;
+        if (++count == PYM_REMOTE_PREFETCH_AFTER)
+            pool_prefetch_carved(pool);
     }
     pymi_block_set_next(tail, pool->free);
     pool->free = head;
@@ -156,8 +169,9 @@ void pymi_pool_exhausted(pym_heap_t *heap, pym_pool_t *pool)
 }
 
 /* Decides what an empty pool (used == 0) becomes.  keep_spare: the heap is
- * live and may keep one empty pool per class against malloc/free thrash. */
-static void pool_empty(pym_heap_t *heap, pym_pool_t *pool, int keep_spare)
+ * live and may keep one empty pool per class against malloc/free thrash.
+ * A pool for the arena goes into batch, or straight back when batch is NULL. */
+static void pool_empty(pym_heap_t *heap, pym_pool_t *pool, int keep_spare, pym_pool_batch_t *batch)
 {
     if (pool->queued)
         return;   /* on a reclaim stack: the pop will come back here */
@@ -178,15 +192,24 @@ static void pool_empty(pym_heap_t *heap, pym_pool_t *pool, int keep_spare)
         heap->spare[c] = NULL;
     if (pool->state == PYM_POOL_LINKED)
         pymi_pool_unlink(heap, pool);
-    pymi_arena_return_pool(pool);
+    if (batch != NULL)
+        pymi_pool_batch_add(batch, pool);
+    else
+        pymi_arena_return_pool(pool);
+}
+
+void pymi_pool_settle(pym_heap_t *heap, pym_pool_t *pool, int keep_spare)
+{
+    pymi_pool_settle_batched(heap, pool, keep_spare, NULL);
 }
 
 /* After blocks came back to the pool (a local free, a drain): relink it if
- * it was FULL, release it if it is empty. */
-void pymi_pool_settle(pym_heap_t *heap, pym_pool_t *pool, int keep_spare)
+ * it was FULL, release it if it is empty (into batch, unless NULL). */
+void pymi_pool_settle_batched(pym_heap_t *heap, pym_pool_t *pool, int keep_spare,
+                              pym_pool_batch_t *batch)
 {
     if (pool->used == 0) {
-        pool_empty(heap, pool, keep_spare);
+        pool_empty(heap, pool, keep_spare, batch);
         return;
     }
     if (pool->state != PYM_POOL_FULL)

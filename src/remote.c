@@ -40,9 +40,18 @@ void pymi_remote_push(pym_heap_t *owner, pym_pool_t *pool, pym_block_t *block)
                                                     memory_order_release, memory_order_relaxed));
 }
 
-/* Takes the heap's whole reclaim stack and brings each pool back into use
- * (or back to its arena when it turned out empty).  Owner context. */
 void pymi_remote_reclaim(pym_heap_t *heap, int keep_spare)
+{
+    pym_pool_batch_t batch;   /* only count is set: no 512-byte memset */
+    batch.count = 0;
+    pymi_remote_reclaim_batched(heap, keep_spare, &batch);
+    pymi_arena_return_batch(&batch);
+}
+
+/* Takes the heap's whole reclaim stack and brings each pool back into use,
+ * or into batch when it turned out empty: a thread that exits after others
+ * freed its blocks finds every one of its pools here.  Owner context. */
+void pymi_remote_reclaim_batched(pym_heap_t *heap, int keep_spare, pym_pool_batch_t *batch)
 {
     pym_pool_t *pool = atomic_exchange_explicit(&heap->reclaim, NULL, memory_order_acquire);
     while (pool != NULL) {
@@ -50,7 +59,7 @@ void pymi_remote_reclaim(pym_heap_t *heap, int keep_spare)
         pool->queued = 0;
         pool->flagged = 0;   /* the push that queued it cleared the flag */
         pymi_pool_take_remote(pool);
-        pymi_pool_settle(heap, pool, keep_spare);
+        pymi_pool_settle_batched(heap, pool, keep_spare, batch);
         pool = next;
     }
 }

@@ -18,7 +18,8 @@
  *           uncarved space (pool->free != NULL).  malloc uses the first one.
  *   FULL    no free block; unlinked.  It comes back to LINKED on a local free,
  *           or through the heap's reclaim stack after a remote free.
- *   empty   used == 0: kept as the class's spare or returned to the arena.
+ *   empty   used == 0: kept as the class's spare or returned to the arena,
+ *           alone or with others in a pym_pool_batch_t.
  */
 #ifndef PYM_TYPES_H
 #define PYM_TYPES_H
@@ -72,6 +73,16 @@ typedef struct pym_arena {
     struct pym_arena *prev;
     uint64_t reserved_[2];
 } pym_arena_t;
+
+/* Empty pools on their way back to their arenas, gathered by a loop that
+ * may empty many (thread exit, remote reclaim, trim) and handed over with
+ * one acquisition of the arena lock per PYM_RETURN_BATCH pools (arena.c).
+ * Until then a pool in a batch is unlinked, empty and still owned. */
+#define PYM_RETURN_BATCH 64u
+typedef struct pym_pool_batch {
+    unsigned count;
+    pym_pool_t *pools[PYM_RETURN_BATCH];
+} pym_pool_batch_t;
 
 /* ORPHANED: in a fork child, the heap of a thread that did not come along.
  * That thread may have been half-way through changing it, so nobody acts

@@ -2,7 +2,7 @@
 # static library, so hidden pymi_* symbols resolve.
 if HAVE_CMOCKA
 PYM_UNIT_TESTS = tests/unit/test_sizeclass tests/unit/test_pool tests/unit/test_arena \
-	tests/unit/test_pagemap tests/unit/test_debug
+	tests/unit/test_pagemap tests/unit/test_debug tests/unit/test_thread_exit
 if PYM_OVERRIDE
 PYM_UNIT_TESTS += tests/unit/test_introspection
 endif
@@ -31,6 +31,10 @@ tests_unit_test_debug_SOURCES = tests/unit/test_debug.c tests/unit/unit.h
 tests_unit_test_debug_CFLAGS = $(PYM_UNIT_CFLAGS)
 tests_unit_test_debug_LDADD = $(PYM_UNIT_LDADD)
 tests_unit_test_debug_LDFLAGS = $(PYM_UNIT_LINK_FLAGS)
+tests_unit_test_thread_exit_SOURCES = tests/unit/test_thread_exit.c tests/unit/unit.h
+tests_unit_test_thread_exit_CFLAGS = $(PYM_UNIT_CFLAGS)
+tests_unit_test_thread_exit_LDADD = $(PYM_UNIT_LDADD)
+tests_unit_test_thread_exit_LDFLAGS = $(PYM_UNIT_LINK_FLAGS)
 tests_unit_test_introspection_SOURCES = tests/unit/test_introspection.c tests/unit/unit.h
 tests_unit_test_introspection_CFLAGS = $(PYM_UNIT_CFLAGS)
 tests_unit_test_introspection_LDADD = $(PYM_UNIT_LDADD)
