@@ -39,6 +39,11 @@ static uint64_t hash_bytes(const unsigned char *p, size_t n)
     return h;
 }
 
+/* The bytes an interned object has past sizeof(pymi_bytes): its contents
+ * and a NUL (what pymi_new_extra adds to the accounting, and the dealloc
+ * takes off). */
+static size_t bytes_extra(size_t len) { return len + 1; }
+
 static void bytes_dealloc(void *self)
 {
     pymi_bytes *b = self;
@@ -48,7 +53,7 @@ static void bytes_dealloc(void *self)
         link = &(*link)->chain;
     *link = b->chain;
     d->intern_count--;
-    d->type_counts[pymi_bytes_type.pymi_type_id].extra_bytes -= b->size + 1;
+    d->type_counts[pymi_bytes_type.pymi_type_id].extra_bytes -= bytes_extra(b->size);
 }
 
 static int table_grow(pymi_domain *d)
@@ -93,7 +98,7 @@ void *pym_intern(const void *bytes, size_t len)
         errno = ENOMEM;
         return NULL;
     }
-    pymi_bytes *b = pymi_new_extra(&pymi_bytes_type, len + 1);
+    pymi_bytes *b = pymi_new_extra(&pymi_bytes_type, bytes_extra(len));
     if (!b)
         return NULL;
     b->hash = hash;
