@@ -37,20 +37,16 @@ static void defaults(void **state)
 static void round_trip(void **state)
 {
     (void)state;
-    assert_int_equal(pym_option_set(PYM_OPTION_ARENA_CACHE, 7), 0);
-    assert_int_equal(pym_option_get(PYM_OPTION_ARENA_CACHE), 7);
-    assert_int_equal(pym_option_set(PYM_OPTION_ARENA_CACHE, 1024), 0);
-    assert_int_equal(pym_option_get(PYM_OPTION_ARENA_CACHE), 1024);
-    assert_int_equal(pym_option_set(PYM_OPTION_ARENA_CACHE, 1), 0);
-    assert_int_equal(pym_option_get(PYM_OPTION_ARENA_CACHE), 1);
-    assert_int_equal(pym_option_set(PYM_OPTION_VERBOSE, 1), 0);
-    assert_int_equal(pym_option_get(PYM_OPTION_VERBOSE), 1);
-    assert_int_equal(pym_option_set(PYM_OPTION_VERBOSE, 0), 0);
-    assert_int_equal(pym_option_get(PYM_OPTION_VERBOSE), 0);
-    assert_int_equal(pym_option_set(PYM_OPTION_STATS, 1), 0);
-    assert_int_equal(pym_option_get(PYM_OPTION_STATS), 1);
-    assert_int_equal(pym_option_set(PYM_OPTION_STATS, 0), 0);   /* no table at exit */
-    assert_int_equal(pym_option_get(PYM_OPTION_STATS), 0);
+    /* Each option ends at its default (STATS off: no table at exit). */
+    static const struct { pym_option_t option; long value; } steps[] = {
+        {PYM_OPTION_ARENA_CACHE, 7}, {PYM_OPTION_ARENA_CACHE, 1024}, {PYM_OPTION_ARENA_CACHE, 1},
+        {PYM_OPTION_VERBOSE, 1},     {PYM_OPTION_VERBOSE, 0},
+        {PYM_OPTION_STATS, 1},       {PYM_OPTION_STATS, 0},
+    };
+    for (size_t i = 0; i < sizeof steps / sizeof steps[0]; i++) {
+        assert_int_equal(pym_option_set(steps[i].option, steps[i].value), 0);
+        assert_int_equal(pym_option_get(steps[i].option), steps[i].value);
+    }
 }
 
 static void expect_einval_set(pym_option_t option, long value)
