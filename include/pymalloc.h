@@ -73,7 +73,8 @@ typedef struct pym_class_stats {
     size_t pools_used;      /* pools with both live and free blocks */
     size_t pools_full;      /* pools with no free block */
     size_t pools_empty;     /* pools of this class with no live block */
-    uint64_t mallocs;       /* requests served by this class since start */
+    uint64_t mallocs;       /* blocks made available to malloc since start (counted
+                               per refill: at most the free blocks above the requests) */
 } pym_class_stats_t;
 
 typedef struct pym_stats {
@@ -84,17 +85,14 @@ typedef struct pym_stats {
     size_t arenas_highwater;    /* most arenas at once */
     uint64_t arenas_allocated;  /* arenas taken into use since start */
     uint64_t arenas_reclaimed;  /* arenas given back to the kernel */
-    size_t bytes_reserved;      /* address space reserved for arenas */
+    size_t bytes_reserved;      /* address space reserved for arenas (32 MiB regions) */
     /* Every byte of the current arenas is in exactly one of these: */
     size_t bytes_in_use;        /* live blocks (block size, not request size) */
     size_t bytes_free_blocks;   /* free blocks inside pools in use */
-    size_t bytes_pool_waste;    /* pool headers and tails too small for a block */
+    size_t bytes_pool_waste;    /* pool tails too small for a block */
     size_t bytes_free_pools;    /* whole pools free inside arenas */
     size_t bytes_free_pools_resident; /* the part of bytes_free_pools whose pages
                                          are still resident (not yet purged) */
-    /* forwarding to libc */
-    uint64_t forwarded_calls;   /* requests sent to the C library */
-    uint64_t forwarded_bytes;   /* bytes asked of it by those requests */
     /* threads */
     uint64_t remote_frees;      /* blocks freed by a thread that did not own them */
     size_t heaps_active;        /* heaps owned by a live thread */
@@ -120,6 +118,8 @@ typedef enum pym_option {
     PYM_OPTION_ARENA_CACHE,     /* PYMALLOC_ARENA_CACHE: empty arenas kept mapped */
     PYM_OPTION_DISABLE,         /* PYMALLOC_DISABLE: forward everything to libc */
     PYM_OPTION_VERBOSE,         /* PYMALLOC_VERBOSE: report decisions on stderr */
+    PYM_OPTION_PURGE_DELAY_MS,  /* PYMALLOC_PURGE_DELAY_MS: free pages stay this long for reuse */
+    PYM_OPTION_PURGE_THREAD,    /* PYMALLOC_PURGE_THREAD: 1 (default) a thread purges an idle program */
     PYM_OPTION_COUNT_
 } pym_option_t;
 

@@ -14,51 +14,44 @@
 
 /* ---- slow paths ------------------------------------------------------------ */
 
-void *pymi_malloc_exhausted(pym_heap_t *heap, pym_pool_t *pool, pym_block_t *block)
+void *pymi_heap_alloc_block(pym_heap_t *heap, unsigned sizeclass)
 {
-    pool->free = NULL;
-    pymi_pool_exhausted(heap, pool);
+    pym_pool_t *pool = heap->pools[sizeclass];
+    pym_block_t *block = pool->free;
+    if (block == NULL && (block = pymi_heap_alloc_slow(heap, sizeclass)) == NULL)
+        return NULL;   /* no address space left */
+    pool = heap->pools[sizeclass];
+    pym_block_t *next = pymi_block_next(block);
+    if (next != NULL && !pymi_block_link_is_sane(block, next))
+        pymi_freelist_corrupt(block);
+    pool->free = next;
+    pool->used++;
+    block->encoded_next = 0;
+    block->freed_mark = 0;
     return block;
 }
 
-/* The class has no usable pool: bring back pools that remote frees refilled,
- * else take a fresh pool from an arena. */
-static pym_pool_t *heap_refill(pym_heap_t *heap, unsigned sizeclass)
+/* Small request, nothing on the current pool's free list; or a thread with
+ * no heap yet (its pools are all the exhausted pool). */
+void *pymi_malloc_refill(pym_heap_t *heap, size_t size)
 {
-    if (atomic_load_explicit(&heap->reclaim, memory_order_relaxed) != NULL) {
-        pymi_remote_reclaim(heap, 1);
-        if (heap->pools[sizeclass] != &pymi_exhausted_pool)
-            return heap->pools[sizeclass];
+    pymi_purger_start_if_wanted();
+    if (pym_unlikely(heap == &pymi_null_heap)) {
+        heap = pymi_heap_for_thread();
+        if (heap == NULL)
+            return pymi_sys.malloc(size);   /* disabled, or still initialising */
+        if (pym_unlikely(pymi_debug_on))
+            return pymi_debug_malloc(size);
     }
-    pym_pool_t *pool = pymi_arena_take_pool();
-    if (pool == NULL)
-        return NULL;
-    pymi_pool_init(pool, heap, sizeclass);
-    pymi_pool_link(heap, pool);
-    return pool;
-}
-
-void *pymi_heap_alloc_block(pym_heap_t *heap, unsigned sizeclass)
-{
-    pym_block_t *block = pymi_heap_pop(heap, sizeclass);
-    if (block != NULL)
-        return block;
-    if (heap_refill(heap, sizeclass) == NULL)
-        return NULL;   /* the reserved range is used up */
-    return pymi_heap_pop(heap, sizeclass);
+    void *block = pymi_heap_alloc_block(heap, (unsigned)pymi_size_to_class(size));
+    return block != NULL ? block : pymi_sys.malloc(size);
 }
 
 void *pymi_malloc_slow(size_t size)
 {
     if (!pymi_is_small(size))
-        return pymi_sys_malloc(size);
-    pym_heap_t *heap = pymi_heap_for_thread();
-    if (heap == NULL)
-        return pymi_sys_malloc(size);   /* disabled, or still initialising */
-    if (pym_unlikely(pymi_debug_on))
-        return pymi_debug_malloc(size);
-    void *block = pymi_heap_alloc_block(heap, pymi_size_to_class(size));
-    return block != NULL ? block : pymi_sys_malloc(size);
+        return pymi_sys.malloc(size);
+    return pymi_malloc_refill(pymi_tls_heap, size);
 }
 
 void pymi_free_invalid(const void *ptr, const char *what)
@@ -70,13 +63,10 @@ void pymi_free_invalid(const void *ptr, const char *what)
     pymi_fatal("free(%p): %s (inside a pymalloc arena, in a pool that holds no blocks)", ptr, what);
 }
 
-void pymi_free_local_slow(pym_pool_t *pool, pym_block_t *block, pym_block_t *head)
+void pymi_free_emptied(pym_pool_t *pool)
 {
-    if (head == block)
-        pymi_free_invalid(block, "double free");
-    if (head == NULL)
-        pool->used--;   /* the fast path stopped before counting this free */
     pymi_pool_settle(pool->owner, pool, 1);
+    pymi_purger_start_if_wanted();
 }
 
 /* Frees a checked block on behalf of `me`, this thread's heap (or the null
@@ -85,7 +75,15 @@ void pymi_free_block_from(pym_heap_t *me, pym_pool_t *pool, pym_block_t *block)
 {
     pym_heap_t *owner = pool->owner;
     if (owner == me) {
-        pymi_heap_push(me, pool, block);
+        if (block->freed_mark == pymi_secrets.freed_mark && pymi_pool_holds_free(pool, block))
+            pymi_free_invalid(block, "double free");
+        pymi_block_set_next(block, pool->local_free);
+        block->freed_mark = pymi_secrets.freed_mark;
+        pool->local_free = block;
+        pool->used--;
+        /* The pool may have been FULL (off its list) or be empty now. */
+        if (pool->state == PYM_POOL_FULL || pool->used == (pool == me->pools[pool->sizeclass]))
+            pymi_pool_settle(me, pool, 1);
         return;
     }
     if (me != &pymi_null_heap)
@@ -99,7 +97,7 @@ void pymi_free_block_from(pym_heap_t *me, pym_pool_t *pool, pym_block_t *block)
 void pymi_free_slow(void *ptr)
 {
     if (!pymi_owns(ptr)) {
-        pymi_sys_free(ptr);
+        pymi_sys.free(ptr);
         return;
     }
     if (pym_unlikely(pymi_debug_on)) {
@@ -112,6 +110,7 @@ void pymi_free_slow(void *ptr)
     if (!pymi_is_block_start(pool, ptr))
         pymi_free_invalid(ptr, "invalid pointer (not the start of a block)");
     pymi_free_block_from(pymi_tls_heap, pool, ptr);
+    pymi_purger_start_if_wanted();
 }
 
 /* ---- the API ------------------------------------------------------------------ */
@@ -147,7 +146,7 @@ void *pym_calloc(size_t count, size_t size)
         return NULL;
     }
     if (!pymi_is_small(total))
-        return pymi_sys_calloc(count, size);
+        return pymi_sys.calloc(count, size);
     void *ptr = pymi_malloc_inline(total);
     if (pym_unlikely(pymi_debug_on)) {
         if (ptr != NULL)
@@ -164,7 +163,7 @@ size_t pym_usable_size(const void *ptr)
     if (ptr == NULL)
         return 0;
     if (!pymi_owns(ptr))
-        return pymi_sys_usable_size((void *)ptr);
+        return pymi_sys.usable_size((void *)ptr);
     if (pym_unlikely(pymi_debug_on))
         return pymi_debug_usable_size(ptr);
     return pymi_pool_of(ptr)->block_size;
@@ -189,14 +188,14 @@ void *pym_realloc(void *ptr, size_t size)
         return pymi_malloc_inline(size);
     if (!pymi_owns(ptr)) {
         if (size == 0 || !pymi_is_small(size))
-            return pymi_sys_realloc(ptr, size);   /* glibc: size 0 frees, returns NULL */
+            return pymi_sys.realloc(ptr, size);   /* glibc: size 0 frees, returns NULL */
         /* Shrinking below the threshold: small blocks always live in pools. */
         void *fresh = pymi_malloc_inline(size);
         if (fresh == NULL)
             return NULL;
-        size_t old = pymi_sys_usable_size(ptr);
+        size_t old = pymi_sys.usable_size(ptr);
         memcpy(fresh, ptr, old < size ? old : size);
-        pymi_sys_free(ptr);
+        pymi_sys.free(ptr);
         return fresh;
     }
     if (pym_unlikely(pymi_debug_on))
@@ -248,7 +247,7 @@ void *pym_memalign(size_t alignment, size_t size)
      * memalign, for one, refuses what glibc's accepts. */
     if (!is_power_of_two(alignment))
         alignment = (size_t)1 << (64 - __builtin_clzll(alignment));
-    return pymi_sys_memalign(alignment, size);
+    return pymi_sys.memalign(alignment, size);
 }
 
 /* C17 (DR 460) and glibc 2.38: the alignment must be a power of two. */

@@ -1,41 +1,42 @@
 /*
- * arena.c -- arenas hand pools to heaps and take them back.
+ * arena.c -- arenas hand pools to heaps, take them back, and give their
+ * pages back to the kernel once they have stayed unused for a while.
  *
- * An arena is 64 pools.  Its descriptor (pagemap.c's table) keeps two masks:
+ * An arena is 64 pools.  Its descriptor (range.c) keeps two masks:
  * free_mask (pools not owned by any heap) and dirty_mask (free pools whose
- * page may still be resident).  Arenas that have both free and used pools sit
- * in buckets by their number of free pools, and pools are always taken from
- * the fullest arena (lowest non-empty bucket, one ctz on bucket_mask): the
- * O(1) form of CPython's usable_arenas ordering (bpo-37029), so that the
- * emptier arenas drain and can be given back whole.
+ * page may still be resident).  Arenas that have both free and used pools
+ * sit in buckets by their number of free pools, and pools are always taken
+ * from the fullest arena (lowest non-empty bucket, one ctz on bucket_mask):
+ * the O(1) form of CPython's usable_arenas ordering (bpo-37029), so that the
+ * emptier arenas drain and can be given back whole.  A dirty pool is reused
+ * before a clean one: its page is already resident.
  *
- * Giving memory back (DESIGN.md §7):
- *   - a free pool's page stays resident ("dirty") so it can be reused at no
- *     cost; once more than PYM_DIRTY_BUDGET pools are dirty process-wide,
- *     an arena that gets a pool back and holds PYM_PURGE_BATCH dirty pools
- *     gives their pages back with one madvise per run of free neighbours,
- *     at most once per clock tick (purge_allowed_now);
- *   - an arena whose 64 pools are all free is kept as a spare when fewer than
- *     PYMALLOC_ARENA_CACHE are (bpo-37257: no mmap/munmap thrash at the
- *     boundary); otherwise it waits on the draining list until
- *     PYM_RECLAIM_BATCH arenas (4 MiB) are there, and they go back together
- *     (reclaim_arenas_locked): pages purged with one madvise per run of
- *     adjacent arenas, addresses on the reclaimed stack, reused before any
- *     new part of the range.  A call's fixed cost dominates: purging 24 MiB
- *     in 256 KiB calls took 5.2 ms here, in 4 MiB calls 1.2 ms;
- *   - pymi_arena_trim purges every dirty pool, every spare and every
- *     draining arena.
- *
- * Pools come back one at a time (pymi_arena_return_pool: a free that
- * empties a pool) or in batches of up to PYM_RETURN_BATCH
- * (pymi_arena_return_pools: thread exit, reclaim, trim, which may empty
- * 100k pools in one loop).  A batch takes the lock once and each of its
- * arenas once (arena_take_back_locked), under the same rules: the dirty
- * budget, one purge per tick, empty arenas to the spare/draining lists.
+ * Giving memory back: purge by decay (DESIGN.md §7; jemalloc's
+ * dirty_decay_ms, mimalloc's purge_delay).  A pool or arena that comes back
+ * stays resident for PYMALLOC_PURGE_DELAY_MS; if it is still unused then,
+ * its pages go back (MADV_DONTNEED).  A working set that is freed and
+ * allocated again within the window never faults again, and a program that
+ * frees its memory sees its RSS fall shortly after.
+ *   - The decay queue holds the arenas with dirty pools, oldest first (an
+ *     arena that gets a pool back moves to the tail).  pymi_arena_decay
+ *     pops the expired ones: a partly used arena gets one madvise per run of
+ *     free pools holding a dirty one; an empty arena goes whole, with the
+ *     descriptor page of its pools, PYM_RECLAIM_BATCH at a time (one
+ *     madvise per run of adjacent arenas), onto the reclaimed stack, whose
+ *     addresses are reused before any new part of a region.
+ *   - It runs on allocator activity (every take and return of a pool looks
+ *     at the coarse clock) and in a background thread (purger.c) once more
+ *     than PYM_PURGER_THRESHOLD is waiting, so an idle program gives memory
+ *     back too.
+ *   - Up to PYMALLOC_ARENA_CACHE empty arenas are kept resident past the
+ *     delay (bpo-37257: no purge/fault thrash at the boundary).
+ *   - PYMALLOC_PURGE_DELAY_MS=0 purges at once; pymi_arena_trim purges
+ *     everything, cache included.
  *
  * Locking: everything here runs under pymi_arena_lock, which ranks last
  * (internal.h).  madvise is called with the lock held, so a purged pool can
- * never be handed out while its pages are going away.
+ * never be handed out while its pages are going away.  The arena writes no
+ * field of a pool descriptor: pools come back with owner already NULL.
  */
 #include "internal.h"
 
@@ -45,15 +46,23 @@ pthread_mutex_t pymi_arena_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static pym_arena_t *buckets[PYM_POOLS_PER_ARENA];  /* [nfree], 1..63 used */
 static uint64_t bucket_mask;                        /* bit n: buckets[n] not empty */
-static pym_arena_t *spare_arenas;                   /* all pools free, pages kept */
-static size_t spare_count;
-static pym_arena_t *draining_arenas;                /* all pools free, waiting for a batch */
-static size_t draining_count;
+static pym_arena_t *empty_arenas;                   /* all pools free, pages resident */
 static pym_arena_t *reclaimed_arenas;               /* pages purged, address reusable */
+static pym_arena_t *decay_head, *decay_tail;        /* arenas with dirty pools, oldest first */
+static size_t cached_count;                         /* empty arenas exempt from decay */
+static int64_t next_decay_ms = INT64_MAX;           /* when the queue's head expires */
 static struct pymi_arena_counters counters;
-static size_t dirty_pools;                          /* free pools that may be resident */
 
 static const uint64_t all_pools = ~(uint64_t)0;
+
+int64_t pymi_now_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
+
+/* ---- lists ------------------------------------------------------------------ */
 
 static void bucket_insert(pym_arena_t *arena)
 {
@@ -79,10 +88,87 @@ static void bucket_remove(pym_arena_t *arena)
         bucket_mask &= ~((uint64_t)1 << n);
 }
 
-/* Gives back the pages of every dirty pool of the arena, with one madvise
- * per run of free pools that holds a dirty one: clean pools inside a run
- * cost the kernel nothing, and each call is a TLB shootdown on every core
- * running the process, so fewer, longer calls are cheaper. */
+/* The empty list is doubly linked too: decay takes arenas out of its middle. */
+static void empty_insert(pym_arena_t *arena)
+{
+    arena->prev = NULL;
+    arena->next = empty_arenas;
+    if (empty_arenas != NULL)
+        empty_arenas->prev = arena;
+    empty_arenas = arena;
+}
+
+static void empty_remove(pym_arena_t *arena)
+{
+    if (arena->prev != NULL)
+        arena->prev->next = arena->next;
+    else
+        empty_arenas = arena->next;
+    if (arena->next != NULL)
+        arena->next->prev = arena->prev;
+}
+
+static int in_decay_queue(const pym_arena_t *arena)
+{
+    return arena->dirty_prev != NULL || decay_head == arena;
+}
+
+static void decay_remove(pym_arena_t *arena)
+{
+    if (!in_decay_queue(arena))
+        return;
+    if (arena->dirty_prev != NULL)
+        arena->dirty_prev->dirty_next = arena->dirty_next;
+    else
+        decay_head = arena->dirty_next;
+    if (arena->dirty_next != NULL)
+        arena->dirty_next->dirty_prev = arena->dirty_prev;
+    else
+        decay_tail = arena->dirty_prev;
+    arena->dirty_next = arena->dirty_prev = NULL;
+}
+
+static int64_t purge_delay_ms(void)
+{
+    return pymi_option(PYM_OPTION_PURGE_DELAY_MS);
+}
+
+static void decay_schedule(void)
+{
+    next_decay_ms = decay_head != NULL ? decay_head->dirty_since_ms + purge_delay_ms() : INT64_MAX;
+    pymi_purger_deadline(next_decay_ms);
+}
+
+/* The arena just got dirty pools: it expires last. */
+static void decay_touch(pym_arena_t *arena, int64_t now)
+{
+    decay_remove(arena);
+    arena->dirty_since_ms = now;
+    arena->dirty_prev = decay_tail;
+    arena->dirty_next = NULL;
+    if (decay_tail != NULL)
+        decay_tail->dirty_next = arena;
+    else
+        decay_head = arena;
+    decay_tail = arena;
+    if (arena == decay_head)
+        decay_schedule();
+}
+
+/* ---- giving pages back ------------------------------------------------------ */
+
+static void dirty_forget(pym_arena_t *arena, uint64_t purged)
+{
+    unsigned n = (unsigned)__builtin_popcountll(arena->dirty_mask & purged);
+    counters.pages_purged += n;
+    counters.dirty_pools -= n;
+    arena->dirty_mask &= ~purged;
+}
+
+/* Gives back the pages of every dirty pool of a partly used arena, with one
+ * madvise per run of free pools that holds a dirty one: clean pools inside a
+ * run cost the kernel nothing, and each call is a TLB shootdown on every
+ * core running the process, so fewer, longer calls are cheaper. */
 static void purge_dirty(pym_arena_t *arena)
 {
     uintptr_t base = pymi_arena_base(arena);
@@ -98,51 +184,17 @@ static void purge_dirty(pym_arena_t *arena)
         uint64_t run = (end - start == 64 ? all_pools : (((uint64_t)1 << (end - start)) - 1)) << start;
         pymi_os_purge((void *)(base + ((uintptr_t)start << PYM_POOL_SHIFT)),
                       (size_t)(end - start) << PYM_POOL_SHIFT);
-        unsigned purged = (unsigned)__builtin_popcountll(dirty & run);
         counters.madvise_calls++;
-        counters.pages_purged += purged;
-        dirty_pools -= purged;
+        dirty_forget(arena, run);
         dirty &= ~run;
     }
-    arena->dirty_mask = 0;
 }
 
-/* Purging is rate-limited to once per tick of the coarse monotonic clock
- * (1-4 ms): a steady churn that empties and refills pools would otherwise
- * pay a page fault for every pool it takes back. */
-static int purge_allowed_now(void)
-{
-    static int64_t last_tick = -1;
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
-    int64_t tick = (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-    if (tick == last_tick)
-        return 0;
-    last_tick = tick;
-    return 1;
-}
-
-static pym_arena_t *arena_new_locked(void)
-{
-    pym_arena_t *arena = reclaimed_arenas;
-    if (arena != NULL)
-        reclaimed_arenas = arena->next;
-    else if ((arena = pymi_pagemap_new_arena()) == NULL)
-        return NULL;
-    arena->free_mask = all_pools;
-    arena->dirty_mask = 0;   /* fresh or purged: nothing resident */
-    arena->nfree = PYM_POOLS_PER_ARENA;
-    arena->in_use = 1;
-    counters.allocated++;
-    if (++counters.current > counters.highwater)
-        counters.highwater = counters.current;
-    return arena;
-}
-
-/* Gives every resident page of n all-free arenas back, with one madvise per
- * run of adjacent arenas, and puts their addresses on the reclaimed stack
- * (lowest on top, so that reuse stays low in the range).  Sorts batch. */
-static void reclaim_arenas_locked(pym_arena_t **batch, size_t n)
+/* Gives every page of n empty arenas back -- their pools and their pools'
+ * descriptor page -- with one madvise per run of adjacent arenas, and puts
+ * them on the reclaimed stack (lowest on top, so reuse stays low).  Sorts
+ * batch. */
+static void reclaim_arenas(pym_arena_t **batch, size_t n)
 {
     for (size_t i = 1; i < n; i++) {           /* insertion sort by address */
         pym_arena_t *a = batch[i];
@@ -156,15 +208,13 @@ static void reclaim_arenas_locked(pym_arena_t **batch, size_t n)
         while (end < n && batch[end] == batch[end - 1] + 1)
             end++;
         pymi_os_purge((void *)pymi_arena_base(batch[i]), (end - i) * PYM_ARENA_SIZE);
-        counters.madvise_calls++;
+        pymi_os_purge(pymi_arena_pools(batch[i]), (end - i) * PYM_POOL_SIZE);
+        counters.madvise_calls += 2;
         i = end;
     }
     for (size_t i = n; i-- > 0;) {
         pym_arena_t *arena = batch[i];
-        unsigned purged = (unsigned)__builtin_popcountll(arena->dirty_mask);
-        counters.pages_purged += purged;
-        dirty_pools -= purged;
-        arena->dirty_mask = 0;
+        dirty_forget(arena, all_pools);
         arena->in_use = 0;
         arena->next = reclaimed_arenas;
         reclaimed_arenas = arena;
@@ -173,81 +223,135 @@ static void reclaim_arenas_locked(pym_arena_t **batch, size_t n)
     }
 }
 
-/* Reclaims every arena of a list linked by next, PYM_RECLAIM_BATCH at a time. */
-static void reclaim_list_locked(pym_arena_t *list)
+/* Takes an empty arena off every list and into the batch, flushing it. */
+static void reclaim_add(pym_arena_t *arena, pym_arena_t **batch, size_t *n)
 {
-    pym_arena_t *batch[PYM_RECLAIM_BATCH];
-    while (list != NULL) {
-        size_t n = 0;
-        for (; list != NULL && n < PYM_RECLAIM_BATCH; list = list->next)
-            batch[n++] = list;
-        reclaim_arenas_locked(batch, n);
+    empty_remove(arena);
+    decay_remove(arena);
+    batch[(*n)++] = arena;
+    if (*n == PYM_RECLAIM_BATCH) {
+        reclaim_arenas(batch, *n);
+        *n = 0;
     }
 }
 
-/* All 64 pools are free: keep as a spare, or drain with the next batch. */
-static void arena_empty_locked(pym_arena_t *arena)
+/* Purges every arena of the decay queue that has been dirty since before
+ * `cutoff`. */
+static void decay_until(int64_t cutoff)
 {
-    if (spare_count < (size_t)pymi_option(PYM_OPTION_ARENA_CACHE)) {
-        arena->next = spare_arenas;
-        spare_arenas = arena;
-        spare_count++;
-        return;
+    pym_arena_t *batch[PYM_RECLAIM_BATCH];
+    size_t n = 0;
+    while (decay_head != NULL && decay_head->dirty_since_ms <= cutoff) {
+        pym_arena_t *arena = decay_head;
+        if (arena->nfree != PYM_POOLS_PER_ARENA) {
+            purge_dirty(arena);
+            decay_remove(arena);
+        } else if (cached_count < (size_t)pymi_option(PYM_OPTION_ARENA_CACHE)) {
+            decay_remove(arena);   /* stays resident as a spare */
+            cached_count++;
+        } else {
+            reclaim_add(arena, batch, &n);
+        }
     }
-    arena->next = draining_arenas;
-    draining_arenas = arena;
-    if (++draining_count == PYM_RECLAIM_BATCH) {
-        pym_arena_t *list = draining_arenas;
-        draining_arenas = NULL;
-        draining_count = 0;
-        reclaim_list_locked(list);
-    }
+    if (n > 0)
+        reclaim_arenas(batch, n);
+    decay_schedule();
+}
+
+/* Called under the lock on every take and return: cheap unless due. */
+static void decay_if_due(int64_t now)
+{
+    if (now >= next_decay_ms)
+        decay_until(now - purge_delay_ms());
+}
+
+void pymi_arena_decay(void)
+{
+    pthread_mutex_lock(&pymi_arena_lock);
+    decay_if_due(pymi_now_ms());
+    pthread_mutex_unlock(&pymi_arena_lock);
+}
+
+/* ---- taking pools ------------------------------------------------------------ */
+
+static pym_arena_t *arena_new_locked(void)
+{
+    pym_arena_t *arena = reclaimed_arenas;
+    if (arena != NULL)
+        reclaimed_arenas = arena->next;
+    else if ((arena = pymi_range_new_arena()) == NULL)
+        return NULL;
+    arena->free_mask = all_pools;
+    arena->dirty_mask = 0;   /* fresh or purged: nothing resident */
+    arena->nfree = PYM_POOLS_PER_ARENA;
+    arena->in_use = 1;
+    arena->dirty_next = arena->dirty_prev = NULL;
+    counters.allocated++;
+    if (++counters.current > counters.highwater)
+        counters.highwater = counters.current;
+    return arena;
+}
+
+/* An empty arena to take a pool from: one whose pages are resident first. */
+static pym_arena_t *arena_empty_take(void)
+{
+    pym_arena_t *arena = empty_arenas;
+    if (arena == NULL)
+        return arena_new_locked();
+    empty_remove(arena);
+    if (in_decay_queue(arena))
+        decay_remove(arena);
+    else
+        cached_count--;
+    decay_schedule();
+    return arena;
 }
 
 pym_pool_t *pymi_arena_take_pool(void)
 {
     pthread_mutex_lock(&pymi_arena_lock);
+    decay_if_due(pymi_now_ms());
     pym_arena_t *arena;
     if (bucket_mask != 0) {
         arena = buckets[__builtin_ctzll(bucket_mask)];
         bucket_remove(arena);
-    } else if (spare_arenas != NULL) {
-        arena = spare_arenas;
-        spare_arenas = arena->next;
-        spare_count--;
-    } else if (draining_arenas != NULL) {      /* its pages are still resident */
-        arena = draining_arenas;
-        draining_arenas = arena->next;
-        draining_count--;
-    } else if ((arena = arena_new_locked()) == NULL) {
+    } else if ((arena = arena_empty_take()) == NULL) {
         pthread_mutex_unlock(&pymi_arena_lock);
         return NULL;
     }
-    /* A dirty pool's page is already resident: reuse it before a clean one. */
     uint64_t candidates = arena->free_mask & arena->dirty_mask;
     if (candidates == 0)
         candidates = arena->free_mask;
     unsigned index = (unsigned)__builtin_ctzll(candidates);
-    arena->free_mask &= ~((uint64_t)1 << index);
-    if (arena->dirty_mask & ((uint64_t)1 << index)) {
-        arena->dirty_mask &= ~((uint64_t)1 << index);
-        dirty_pools--;
+    uint64_t bit = (uint64_t)1 << index;
+    arena->free_mask &= ~bit;
+    if (arena->dirty_mask & bit) {
+        arena->dirty_mask &= ~bit;
+        counters.dirty_pools--;
+        if (arena->dirty_mask == 0) {
+            int was_head = arena == decay_head;
+            decay_remove(arena);
+            if (was_head)
+                decay_schedule();
+        }
     }
     arena->nfree--;
     if (arena->nfree > 0)
         bucket_insert(arena);
     pthread_mutex_unlock(&pymi_arena_lock);
-    return (pym_pool_t *)(pymi_arena_base(arena) + ((uintptr_t)index << PYM_POOL_SHIFT));
+    return &pymi_arena_pools(arena)[index];
 }
+
+/* ---- taking pools back --------------------------------------------------------- */
 
 static uint64_t pool_bit(const pym_pool_t *pool)
 {
-    return (uint64_t)1 << (((uintptr_t)pool >> PYM_POOL_SHIFT) & (PYM_POOLS_PER_ARENA - 1));
+    return (uint64_t)1 << (((uintptr_t)pool >> PYM_DESC_SHIFT) & (PYM_POOLS_PER_ARENA - 1));
 }
 
 /* The arena gets back the free pools in `returned` (one bit per pool): it
- * changes bucket, empties or purges once, however many pools came back. */
-static void arena_take_back_locked(pym_arena_t *arena, uint64_t returned)
+ * changes bucket or empties once, however many pools came back. */
+static void arena_take_back_locked(pym_arena_t *arena, uint64_t returned, int64_t now)
 {
     pym_assert(!(arena->free_mask & returned));
     unsigned count = (unsigned)__builtin_popcountll(returned);
@@ -256,52 +360,59 @@ static void arena_take_back_locked(pym_arena_t *arena, uint64_t returned)
     arena->free_mask |= returned;
     arena->dirty_mask |= returned;
     arena->nfree += count;
-    dirty_pools += count;
+    counters.dirty_pools += count;
     counters.pools_returned += count;
-    if (arena->nfree == PYM_POOLS_PER_ARENA) {
-        arena_empty_locked(arena);
-        return;
-    }
-    bucket_insert(arena);
-    if (dirty_pools > PYM_DIRTY_BUDGET &&
-        (unsigned)__builtin_popcountll(arena->dirty_mask) >= PYM_PURGE_BATCH &&
-        purge_allowed_now())
-        purge_dirty(arena);
+    if (arena->nfree == PYM_POOLS_PER_ARENA)
+        empty_insert(arena);
+    else
+        bucket_insert(arena);
+    decay_touch(arena, now);
+}
+
+static void arena_return_end(int64_t now)
+{
+    if (purge_delay_ms() == 0)
+        decay_until(now);
+    else
+        decay_if_due(now);
+    pymi_purger_want(counters.dirty_pools * PYM_POOL_SIZE);
 }
 
 void pymi_arena_return_pool(pym_pool_t *pool)
 {
-    pool->owner = NULL;   /* a later free() of one of its blocks is then detected */
+    pym_assert(pool->owner == NULL);
     pthread_mutex_lock(&pymi_arena_lock);
+    int64_t now = pymi_now_ms();
     counters.return_rounds++;
-    arena_take_back_locked(pymi_arena_of(pool), pool_bit(pool));
+    arena_take_back_locked(pymi_arena_of(pymi_pool_page(pool)), pool_bit(pool), now);
+    arena_return_end(now);
     pthread_mutex_unlock(&pymi_arena_lock);
 }
 
 /* Sorted by address, a batch's pools of one arena are neighbours: each
- * arena is then taken back once, with all its pools (one bucket move, one
- * purge decision). */
+ * arena is then taken back once, with all its pools. */
 void pymi_arena_return_pools(pym_pool_t **pools, size_t n)
 {
-    for (size_t i = 0; i < n; i++) {
+    for (size_t i = 1; i < n; i++) {
         pym_pool_t *pool = pools[i];
-        pool->owner = NULL;
         size_t j = i;
         for (; j > 0 && pools[j - 1] > pool; j--)   /* insertion sort */
             pools[j] = pools[j - 1];
         pools[j] = pool;
     }
     pthread_mutex_lock(&pymi_arena_lock);
+    int64_t now = pymi_now_ms();
     counters.return_rounds++;
     for (size_t i = 0; i < n;) {
-        pym_arena_t *arena = pymi_arena_of(pools[i]);
+        pym_arena_t *arena = pymi_arena_of(pymi_pool_page(pools[i]));
         uint64_t returned = 0;
-        for (; i < n && pymi_arena_of(pools[i]) == arena; i++) {
-            pym_assert(!(returned & pool_bit(pools[i])));
+        for (; i < n && pymi_arena_of(pymi_pool_page(pools[i])) == arena; i++) {
+            pym_assert(pools[i]->owner == NULL);
             returned |= pool_bit(pools[i]);
         }
-        arena_take_back_locked(arena, returned);
+        arena_take_back_locked(arena, returned, now);
     }
+    arena_return_end(now);
     pthread_mutex_unlock(&pymi_arena_lock);
 }
 
@@ -313,21 +424,25 @@ void pymi_arena_return_batch(pym_pool_batch_t *batch)
     batch->count = 0;
 }
 
+/* Everything that can go back goes back now: every dirty pool, every empty
+ * arena, the cache too. */
 int pymi_arena_trim(void)
 {
-    uint64_t before;
     pthread_mutex_lock(&pymi_arena_lock);
-    before = counters.pages_purged;
+    uint64_t before = counters.pages_purged;
+    decay_until(INT64_MAX);
+    pym_arena_t *batch[PYM_RECLAIM_BATCH];
+    size_t n = 0;
+    while (empty_arenas != NULL)
+        reclaim_add(empty_arenas, batch, &n);
+    if (n > 0)
+        reclaim_arenas(batch, n);
+    cached_count = 0;
     for (uint64_t mask = bucket_mask; mask != 0; mask &= mask - 1) {
         for (pym_arena_t *a = buckets[__builtin_ctzll(mask)]; a != NULL; a = a->next)
             purge_dirty(a);
     }
-    reclaim_list_locked(spare_arenas);
-    spare_arenas = NULL;
-    spare_count = 0;
-    reclaim_list_locked(draining_arenas);
-    draining_arenas = NULL;
-    draining_count = 0;
+    decay_schedule();
     int released = counters.pages_purged != before;
     pthread_mutex_unlock(&pymi_arena_lock);
     return released;

@@ -1,8 +1,12 @@
 /*
  * config.h -- geometry of the pymalloc "memory pyramid" and compiler helpers.
  *
- *   arena  256 KiB, 256 KiB-aligned, carved from one reserved address range
- *   pool   4 KiB (one page), one size class, 64-byte header at its start
+ *   region 32 MiB, 32 MiB-aligned, reserved from the kernel one at a time as
+ *          arenas are needed; its first 512 KiB hold the descriptors of its
+ *          arenas and pools (range.c)
+ *   arena  256 KiB, 64 pools
+ *   pool   4 KiB (one page), one size class, blocks from offset 0; its
+ *          64-byte descriptor lives in its region's table
  *   block  16..PYM_SMALL_MAX bytes in steps of 16 (16-byte aligned)
  *
  * Every constant that others depend on is checked here with _Static_assert,
@@ -30,34 +34,46 @@
 #define PYM_POOL_SHIFT       12u
 #define PYM_POOL_SIZE        ((size_t)1 << PYM_POOL_SHIFT)          /* 4 KiB */
 #define PYM_POOL_MASK        (PYM_POOL_SIZE - 1)
-#define PYM_POOL_HEADER_SIZE 64u                                     /* one cache line */
+#define PYM_DESC_SIZE        64u                                     /* one cache line */
+#define PYM_DESC_SHIFT       6u
 
 #define PYM_ARENA_SHIFT      18u
 #define PYM_ARENA_SIZE       ((size_t)1 << PYM_ARENA_SHIFT)         /* 256 KiB */
 #define PYM_POOLS_PER_ARENA  (PYM_ARENA_SIZE / PYM_POOL_SIZE)        /* 64 */
 
-/* Address space reserved at start-up for arenas; halved until the kernel
- * (or RLIMIT_AS) accepts it, but never below PYM_RESERVE_MIN. */
-#define PYM_RESERVE_MAX      ((size_t)64 << 30)                      /* 64 GiB */
-#define PYM_RESERVE_MIN      ((size_t)4 * PYM_ARENA_SIZE)
+#define PYM_REGION_SHIFT     25u
+#define PYM_REGION_SIZE      ((size_t)1 << PYM_REGION_SHIFT)        /* 32 MiB */
+#define PYM_REGION_MASK      (PYM_REGION_SIZE - 1)
+#define PYM_ARENAS_PER_REGION (PYM_REGION_SIZE / PYM_ARENA_SIZE)     /* 128 */
+#define PYM_POOLS_PER_REGION (PYM_REGION_SIZE / PYM_POOL_SIZE)       /* 8192 */
+/* One descriptor per pool of the region: 8192 x 64 B = 512 KiB = the first
+ * two arenas.  Their own pools' descriptor slots are free, and hold the
+ * 128 arena descriptors. */
+#define PYM_REGION_META_ARENAS ((PYM_POOLS_PER_REGION * PYM_DESC_SIZE) / PYM_ARENA_SIZE)
 
-/* Free pools may stay resident ("dirty") for quick reuse, up to
- * PYM_DIRTY_BUDGET pools process-wide (4 MiB); past that, an arena's dirty
- * pools are purged together once it holds PYM_PURGE_BATCH of them. */
-#define PYM_DIRTY_BUDGET     1024u
-#define PYM_PURGE_BATCH      8u
+/* Regions are placed in a window of address space around the first one,
+ * so that ownership is a byte lookup (range.c).  64 GiB of small blocks. */
+#define PYM_WINDOW_REGIONS   2048u
 
 /* Empty arenas past the spare cache go back to the kernel this many at a
  * time (4 MiB): one madvise for adjacent ones is far cheaper than one each. */
 #define PYM_RECLAIM_BATCH    16u
 
+/* Default of PYMALLOC_PURGE_DELAY_MS: free pools stay resident this long
+ * for reuse before their pages go back (arena.c). */
+#define PYM_PURGE_DELAY_DEFAULT_MS 250
+/* Dirty memory past which a background thread purges on time, so that a
+ * program that goes idle still gives memory back. */
+#define PYM_PURGER_THRESHOLD ((size_t)4 << 20)
+
 _Static_assert((PYM_SMALL_MAX % PYM_ALIGNMENT) == 0, "classes are 16 bytes apart");
 _Static_assert(PYM_NUM_CLASSES <= 32, "pym_stats_t holds at most 32 classes");
 _Static_assert(PYM_ARENA_SIZE % PYM_POOL_SIZE == 0, "pools tile an arena");
 _Static_assert(PYM_POOLS_PER_ARENA == 64, "an arena's pools fit one 64-bit mask");
-_Static_assert(PYM_POOL_HEADER_SIZE % PYM_ALIGNMENT == 0, "blocks stay 16-byte aligned");
-_Static_assert(PYM_POOL_SIZE - PYM_POOL_HEADER_SIZE >= 8 * PYM_SMALL_MAX,
-               "a pool holds several blocks of the largest class");
+_Static_assert(PYM_POOL_SIZE >= 8 * PYM_SMALL_MAX, "a pool holds several blocks of the largest class");
+_Static_assert(PYM_REGION_META_ARENAS * PYM_POOLS_PER_ARENA >= PYM_ARENAS_PER_REGION,
+               "the metadata arenas' own descriptor slots hold every arena descriptor");
+_Static_assert((1u << PYM_DESC_SHIFT) == PYM_DESC_SIZE, "descriptor size");
 
 /* ---- compiler helpers -------------------------------------------------- */
 #define pym_likely(x)    __builtin_expect(!!(x), 1)

@@ -45,13 +45,13 @@ _Static_assert(sizeof(debug_header_t) == DEBUG_HEADER, "the user pointer stays 1
 void *pymi_debug_malloc(size_t size)
 {
     if (size > PYM_SMALL_MAX - DEBUG_HEADER - DEBUG_GUARD_MIN)
-        return pymi_sys_malloc(size);
+        return pymi_sys.malloc(size);
     pym_heap_t *heap = pymi_heap_for_thread();
     char *block = heap != NULL
         ? pymi_heap_alloc_block(heap, pymi_size_to_class(size + DEBUG_HEADER + DEBUG_GUARD_MIN))
         : NULL;
     if (block == NULL)
-        return pymi_sys_malloc(size);
+        return pymi_sys.malloc(size);
     size_t block_size = pymi_pool_of(block)->block_size;
     debug_header_t *header = (debug_header_t *)block;
     header->requested = size;
@@ -72,7 +72,7 @@ static debug_header_t *debug_check(const void *ptr, const char *call)
     if (pool->owner == NULL)
         pymi_fatal("%s(%p): block not allocated (double free, or a pointer never returned by malloc)",
                    call, ptr);
-    if (((uintptr_t)ptr & PYM_POOL_MASK) < PYM_POOL_HEADER_SIZE + DEBUG_HEADER ||
+    if (((uintptr_t)ptr & PYM_POOL_MASK) < DEBUG_HEADER ||
         !pymi_is_block_start(pool, block))
         pymi_fatal("%s(%p): invalid pointer (not the start of a block of the %u-byte class)",
                    call, ptr, block_size);

@@ -1,16 +1,29 @@
 /*
- * freelist.h -- the links between free blocks, protected against overwrite.
+ * freelist.h -- the links between free blocks, protected against overwrite,
+ * and the mark that catches a double free.
  *
- * A free block's first word is the address of the next free block XORed
- * with a per-process secret (from the kernel's AT_RANDOM bytes), as
- * mimalloc's secure mode and musl's mallocng do.  A program that writes
- * into a freed block (use after free) or past the end of the block before
- * it turns that word into garbage; decoded, it points outside the block's
- * pool, which the malloc fast path checks before following it, so the
- * corruption is reported (one line, abort) instead of handing out memory
- * the attacker chose.  Cost: one XOR on each push and pop, and the
- * same-pool check on pop -- 6 instructions per malloc+free pair.
- * configure --disable-hardening stores links in the clear.
+ * A free block's first word is the address of the next free block, encoded
+ * with two per-process secrets (from getrandom, init.c) and the block's own
+ * address, as glibc's safe-linking and mimalloc's secure mode do:
+ *
+ *     word0 = (rotl(next ^ block, 17) ^ key0) + key1
+ *
+ * One leaked word does not give the keys away (two unknowns, and the add
+ * carries across bits), and the same link stored in two blocks reads
+ * differently.  A program that writes into a freed block (use after free) or
+ * past the end of the block before it turns the word into garbage; decoded,
+ * it points outside the block's pool, which malloc checks before following
+ * it, so the corruption is reported (one line, abort) instead of handing out
+ * memory the attacker chose.  Blocks handed out by malloc have both words
+ * cleared, so no key material ever reaches the program.
+ *
+ * A freed block's second word holds pymi_freed_mark (glibc's tcache "key"
+ * habit): free finds it set only on a block that is free already -- or, one
+ * time in 2^64, on a live block whose data happens to equal it -- and then
+ * confirms by looking for the block on its pool's lists (alloc.c).
+ *
+ * configure --disable-hardening stores links in the clear and skips the
+ * same-pool check; the double-free mark stays (it is a correctness check).
  */
 #ifndef PYM_FREELIST_H
 #define PYM_FREELIST_H
@@ -22,17 +35,40 @@
 #endif
 static const int pym_hardening = PYM_HARDENING;
 
-/* Written once during initialisation, before the first block exists. */
-PYM_HIDDEN extern uintptr_t pymi_freelist_key;
+/* Written once during initialisation, before the first block exists; read
+ * together on every fast path, so they share one cache line. */
+struct pymi_secrets {
+    uintptr_t key0, key1;
+    uintptr_t freed_mark;   /* never 0: a zeroed word is never the mark */
+};
+PYM_HIDDEN extern struct pymi_secrets pymi_secrets;
+
+PYM_INLINE uintptr_t pymi_rotl17(uintptr_t x)
+{
+    return (x << 17) | (x >> 47);
+}
+
+PYM_INLINE uintptr_t pymi_rotr17(uintptr_t x)
+{
+    return (x >> 17) | (x << 47);
+}
 
 PYM_INLINE pym_block_t *pymi_block_next(const pym_block_t *block)
 {
-    return (pym_block_t *)(block->encoded_next ^ (pym_hardening ? pymi_freelist_key : 0));
+    if (!pym_hardening)
+        return (pym_block_t *)block->encoded_next;
+    uintptr_t x = pymi_rotr17((block->encoded_next - pymi_secrets.key1) ^ pymi_secrets.key0);
+    return (pym_block_t *)(x ^ (uintptr_t)block);
 }
 
 PYM_INLINE void pymi_block_set_next(pym_block_t *block, const pym_block_t *next)
 {
-    block->encoded_next = (uintptr_t)next ^ (pym_hardening ? pymi_freelist_key : 0);
+    if (!pym_hardening) {
+        block->encoded_next = (uintptr_t)next;
+        return;
+    }
+    block->encoded_next =
+        (pymi_rotl17((uintptr_t)next ^ (uintptr_t)block) ^ pymi_secrets.key0) + pymi_secrets.key1;
 }
 
 /* A non-NULL link stays inside the pool of the block that holds it. */

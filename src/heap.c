@@ -77,6 +77,95 @@ static pym_heap_t *heap_adopt_locked(void)
     return NULL;
 }
 
+/* ---- class lists ---------------------------------------------------------------
+ * heap->pools[c] is the class's current pool, the one malloc pops from; it
+ * carries the pin (one extra count in `used`, types.h), so that the free
+ * fast path never sees it empty.  The pin moves with the list's head. */
+
+static void heap_set_current(pym_heap_t *heap, unsigned c, pym_pool_t *pool)
+{
+    pym_pool_t *old = heap->pools[c];
+    if (old == pool)
+        return;
+    if (old != &pymi_exhausted_pool)
+        old->used--;
+    if (pool != NULL && pool != &pymi_exhausted_pool) {
+        pool->used++;
+        heap->pools[c] = pool;
+    } else {
+        heap->pools[c] = &pymi_exhausted_pool;
+    }
+}
+
+/* Appends the pool to its class list.  A pool that comes back from FULL
+ * goes last (mimalloc's habit, not CPython's front): the pools ahead of it
+ * are used first, so it gathers more frees before malloc reaches it and a
+ * random churn does not make it full again after one block.  A fresh pool
+ * lands on an empty list and is used at once. */
+void pymi_heap_link(pym_heap_t *heap, pym_pool_t *pool)
+{
+    unsigned c = pool->sizeclass;
+    pym_pool_t *tail = heap->tails[c];
+    pool->next = 0;
+    pool->prev = pymi_pool_number(tail);
+    pool->state = PYM_POOL_LINKED;
+    heap->tails[c] = pool;
+    if (tail != NULL)
+        tail->next = pymi_pool_number(pool);
+    else
+        heap_set_current(heap, c, pool);
+}
+
+void pymi_heap_unlink(pym_heap_t *heap, pym_pool_t *pool)
+{
+    unsigned c = pool->sizeclass;
+    pym_pool_t *prev = pymi_pool_at(pool->prev);
+    pym_pool_t *next = pymi_pool_at(pool->next);
+    if (prev != NULL)
+        prev->next = pool->next;
+    else
+        heap_set_current(heap, c, next);
+    if (next != NULL)
+        next->prev = pool->prev;
+    else
+        heap->tails[c] = prev;
+    pool->next = pool->prev = 0;
+    pool->state = PYM_POOL_FULL;
+}
+
+/* ---- the malloc slow path --------------------------------------------------------- */
+
+/* The current pool has nothing on its free list.  Refill it from its own
+ * lists; else retire it (FULL) and move to the next pool of the class;
+ * else bring back pools that remote frees refilled; else a fresh pool. */
+pym_block_t *pymi_heap_alloc_slow(pym_heap_t *heap, unsigned sizeclass)
+{
+    for (;;) {
+        pym_pool_t *pool = heap->pools[sizeclass];
+        if (pool == &pymi_exhausted_pool)
+            break;
+        unsigned got = pymi_pool_refill(pool);
+        if (got != 0) {
+            heap->refilled[sizeclass] += got;
+            return pool->free;
+        }
+        if (pymi_remote_mark_full(pool))
+            pymi_heap_unlink(heap, pool);   /* FULL: the next pool becomes current */
+    }
+    if (atomic_load_explicit(&heap->reclaim, memory_order_relaxed) != NULL) {
+        pymi_remote_reclaim_batched(heap, 1, NULL);
+        if (heap->pools[sizeclass] != &pymi_exhausted_pool)
+            return pymi_heap_alloc_slow(heap, sizeclass);
+    }
+    pym_pool_t *pool = pymi_arena_take_pool();
+    if (pool == NULL)
+        return NULL;
+    pymi_pool_init(pool, heap, sizeclass);
+    pymi_heap_link(heap, pool);
+    heap->refilled[sizeclass] += pool->capacity;
+    return pool->free;
+}
+
 /* Returns every empty pool and drains what can be drained, PYM_RETURN_BATCH
  * pools per acquisition of the arena lock.  Caller acts as the owner (its
  * own heap, or an abandoned heap whose lock it holds). */
@@ -89,8 +178,8 @@ static void heap_release_empty(pym_heap_t *heap)
         heap->spare[c] = NULL;
         pym_pool_t *pool = heap->pools[c];
         while (pool != &pymi_exhausted_pool && pool != NULL) {
-            pym_pool_t *next = pool->next;
-            pymi_pool_take_remote(pool);
+            pym_pool_t *next = pymi_pool_at(pool->next);
+            pymi_remote_take(pool);
             pymi_pool_settle_batched(heap, pool, 0, &batch);
             pool = next;
         }
@@ -188,10 +277,11 @@ void pymi_heap_free_abandoned(pym_heap_t *owner, pym_pool_t *pool, pym_block_t *
         pymi_remote_push(owner, pool, block);
         return;
     }
-    pymi_block_set_next(block, pool->free);
-    pool->free = block;
+    pymi_block_set_next(block, pool->local_free);
+    block->freed_mark = pymi_secrets.freed_mark;
+    pool->local_free = block;
     pool->used--;
-    pymi_pool_take_remote(pool);
+    pymi_remote_take(pool);
     pym_pool_batch_t batch;   /* only count is set: no 512-byte memset */
     batch.count = 0;
     pymi_remote_reclaim_batched(owner, 0, &batch);

@@ -12,32 +12,51 @@
 
 #include <sched.h>
 #include <string.h>
-#include <sys/auxv.h>
+#include <sys/random.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
 
 enum { INIT_NONE, INIT_RUNNING, INIT_DONE, INIT_OFF };
 
 static _Atomic int init_state = INIT_NONE;
 static _Atomic(pthread_t) init_thread;
 
-/* 8 of the kernel's 16 random bytes (AT_RANDOM): no syscall, no allocation. */
-static uintptr_t freelist_secret(void)
+/* The free-list keys and the freed mark (freelist.h), from getrandom: not
+ * AT_RANDOM, whose bytes are glibc's stack canary and pointer guard.
+ * Should getrandom fail (a kernel before 3.17, a seccomp filter), the
+ * fallback mixes what varies between runs: addresses under ASLR, the clock. */
+static void secrets_init(struct pymi_secrets *out)
 {
-    uintptr_t secret = (uintptr_t)&secret;
-    const unsigned char *random = (const unsigned char *)getauxval(AT_RANDOM);
-    if (random != NULL)
-        memcpy(&secret, random + 8, sizeof secret);
-    return secret | 1;   /* never 0: a zeroed link never decodes to NULL */
+    uintptr_t words[3];
+    ssize_t got = syscall(SYS_getrandom, words, sizeof words, GRND_NONBLOCK);
+    if (got != (ssize_t)sizeof words) {
+        struct timespec now;
+        clock_gettime(CLOCK_MONOTONIC, &now);
+        uintptr_t seed = (uintptr_t)&now ^ ((uintptr_t)now.tv_nsec << 32) ^ (uintptr_t)now.tv_sec ^
+                         (uintptr_t)&secrets_init;
+        for (int i = 0; i < 3; i++) {   /* splitmix64 */
+            seed += 0x9e3779b97f4a7c15u;
+            uintptr_t z = seed;
+            z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
+            z = (z ^ (z >> 27)) * 0x94d049bb133111ebu;
+            words[i] = z ^ (z >> 31);
+        }
+    }
+    out->key0 = words[0];
+    out->key1 = words[1];
+    out->freed_mark = words[2] | 1;   /* never 0: a cleared word is never the mark */
 }
 
 static int init_run(void)
 {
+    pymi_sys_init();
     pymi_options_init();
     if (pymi_option(PYM_OPTION_DISABLE))
         return 0;
     pymi_debug_on = pymi_option(PYM_OPTION_DEBUG) != 0;
-    pymi_freelist_key = freelist_secret();
-    pymi_block_starts_init();
-    if (!pymi_pagemap_init()) {
+    secrets_init(&pymi_secrets);
+    if (!pymi_range_init()) {
         pymi_message("cannot reserve address space; forwarding every request to libc");
         return 0;
     }

@@ -2,7 +2,7 @@
  * internal.h -- prototypes shared between the allocator's files (pymi_*,
  * hidden).  Dependency direction, lowest first (STYLE.md §1):
  *
- *   config/types/freelist/sizeclass -> diag, os -> options -> pagemap -> arena
+ *   config/types/freelist/sizeclass -> diag, os -> options -> range -> arena
  *   -> pool -> remote -> heap -> alloc (+ alloc_inline.h) -> sysalloc
  *   -> stats -> init -> override
  *
@@ -29,7 +29,8 @@ PYM_HIDDEN PYM_NORETURN PYM_COLD void pymi_fatal(const char *fmt, ...);
 PYM_HIDDEN size_t pymi_format(char *buf, size_t cap, const char *fmt, va_list ap);
 
 /* ---- os.c: the kernel's memory calls, errno preserved ------------------ */
-PYM_HIDDEN void *pymi_os_reserve(size_t *size, size_t alignment);
+PYM_HIDDEN void *pymi_os_reserve(size_t size, size_t alignment);
+PYM_HIDDEN int pymi_os_reserve_at(void *addr, size_t size);
 PYM_HIDDEN void *pymi_os_map(size_t size);
 PYM_HIDDEN void pymi_os_purge(void *addr, size_t size);
 
@@ -38,36 +39,73 @@ PYM_HIDDEN void pymi_options_init(void);
 PYM_HIDDEN long pymi_option(pym_option_t option);
 PYM_HIDDEN const char *pymi_option_stats_file(void);
 
-/* ---- pagemap.c: the reserved range and the ownership test --------------- */
-struct pymi_range {
-    uintptr_t base;     /* start of the reserved range (256 KiB aligned) */
-    size_t size;        /* 0 until the range exists: nothing is ours */
-};
-PYM_HIDDEN extern struct pymi_range pymi_range;
-PYM_HIDDEN extern pym_arena_t *pymi_arena_table;
+/* ---- range.c: regions of address space, descriptors, ownership ------------
+ * Regions are reserved one at a time, inside a window of PYM_WINDOW_REGIONS
+ * region slots around the first one; pymi_region_map[slot] is 1 for ours.
+ * Ownership is then exact, O(1), and never reads memory that may not be
+ * ours (bpo-18859): a subtraction, a shift, a compare and one byte load. */
+PYM_HIDDEN extern uintptr_t pymi_window_base;
+PYM_HIDDEN extern uint8_t pymi_region_map[PYM_WINDOW_REGIONS];
 
-PYM_HIDDEN int pymi_pagemap_init(void);
-PYM_HIDDEN pym_arena_t *pymi_pagemap_new_arena(void);
-PYM_HIDDEN size_t pymi_pagemap_arena_count(void);
+PYM_HIDDEN int pymi_range_init(void);
+/* The next never-used arena (a new region when needed), or NULL when no
+ * address space can be had.  Caller holds pymi_arena_lock. */
+PYM_HIDDEN pym_arena_t *pymi_range_new_arena(void);
+/* Calls fn for every arena ever carved.  Caller holds pymi_arena_lock. */
+PYM_HIDDEN void pymi_range_each_arena(void (*fn)(pym_arena_t *arena, void *arg), void *arg);
+PYM_HIDDEN size_t pymi_range_reserved(void);
 
 PYM_INLINE int pymi_owns(const void *ptr)
 {
-    return (uintptr_t)ptr - pymi_range.base < pymi_range.size;
+    uintptr_t slot = ((uintptr_t)ptr - pymi_window_base) >> PYM_REGION_SHIFT;
+    return slot < PYM_WINDOW_REGIONS && pymi_region_map[slot];
 }
+PYM_INLINE uintptr_t pymi_region_of(uintptr_t addr)
+{
+    return addr & ~(uintptr_t)PYM_REGION_MASK;
+}
+/* The descriptor of the pool that holds ptr (ptr must be ours). */
 PYM_INLINE pym_pool_t *pymi_pool_of(const void *ptr)
 {
-    return (pym_pool_t *)((uintptr_t)ptr & ~(uintptr_t)PYM_POOL_MASK);
+    uintptr_t p = (uintptr_t)ptr;
+    return (pym_pool_t *)(pymi_region_of(p) +
+                          (((p & PYM_REGION_MASK) >> PYM_POOL_SHIFT) << PYM_DESC_SHIFT));
+}
+/* A descriptor as a 32-bit number and back (types.h): 0 is NULL. */
+PYM_INLINE uint32_t pymi_pool_number(const pym_pool_t *pool)
+{
+    return pool == NULL ? 0 : (uint32_t)(((uintptr_t)pool - pymi_window_base) >> PYM_DESC_SHIFT);
+}
+PYM_INLINE pym_pool_t *pymi_pool_at(uint32_t number)
+{
+    return number == 0 ? NULL : (pym_pool_t *)(pymi_window_base + ((uintptr_t)number << PYM_DESC_SHIFT));
+}
+/* The first byte of the pool a descriptor describes. */
+PYM_INLINE char *pymi_pool_page(const pym_pool_t *pool)
+{
+    uintptr_t d = (uintptr_t)pool;
+    return (char *)(pymi_region_of(d) + (((d & PYM_REGION_MASK) >> PYM_DESC_SHIFT) << PYM_POOL_SHIFT));
 }
 PYM_INLINE pym_arena_t *pymi_arena_of(const void *ptr)
 {
-    return &pymi_arena_table[((uintptr_t)ptr - pymi_range.base) >> PYM_ARENA_SHIFT];
+    uintptr_t p = (uintptr_t)ptr;
+    return (pym_arena_t *)(pymi_region_of(p) +
+                           (((p & PYM_REGION_MASK) >> PYM_ARENA_SHIFT) << PYM_DESC_SHIFT));
 }
 PYM_INLINE uintptr_t pymi_arena_base(const pym_arena_t *arena)
 {
-    return pymi_range.base + ((uintptr_t)(arena - pymi_arena_table) << PYM_ARENA_SHIFT);
+    uintptr_t d = (uintptr_t)arena;
+    return pymi_region_of(d) + (((d & PYM_REGION_MASK) >> PYM_DESC_SHIFT) << PYM_ARENA_SHIFT);
+}
+/* The descriptors of an arena's 64 pools: one page of its region's table. */
+PYM_INLINE pym_pool_t *pymi_arena_pools(const pym_arena_t *arena)
+{
+    return pymi_pool_of((const void *)pymi_arena_base(arena));
 }
 
 /* ---- arena.c: pools in and out of arenas (takes pymi_arena_lock) -------- */
+/* The coarse monotonic clock, in milliseconds (decay). */
+PYM_HIDDEN int64_t pymi_now_ms(void);
 PYM_HIDDEN extern pthread_mutex_t pymi_arena_lock;
 PYM_HIDDEN pym_pool_t *pymi_arena_take_pool(void);
 PYM_HIDDEN void pymi_arena_return_pool(pym_pool_t *pool);
@@ -82,40 +120,59 @@ PYM_INLINE void pymi_pool_batch_add(pym_pool_batch_t *batch, pym_pool_t *pool)
         pymi_arena_return_batch(batch);
 }
 PYM_HIDDEN int pymi_arena_trim(void);
+/* Purges what has been dirty longer than the purge delay; called on
+ * activity (pool refills) and by the purger thread. */
+PYM_HIDDEN void pymi_arena_decay(void);
 struct pymi_arena_counters {
     size_t current, highwater;
     uint64_t allocated, reclaimed, madvise_calls, pages_purged;
     uint64_t pools_returned;   /* pools given back to their arenas */
     uint64_t return_rounds;    /* arena-lock acquisitions that gave pools back */
+    size_t dirty_pools;        /* free pools that may still be resident */
 };
 PYM_HIDDEN void pymi_arena_counters(struct pymi_arena_counters *out);
+
+/* ---- purger.c: the background purge thread -------------------------------- */
+/* Under pymi_arena_lock: the decay queue's next expiry (INT64_MAX: none). */
+PYM_HIDDEN void pymi_purger_deadline(int64_t when_ms);
+/* Under pymi_arena_lock: this much is dirty; start the thread if worth it. */
+PYM_HIDDEN void pymi_purger_want(size_t dirty_bytes);
+/* Outside every lock of ours: starts the thread if it was asked for. */
+PYM_HIDDEN void pymi_purger_start_if_wanted(void);
 
 /* ---- pool.c: one pool's blocks and lists (owner or heap-lock holder) ---- */
 /* Stands in for "no usable pool": its free list is always empty. */
 PYM_HIDDEN extern pym_pool_t pymi_exhausted_pool;
-/* Bit (offset in pool) of row [class] is set where a block of the class starts. */
-PYM_HIDDEN extern uint64_t pymi_block_starts[PYM_NUM_CLASSES][PYM_POOL_SIZE / 64];
-PYM_HIDDEN void pymi_block_starts_init(void);
 PYM_HIDDEN void pymi_pool_init(pym_pool_t *pool, pym_heap_t *heap, unsigned sizeclass);
-PYM_HIDDEN void pymi_pool_link(pym_heap_t *heap, pym_pool_t *pool);
-PYM_HIDDEN void pymi_pool_unlink(pym_heap_t *heap, pym_pool_t *pool);
-PYM_HIDDEN unsigned pymi_pool_take_remote(pym_pool_t *pool);
-PYM_HIDDEN void pymi_pool_exhausted(pym_heap_t *heap, pym_pool_t *pool);
+/* Moves local_free (and, if still empty, the remote list) onto free.
+ * Returns the number of blocks free now holds. */
+PYM_HIDDEN unsigned pymi_pool_refill(pym_pool_t *pool);
 PYM_HIDDEN void pymi_pool_settle(pym_heap_t *heap, pym_pool_t *pool, int keep_spare);
 /* The same, an empty pool joining batch; the caller returns the batch. */
 PYM_HIDDEN void pymi_pool_settle_batched(pym_heap_t *heap, pym_pool_t *pool, int keep_spare,
                                          pym_pool_batch_t *batch);
+/* Confirms a suspected double free: is block on one of the pool's lists? */
+PYM_HIDDEN int pymi_pool_holds_free(const pym_pool_t *pool, const pym_block_t *block);
 
+/* offset * magic (mod 2^64) is small exactly for multiples of the block
+ * size (Lemire's divisibility test); limit also cuts off a tail too short
+ * for a whole block.  pool.c derives both. */
 PYM_INLINE int pymi_is_block_start(const pym_pool_t *pool, const void *ptr)
 {
-    uintptr_t offset = (uintptr_t)ptr & PYM_POOL_MASK;
-    return (int)((pymi_block_starts[pool->sizeclass][offset >> 6] >> (offset & 63)) & 1);
+    uint32_t offset = (uint32_t)((uintptr_t)ptr & PYM_POOL_MASK);
+    return (uint32_t)(offset * pool->start_magic) <= pool->start_limit;
 }
 
-/* ---- remote.c: frees from threads that do not own the pool -------------- */
+/* ---- remote.c: frees from other threads, the full-pool handshake ---------- */
 PYM_HIDDEN void pymi_remote_push(pym_heap_t *owner, pym_pool_t *pool, pym_block_t *block);
-PYM_HIDDEN void pymi_remote_reclaim(pym_heap_t *heap, int keep_spare);
-/* The same, the pools it empties joining batch; the caller returns the batch. */
+/* Moves the remote list onto the local free list; returns how many blocks. */
+PYM_HIDDEN unsigned pymi_remote_take(pym_pool_t *pool);
+/* A pool with no free block: flag it FULL (the next remote free queues it
+ * on the owner's reclaim stack) and return 1, or take remote blocks that
+ * turned up and return 0. */
+PYM_HIDDEN int pymi_remote_mark_full(pym_pool_t *pool);
+/* Takes the heap's reclaim stack; each pool's remote blocks come back and
+ * the pool is settled (into batch, unless NULL). */
 PYM_HIDDEN void pymi_remote_reclaim_batched(pym_heap_t *heap, int keep_spare, pym_pool_batch_t *batch);
 
 /* ---- heap.c: per-thread heaps ---------------------------------------------- */
@@ -129,6 +186,11 @@ PYM_HIDDEN extern pym_heap_t pymi_null_heap;
 PYM_HIDDEN extern pthread_mutex_t pymi_heaps_lock;
 PYM_HIDDEN pym_heap_t *pymi_heap_for_thread(void);
 PYM_HIDDEN int pymi_heap_init_process(void);
+PYM_HIDDEN void pymi_heap_link(pym_heap_t *heap, pym_pool_t *pool);
+PYM_HIDDEN void pymi_heap_unlink(pym_heap_t *heap, pym_pool_t *pool);
+/* A block for the class: the current pool refilled, another pool, reclaimed
+ * pools, or a fresh pool; NULL when no memory can be had. */
+PYM_HIDDEN pym_block_t *pymi_heap_alloc_slow(pym_heap_t *heap, unsigned sizeclass);
 PYM_HIDDEN void pymi_heap_free_abandoned(pym_heap_t *owner, pym_pool_t *pool, pym_block_t *block);
 PYM_HIDDEN int pymi_heap_collect_abandoned(void);
 PYM_HIDDEN int pymi_heap_trim_own(void);
@@ -137,11 +199,15 @@ PYM_HIDDEN uint64_t pymi_heaps_adopted(void);
 
 /* ---- alloc.c: slow paths behind alloc_inline.h ------------------------------ */
 PYM_HIDDEN PYM_NOINLINE void *pymi_malloc_slow(size_t size);
-PYM_HIDDEN PYM_NOINLINE __attribute__((returns_nonnull)) void *pymi_malloc_exhausted(pym_heap_t *heap, pym_pool_t *pool, pym_block_t *block);
+/* The fast path found no block on the current pool (or no heap): same
+ * arguments, so it is a tail call. */
+PYM_HIDDEN PYM_NOINLINE void *pymi_malloc_refill(pym_heap_t *heap, size_t size);
+/* Pops a block of the class for a heap that may be a debug-mode heap. */
 PYM_HIDDEN void *pymi_heap_alloc_block(pym_heap_t *heap, unsigned sizeclass);
 PYM_HIDDEN void pymi_free_block_from(pym_heap_t *me, pym_pool_t *pool, pym_block_t *block);
 PYM_HIDDEN PYM_NOINLINE void pymi_free_slow(void *ptr);
-PYM_HIDDEN PYM_NOINLINE void pymi_free_local_slow(pym_pool_t *pool, pym_block_t *block, pym_block_t *head);
+/* The fast path's push left a pool that is not current empty. */
+PYM_HIDDEN PYM_NOINLINE void pymi_free_emptied(pym_pool_t *pool);
 PYM_HIDDEN PYM_NORETURN PYM_COLD void pymi_free_invalid(const void *ptr, const char *what);
 
 /* ---- debug.c: PYMALLOC_DEBUG=1 (CPython's debug allocator for our blocks) ---- */
@@ -158,33 +224,25 @@ PYM_HIDDEN size_t pymi_big_usable_size(const void *ptr);
 PYM_HIDDEN void *pymi_big_realloc(void *ptr, size_t size);
 
 /* ---- sysalloc.c: forwarding to the allocator underneath ----------------------- */
-PYM_HIDDEN void pymi_sys_free_slow(void *ptr);
-#ifdef PYM_OVERRIDE
-/* glibc's free, weak: NULL in a fully static executable (bigalloc.c). */
-extern void __libc_free(void *ptr) __attribute__((weak));
-PYM_INLINE void pymi_sys_free(void *ptr)
-{
-    if (pym_likely(__libc_free != NULL))
-        __libc_free(ptr);
-    else
-        pymi_sys_free_slow(ptr);
-}
-#else
-/* Not overriding: what we forwarded came from the program's own malloc. */
-PYM_INLINE void pymi_sys_free(void *ptr)
-{
-    pymi_sys_free_slow(ptr);
-}
-#endif
-PYM_HIDDEN void *pymi_sys_malloc(size_t size);
-PYM_HIDDEN void *pymi_sys_calloc(size_t count, size_t size);
-PYM_HIDDEN void *pymi_sys_realloc(void *ptr, size_t size);
-PYM_HIDDEN void *pymi_sys_memalign(size_t alignment, size_t size);
+/* glibc's own functions, found in libc.so.6 itself (never through the
+ * global scope, where another preloaded allocator may stand), the program's
+ * malloc in a --disable-override build, or bigalloc.c in a fully static
+ * executable.  Until pymi_sys_init they point at stubs that initialise. */
+struct pymi_sys {
+    void *(*malloc)(size_t size);
+    void (*free)(void *ptr);
+    void *(*calloc)(size_t count, size_t size);
+    void *(*realloc)(void *ptr, size_t size);
+    void *(*memalign)(size_t alignment, size_t size);
+    size_t (*usable_size)(void *ptr);
+};
+PYM_HIDDEN extern struct pymi_sys pymi_sys;
+PYM_HIDDEN void pymi_sys_init(void);
+/* 1 when the allocator below is glibc's (the override build, dynamic). */
+PYM_HIDDEN int pymi_sys_is_glibc(void);
 PYM_HIDDEN void *pymi_sys_valloc(size_t size);
 PYM_HIDDEN void *pymi_sys_pvalloc(size_t size);
-PYM_HIDDEN size_t pymi_sys_usable_size(void *ptr);
 PYM_HIDDEN void *pymi_sys_symbol(const char *name);
-PYM_HIDDEN void pymi_sys_counters(uint64_t *calls, uint64_t *bytes);
 
 /* ---- stats.c ----------------------------------------------------------------- */
 PYM_HIDDEN void pymi_stats_at_exit(void);

@@ -34,6 +34,10 @@ static struct option_desc options[PYM_OPTION_COUNT_] = {
     [PYM_OPTION_ARENA_CACHE] = {"ARENA_CACHE", 1, 0, 1024, "empty arenas kept mapped against mmap thrash"},
     [PYM_OPTION_DISABLE] = {"DISABLE", -1, -1, 1, "forward every request to libc (-1: only under valgrind)"},
     [PYM_OPTION_VERBOSE] = {"VERBOSE", 0, 0, 1, "report start-up decisions on stderr"},
+    [PYM_OPTION_PURGE_DELAY_MS] = {"PURGE_DELAY_MS", PYM_PURGE_DELAY_DEFAULT_MS, 0, 3600000,
+                                   "free pages stay resident this long for reuse (0: purge at once)"},
+    [PYM_OPTION_PURGE_THREAD] = {"PURGE_THREAD", 1, 0, 1,
+                                 "a background thread purges on time once 4 MiB wait (0: only on activity)"},
 };
 
 /* PYMALLOC_STATS_FILE is a path, not a number: kept apart from the table. */

@@ -3,52 +3,66 @@
  *
  * Every wrapper saves and restores errno (STYLE.md §3): free() and friends
  * must not change it even when they give pages back.
+ *
+ * Regions (range.c) are mapped readable and writable but MAP_NORESERVE, so
+ * pages cost nothing until touched and reading an untouched one gives zeros
+ * (an invalid free() then finds owner == NULL instead of faulting), and
+ * MADV_NOHUGEPAGE: a huge page would make one touched block cost 2 MiB of
+ * RSS and defeat page-sized purging.
  */
 #include "internal.h"
 
 #include <errno.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 
-/* Reserves address space for arenas: readable and writable but MAP_NORESERVE,
- * so pages cost nothing until touched and reading an untouched one gives
- * zeros (an invalid free() then finds owner == NULL instead of faulting).
- * Starts at *size, halves on refusal, caps itself to an eighth of RLIMIT_AS
- * so that `ulimit -v` leaves room for everything else.  The result is
- * aligned to `alignment`; *size receives the usable size. */
-void *pymi_os_reserve(size_t *size, size_t alignment)
+#ifndef MAP_FIXED_NOREPLACE
+#define MAP_FIXED_NOREPLACE 0x100000
+#endif
+
+static const int region_prot = PROT_READ | PROT_WRITE;
+static const int region_flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
+
+/* size bytes aligned to `alignment`, anywhere; NULL when refused. */
+void *pymi_os_reserve(size_t size, size_t alignment)
 {
     int saved = errno;
-    size_t want = *size;
-    struct rlimit limit;
-    if (getrlimit(RLIMIT_AS, &limit) == 0 && limit.rlim_cur != RLIM_INFINITY) {
-        size_t cap = (size_t)(limit.rlim_cur / 8) & ~(alignment - 1);
-        if (cap < want)
-            want = cap;
-    }
-    for (; want >= PYM_RESERVE_MIN; want /= 2) {
-        void *p = mmap(NULL, want + alignment, PROT_READ | PROT_WRITE,
-                       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-        if (p == MAP_FAILED)
-            continue;
-        uintptr_t start = ((uintptr_t)p + alignment - 1) & ~(uintptr_t)(alignment - 1);
-        if (start > (uintptr_t)p)
-            munmap(p, start - (uintptr_t)p);
-        uintptr_t end = (uintptr_t)p + want + alignment;
-        if (end > start + want)
-            munmap((void *)(start + want), end - (start + want));
-        /* Huge pages would make one touched block cost 2 MiB of RSS and
-         * defeat page-sized purging. */
-        madvise((void *)start, want, MADV_NOHUGEPAGE);
-        *size = want;
+    void *p = mmap(NULL, size + alignment, region_prot, region_flags, -1, 0);
+    if (p == MAP_FAILED) {
         errno = saved;
-        return (void *)start;
+        return NULL;
     }
+    uintptr_t start = ((uintptr_t)p + alignment - 1) & ~(uintptr_t)(alignment - 1);
+    if (start > (uintptr_t)p)
+        munmap(p, start - (uintptr_t)p);
+    uintptr_t end = (uintptr_t)p + size + alignment;
+    if (end > start + size)
+        munmap((void *)(start + size), end - (start + size));
+    madvise((void *)start, size, MADV_NOHUGEPAGE);
     errno = saved;
-    return NULL;
+    return (void *)start;
 }
 
-/* Zeroed, private memory for metadata (heaps, the arena table). */
+/* size bytes at exactly addr: 1 done, 0 the place is taken, -1 refused for
+ * lack of memory or address space (RLIMIT_AS). */
+int pymi_os_reserve_at(void *addr, size_t size)
+{
+    int saved = errno;
+    void *p = mmap(addr, size, region_prot, region_flags | MAP_FIXED_NOREPLACE, -1, 0);
+    int result;
+    if (p == addr) {
+        madvise(p, size, MADV_NOHUGEPAGE);
+        result = 1;
+    } else if (p != MAP_FAILED) {
+        munmap(p, size);   /* a kernel older than 4.17 took addr as a hint */
+        result = 0;
+    } else {
+        result = errno == EEXIST ? 0 : -1;
+    }
+    errno = saved;
+    return result;
+}
+
+/* Zeroed, private memory for metadata (heaps). */
 void *pymi_os_map(size_t size)
 {
     int saved = errno;

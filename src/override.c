@@ -273,8 +273,6 @@ static void pymalloc_info_xml(FILE *out)
             (unsigned long long)s.arenas_reclaimed);
     fprintf(out, "  <bytes inuse=\"%zu\" free_blocks=\"%zu\" waste=\"%zu\" free_pools=\"%zu\"/>\n",
             s.bytes_in_use, s.bytes_free_blocks, s.bytes_pool_waste, s.bytes_free_pools);
-    fprintf(out, "  <forwarded calls=\"%llu\" bytes=\"%llu\"/>\n",
-            (unsigned long long)s.forwarded_calls, (unsigned long long)s.forwarded_bytes);
     fprintf(out, "</pymalloc>\n");
 }
 

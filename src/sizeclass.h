@@ -29,7 +29,7 @@ PYM_INLINE int pymi_is_small(size_t size)
 /* Blocks a pool of this class holds. */
 PYM_INLINE unsigned pymi_class_capacity(unsigned sizeclass)
 {
-    return (unsigned)((PYM_POOL_SIZE - PYM_POOL_HEADER_SIZE) / pymi_class_to_size(sizeclass));
+    return (unsigned)(PYM_POOL_SIZE / pymi_class_to_size(sizeclass));
 }
 
 #endif /* PYM_SIZECLASS_H */

@@ -1,9 +1,11 @@
 /*
  * stats.c -- statistics: pym_stats_get, pym_stats_print, PYMALLOC_STATS.
  *
- * Nothing is counted on the fast paths except one increment of the heap's
- * per-class malloc counter; everything else is derived when asked, by
- * walking every arena in use and reading its pool headers (CPython's
+ * Nothing is counted on the fast paths: malloc counts are the blocks each
+ * refill puts on a free list (heap->refilled), which exceeds the number of
+ * mallocs by at most the blocks still free in the heap's pools; everything
+ * else is derived when asked, by walking every arena in use and reading its
+ * pool descriptors (CPython's
  * _PyObject_DebugMallocStats does the same).  Other threads keep running,
  * so those reads are a racy snapshot by design (PYM_RACY_READER).
  *
@@ -15,50 +17,64 @@
 
 #include <string.h>
 
+/* A pool's `used` holds one extra count while it is its heap's current
+ * pool of the class (types.h, the pin). */
+PYM_RACY_READER static size_t pool_live_blocks(const pym_pool_t *pool)
+{
+    const pym_heap_t *owner = pool->owner;
+    size_t used = pool->used;
+    if (owner != NULL && owner->pools[pool->sizeclass] == pool && used > 0)
+        used--;
+    return used;
+}
+
+PYM_RACY_READER static void stats_add_arena(pym_arena_t *arena, void *arg)
+{
+    pym_stats_t *out = arg;
+    if (!arena->in_use)
+        return;
+    const pym_pool_t *pools = pymi_arena_pools(arena);
+    for (unsigned p = 0; p < PYM_POOLS_PER_ARENA; p++) {
+        if (arena->free_mask & ((uint64_t)1 << p)) {
+            out->bytes_free_pools += PYM_POOL_SIZE;
+            if (arena->dirty_mask & ((uint64_t)1 << p))
+                out->bytes_free_pools_resident += PYM_POOL_SIZE;
+            continue;
+        }
+        const pym_pool_t *pool = &pools[p];
+        unsigned c = pool->sizeclass;
+        size_t size = pymi_class_to_size(c);
+        size_t capacity = pymi_class_capacity(c);
+        size_t used = pool_live_blocks(pool);
+        if (used > capacity)
+            used = capacity;   /* a racy read of another thread's pool */
+        pym_class_stats_t *cs = &out->classes[c];
+        cs->blocks_in_use += used;
+        cs->blocks_free += capacity - used;
+        if (used == 0)
+            cs->pools_empty++;
+        else if (used == capacity)
+            cs->pools_full++;
+        else
+            cs->pools_used++;
+        out->bytes_in_use += used * size;
+        out->bytes_free_blocks += (capacity - used) * size;
+        out->bytes_pool_waste += PYM_POOL_SIZE - capacity * size;
+    }
+}
+
 PYM_RACY_READER void pym_stats_get(pym_stats_t *out)
 {
     memset(out, 0, sizeof *out);
     out->num_classes = PYM_NUM_CLASSES;
     for (unsigned c = 0; c < PYM_NUM_CLASSES; c++)
         out->classes[c].block_size = pymi_class_to_size(c);
-    out->bytes_reserved = pymi_range.size;
-    pymi_sys_counters(&out->forwarded_calls, &out->forwarded_bytes);
-    if (pymi_range.size == 0)
+    out->bytes_reserved = pymi_range_reserved();
+    if (out->bytes_reserved == 0)
         return;
 
     pthread_mutex_lock(&pymi_arena_lock);
-    size_t carved = pymi_pagemap_arena_count();
-    for (size_t i = 0; i < carved; i++) {
-        const pym_arena_t *arena = &pymi_arena_table[i];
-        if (!arena->in_use)
-            continue;
-        uintptr_t base = pymi_arena_base(arena);
-        for (unsigned p = 0; p < PYM_POOLS_PER_ARENA; p++) {
-            if (arena->free_mask & ((uint64_t)1 << p)) {
-                out->bytes_free_pools += PYM_POOL_SIZE;
-                if (arena->dirty_mask & ((uint64_t)1 << p))
-                    out->bytes_free_pools_resident += PYM_POOL_SIZE;
-                continue;
-            }
-            const pym_pool_t *pool = (const pym_pool_t *)(base + ((uintptr_t)p << PYM_POOL_SHIFT));
-            unsigned c = pool->sizeclass;
-            size_t size = pymi_class_to_size(c);
-            size_t capacity = pymi_class_capacity(c);
-            size_t used = pool->used;
-            pym_class_stats_t *cs = &out->classes[c];
-            cs->blocks_in_use += used;
-            cs->blocks_free += capacity - used;
-            if (used == 0)
-                cs->pools_empty++;
-            else if (used == capacity)
-                cs->pools_full++;
-            else
-                cs->pools_used++;
-            out->bytes_in_use += used * size;
-            out->bytes_free_blocks += (capacity - used) * size;
-            out->bytes_pool_waste += PYM_POOL_SIZE - capacity * size;
-        }
-    }
+    pymi_range_each_arena(stats_add_arena, out);
     pthread_mutex_unlock(&pymi_arena_lock);
 
     struct pymi_arena_counters arenas;
@@ -72,10 +88,8 @@ PYM_RACY_READER void pym_stats_get(pym_stats_t *out)
 
     for (const pym_heap_t *h = pymi_heap_list(); h != NULL; h = h->next_all) {
         for (unsigned c = 0; c < PYM_NUM_CLASSES; c++)
-            out->classes[c].mallocs += h->mallocs[c];
+            out->classes[c].mallocs += h->refilled[c];
         out->remote_frees += h->remote_frees;
-        out->forwarded_calls += h->forwarded_calls;
-        out->forwarded_bytes += h->forwarded_bytes;
         if (atomic_load_explicit(&h->state, memory_order_relaxed) != PYM_HEAP_ACTIVE) {
             int holds_pools = 0;
             for (unsigned c = 0; c < PYM_NUM_CLASSES && !holds_pools; c++)
@@ -120,14 +134,12 @@ void pym_stats_print(FILE *out)
             (size_t)PYM_ARENA_SIZE, s.arenas_current * PYM_ARENA_SIZE);
     print_bytes_line(out, "bytes in allocated blocks", s.bytes_in_use);
     print_bytes_line(out, "bytes in available blocks", s.bytes_free_blocks);
-    print_bytes_line(out, "bytes lost to pool headers and tails", s.bytes_pool_waste);
+    print_bytes_line(out, "bytes lost to pool tails", s.bytes_pool_waste);
     print_bytes_line(out, "bytes in free pools", s.bytes_free_pools);
     print_bytes_line(out, "  of which still resident", s.bytes_free_pools_resident);
     fprintf(out, "Total                                    = %15zu\n\n",
             s.bytes_in_use + s.bytes_free_blocks + s.bytes_pool_waste + s.bytes_free_pools);
     fprintf(out, "# small requests served by pools    = %15llu\n", (unsigned long long)small_mallocs);
-    fprintf(out, "# requests forwarded to libc        = %15llu (%llu bytes)\n",
-            (unsigned long long)s.forwarded_calls, (unsigned long long)s.forwarded_bytes);
     fprintf(out, "# remote (cross-thread) frees       = %15llu\n", (unsigned long long)s.remote_frees);
     fprintf(out, "# heaps active / abandoned / adopted = %zu / %zu / %llu\n", s.heaps_active,
             s.heaps_abandoned, (unsigned long long)s.heaps_adopted);

@@ -1,24 +1,26 @@
 /*
  * sysalloc.c -- forwarding to the allocator underneath us.
  *
- * Which allocator that is depends on the build:
- *   - overriding malloc (the default): glibc's.  glibc exports its allocator
- *     under __libc_* names too, so large and over-aligned requests reach it
- *     without dlsym on any hot path.  Those names are referenced weakly: in
- *     a fully static executable glibc's malloc object is not linked, they
- *     stay NULL, and bigalloc.c serves the requests instead.
+ * Requests over PYM_SMALL_MAX, over-aligned ones, and everything while
+ * pymalloc is disabled go to the allocator below through one table of
+ * function pointers (pymi_sys): the forwarding path is one indirect call,
+ * with no heap lookup and nothing counted.  Which allocator that is:
+ *   - overriding malloc (the default), dynamically linked: glibc's own
+ *     functions, looked up in libc.so.6's own scope (dlopen with
+ *     RTLD_NOLOAD, then dlsym on that handle).  Not the __libc_* names and not
+ *     RTLD_NEXT: another preloaded allocator (mimalloc, tcmalloc) defines
+ *     __libc_malloc too, and would then serve half of what we forward;
+ *     Debian's redis-server links jemalloc, which RTLD_NEXT would find.
+ *   - a fully static executable: there is no malloc below ours, and
+ *     bigalloc.c maps large blocks itself.
  *   - configure --disable-override: the program's own malloc, through its
  *     public names -- glibc's, a sanitizer's or a preloaded allocator's --
  *     so that every block we forward is freed, resized and measured by the
  *     allocator that made it.
- * glibc functions without a __libc_ alias (malloc_usable_size, malloc_trim,
- * mallinfo2, ...) are looked up once in libc.so.6 itself (pymi_sys_symbol).
- *
- * Forwarded requests are counted in the calling thread's heap (plain
- * increments: a shared atomic counter halved two-thread throughput of
- * 1 KiB malloc/free pairs); only requests made before a thread can have a
- * heap (during initialisation, or with pymalloc disabled) use the shared
- * atomic counters.
+ * Until pymi_sys_init has run, the table points at stubs that run the
+ * process initialisation first (a free or a large malloc can be the first
+ * call a program makes).  Should the lookup itself allocate, that request
+ * goes to glibc's __libc_* entry points, the only time they are used.
  */
 #include "internal.h"
 
@@ -32,145 +34,182 @@
 #pragma weak dlsym
 
 #ifdef PYM_OVERRIDE
-extern void *__libc_malloc(size_t size) __attribute__((weak));
-extern void *__libc_calloc(size_t count, size_t size) __attribute__((weak));
-extern void *__libc_realloc(void *ptr, size_t size) __attribute__((weak));
-extern void *__libc_memalign(size_t alignment, size_t size) __attribute__((weak));
-extern void *__libc_valloc(size_t size) __attribute__((weak));
-extern void *__libc_pvalloc(size_t size) __attribute__((weak));
-#define below_malloc __libc_malloc
-#define below_calloc __libc_calloc
-#define below_realloc __libc_realloc
-#define below_memalign __libc_memalign
-#define below_valloc __libc_valloc
-#define below_pvalloc __libc_pvalloc
-static int allocator_below(void)
-{
-    return __libc_malloc != NULL;
-}
+static void *init_then_malloc(size_t size);
+static void init_then_free(void *ptr);
+static void *init_then_calloc(size_t count, size_t size);
+static void *init_then_realloc(void *ptr, size_t size);
+static void *init_then_memalign(size_t alignment, size_t size);
+static size_t init_then_usable_size(void *ptr);
+
+struct pymi_sys pymi_sys = {
+    init_then_malloc, init_then_free, init_then_calloc,
+    init_then_realloc, init_then_memalign, init_then_usable_size,
+};
 #else
-#define below_malloc malloc
-#define below_calloc calloc
-#define below_realloc realloc
-#define below_memalign memalign
-#define below_valloc valloc
-#define below_pvalloc pvalloc
-static int allocator_below(void)
-{
-    return 1;
-}
+struct pymi_sys pymi_sys = {malloc, free, calloc, realloc, memalign, malloc_usable_size};
 #endif
 
-static _Atomic uint64_t forwarded_calls, forwarded_bytes;
+/* ---- a fully static executable: bigalloc.c ------------------------------ */
 
-static void count(size_t bytes)
+static void *big_malloc(size_t size)
 {
-    pym_heap_t *heap = pymi_heap_for_thread();
-    if (heap != NULL) {
-        heap->forwarded_calls++;
-        heap->forwarded_bytes += bytes;
-        return;
-    }
-    atomic_fetch_add_explicit(&forwarded_calls, 1, memory_order_relaxed);
-    atomic_fetch_add_explicit(&forwarded_bytes, bytes, memory_order_relaxed);
+    return pymi_big_alloc(size, PYM_ALIGNMENT);
 }
 
-void *pymi_sys_malloc(size_t size)
+static void *big_calloc(size_t count, size_t size)
 {
-    count(size);
-    return allocator_below() ? below_malloc(size) : pymi_big_alloc(size, PYM_ALIGNMENT);
-}
-
-void *pymi_sys_calloc(size_t count_, size_t size)
-{
-    count(count_ * size);
-    if (allocator_below())
-        return below_calloc(count_, size);
     size_t total;
-    if (__builtin_mul_overflow(count_, size, &total)) {
+    if (__builtin_mul_overflow(count, size, &total)) {
         errno = ENOMEM;
         return NULL;
     }
     return pymi_big_alloc(total, PYM_ALIGNMENT);   /* fresh mappings are zeroed */
 }
 
-void *pymi_sys_realloc(void *ptr, size_t size)
+static void *big_memalign(size_t alignment, size_t size)
 {
-    count(size);
-    return allocator_below() ? below_realloc(ptr, size) : pymi_big_realloc(ptr, size);
+    return pymi_big_alloc(size, alignment);
 }
 
-void *pymi_sys_memalign(size_t alignment, size_t size)
+static size_t big_usable_size(void *ptr)
 {
-    count(size);
-    return allocator_below() ? below_memalign(alignment, size) : pymi_big_alloc(size, alignment);
+    return pymi_big_usable_size(ptr);
 }
+
+static const struct pymi_sys big_table = {
+    big_malloc, pymi_big_free, big_calloc, pymi_big_realloc, big_memalign, big_usable_size,
+};
+
+/* ---- choosing the table ------------------------------------------------ */
+
+static int below_is_glibc;
+
+#ifdef PYM_OVERRIDE
+extern void *__libc_malloc(size_t size) __attribute__((weak));
+extern void __libc_free(void *ptr) __attribute__((weak));
+extern void *__libc_calloc(size_t count, size_t size) __attribute__((weak));
+extern void *__libc_realloc(void *ptr, size_t size) __attribute__((weak));
+extern void *__libc_memalign(size_t alignment, size_t size) __attribute__((weak));
+
+static int sys_initialising;   /* set while pymi_sys_init looks glibc up */
+
+/* libc.so.6's handle; NULL in a fully static executable. */
+static void *libc_map(void)
+{
+    static void *_Atomic handle;
+    void *h = atomic_load_explicit(&handle, memory_order_acquire);
+    if (h == NULL && dlopen != NULL && dlsym != NULL) {
+        h = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
+        atomic_store_explicit(&handle, h, memory_order_release);
+    }
+    return h;
+}
+#endif
+
+void pymi_sys_init(void)
+{
+#ifdef PYM_OVERRIDE
+    sys_initialising = 1;
+    void *map = libc_map();
+    struct pymi_sys table;
+    if (map != NULL && (table.malloc = dlsym(map, "malloc")) != NULL &&
+        (table.free = dlsym(map, "free")) != NULL && (table.calloc = dlsym(map, "calloc")) != NULL &&
+        (table.realloc = dlsym(map, "realloc")) != NULL &&
+        (table.memalign = dlsym(map, "memalign")) != NULL &&
+        (table.usable_size = dlsym(map, "malloc_usable_size")) != NULL) {
+        below_is_glibc = 1;
+    } else {
+        table = big_table;
+    }
+    /* Function pointers: each store is atomic on every target we build
+     * for, and a thread that still sees a stub merely initialises again. */
+    pymi_sys = table;
+    sys_initialising = 0;
+#else
+    (void)big_table;   /* the table was set statically */
+#endif
+}
+
+int pymi_sys_is_glibc(void)
+{
+    return below_is_glibc;
+}
+
+#ifdef PYM_OVERRIDE
+/* The stubs: initialise (which fills the table, even when pymalloc itself
+ * ends up disabled), then call through it.  While the lookup runs on this
+ * thread, its own requests go to glibc's __libc_* names. */
+static const struct pymi_sys *sys_ready(void)
+{
+    static const struct pymi_sys early = {
+        __libc_malloc, __libc_free, __libc_calloc, __libc_realloc, __libc_memalign, NULL,
+    };
+    if (sys_initialising)
+        return __libc_malloc != NULL ? &early : &big_table;
+    pymi_init();
+    if (pymi_sys.malloc == init_then_malloc)
+        pymi_sys_init();   /* this thread is the initialiser, half-way */
+    return &pymi_sys;
+}
+
+static void *init_then_malloc(size_t size)
+{
+    return sys_ready()->malloc(size);
+}
+
+static void init_then_free(void *ptr)
+{
+    if (ptr != NULL)
+        sys_ready()->free(ptr);
+}
+
+static void *init_then_calloc(size_t count, size_t size)
+{
+    return sys_ready()->calloc(count, size);
+}
+
+static void *init_then_realloc(void *ptr, size_t size)
+{
+    return sys_ready()->realloc(ptr, size);
+}
+
+static void *init_then_memalign(size_t alignment, size_t size)
+{
+    return sys_ready()->memalign(alignment, size);
+}
+
+static size_t init_then_usable_size(void *ptr)
+{
+    sys_ready();
+    return pymi_sys.usable_size(ptr);
+}
+#endif
+
+/* ---- what glibc has and the table does not ------------------------------- */
 
 void *pymi_sys_valloc(size_t size)
 {
-    count(size);
-    return allocator_below() ? below_valloc(size) : pymi_big_alloc(size, (size_t)sysconf(_SC_PAGESIZE));
+    return pymi_sys.memalign((size_t)sysconf(_SC_PAGESIZE), size);
 }
 
 void *pymi_sys_pvalloc(size_t size)
 {
-    count(size);
-    if (allocator_below())
-        return below_pvalloc(size);
     size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    return pymi_big_alloc((size + page - 1) & ~(page - 1), page);
+    if (size > SIZE_MAX - page) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return pymi_sys.memalign(page, size == 0 ? page : (size + page - 1) & ~(page - 1));
 }
 
-void pymi_sys_free_slow(void *ptr)
-{
-#ifdef PYM_OVERRIDE
-    pymi_big_free(ptr);
-#else
-    free(ptr);
-#endif
-}
-
-/* glibc's own definition of `name`.  Not dlsym(RTLD_NEXT): in a program
- * that also links another allocator (Debian's redis-server links jemalloc)
- * the next definition is that allocator's, which cannot handle glibc's
- * pointers.  Not on any hot path: called once per name. */
+/* glibc's own definition of `name` (malloc_trim, mallinfo2 ...), from
+ * libc.so.6's map for the reason above; NULL when there is none. */
 void *pymi_sys_symbol(const char *name)
 {
-    if (dlopen == NULL || dlsym == NULL)
-        return NULL;   /* fully static executable: there is no other malloc */
-    static void *_Atomic libc_handle;
-    void *handle = atomic_load_explicit(&libc_handle, memory_order_acquire);
-    if (handle == NULL) {
-        handle = dlopen("libc.so.6", RTLD_NOW | RTLD_NOLOAD);
-        if (handle == NULL)
-            handle = RTLD_NEXT;
-        atomic_store_explicit(&libc_handle, handle, memory_order_release);
-    }
-    return dlsym(handle, name);
-}
-
-size_t pymi_sys_usable_size(void *ptr)
-{
 #ifdef PYM_OVERRIDE
-    if (!allocator_below())
-        return pymi_big_usable_size(ptr);
-    /* Our malloc_usable_size hides glibc's: use glibc's own. */
-    static size_t (*_Atomic libc_usable_size)(void *);
-    size_t (*fn)(void *) = atomic_load_explicit(&libc_usable_size, memory_order_acquire);
-    if (fn == NULL) {
-        fn = (size_t (*)(void *))pymi_sys_symbol("malloc_usable_size");
-        if (fn == NULL)
-            return 0;
-        atomic_store_explicit(&libc_usable_size, fn, memory_order_release);
-    }
-    return fn(ptr);
+    void *map = libc_map();
+    return map != NULL ? dlsym(map, name) : NULL;
 #else
-    return malloc_usable_size(ptr);
+    return dlsym != NULL ? dlsym(RTLD_NEXT, name) : NULL;
 #endif
-}
-
-void pymi_sys_counters(uint64_t *calls, uint64_t *bytes)
-{
-    *calls = atomic_load_explicit(&forwarded_calls, memory_order_relaxed);
-    *bytes = atomic_load_explicit(&forwarded_bytes, memory_order_relaxed);
 }

@@ -3,23 +3,38 @@
  *
  * Glossary
  *   block   what malloc returns: 16..PYM_SMALL_MAX bytes, one size class.
- *   pool    one 4 KiB page holding blocks of one class, its header at the
- *           start, so pool = ptr & ~4095.  Owned by exactly one heap while it
- *           holds blocks; free pools belong to their arena.
- *   arena   256 KiB (64 pools) of the reserved range; it hands pools to heaps.
+ *   pool    one 4 KiB page holding blocks of one class from offset 0.  Its
+ *           descriptor (pym_pool_t) sits in its region's table, found from
+ *           any pointer into the pool by arithmetic (pymi_pool_of).  Owned
+ *           by exactly one heap while it holds blocks; free pools belong to
+ *           their arena.  "pool" in the code means the descriptor.
+ *   arena   256 KiB (64 pools) of a region; it hands pools to heaps.
+ *   region  32 MiB of address space reserved from the kernel when needed;
+ *           its first two arenas are the descriptor table (range.c).
  *   heap    a thread's set of pools, one list per size class.  Heaps are
  *           never freed: when a thread exits its heap is *abandoned* (it keeps
  *           its pools and blocks) and the next new thread adopts it.
  *   remote  a block freed by a thread that does not own its pool; it goes on
  *           the pool's atomic remote list, which the owner drains.
  *
+ * A pool's free blocks are on one of three lists (mimalloc's split):
+ *   free        what malloc pops; refilled only in the slow path
+ *   local_free  what the owner's free pushes
+ *   remote      what other threads push (atomic; remote.c)
+ * so the fast paths touch one list each, and every block malloc hands out
+ * has passed through a refill, which is where it is counted.
+ *
  * Pool states, as the owner sees them (CPython's used/full/empty):
- *   LINKED  on its heap's list for the class, has at least one free block or
- *           uncarved space (pool->free != NULL).  malloc uses the first one.
- *   FULL    no free block; unlinked.  It comes back to LINKED on a local free,
- *           or through the heap's reclaim stack after a remote free.
- *   empty   used == 0: kept as the class's spare or returned to the arena,
- *           alone or with others in a pym_pool_batch_t.
+ *   LINKED  on its heap's list for the class, may have free blocks.
+ *           malloc uses the first one (heap->pools[class], the current pool).
+ *   FULL    no free block on any list; unlinked.  It comes back to LINKED
+ *           on a local free, or through the heap's reclaim stack after a
+ *           remote free.
+ *   empty   no live block: kept as the class's spare or returned to the
+ *           arena, alone or with others in a pym_pool_batch_t.
+ * `used` counts the blocks not on `free` or `local_free`, plus one while the
+ * pool is its heap's current pool of the class (the pin): the free fast path
+ * then sees 0 only for a pool that is really empty and not current.
  */
 #ifndef PYM_TYPES_H
 #define PYM_TYPES_H
@@ -34,6 +49,7 @@
  * (freelist.h): always read and write it through pymi_block_next/_set_next. */
 typedef struct pym_block {
     uintptr_t encoded_next;
+    uintptr_t freed_mark;          /* pymi_secrets.freed_mark while free */
 } pym_block_t;
 
 /* Low bit of pool->remote: set by the owner when the pool went FULL with an
@@ -44,35 +60,50 @@ typedef struct pym_block {
 
 enum { PYM_POOL_LINKED = 0, PYM_POOL_FULL = 1 };
 
+/* A pool's descriptor.  All zero (a purged descriptor page) is a free pool.
+ * Links to other descriptors are 32-bit numbers (pymi_pool_number: the
+ * descriptor's distance from the window's base in descriptors; 0 is never a
+ * pool), so that the whole of it fits one cache line. */
 typedef struct pym_pool {
-    pym_block_t *free;             /* local free list; NULL only when exhausted */
+    /* Hot: malloc reads free and used; free reads owner, the block-start
+     * pair, the freed mark's home local_free, and used. */
+    pym_block_t *free;             /* malloc pops here; NULL: refill (slow path) */
     struct pym_heap *owner;        /* NULL while the pool is free in its arena */
-    uint16_t nextoffset;           /* first byte never carved (CPython's nextoffset) */
-    uint16_t maxnextoffset;        /* last offset at which a whole block still fits */
-    uint16_t used;                 /* blocks not on the local free list */
+    pym_block_t *local_free;       /* the owner's frees push here */
+    /* offset is a block start iff (uint32)(offset * start_magic) <= start_limit:
+     * one multiply, no division, no table (pool.c). */
+    uint32_t start_magic;
+    uint16_t start_limit;
+    uint16_t used;                 /* blocks off the free lists, + 1 while current */
     uint16_t block_size;
+    uint16_t capacity;             /* blocks the pool holds */
     uint8_t sizeclass;
     uint8_t state;                 /* PYM_POOL_LINKED or PYM_POOL_FULL */
     uint8_t flagged;               /* owner set PYM_REMOTE_FULL, not yet seen cleared */
     uint8_t queued;                /* pushed (or about to be) on the reclaim stack */
+    uint32_t next;                 /* heap's class list (LINKED pools only) */
+    uint32_t prev;
+    uint32_t reclaim_next;         /* link on the owner's reclaim stack */
     uint32_t reserved_;
-    struct pym_pool *next;         /* heap's class list (LINKED pools only) */
-    struct pym_pool *prev;
     _Atomic uintptr_t remote;      /* remote free list | PYM_REMOTE_FULL */
-    struct pym_pool *reclaim_next; /* link on the owner's reclaim stack */
 } pym_pool_t;
 
-_Static_assert(sizeof(pym_pool_t) <= PYM_POOL_HEADER_SIZE, "pool header fits one cache line");
+_Static_assert(sizeof(pym_pool_t) == PYM_DESC_SIZE, "a pool descriptor is one cache line");
 
+/* An arena's descriptor, in its region's table.  Under pymi_arena_lock. */
 typedef struct pym_arena {
     uint64_t free_mask;            /* bit i: pool i is free */
     uint64_t dirty_mask;           /* bit i: free pool i may still have a resident page */
     uint32_t nfree;                /* popcount(free_mask) */
-    uint32_t in_use;               /* taken from the reservation and not reclaimed */
-    struct pym_arena *next;        /* bucket list (by nfree), spare list or reclaimed stack */
+    uint32_t in_use;               /* carved and not reclaimed */
+    struct pym_arena *next;        /* bucket list (by nfree), empty list or reclaimed stack */
     struct pym_arena *prev;
-    uint64_t reserved_[2];
+    struct pym_arena *dirty_next;  /* the decay queue: arenas holding dirty pools, */
+    struct pym_arena *dirty_prev;  /*   oldest first */
+    int64_t dirty_since_ms;        /* when its newest dirty pool came back */
 } pym_arena_t;
+
+_Static_assert(sizeof(pym_arena_t) == PYM_DESC_SIZE, "an arena descriptor is one cache line");
 
 /* Empty pools on their way back to their arenas, gathered by a loop that
  * may empty many (thread exit, remote reclaim, trim) and handed over with
@@ -93,16 +124,17 @@ typedef struct pym_heap {
     /* Hot: read by the malloc fast path.  Never NULL: &pymi_exhausted_pool
      * stands in when a class has no usable pool. */
     pym_pool_t *pools[PYM_NUM_CLASSES];
-    uint64_t mallocs[PYM_NUM_CLASSES];   /* statistics, owner-written */
     pym_pool_t *tails[PYM_NUM_CLASSES];  /* last pool of each class list, or NULL */
     pym_pool_t *spare[PYM_NUM_CLASSES];  /* an empty pool kept against thrash */
+    /* Statistics, owner-written in slow paths only: blocks put on a free
+     * list by a refill.  Every block malloc hands out went through one, so
+     * mallocs = refilled - blocks still on the free lists (stats.c). */
+    uint64_t refilled[PYM_NUM_CLASSES];
     _Atomic(pym_pool_t *) reclaim;       /* FULL pools that received a remote free */
     _Atomic int state;                   /* PYM_HEAP_ACTIVE, _ABANDONED or _ORPHANED */
     pthread_mutex_t lock;                /* held by a thread acting for an abandoned heap */
     struct pym_heap *next_all;           /* every heap ever made (append only) */
     uint64_t remote_frees;               /* statistics: blocks this thread freed remotely */
-    uint64_t forwarded_calls;            /* statistics: requests this thread sent to libc */
-    uint64_t forwarded_bytes;
 } pym_heap_t;
 
 #endif /* PYM_TYPES_H */
