@@ -77,6 +77,8 @@ static debug_header_t *debug_check(const void *ptr, const char *call)
         pymi_fatal("%s(%p): invalid pointer (not the start of a block of the %u-byte class)",
                    call, ptr, block_size);
     debug_header_t *header = (debug_header_t *)block;
+    if (((const pym_block_t *)block)->freed_mark == pymi_secrets.freed_mark)
+        pymi_fatal("%s(%p): double free of a block of the %u-byte class", call, ptr, block_size);
     if (header->magic != DEBUG_MAGIC)
         pymi_fatal("%s(%p): invalid pointer or corrupted block header (%u-byte class)", call, ptr,
                    block_size);

@@ -54,6 +54,8 @@ PYM_HIDDEN pym_arena_t *pymi_range_new_arena(void);
 /* Calls fn for every arena ever carved.  Caller holds pymi_arena_lock. */
 PYM_HIDDEN void pymi_range_each_arena(void (*fn)(pym_arena_t *arena, void *arg), void *arg);
 PYM_HIDDEN size_t pymi_range_reserved(void);
+/* Arenas taken from regions so far (never decreases).  Under pymi_arena_lock. */
+PYM_HIDDEN size_t pymi_range_arenas_carved(void);
 
 PYM_INLINE int pymi_owns(const void *ptr)
 {

@@ -22,11 +22,30 @@
 static const int region_prot = PROT_READ | PROT_WRITE;
 static const int region_flags = MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE;
 
-/* size bytes aligned to `alignment`, anywhere; NULL when refused. */
+/* size bytes aligned to `alignment`, anywhere; NULL when refused.  Tries
+ * without slack first (the aligned places just below and above where the
+ * kernel would put it), so that a tight RLIMIT_AS still leaves room. */
 void *pymi_os_reserve(size_t size, size_t alignment)
 {
     int saved = errno;
-    void *p = mmap(NULL, size + alignment, region_prot, region_flags, -1, 0);
+    void *p = mmap(NULL, size, region_prot, region_flags, -1, 0);
+    if (p != MAP_FAILED) {
+        uintptr_t down = (uintptr_t)p & ~(uintptr_t)(alignment - 1);
+        if (down == (uintptr_t)p) {
+            madvise(p, size, MADV_NOHUGEPAGE);
+            errno = saved;
+            return p;
+        }
+        munmap(p, size);
+        uintptr_t candidates[2] = {down, down + alignment};
+        for (int i = 0; i < 2; i++) {
+            if (candidates[i] != 0 && pymi_os_reserve_at((void *)candidates[i], size) > 0) {
+                errno = saved;
+                return (void *)candidates[i];
+            }
+        }
+    }
+    p = mmap(NULL, size + alignment, region_prot, region_flags, -1, 0);
     if (p == MAP_FAILED) {
         errno = saved;
         return NULL;

@@ -34,6 +34,7 @@ static uintptr_t current_region;     /* the region arenas are carved from */
 static unsigned current_next;        /* its next never-used arena */
 static unsigned slot_below, slot_above;   /* the next slots to try each way */
 static size_t regions;
+static size_t arenas_carved;
 
 static unsigned slot_of(uintptr_t region)
 {
@@ -90,6 +91,7 @@ pym_arena_t *pymi_range_new_arena(void)
         region_adopt(region);
     }
     uintptr_t base = current_region + ((uintptr_t)current_next++ << PYM_ARENA_SHIFT);
+    arenas_carved++;
     return pymi_arena_of((const void *)base);
 }
 
@@ -103,6 +105,11 @@ void pymi_range_each_arena(void (*fn)(pym_arena_t *arena, void *arg), void *arg)
         for (unsigned a = PYM_REGION_META_ARENAS; a < end; a++)
             fn(pymi_arena_of((const void *)(region + ((uintptr_t)a << PYM_ARENA_SHIFT))), arg);
     }
+}
+
+size_t pymi_range_arenas_carved(void)
+{
+    return arenas_carved;
 }
 
 size_t pymi_range_reserved(void)

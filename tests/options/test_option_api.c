@@ -107,12 +107,16 @@ static uint64_t arenas_reclaimed_by_fill_and_free(void)
 static void arena_cache_takes_effect(void **state)
 {
     (void)state;
+    /* The cache is what stays past the purge delay: no delay here. */
+    long delay = pym_option_get(PYM_OPTION_PURGE_DELAY_MS);
+    assert_int_equal(pym_option_set(PYM_OPTION_PURGE_DELAY_MS, 0), 0);
     assert_int_equal(pym_option_set(PYM_OPTION_ARENA_CACHE, 1024), 0);
     assert_int_equal(arenas_reclaimed_by_fill_and_free(), 0);     /* all kept as spares */
     assert_int_equal(pym_option_set(PYM_OPTION_ARENA_CACHE, 0), 0);
     pym_trim();                                                   /* drop those spares */
     assert_true(arenas_reclaimed_by_fill_and_free() >= RECLAIM_BATCH);  /* one batch went back */
     assert_int_equal(pym_option_set(PYM_OPTION_ARENA_CACHE, 1), 0);
+    assert_int_equal(pym_option_set(PYM_OPTION_PURGE_DELAY_MS, delay), 0);
 }
 
 int main(void)

@@ -40,17 +40,17 @@ static void only_requests_up_to_the_threshold_are_small(void **state)
     assert_false(pymi_is_small(SIZE_MAX));
 }
 
-static void a_pool_holds_what_fits_after_its_header(void **state)
+static void a_pool_holds_what_fits_in_its_page(void **state)
 {
     (void)state;
     for (unsigned c = 0; c < PYM_NUM_CLASSES; c++) {
         size_t size = pymi_class_to_size(c);
         unsigned cap = pymi_class_capacity(c);
-        assert_true(PYM_POOL_HEADER_SIZE + cap * size <= PYM_POOL_SIZE);
-        assert_true(PYM_POOL_HEADER_SIZE + (cap + 1) * size > PYM_POOL_SIZE);
+        assert_true(cap * size <= PYM_POOL_SIZE);
+        assert_true((cap + 1) * size > PYM_POOL_SIZE);
     }
-    /* The 64-byte class loses only its header: 63 blocks, 98.4 % usable. */
-    assert_int_equal(pymi_class_capacity(pymi_size_to_class(64)), 63);
+    /* No header in the page: the 64-byte class fills it, 64 blocks. */
+    assert_int_equal(pymi_class_capacity(pymi_size_to_class(64)), 64);
 }
 
 int main(void)
@@ -60,7 +60,7 @@ int main(void)
         cmocka_unit_test(zero_bytes_use_the_16_byte_class),
         cmocka_unit_test(classes_are_16_bytes_apart_and_16_byte_multiples),
         cmocka_unit_test(only_requests_up_to_the_threshold_are_small),
-        cmocka_unit_test(a_pool_holds_what_fits_after_its_header),
+        cmocka_unit_test(a_pool_holds_what_fits_in_its_page),
     };
     return cmocka_run_group_tests_name("sizeclass", tests, NULL, NULL);
 }
