@@ -95,7 +95,7 @@ typedef struct pym_type {
     /* Release what self owns (references, external resources); the layer
      * frees the memory afterwards.  NULL: `clear` is called instead. */
     void (*dealloc)(void *self);
-    unsigned int pymi_type_id;  /* the layer's: leave it zero */
+    unsigned int pymgc_type_id;  /* the layer's: leave it zero */
 } pym_type;
 
 /* ---- objects ------------------------------------------------------------ */
