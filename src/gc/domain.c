@@ -51,6 +51,25 @@ void pymgc_fatal(const char *fmt, ...)
     abort();
 }
 
+/* fork: the child has only the forking thread, so a registry lock held by
+ * another thread at the moment of fork would never be released there.  The
+ * child makes the lock anew.  What the lock guards are single short updates
+ * (an id handed out, a pointer stored, a free list popped or pushed); one
+ * cut in the middle leaves at worst an id that is never used.  The domains
+ * of the parent's other threads stay owned by threads that do not exist in
+ * the child: their objects live on and are never collected there. */
+static void registry_child_after_fork(void)
+{
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    registry_lock = fresh;
+}
+
+__attribute__((constructor)) static void registry_atfork_install(void)
+{
+    if (pthread_atfork(NULL, NULL, registry_child_after_fork) != 0)
+        pymgc_fatal("pymalloc_gc: cannot install the fork handler");
+}
+
 static void domain_release(void *arg)
 {
     pymgc_domain *d = arg;
