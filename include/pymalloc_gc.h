@@ -20,9 +20,11 @@
  *   (700, 10, 10), the "long-lived 25 %" rule for automatic full
  *   collections, finalize-once, weak references cleared before finalizers,
  *   resurrection re-checked after them, then `clear` breaks the cycles.
- *   An unreachable object whose type has no `clear` cannot be collected: it
- *   and everything reachable from it are uncollectable and the object goes
- *   to the garbage list (CPython does this for legacy __del__ objects).
+ *   An unreachable object whose type is marked PYM_TYPE_LEGACY_FINALIZER
+ *   cannot be collected: it and everything reachable from it are
+ *   uncollectable and the object goes to the garbage list (CPython does
+ *   this for tp_del objects).  A type without `clear` is no obstacle by
+ *   itself (see pym_type.clear).
  *   A full collection (generation 2) ends with pym_trim(), so the pools it
  *   emptied go back to the kernel at once.
  *
@@ -87,16 +89,25 @@ typedef struct pym_type {
     /* Report every reference to a pymalloc_gc object held by self. */
     int (*traverse)(void *self, pym_visit_fn visit, void *arg);
     /* Drop the references self holds (PYM_CLEAR each), leaving a valid,
-     * possibly useless object.  NULL: objects of the type are uncollectable
-     * when they are found in cyclic garbage. */
+     * possibly useless object.  NULL (CPython's tuple): the object cannot
+     * break a cycle itself; a cycle through it is still collected when
+     * another of its objects has a clear (clearing that one frees the
+     * rest).  A cycle of objects none of which has a clear survives the
+     * collection and is found again by the next one, as in CPython. */
     void (*clear)(void *self);
     /* Run once before the object dies (PEP 442).  May resurrect self. */
     void (*finalize)(void *self);
     /* Release what self owns (references, external resources); the layer
      * frees the memory afterwards.  NULL: `clear` is called instead. */
     void (*dealloc)(void *self);
+    unsigned flags;     /* PYM_TYPE_* */
     unsigned int pymgc_type_id;  /* the layer's: leave it zero */
 } pym_type;
+
+/* pym_type.flags: objects of the type found in cyclic garbage, and all
+ * they reach, are uncollectable: they stay alive and go to the garbage
+ * list (CPython's tp_del, a "legacy finalizer"). */
+#define PYM_TYPE_LEGACY_FINALIZER 1u
 
 /* ---- objects ------------------------------------------------------------ */
 /* A new object with one reference; NULL with errno = ENOMEM. May run an

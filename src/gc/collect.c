@@ -16,18 +16,21 @@
  *     a reachable object marks its referents before the walk reaches them;
  *     oldest first, a long chain held by its newest node is moved to
  *     `unreachable` node by node and then back again.
- *  3. Unreachable objects whose type has no `clear`, and all they reach,
- *     are uncollectable (CPython's legacy-finalizer rule).
+ *  3. Unreachable objects whose type is marked PYM_TYPE_LEGACY_FINALIZER,
+ *     and all they reach, are uncollectable (CPython's tp_del rule).
  *  4. Weak references to unreachable objects are cleared; callbacks run for
  *     those weak references that are not garbage themselves.
  *  5. finalize runs once per object (PEP 442).
  *  6. Steps 1-2 again over the unreachable set: objects a finalizer
  *     resurrected (and what they reach) go to the older generation.
  *  7. `clear` on each remaining object breaks the cycles; refcounting frees.
+ *     An object without `clear` (a tuple) is freed when another object's
+ *     clear drops the last reference to it; if it is still alive after its
+ *     turn it goes to the older generation, as in CPython.
  *  8. Uncollectable objects go to the garbage list; statistics; callbacks.
  *  9. A full collection ends with pym_trim().
  * Steps 3-6 are skipped when step 2 saw no object they could act on (no
- * type without clear, no weak reference, no pending finalizer) and step 6
+ * legacy-finalizer type, no weak reference, no pending finalizer) and step 6
  * when no user code ran in 4-5: the common case then walks the garbage
  * twice, as the collector of a language without finalizers would.
  *
@@ -57,7 +60,7 @@ typedef struct reach_ctx {
 /* Found while moving objects to `unreachable` (an over-estimate, as some
  * move back): the steps that would find nothing to do are skipped. */
 enum {
-    NEEDS_UNCOLLECTABLE = 1,    /* an object whose type has no clear */
+    NEEDS_UNCOLLECTABLE = 1,    /* an object of a legacy-finalizer type */
     NEEDS_WEAKREFS = 2,         /* an object with weak references */
     NEEDS_FINALIZE = 4,         /* an object whose finalizer has not run */
 };
@@ -125,7 +128,7 @@ static size_t move_unreachable(pymgc_head *young, pymgc_head *unreachable, reach
         } else {
             pymgc_head *prev = h->prev;
             pym_type *t = pymgc_type_of(h);
-            c->needs |= (t->clear ? 0u : NEEDS_UNCOLLECTABLE)
+            c->needs |= (t->flags & PYM_TYPE_LEGACY_FINALIZER ? NEEDS_UNCOLLECTABLE : 0u)
                       | (h->flags & PYMGC_FLAG_WEAKREFS ? NEEDS_WEAKREFS : 0u)
                       | (t->finalize && !(h->flags & PYMGC_FLAG_FINALIZED) ? NEEDS_FINALIZE : 0u);
             h->gen = c->tentative_gen;
@@ -156,15 +159,14 @@ static int visit_move_uncollectable(void *obj, void *arg)
     return 0;
 }
 
-/* CPython's move_legacy_finalizers + move_legacy_finalizer_reachable, with
- * "has no clear" as the criterion.  Returns the number of objects moved. */
+/* CPython's move_legacy_finalizers + move_legacy_finalizer_reachable.  Returns the number of objects moved. */
 static size_t move_uncollectable(pymgc_domain *d, pymgc_head *unreachable, pymgc_head *uncollectable,
                                uint8_t old_gen)
 {
     pymgc_head *next;
     for (pymgc_head *h = unreachable->next; h != unreachable; h = next) {
         next = h->next;
-        if (!pymgc_type_of(h)->clear) {
+        if (pymgc_type_of(h)->flags & PYM_TYPE_LEGACY_FINALIZER) {
             h->gen = old_gen;
             pymgc_list_move(h, uncollectable);
         }
@@ -337,10 +339,10 @@ static size_t collect_main(pymgc_domain *d, int generation, size_t *uncollectabl
         fprintf(stderr, "gc: done, %zu unreachable, %zu uncollectable, %.4fs elapsed\n",
                 collected + n_uncollectable, n_uncollectable, now_seconds() - t0);
 
-    /* handle_legacy_finalizers: no-clear objects (everything with SAVEALL)
-     * to the garbage list; all of them stay alive in the old generation. */
+    /* handle_legacy_finalizers: legacy-finalizer objects (everything with
+     * SAVEALL) to the garbage list; all stay alive in the old generation. */
     for (pymgc_head *h = uncollectable.next; h != &uncollectable; h = h->next) {
-        if ((d->debug & PYM_GC_DEBUG_SAVEALL) || !pymgc_type_of(h)->clear)
+        if ((d->debug & PYM_GC_DEBUG_SAVEALL) || (pymgc_type_of(h)->flags & PYM_TYPE_LEGACY_FINALIZER))
             pymgc_garbage_append(d, pymgc_object_of(h));
     }
     set_gen(&uncollectable, old_gen);
