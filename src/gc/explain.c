@@ -11,6 +11,7 @@
  *
  * Uses one collection epoch, so it refuses to run inside a collection.
  */
+#include <errno.h>
 #include "gc/gc_internal.h"
 
 typedef struct search {
@@ -104,6 +105,10 @@ static void print_chain(FILE *out, search *s, void *obj, int length)
 int pym_gc_explain(void *obj, FILE *out)
 {
     pymgc_domain *d = pymgc_domain_current();
+    if (!out || !pymgc_checked_head(obj)) {
+        errno = EINVAL;
+        return -2;
+    }
     pymgc_head *target = pymgc_head_of(obj);
     if (d->collecting)
         return -1;

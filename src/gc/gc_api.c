@@ -64,8 +64,10 @@ static size_t each_in_list(pymgc_head *list, pym_gc_object_fn fn, void *arg, boo
 size_t pym_gc_get_objects(int generation, pym_gc_object_fn fn, void *arg)
 {
     pymgc_domain *d = pymgc_domain_current();
-    if (generation >= PYM_GC_GENERATIONS || generation < -1)
-        return 0;
+    if (generation >= PYM_GC_GENERATIONS || generation < -1 || !fn) {
+        errno = EINVAL;
+        return PYM_GC_ERROR;
+    }
     bool stopped = false;
     if (generation >= 0)
         return each_in_list(&d->gens[generation].head, fn, arg, &stopped);
@@ -93,6 +95,10 @@ static int visit_find_target(void *obj, void *arg)
 size_t pym_gc_get_referrers(void *obj, pym_gc_object_fn fn, void *arg)
 {
     pymgc_domain *d = pymgc_domain_current();
+    if (!fn || !pymgc_checked_head(obj)) {
+        errno = EINVAL;
+        return PYM_GC_ERROR;
+    }
     size_t calls = 0;
     for (int i = 0; i < PYM_GC_GENERATIONS; i++) {
         pymgc_head *list = &d->gens[i].head;
@@ -125,6 +131,10 @@ static int visit_report_referent(void *obj, void *arg)
 size_t pym_gc_get_referents(void *obj, pym_gc_object_fn fn, void *arg)
 {
     pym_type *t = pym_typeof(obj);
+    if (!t || !fn) {
+        errno = EINVAL;
+        return PYM_GC_ERROR;
+    }
     if (!t->traverse)
         return 0;
     referent_walk w = {fn, arg, 0};
@@ -203,6 +213,10 @@ void pym_gc_garbage_clear(void)
 int pym_gc_callback_add(pym_gc_callback cb, void *arg)
 {
     pymgc_domain *d = pymgc_domain_current();
+    if (!cb) {
+        errno = EINVAL;
+        return -1;
+    }
     pymgc_callback_entry *grown = pym_realloc(d->callbacks, (d->ncallbacks + 1) * sizeof *grown);
     if (!grown) {
         errno = ENOMEM;

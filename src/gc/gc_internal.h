@@ -57,7 +57,7 @@ typedef struct pymgc_head {
     uint8_t gen;                /* PYMGC_GEN_* or a generation number */
     uint8_t flags;              /* PYMGC_FLAG_* */
     uint8_t epoch;
-    uint8_t unused;
+    uint8_t tag;                /* PYMGC_TAG_*: what a live object's header holds */
 } pymgc_head;
 
 _Static_assert(sizeof(pymgc_head) % 16 == 0, "the header must keep objects 16-byte aligned");
@@ -72,6 +72,12 @@ enum {
     PYMGC_GEN_TENTATIVE = 4,     /* found unreachable by the main pass */
     PYMGC_GEN_FINAL = 5,         /* still unreachable after finalizers */
     PYMGC_GEN_UNTRACKED = 0xFF,
+};
+
+/* Values of pymgc_head.tag: the argument checks (pymgc_is_object) look for
+ * one of them; a freed object's is 0. */
+enum {
+    PYMGC_TAG_LOCAL = 0xA7,     /* an object of a thread's own domain */
 };
 
 enum {
@@ -246,6 +252,15 @@ static inline void pymgc_set_gen0_trigger(pymgc_domain *d)
 PYMGC_HIDDEN void *pymgc_new_extra(pym_type *type, size_t extra);
 PYMGC_HIDDEN void pymgc_track(pymgc_domain *d, pymgc_head *h);
 PYMGC_HIDDEN void pymgc_untrack(pymgc_domain *d, pymgc_head *h);
+
+/* Argument checks (issue 13): is obj, by its header, a live object of
+ * this layer?  NULL, a misaligned pointer, a freed object or a pointer into
+ * other memory (whose 32 bytes before it are readable) give false. */
+PYMGC_HIDDEN bool pymgc_is_object(const void *obj);
+/* NULL with errno = EINVAL unless obj is an object (then its header). */
+PYMGC_HIDDEN pymgc_head *pymgc_checked_head(const void *obj);
+/* The header, or a one-line diagnostic naming `what` and abort(). */
+PYMGC_HIDDEN pymgc_head *pymgc_required_head(const void *obj, const char *what);
 
 /* ---- collect.c ----------------------------------------------------------- */
 /* The automatic trigger: collect the oldest generation over its threshold. */

@@ -82,7 +82,7 @@ void pymgc_untrack(pymgc_domain *d, pymgc_head *h)
 static inline void *init_object(pymgc_domain *d, pymgc_head *h, unsigned id, bool container, size_t extra)
 {
     *h = (pymgc_head){.refcnt = 1, .type_id = (uint16_t)id, .domain_id = d->id,
-                     .gen = PYMGC_GEN_UNTRACKED};
+                     .gen = PYMGC_GEN_UNTRACKED, .tag = PYMGC_TAG_LOCAL};
     if (container)
         pymgc_track(d, h);
     pymgc_type_count *c = &d->type_counts[id];
@@ -114,6 +114,10 @@ static PYMGC_NOINLINE void *new_object_slow(pym_type *type, pymgc_head *h, size_
  * so that little has to live in registers across it. */
 static PYMGC_ALWAYS_INLINE void *new_object(pym_type *type, size_t extra)
 {
+    if (pymgc_unlikely(!type)) {
+        errno = EINVAL;
+        return NULL;
+    }
     size_t size = type->size + extra;
     if (pymgc_unlikely(size < extra || size > SIZE_MAX - sizeof(pymgc_head))) {
         errno = ENOMEM;
@@ -158,6 +162,7 @@ static inline void release(pymgc_domain *d, pymgc_head *h, const pym_type *t)
     if (t->traverse && d->gens[0].count > 0)
         d->gens[0].count--;
     d->type_counts[h->type_id].objects--;
+    h->tag = 0;
     pym_free(h);
 }
 
@@ -258,14 +263,43 @@ void pym_decref_checked_(void *obj)
         pym_dealloc_(obj);
 }
 
+bool pymgc_is_object(const void *obj)
+{
+    if (!obj || ((uintptr_t)obj & 15))
+        return false;
+    const pymgc_head *h = pymgc_head_of(obj);
+    if (h->tag != PYMGC_TAG_LOCAL)
+        return false;
+    if (h->refcnt == 0 || !__atomic_load_n(&pymgc_types[h->type_id], __ATOMIC_ACQUIRE) ||
+        !__atomic_load_n(&pymgc_domains[h->domain_id], __ATOMIC_ACQUIRE))
+        return false;
+    return h->gen <= PYMGC_GEN_FINAL || h->gen == PYMGC_GEN_UNTRACKED;
+}
+
+pymgc_head *pymgc_checked_head(const void *obj)
+{
+    if (pymgc_is_object(obj))
+        return pymgc_head_of(obj);
+    errno = EINVAL;
+    return NULL;
+}
+
+pymgc_head *pymgc_required_head(const void *obj, const char *what)
+{
+    if (!pymgc_is_object(obj))
+        pymgc_fatal("pymalloc_gc: %s(%p): not a live object of pymalloc_gc", what, obj);
+    return pymgc_head_of(obj);
+}
+
 pym_type *pym_typeof(const void *obj)
 {
-    return pymgc_type_of(pymgc_head_of(obj));
+    pymgc_head *h = pymgc_checked_head(obj);
+    return h ? pymgc_type_of(h) : NULL;
 }
 
 void pym_immortalize(void *obj)
 {
-    pymgc_head *h = pymgc_head_of(obj);
+    pymgc_head *h = pymgc_required_head(obj, "pym_immortalize");
     if (h->next)
         pymgc_untrack(pymgc_domain_of(h), h);
     h->refcnt = PYMGC_IMMORTAL;
@@ -273,22 +307,25 @@ void pym_immortalize(void *obj)
 
 int pym_is_immortal(const void *obj)
 {
-    return pymgc_head_of(obj)->refcnt == PYMGC_IMMORTAL;
+    pymgc_head *h = pymgc_checked_head(obj);
+    return h ? h->refcnt == PYMGC_IMMORTAL : -1;
 }
 
 int pym_gc_is_tracked(const void *obj)
 {
-    return pymgc_head_of(obj)->next != NULL;
+    pymgc_head *h = pymgc_checked_head(obj);
+    return h ? h->next != NULL : -1;
 }
 
 int pym_gc_is_finalized(const void *obj)
 {
-    return (pymgc_head_of(obj)->flags & PYMGC_FLAG_FINALIZED) != 0;
+    pymgc_head *h = pymgc_checked_head(obj);
+    return h ? (h->flags & PYMGC_FLAG_FINALIZED) != 0 : -1;
 }
 
 void pym_gc_track(void *obj)
 {
-    pymgc_head *h = pymgc_head_of(obj);
+    pymgc_head *h = pymgc_required_head(obj, "pym_gc_track");
     if (pymgc_unlikely(pym_gc_owner_check_))
         check_owner(h, "track");
     if (h->next || !pymgc_type_of(h)->traverse || h->refcnt == PYMGC_IMMORTAL)
@@ -298,7 +335,7 @@ void pym_gc_track(void *obj)
 
 void pym_gc_untrack(void *obj)
 {
-    pymgc_head *h = pymgc_head_of(obj);
+    pymgc_head *h = pymgc_required_head(obj, "pym_gc_untrack");
     if (pymgc_unlikely(pym_gc_owner_check_))
         check_owner(h, "untrack");
     if (h->next)

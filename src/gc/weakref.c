@@ -66,6 +66,8 @@ static pym_type weakref_type = {
 
 void *pym_weakref_new(void *obj, pym_weakref_callback callback, void *arg)
 {
+    if (!pymgc_checked_head(obj))
+        return NULL;
     pymgc_weakref *wr = pym_new(&weakref_type);
     if (!wr)
         return NULL;
@@ -89,6 +91,11 @@ void *pym_weakref_new(void *obj, pym_weakref_callback callback, void *arg)
 
 void *pym_weakref_get(void *weakref)
 {
+    pymgc_head *h = pymgc_checked_head(weakref);
+    if (!h || pymgc_type_of(h) != &weakref_type) {
+        errno = EINVAL;
+        return NULL;
+    }
     return ((pymgc_weakref *)weakref)->referent;
 }
 
