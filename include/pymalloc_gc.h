@@ -20,9 +20,11 @@
  *   (700, 10, 10), the "long-lived 25 %" rule for automatic full
  *   collections, finalize-once, weak references cleared before finalizers,
  *   resurrection re-checked after them, then `clear` breaks the cycles.
- *   An unreachable object whose type has no `clear` cannot be collected: it
- *   and everything reachable from it are uncollectable and the object goes
- *   to the garbage list (CPython does this for legacy __del__ objects).
+ *   An unreachable object whose type is marked PYM_TYPE_LEGACY_FINALIZER
+ *   cannot be collected: it and everything reachable from it are
+ *   uncollectable and the object goes to the garbage list (CPython does
+ *   this for tp_del objects).  A type without `clear` is no obstacle by
+ *   itself (see pym_type.clear).
  *   A full collection (generation 2) ends with pym_trim(), so the pools it
  *   emptied go back to the kernel at once.
  *
@@ -41,6 +43,16 @@
  *   the layer.  With PYM_GC_DEBUG_OWNER set, every reference-count and
  *   tracking call checks that the calling thread owns the object and aborts
  *   with a message if not.
+ *
+ * Bad arguments
+ *   Functions that take an object check it by its header: NULL, a freed
+ *   object, or a pointer that is not one pym_new returned gets the result
+ *   written at each function (an error value with errno = EINVAL, or, where
+ *   CPython would stop with a fatal error, a one-line message on stderr
+ *   and abort()).  The check reads the 32 bytes before the pointer: they
+ *   must be readable memory (any pointer into a heap block, a stack or
+ *   static data).  Reference counting (pym_incref, pym_decref) is inline
+ *   and checks nothing.
  *
  * Limits: a reference count saturates at 2^32-1, which makes the object
  * immortal (as in CPython 3.12); at most 65535 types and 65535 domains.
@@ -87,19 +99,29 @@ typedef struct pym_type {
     /* Report every reference to a pymalloc_gc object held by self. */
     int (*traverse)(void *self, pym_visit_fn visit, void *arg);
     /* Drop the references self holds (PYM_CLEAR each), leaving a valid,
-     * possibly useless object.  NULL: objects of the type are uncollectable
-     * when they are found in cyclic garbage. */
+     * possibly useless object.  NULL (CPython's tuple): the object cannot
+     * break a cycle itself; a cycle through it is still collected when
+     * another of its objects has a clear (clearing that one frees the
+     * rest).  A cycle of objects none of which has a clear survives the
+     * collection and is found again by the next one, as in CPython. */
     void (*clear)(void *self);
     /* Run once before the object dies (PEP 442).  May resurrect self. */
     void (*finalize)(void *self);
     /* Release what self owns (references, external resources); the layer
      * frees the memory afterwards.  NULL: `clear` is called instead. */
     void (*dealloc)(void *self);
-    unsigned int pymi_type_id;  /* the layer's: leave it zero */
+    unsigned flags;     /* PYM_TYPE_* */
+    unsigned int pymgc_type_id;  /* the layer's: leave it zero */
 } pym_type;
 
+/* pym_type.flags: objects of the type found in cyclic garbage, and all
+ * they reach, are uncollectable: they stay alive and go to the garbage
+ * list (CPython's tp_del, a "legacy finalizer"). */
+#define PYM_TYPE_LEGACY_FINALIZER 1u
+
 /* ---- objects ------------------------------------------------------------ */
-/* A new object with one reference; NULL with errno = ENOMEM. May run an
+/* A new object with one reference; NULL with errno = ENOMEM, or EINVAL
+ * for a NULL type.  May run an
  * automatic collection (before the object exists) when allocations of
  * containers minus their deallocations exceed threshold 0. */
 PYM_EXPORT void *pym_new(pym_type *type);
@@ -165,10 +187,13 @@ static inline size_t pym_refcount(const void *obj)
     return *pym_refcnt_word_(obj);
 }
 
+/* obj's type; NULL with errno = EINVAL when obj is not an object. */
 PYM_EXPORT pym_type *pym_typeof(const void *obj);
 /* Make obj permanent: reference counting skips it, the collector never
- * examines it again; what it refers to stays alive for ever. */
+ * examines it again; what it refers to stays alive for ever.  Not an
+ * object: message and abort(). */
 PYM_EXPORT void pym_immortalize(void *obj);
+/* 1 or 0; -1 with errno = EINVAL when obj is not an object. */
 PYM_EXPORT int pym_is_immortal(const void *obj);
 
 /* ---- the collector (the current thread's domain) ------------------------ */
@@ -198,7 +223,10 @@ PYM_EXPORT void pym_gc_get_stats(pym_gc_gen_stats_t out[PYM_GC_GENERATIONS]);
 
 /* Iteration: fn gets a borrowed reference and returns nonzero to stop; it
  * must not free or untrack objects (incref what you keep, act afterwards).
- * Each returns the number of calls made. */
+ * Each returns the number of calls made, or PYM_GC_ERROR with errno =
+ * EINVAL for a NULL fn, a bad generation or an obj that is not an object
+ * (so a bad generation differs from an empty one). */
+#define PYM_GC_ERROR ((size_t)-1)
 typedef int (*pym_gc_object_fn)(void *obj, void *arg);
 /* generation -1: all three generations (not the permanent one). */
 PYM_EXPORT size_t pym_gc_get_objects(int generation, pym_gc_object_fn fn, void *arg);
@@ -207,10 +235,12 @@ PYM_EXPORT size_t pym_gc_get_referrers(void *obj, pym_gc_object_fn fn, void *arg
 /* What obj's traverse reports (nothing for a non-container). */
 PYM_EXPORT size_t pym_gc_get_referents(void *obj, pym_gc_object_fn fn, void *arg);
 
+/* 1 or 0; -1 with errno = EINVAL when obj is not an object. */
 PYM_EXPORT int pym_gc_is_tracked(const void *obj);
 PYM_EXPORT int pym_gc_is_finalized(const void *obj);
 /* Tracking a non-container, or an object already tracked (or untracked),
- * does nothing. */
+ * does nothing.  Not an object: message and abort() (CPython's
+ * PyObject_GC_Track of a non-object is a fatal error too). */
 PYM_EXPORT void pym_gc_track(void *obj);
 PYM_EXPORT void pym_gc_untrack(void *obj);
 
@@ -248,7 +278,7 @@ typedef struct pym_gc_info {
     size_t uncollectable;
 } pym_gc_info_t;
 typedef void (*pym_gc_callback)(const char *phase, const pym_gc_info_t *info, void *arg);
-/* 0, or -1 with errno = ENOMEM. */
+/* 0, or -1 with errno = ENOMEM, or EINVAL for a NULL cb. */
 PYM_EXPORT int pym_gc_callback_add(pym_gc_callback cb, void *arg);
 /* 0, or -1 with errno = ENOENT when (cb, arg) was not registered. */
 PYM_EXPORT int pym_gc_callback_remove(pym_gc_callback cb, void *arg);
@@ -270,7 +300,8 @@ PYM_EXPORT void pym_gc_print_stats(FILE *out);
  * object held from outside the tracked graph (a reference the collector
  * cannot account for) down to obj.  Returns the chain's length in
  * references (0 when obj itself is held from outside), or -1 when obj is
- * unreachable cyclic garbage, untracked or in a running collection. */
+ * unreachable cyclic garbage, untracked or in a running collection; -2
+ * with errno = EINVAL when obj is not an object or out is NULL. */
 PYM_EXPORT int pym_gc_explain(void *obj, FILE *out);
 
 /* ---- weak references ------------------------------------------------------ */
@@ -278,9 +309,11 @@ PYM_EXPORT int pym_gc_explain(void *obj, FILE *out);
  * (or is itself part of the same cyclic garbage); the referent is gone. */
 typedef void (*pym_weakref_callback)(void *weakref, void *arg);
 /* A new weak reference (an object: pym_decref it when done) to obj; NULL
- * with errno = ENOMEM.  arg is passed to callback and never examined. */
+ * with errno = ENOMEM, or EINVAL when obj is not an object.  arg is passed
+ * to callback and never examined. */
 PYM_EXPORT void *pym_weakref_new(void *obj, pym_weakref_callback callback, void *arg);
-/* The referent (borrowed), or NULL once it is dead. */
+/* The referent (borrowed), or NULL once it is dead; NULL with errno =
+ * EINVAL when weakref is not a weak reference. */
 PYM_EXPORT void *pym_weakref_get(void *weakref);
 
 /* ---- interning ------------------------------------------------------------ */

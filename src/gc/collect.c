@@ -16,18 +16,21 @@
  *     a reachable object marks its referents before the walk reaches them;
  *     oldest first, a long chain held by its newest node is moved to
  *     `unreachable` node by node and then back again.
- *  3. Unreachable objects whose type has no `clear`, and all they reach,
- *     are uncollectable (CPython's legacy-finalizer rule).
+ *  3. Unreachable objects whose type is marked PYM_TYPE_LEGACY_FINALIZER,
+ *     and all they reach, are uncollectable (CPython's tp_del rule).
  *  4. Weak references to unreachable objects are cleared; callbacks run for
  *     those weak references that are not garbage themselves.
  *  5. finalize runs once per object (PEP 442).
  *  6. Steps 1-2 again over the unreachable set: objects a finalizer
  *     resurrected (and what they reach) go to the older generation.
  *  7. `clear` on each remaining object breaks the cycles; refcounting frees.
+ *     An object without `clear` (a tuple) is freed when another object's
+ *     clear drops the last reference to it; if it is still alive after its
+ *     turn it goes to the older generation, as in CPython.
  *  8. Uncollectable objects go to the garbage list; statistics; callbacks.
  *  9. A full collection ends with pym_trim().
  * Steps 3-6 are skipped when step 2 saw no object they could act on (no
- * type without clear, no weak reference, no pending finalizer) and step 6
+ * legacy-finalizer type, no weak reference, no pending finalizer) and step 6
  * when no user code ran in 4-5: the common case then walks the garbage
  * twice, as the collector of a language without finalizers would.
  *
@@ -47,8 +50,8 @@
 #include "gc/gc_internal.h"
 
 typedef struct reach_ctx {
-    pymi_set set;
-    pymi_head *reachable;   /* where objects found reachable again go */
+    pymgc_set set;
+    pymgc_head *reachable;   /* where objects found reachable again go */
     uint8_t tentative_gen;  /* gen given to tentatively unreachable objects */
     unsigned needs;         /* NEEDS_*: which later steps may have work */
     size_t nunreachable;    /* objects on `unreachable` */
@@ -57,42 +60,42 @@ typedef struct reach_ctx {
 /* Found while moving objects to `unreachable` (an over-estimate, as some
  * move back): the steps that would find nothing to do are skipped. */
 enum {
-    NEEDS_UNCOLLECTABLE = 1,    /* an object whose type has no clear */
+    NEEDS_UNCOLLECTABLE = 1,    /* an object of a legacy-finalizer type */
     NEEDS_WEAKREFS = 2,         /* an object with weak references */
     NEEDS_FINALIZE = 4,         /* an object whose finalizer has not run */
 };
 
-static PYMI_NOINLINE void report_overcount(const pymi_head *h)
+static PYMGC_NOINLINE void report_overcount(const pymgc_head *h)
 {
-    pymi_fatal("pymalloc_gc: traverse of a container reports more references to <%s %p> "
-               "than its reference count %u", pymi_type_of(h)->name, (void *)(h + 1), h->refcnt);
+    pymgc_fatal("pymalloc_gc: traverse of a container reports more references to <%s %p> "
+               "than its reference count %u", pymgc_type_of(h)->name, (void *)(h + 1), h->refcnt);
 }
 
 static int visit_decref(void *obj, void *arg)
 {
-    const pymi_set *s = arg;
-    pymi_head *h = pymi_head_of(obj);
-    if (pymi_in_set(h, s)) {
-        pymi_gc_refs_start(h, s);
-        if (pymi_unlikely(h->gc_refs == 0))
+    const pymgc_set *s = arg;
+    pymgc_head *h = pymgc_head_of(obj);
+    if (pymgc_in_set(h, s)) {
+        pymgc_gc_refs_start(h, s);
+        if (pymgc_unlikely(h->gc_refs == 0))
             report_overcount(h);
         h->gc_refs--;
     }
     return 0;
 }
 
-static void subtract_refs(pymi_head *list, pymi_set *s)
+static void subtract_refs(pymgc_head *list, pymgc_set *s)
 {
-    for (pymi_head *h = list->next; h != list; h = h->next) {
+    for (pymgc_head *h = list->next; h != list; h = h->next) {
         __builtin_prefetch(h->next->next);
-        pymi_type_of(h)->traverse(pymi_object_of(h), visit_decref, s);
+        pymgc_type_of(h)->traverse(pymgc_object_of(h), visit_decref, s);
     }
 }
 
 static int visit_reachable(void *obj, void *arg)
 {
     reach_ctx *c = arg;
-    pymi_head *h = pymi_head_of(obj);
+    pymgc_head *h = pymgc_head_of(obj);
     if (h->domain_id != c->set.domain_id)
         return 0;
     if (h->gen == c->tentative_gen) {
@@ -100,38 +103,38 @@ static int visit_reachable(void *obj, void *arg)
          * back to the front of the list, where the walk will see it. */
         h->gen = c->set.lo;
         h->gc_refs = 1;
-        pymi_list_remove(h);
-        pymi_list_prepend(h, c->reachable);
+        pymgc_list_remove(h);
+        pymgc_list_prepend(h, c->reachable);
         c->nunreachable--;
-    } else if (pymi_in_set(h, &c->set) && h->epoch == c->set.epoch && h->gc_refs == 0) {
+    } else if (pymgc_in_set(h, &c->set) && h->epoch == c->set.epoch && h->gc_refs == 0) {
         h->gc_refs = 1;     /* not reached by the walk yet: it will see it reachable */
     }
     return 0;
 }
 
 /* Returns the number of objects left on `young` (the survivors). */
-static size_t move_unreachable(pymi_head *young, pymi_head *unreachable, reach_ctx *c,
+static size_t move_unreachable(pymgc_head *young, pymgc_head *unreachable, reach_ctx *c,
                                uint8_t survivor_gen)
 {
     size_t survivors = 0;
-    pymi_head *h = young->prev;
+    pymgc_head *h = young->prev;
     while (h != young) {
         __builtin_prefetch(h->prev->prev);
-        if (pymi_refs(h, &c->set) > 0) {
-            pymi_type_of(h)->traverse(pymi_object_of(h), visit_reachable, c);
+        if (pymgc_refs(h, &c->set) > 0) {
+            pymgc_type_of(h)->traverse(pymgc_object_of(h), visit_reachable, c);
             h->gen = survivor_gen;
             survivors++;
             h = h->prev;    /* read after traverse: it may have prepended */
         } else {
-            pymi_head *prev = h->prev;
-            pym_type *t = pymi_type_of(h);
-            c->needs |= (t->clear ? 0u : NEEDS_UNCOLLECTABLE)
-                      | (h->flags & PYMI_FLAG_WEAKREFS ? NEEDS_WEAKREFS : 0u)
-                      | (t->finalize && !(h->flags & PYMI_FLAG_FINALIZED) ? NEEDS_FINALIZE : 0u);
+            pymgc_head *prev = h->prev;
+            pym_type *t = pymgc_type_of(h);
+            c->needs |= (t->flags & PYM_TYPE_LEGACY_FINALIZER ? NEEDS_UNCOLLECTABLE : 0u)
+                      | (h->flags & PYMGC_FLAG_WEAKREFS ? NEEDS_WEAKREFS : 0u)
+                      | (t->finalize && !(h->flags & PYMGC_FLAG_FINALIZED) ? NEEDS_FINALIZE : 0u);
             h->gen = c->tentative_gen;
             /* To the front: `unreachable` keeps the order of `young`. */
-            pymi_list_remove(h);
-            pymi_list_prepend(h, unreachable);
+            pymgc_list_remove(h);
+            pymgc_list_prepend(h, unreachable);
             c->nunreachable++;
             h = prev;
         }
@@ -142,74 +145,73 @@ static size_t move_unreachable(pymi_head *young, pymi_head *unreachable, reach_c
 typedef struct uncollectable_ctx {
     uint16_t domain_id;
     uint8_t gen;
-    pymi_head *list;
+    pymgc_head *list;
 } uncollectable_ctx;
 
 static int visit_move_uncollectable(void *obj, void *arg)
 {
     uncollectable_ctx *c = arg;
-    pymi_head *h = pymi_head_of(obj);
-    if (h->domain_id == c->domain_id && h->gen == PYMI_GEN_TENTATIVE) {
+    pymgc_head *h = pymgc_head_of(obj);
+    if (h->domain_id == c->domain_id && h->gen == PYMGC_GEN_TENTATIVE) {
         h->gen = c->gen;
-        pymi_list_move(h, c->list);
+        pymgc_list_move(h, c->list);
     }
     return 0;
 }
 
-/* CPython's move_legacy_finalizers + move_legacy_finalizer_reachable, with
- * "has no clear" as the criterion.  Returns the number of objects moved. */
-static size_t move_uncollectable(pymi_domain *d, pymi_head *unreachable, pymi_head *uncollectable,
+/* CPython's move_legacy_finalizers + move_legacy_finalizer_reachable.  Returns the number of objects moved. */
+static size_t move_uncollectable(pymgc_domain *d, pymgc_head *unreachable, pymgc_head *uncollectable,
                                uint8_t old_gen)
 {
-    pymi_head *next;
-    for (pymi_head *h = unreachable->next; h != unreachable; h = next) {
+    pymgc_head *next;
+    for (pymgc_head *h = unreachable->next; h != unreachable; h = next) {
         next = h->next;
-        if (!pymi_type_of(h)->clear) {
+        if (pymgc_type_of(h)->flags & PYM_TYPE_LEGACY_FINALIZER) {
             h->gen = old_gen;
-            pymi_list_move(h, uncollectable);
+            pymgc_list_move(h, uncollectable);
         }
     }
     uncollectable_ctx c = {d->id, old_gen, uncollectable};
     size_t n = 0;
-    for (pymi_head *h = uncollectable->next; h != uncollectable; h = h->next) {
-        pymi_type_of(h)->traverse(pymi_object_of(h), visit_move_uncollectable, &c);
+    for (pymgc_head *h = uncollectable->next; h != uncollectable; h = h->next) {
+        pymgc_type_of(h)->traverse(pymgc_object_of(h), visit_move_uncollectable, &c);
         n++;
     }
     return n;
 }
 
 /* Returns the number of finalizers run. */
-static size_t finalize_garbage(pymi_head *unreachable)
+static size_t finalize_garbage(pymgc_head *unreachable)
 {
     size_t ran = 0;
-    pymi_head seen;
-    pymi_list_init(&seen);
-    while (!pymi_list_empty(unreachable)) {
-        pymi_head *h = unreachable->next;
-        pymi_list_move(h, &seen);
-        pym_type *t = pymi_type_of(h);
-        if (t->finalize && !(h->flags & PYMI_FLAG_FINALIZED)) {
-            h->flags |= PYMI_FLAG_FINALIZED;
+    pymgc_head seen;
+    pymgc_list_init(&seen);
+    while (!pymgc_list_empty(unreachable)) {
+        pymgc_head *h = unreachable->next;
+        pymgc_list_move(h, &seen);
+        pym_type *t = pymgc_type_of(h);
+        if (t->finalize && !(h->flags & PYMGC_FLAG_FINALIZED)) {
+            h->flags |= PYMGC_FLAG_FINALIZED;
             h->refcnt++;
-            t->finalize(pymi_object_of(h));
-            pym_decref(pymi_object_of(h));
+            t->finalize(pymgc_object_of(h));
+            pym_decref(pymgc_object_of(h));
             ran++;
         }
     }
-    pymi_list_merge(&seen, unreachable);
+    pymgc_list_merge(&seen, unreachable);
     return ran;
 }
 
-static void delete_garbage(pymi_domain *d, pymi_head *collectable, pymi_head *old, uint8_t old_gen)
+static void delete_garbage(pymgc_domain *d, pymgc_head *collectable, pymgc_head *old, uint8_t old_gen)
 {
-    while (!pymi_list_empty(collectable)) {
-        pymi_head *h = collectable->next;
-        void *obj = pymi_object_of(h);
+    while (!pymgc_list_empty(collectable)) {
+        pymgc_head *h = collectable->next;
+        void *obj = pymgc_object_of(h);
         if (d->debug & PYM_GC_DEBUG_SAVEALL) {
-            pymi_garbage_append(d, obj);
-            pymi_untrack(d, h);
+            pymgc_garbage_append(d, obj);
+            pymgc_untrack(d, h);
         } else {
-            pym_type *t = pymi_type_of(h);
+            pym_type *t = pymgc_type_of(h);
             h->refcnt++;
             if (t->clear)
                 t->clear(obj);
@@ -218,32 +220,32 @@ static void delete_garbage(pymi_domain *d, pymi_head *collectable, pymi_head *ol
         if (collectable->next == h) {
             /* Still alive: it may die later. */
             h->gen = old_gen;
-            pymi_list_move(h, old);
+            pymgc_list_move(h, old);
         }
     }
 }
 
-static size_t list_size(const pymi_head *list)
+static size_t list_size(const pymgc_head *list)
 {
     size_t n = 0;
-    for (const pymi_head *h = list->next; h != list; h = h->next)
+    for (const pymgc_head *h = list->next; h != list; h = h->next)
         n++;
     return n;
 }
 
-static void set_gen(pymi_head *list, uint8_t gen)
+static void set_gen(pymgc_head *list, uint8_t gen)
 {
-    for (pymi_head *h = list->next; h != list; h = h->next)
+    for (pymgc_head *h = list->next; h != list; h = h->next)
         h->gen = gen;
 }
 
-static void debug_objects(const pymi_head *list, const char *what)
+static void debug_objects(const pymgc_head *list, const char *what)
 {
-    for (const pymi_head *h = list->next; h != list; h = h->next)
-        fprintf(stderr, "gc: %s <%s %p>\n", what, pymi_type_of(h)->name, (void *)(h + 1));
+    for (const pymgc_head *h = list->next; h != list; h = h->next)
+        fprintf(stderr, "gc: %s <%s %p>\n", what, pymgc_type_of(h)->name, (void *)(h + 1));
 }
 
-static void show_stats_each_generation(pymi_domain *d)
+static void show_stats_each_generation(pymgc_domain *d)
 {
     fprintf(stderr, "gc: objects in each generation: %zu %zu %zu\n"
             "gc: objects in permanent generation: %zu\n",
@@ -260,7 +262,7 @@ static double now_seconds(void)
 
 /* Returns the number of objects collected; *uncollectable_out gets the
  * number of unreachable objects that could not be. */
-static size_t collect_main(pymi_domain *d, int generation, size_t *uncollectable_out)
+static size_t collect_main(pymgc_domain *d, int generation, size_t *uncollectable_out)
 {
     double t0 = 0;
     if (d->debug & PYM_GC_DEBUG_STATS) {
@@ -273,33 +275,33 @@ static size_t collect_main(pymi_domain *d, int generation, size_t *uncollectable
     for (int i = 0; i <= generation; i++)
         d->gens[i].count = 0;
 
-    pymi_head *young = &d->gens[generation].head;
+    pymgc_head *young = &d->gens[generation].head;
     for (int i = 0; i < generation; i++)
-        pymi_list_merge(&d->gens[i].head, young);
+        pymgc_list_merge(&d->gens[i].head, young);
     uint8_t old_gen = (uint8_t)(generation + 1 < PYM_GC_GENERATIONS ? generation + 1 : generation);
-    pymi_head *old = &d->gens[old_gen].head;
+    pymgc_head *old = &d->gens[old_gen].head;
 
     /* Two passes (main and resurrection check), two epochs, reserved now
      * while every object is on a generation list. */
-    uint8_t epoch = pymi_next_epochs(d, 2);
+    uint8_t epoch = pymgc_next_epochs(d, 2);
 
-    pymi_set set = {d->id, 0, (uint8_t)generation, epoch};
+    pymgc_set set = {d->id, 0, (uint8_t)generation, epoch};
     subtract_refs(young, &set);
-    pymi_head unreachable;
-    pymi_list_init(&unreachable);
-    reach_ctx reach = {set, young, PYMI_GEN_TENTATIVE, 0, 0};
+    pymgc_head unreachable;
+    pymgc_list_init(&unreachable);
+    reach_ctx reach = {set, young, PYMGC_GEN_TENTATIVE, 0, 0};
     size_t survivors = move_unreachable(young, &unreachable, &reach, old_gen);
     if (young != old) {
         if (generation == PYM_GC_GENERATIONS - 2)
             d->long_lived_pending += survivors;
-        pymi_list_merge(young, old);
+        pymgc_list_merge(young, old);
     } else {
         d->long_lived_pending = 0;
         d->long_lived_total = survivors;
     }
 
-    pymi_head uncollectable;
-    pymi_list_init(&uncollectable);
+    pymgc_head uncollectable;
+    pymgc_list_init(&uncollectable);
     size_t n_uncollectable = 0;
     if (reach.needs & NEEDS_UNCOLLECTABLE)
         n_uncollectable = move_uncollectable(d, &unreachable, &uncollectable, old_gen);
@@ -310,7 +312,7 @@ static size_t collect_main(pymi_domain *d, int generation, size_t *uncollectable
 
     size_t user_code_runs = 0;
     if (reach.needs & NEEDS_WEAKREFS)
-        user_code_runs += pymi_weakrefs_handle_unreachable(d, &unreachable);
+        user_code_runs += pymgc_weakrefs_handle_unreachable(d, &unreachable);
     if (reach.needs & NEEDS_FINALIZE)
         user_code_runs += finalize_garbage(&unreachable);
 
@@ -318,15 +320,15 @@ static size_t collect_main(pymi_domain *d, int generation, size_t *uncollectable
      * outside the unreachable set (by a finalizer, a weakref callback)?
      * Without user code having run, none can be. */
     if (user_code_runs) {
-        pymi_set recheck = {d->id, PYMI_GEN_TENTATIVE, PYMI_GEN_TENTATIVE, (uint8_t)(epoch + 1)};
+        pymgc_set recheck = {d->id, PYMGC_GEN_TENTATIVE, PYMGC_GEN_TENTATIVE, (uint8_t)(epoch + 1)};
         subtract_refs(&unreachable, &recheck);
-        pymi_head final_unreachable;
-        pymi_list_init(&final_unreachable);
-        reach_ctx reach_again = {recheck, &unreachable, PYMI_GEN_FINAL, 0, 0};
+        pymgc_head final_unreachable;
+        pymgc_list_init(&final_unreachable);
+        reach_ctx reach_again = {recheck, &unreachable, PYMGC_GEN_FINAL, 0, 0};
         move_unreachable(&unreachable, &final_unreachable, &reach_again, old_gen);
         collected = reach_again.nunreachable;
-        pymi_list_merge(&unreachable, old);
-        pymi_list_merge(&final_unreachable, &unreachable);
+        pymgc_list_merge(&unreachable, old);
+        pymgc_list_merge(&final_unreachable, &unreachable);
     }
 
     delete_garbage(d, &unreachable, old, old_gen);
@@ -337,14 +339,14 @@ static size_t collect_main(pymi_domain *d, int generation, size_t *uncollectable
         fprintf(stderr, "gc: done, %zu unreachable, %zu uncollectable, %.4fs elapsed\n",
                 collected + n_uncollectable, n_uncollectable, now_seconds() - t0);
 
-    /* handle_legacy_finalizers: no-clear objects (everything with SAVEALL)
-     * to the garbage list; all of them stay alive in the old generation. */
-    for (pymi_head *h = uncollectable.next; h != &uncollectable; h = h->next) {
-        if ((d->debug & PYM_GC_DEBUG_SAVEALL) || !pymi_type_of(h)->clear)
-            pymi_garbage_append(d, pymi_object_of(h));
+    /* handle_legacy_finalizers: legacy-finalizer objects (everything with
+     * SAVEALL) to the garbage list; all stay alive in the old generation. */
+    for (pymgc_head *h = uncollectable.next; h != &uncollectable; h = h->next) {
+        if ((d->debug & PYM_GC_DEBUG_SAVEALL) || (pymgc_type_of(h)->flags & PYM_TYPE_LEGACY_FINALIZER))
+            pymgc_garbage_append(d, pymgc_object_of(h));
     }
     set_gen(&uncollectable, old_gen);
-    pymi_list_merge(&uncollectable, old);
+    pymgc_list_merge(&uncollectable, old);
 
     d->stats[generation].collections++;
     d->stats[generation].collected += collected;
@@ -355,16 +357,16 @@ static size_t collect_main(pymi_domain *d, int generation, size_t *uncollectable
     return collected;
 }
 
-static void invoke_callbacks(pymi_domain *d, const char *phase, const pym_gc_info_t *info)
+static void invoke_callbacks(pymgc_domain *d, const char *phase, const pym_gc_info_t *info)
 {
     /* Index loop: a callback may add or remove callbacks. */
     for (size_t i = 0; i < d->ncallbacks; i++) {
-        pymi_callback_entry e = d->callbacks[i];
+        pymgc_callback_entry e = d->callbacks[i];
         e.cb(phase, info, e.arg);
     }
 }
 
-size_t pymi_collect_with_callback(pymi_domain *d, int generation)
+size_t pymgc_collect_with_callback(pymgc_domain *d, int generation)
 {
     pym_gc_info_t info = {generation, 0, 0};
     invoke_callbacks(d, "start", &info);
@@ -373,7 +375,7 @@ size_t pymi_collect_with_callback(pymi_domain *d, int generation)
     return info.collected + info.uncollectable;
 }
 
-void pymi_collect_generations(pymi_domain *d)
+void pymgc_collect_generations(pymgc_domain *d)
 {
     d->collecting = true;
     for (int i = PYM_GC_GENERATIONS - 1; i >= 0; i--) {
@@ -383,7 +385,7 @@ void pymi_collect_generations(pymi_domain *d)
              * least 25 % of those that survived it (issue #4074). */
             if (i == PYM_GC_GENERATIONS - 1 && d->long_lived_pending < d->long_lived_total / 4)
                 continue;
-            pymi_collect_with_callback(d, i);
+            pymgc_collect_with_callback(d, i);
             break;
         }
     }
@@ -396,16 +398,16 @@ long pym_gc_collect(int generation)
         errno = EINVAL;
         return -1;
     }
-    pymi_domain *d = pymi_domain_current();
+    pymgc_domain *d = pymgc_domain_current();
     if (d->collecting)
         return 0;
     d->collecting = true;
-    size_t n = pymi_collect_with_callback(d, generation);
+    size_t n = pymgc_collect_with_callback(d, generation);
     d->collecting = false;
     return (long)n;
 }
 
-int pymi_garbage_append(pymi_domain *d, void *obj)
+int pymgc_garbage_append(pymgc_domain *d, void *obj)
 {
     if (d->ngarbage == d->garbage_capacity) {
         size_t cap = d->garbage_capacity ? 2 * d->garbage_capacity : 16;
@@ -415,7 +417,7 @@ int pymi_garbage_append(pymi_domain *d, void *obj)
         d->garbage = grown;
         d->garbage_capacity = cap;
     }
-    pymi_head_of(obj)->refcnt++;
+    pymgc_head_of(obj)->refcnt++;
     d->garbage[d->ngarbage++] = obj;
     return 0;
 }

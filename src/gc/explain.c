@@ -11,11 +11,12 @@
  *
  * Uses one collection epoch, so it refuses to run inside a collection.
  */
+#include <errno.h>
 #include "gc/gc_internal.h"
 
 typedef struct search {
-    pymi_set set;
-    pymi_ptrmap parent;     /* object -> object that first reached it */
+    pymgc_set set;
+    pymgc_ptrmap parent;     /* object -> object that first reached it */
     void **queue;
     size_t head, tail, capacity;
     void *from;             /* the object being expanded */
@@ -25,10 +26,10 @@ typedef struct search {
 
 static int visit_decref_all(void *obj, void *arg)
 {
-    const pymi_set *s = arg;
-    pymi_head *h = pymi_head_of(obj);
-    if (pymi_in_set(h, s)) {
-        pymi_gc_refs_start(h, s);
+    const pymgc_set *s = arg;
+    pymgc_head *h = pymgc_head_of(obj);
+    if (pymgc_in_set(h, s)) {
+        pymgc_gc_refs_start(h, s);
         if (h->gc_refs)
             h->gc_refs--;
     }
@@ -37,7 +38,7 @@ static int visit_decref_all(void *obj, void *arg)
 
 static bool enqueue(search *s, void *obj, void *parent)
 {
-    if (pymi_ptrmap_get(&s->parent, obj))
+    if (pymgc_ptrmap_get(&s->parent, obj))
         return true;
     if (s->tail == s->capacity) {
         size_t cap = s->capacity ? 2 * s->capacity : 256;
@@ -47,7 +48,7 @@ static bool enqueue(search *s, void *obj, void *parent)
         s->queue = grown;
         s->capacity = cap;
     }
-    if (pymi_ptrmap_put(&s->parent, obj, parent) < 0)
+    if (pymgc_ptrmap_put(&s->parent, obj, parent) < 0)
         return false;
     s->queue[s->tail++] = obj;
     return true;
@@ -56,7 +57,7 @@ static bool enqueue(search *s, void *obj, void *parent)
 static int visit_expand(void *obj, void *arg)
 {
     search *s = arg;
-    if (!pymi_in_set(pymi_head_of(obj), &s->set))
+    if (!pymgc_in_set(pymgc_head_of(obj), &s->set))
         return 0;
     if (!enqueue(s, obj, s->from)) {
         s->out_of_memory = true;
@@ -73,7 +74,7 @@ static void describe(FILE *out, const void *obj)
 static int chain_length(search *s, void *obj)
 {
     int n = 0;
-    for (void *p; (p = pymi_ptrmap_get(&s->parent, obj)) != obj; obj = p)
+    for (void *p; (p = pymgc_ptrmap_get(&s->parent, obj)) != obj; obj = p)
         n++;
     return n;
 }
@@ -88,11 +89,11 @@ static void print_chain(FILE *out, search *s, void *obj, int length)
     }
     for (int i = length; i >= 0; i--) {
         chain[i] = obj;
-        obj = pymi_ptrmap_get(&s->parent, obj);
+        obj = pymgc_ptrmap_get(&s->parent, obj);
     }
     describe(out, chain[0]);
     fprintf(out, " is held by %u reference(s) from outside the tracked objects\n",
-            pymi_refs(pymi_head_of(chain[0]), &s->set));
+            pymgc_refs(pymgc_head_of(chain[0]), &s->set));
     for (int i = 1; i <= length; i++) {
         fprintf(out, "  -> which refers to ");
         describe(out, chain[i]);
@@ -103,8 +104,12 @@ static void print_chain(FILE *out, search *s, void *obj, int length)
 
 int pym_gc_explain(void *obj, FILE *out)
 {
-    pymi_domain *d = pymi_domain_current();
-    pymi_head *target = pymi_head_of(obj);
+    pymgc_domain *d = pymgc_domain_current();
+    if (!out || !pymgc_checked_head(obj)) {
+        errno = EINVAL;
+        return -2;
+    }
+    pymgc_head *target = pymgc_head_of(obj);
     if (d->collecting)
         return -1;
     if (!target->next || target->domain_id != d->id) {
@@ -113,26 +118,26 @@ int pym_gc_explain(void *obj, FILE *out)
                 "count as held from outside\n", target->refcnt);
         return -1;
     }
-    search s = {.set = {d->id, 0, PYMI_GEN_PERMANENT, pymi_next_epochs(d, 1)}, .target = obj};
-    pymi_head *lists[PYM_GC_GENERATIONS + 1] = {&d->gens[0].head, &d->gens[1].head,
+    search s = {.set = {d->id, 0, PYMGC_GEN_PERMANENT, pymgc_next_epochs(d, 1)}, .target = obj};
+    pymgc_head *lists[PYM_GC_GENERATIONS + 1] = {&d->gens[0].head, &d->gens[1].head,
                                                  &d->gens[2].head, &d->permanent};
     for (int i = 0; i <= PYM_GC_GENERATIONS; i++)
-        for (pymi_head *h = lists[i]->next; h != lists[i]; h = h->next)
-            pymi_type_of(h)->traverse(pymi_object_of(h), visit_decref_all, &s.set);
+        for (pymgc_head *h = lists[i]->next; h != lists[i]; h = h->next)
+            pymgc_type_of(h)->traverse(pymgc_object_of(h), visit_decref_all, &s.set);
 
     bool found = false;
-    if (pymi_refs(target, &s.set) > 0) {
+    if (pymgc_refs(target, &s.set) > 0) {
         found = enqueue(&s, obj, obj);
     } else {
         for (int i = 0; i <= PYM_GC_GENERATIONS && !s.out_of_memory; i++)
-            for (pymi_head *h = lists[i]->next; h != lists[i]; h = h->next)
-                if (pymi_refs(h, &s.set) > 0 && !enqueue(&s, pymi_object_of(h), pymi_object_of(h)))
+            for (pymgc_head *h = lists[i]->next; h != lists[i]; h = h->next)
+                if (pymgc_refs(h, &s.set) > 0 && !enqueue(&s, pymgc_object_of(h), pymgc_object_of(h)))
                     s.out_of_memory = true;
-        while (!s.out_of_memory && s.head < s.tail && !pymi_ptrmap_get(&s.parent, obj)) {
+        while (!s.out_of_memory && s.head < s.tail && !pymgc_ptrmap_get(&s.parent, obj)) {
             s.from = s.queue[s.head++];
-            pymi_type_of(pymi_head_of(s.from))->traverse(s.from, visit_expand, &s);
+            pymgc_type_of(pymgc_head_of(s.from))->traverse(s.from, visit_expand, &s);
         }
-        found = !s.out_of_memory && pymi_ptrmap_get(&s.parent, obj) != NULL;
+        found = !s.out_of_memory && pymgc_ptrmap_get(&s.parent, obj) != NULL;
     }
     int length = -1;
     if (found) {
@@ -145,7 +150,7 @@ int pym_gc_explain(void *obj, FILE *out)
         fprintf(out, " is unreachable: only cyclic garbage refers to it; "
                 "the next full collection will free it\n");
     }
-    pymi_ptrmap_destroy(&s.parent);
+    pymgc_ptrmap_destroy(&s.parent);
     pym_free(s.queue);
     return length;
 }

@@ -19,7 +19,8 @@ if HAVE_CMOCKA
 gc_test_programs = \
 	tests/gc/test_collect tests/gc/test_refcount tests/gc/test_weakref \
 	tests/gc/test_automatic tests/gc/test_api tests/gc/test_intern \
-	tests/gc/test_explain tests/gc/test_threads tests/gc/test_rss
+	tests/gc/test_explain tests/gc/test_threads tests/gc/test_rss \
+	tests/gc/test_static_link tests/gc/test_fork tests/gc/test_badargs
 check_PROGRAMS += $(gc_test_programs)
 TESTS += $(gc_test_programs)
 GC_TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) -pthread
@@ -42,6 +43,15 @@ tests_gc_test_threads_CFLAGS = $(GC_TEST_CFLAGS)
 tests_gc_test_threads_LDADD = $(GC_TEST_LDADD)
 tests_gc_test_rss_CFLAGS = $(GC_TEST_CFLAGS)
 tests_gc_test_rss_LDADD = $(GC_TEST_LDADD)
+tests_gc_test_badargs_CFLAGS = $(GC_TEST_CFLAGS)
+tests_gc_test_badargs_LDADD = $(GC_TEST_LDADD)
+tests_gc_test_fork_CFLAGS = $(GC_TEST_CFLAGS)
+tests_gc_test_fork_LDADD = $(GC_TEST_LDADD)
+# Both static archives in one program (libtool's -static takes the .a of
+# the uninstalled libraries).
+tests_gc_test_static_link_CFLAGS = $(GC_TEST_CFLAGS)
+tests_gc_test_static_link_LDADD = $(GC_TEST_LDADD)
+tests_gc_test_static_link_LDFLAGS = -static
 endif
 
 # The example: a document tree with parent links, checked by a TAP script.

@@ -4,7 +4,7 @@
  * get_referrers, get_referents), freeze, debug flags, the garbage list,
  * callbacks, and the per-type accounting that CPython does not have.
  *
- * Everything here acts on pymi_domain_current() (the calling thread's domain); the
+ * Everything here acts on pymgc_domain_current() (the calling thread's domain); the
  * only process-wide setting is the owner check of PYM_GC_DEBUG_OWNER.
  */
 #include <errno.h>
@@ -13,59 +13,61 @@
 
 static void set_enabled(bool enabled)
 {
-    pymi_domain *d = pymi_domain_current();
+    pymgc_domain *d = pymgc_domain_current();
     d->enabled = enabled;
-    pymi_set_gen0_trigger(d);
+    pymgc_set_gen0_trigger(d);
 }
 
 void pym_gc_enable(void) { set_enabled(true); }
 void pym_gc_disable(void) { set_enabled(false); }
-int pym_gc_isenabled(void) { return pymi_domain_current()->enabled; }
+int pym_gc_isenabled(void) { return pymgc_domain_current()->enabled; }
 
 void pym_gc_set_threshold(long threshold0, long threshold1, long threshold2)
 {
-    pymi_domain *d = pymi_domain_current();
+    pymgc_domain *d = pymgc_domain_current();
     d->gens[0].threshold = threshold0;
     d->gens[1].threshold = threshold1;
     d->gens[2].threshold = threshold2;
-    pymi_set_gen0_trigger(d);
+    pymgc_set_gen0_trigger(d);
 }
 
 void pym_gc_get_threshold(long out[PYM_GC_GENERATIONS])
 {
-    pymi_domain *d = pymi_domain_current();
+    pymgc_domain *d = pymgc_domain_current();
     for (int i = 0; i < PYM_GC_GENERATIONS; i++)
         out[i] = d->gens[i].threshold;
 }
 
 void pym_gc_get_count(long out[PYM_GC_GENERATIONS])
 {
-    pymi_domain *d = pymi_domain_current();
+    pymgc_domain *d = pymgc_domain_current();
     for (int i = 0; i < PYM_GC_GENERATIONS; i++)
         out[i] = d->gens[i].count;
 }
 
 void pym_gc_get_stats(pym_gc_gen_stats_t out[PYM_GC_GENERATIONS])
 {
-    memcpy(out, pymi_domain_current()->stats, sizeof(pym_gc_gen_stats_t) * PYM_GC_GENERATIONS);
+    memcpy(out, pymgc_domain_current()->stats, sizeof(pym_gc_gen_stats_t) * PYM_GC_GENERATIONS);
 }
 
 /* ---- iteration ------------------------------------------------------------ */
-static size_t each_in_list(pymi_head *list, pym_gc_object_fn fn, void *arg, bool *stopped)
+static size_t each_in_list(pymgc_head *list, pym_gc_object_fn fn, void *arg, bool *stopped)
 {
     size_t calls = 0;
-    for (pymi_head *h = list->next; h != list && !*stopped; h = h->next) {
+    for (pymgc_head *h = list->next; h != list && !*stopped; h = h->next) {
         calls++;
-        *stopped = fn(pymi_object_of(h), arg) != 0;
+        *stopped = fn(pymgc_object_of(h), arg) != 0;
     }
     return calls;
 }
 
 size_t pym_gc_get_objects(int generation, pym_gc_object_fn fn, void *arg)
 {
-    pymi_domain *d = pymi_domain_current();
-    if (generation >= PYM_GC_GENERATIONS || generation < -1)
-        return 0;
+    pymgc_domain *d = pymgc_domain_current();
+    if (generation >= PYM_GC_GENERATIONS || generation < -1 || !fn) {
+        errno = EINVAL;
+        return PYM_GC_ERROR;
+    }
     bool stopped = false;
     if (generation >= 0)
         return each_in_list(&d->gens[generation].head, fn, arg, &stopped);
@@ -92,17 +94,21 @@ static int visit_find_target(void *obj, void *arg)
 
 size_t pym_gc_get_referrers(void *obj, pym_gc_object_fn fn, void *arg)
 {
-    pymi_domain *d = pymi_domain_current();
+    pymgc_domain *d = pymgc_domain_current();
+    if (!fn || !pymgc_checked_head(obj)) {
+        errno = EINVAL;
+        return PYM_GC_ERROR;
+    }
     size_t calls = 0;
     for (int i = 0; i < PYM_GC_GENERATIONS; i++) {
-        pymi_head *list = &d->gens[i].head;
-        for (pymi_head *h = list->next; h != list; h = h->next) {
+        pymgc_head *list = &d->gens[i].head;
+        for (pymgc_head *h = list->next; h != list; h = h->next) {
             referrer_search s = {obj, false};
-            pymi_type_of(h)->traverse(pymi_object_of(h), visit_find_target, &s);
+            pymgc_type_of(h)->traverse(pymgc_object_of(h), visit_find_target, &s);
             if (!s.found)
                 continue;
             calls++;
-            if (fn(pymi_object_of(h), arg))
+            if (fn(pymgc_object_of(h), arg))
                 return calls;
         }
     }
@@ -125,6 +131,10 @@ static int visit_report_referent(void *obj, void *arg)
 size_t pym_gc_get_referents(void *obj, pym_gc_object_fn fn, void *arg)
 {
     pym_type *t = pym_typeof(obj);
+    if (!t || !fn) {
+        errno = EINVAL;
+        return PYM_GC_ERROR;
+    }
     if (!t->traverse)
         return 0;
     referent_walk w = {fn, arg, 0};
@@ -133,31 +143,31 @@ size_t pym_gc_get_referents(void *obj, pym_gc_object_fn fn, void *arg)
 }
 
 /* ---- freeze --------------------------------------------------------------- */
-static void move_all(pymi_head *from, pymi_head *to, uint8_t gen)
+static void move_all(pymgc_head *from, pymgc_head *to, uint8_t gen)
 {
-    for (pymi_head *h = from->next; h != from; h = h->next)
+    for (pymgc_head *h = from->next; h != from; h = h->next)
         h->gen = gen;
-    pymi_list_merge(from, to);
+    pymgc_list_merge(from, to);
 }
 
 void pym_gc_freeze(void)
 {
-    pymi_domain *d = pymi_domain_current();
+    pymgc_domain *d = pymgc_domain_current();
     for (int i = 0; i < PYM_GC_GENERATIONS; i++)
-        move_all(&d->gens[i].head, &d->permanent, PYMI_GEN_PERMANENT);
+        move_all(&d->gens[i].head, &d->permanent, PYMGC_GEN_PERMANENT);
 }
 
 void pym_gc_unfreeze(void)
 {
-    pymi_domain *d = pymi_domain_current();
+    pymgc_domain *d = pymgc_domain_current();
     move_all(&d->permanent, &d->gens[PYM_GC_GENERATIONS - 1].head, PYM_GC_GENERATIONS - 1);
 }
 
 size_t pym_gc_get_freeze_count(void)
 {
-    pymi_domain *d = pymi_domain_current();
+    pymgc_domain *d = pymgc_domain_current();
     size_t n = 0;
-    for (pymi_head *h = d->permanent.next; h != &d->permanent; h = h->next)
+    for (pymgc_head *h = d->permanent.next; h != &d->permanent; h = h->next)
         n++;
     return n;
 }
@@ -165,30 +175,30 @@ size_t pym_gc_get_freeze_count(void)
 /* ---- debug ---------------------------------------------------------------- */
 void pym_gc_set_debug(unsigned flags)
 {
-    pymi_domain_current()->debug = flags;
+    pymgc_domain_current()->debug = flags;
     __atomic_store_n(&pym_gc_owner_check_, (flags & PYM_GC_DEBUG_OWNER) != 0, __ATOMIC_RELAXED);
 }
 
 unsigned pym_gc_get_debug(void)
 {
-    return pymi_domain_current()->debug;
+    return pymgc_domain_current()->debug;
 }
 
 /* ---- garbage -------------------------------------------------------------- */
 size_t pym_gc_garbage_count(void)
 {
-    return pymi_domain_current()->ngarbage;
+    return pymgc_domain_current()->ngarbage;
 }
 
 void *pym_gc_garbage_get(size_t index)
 {
-    pymi_domain *d = pymi_domain_current();
+    pymgc_domain *d = pymgc_domain_current();
     return index < d->ngarbage ? d->garbage[index] : NULL;
 }
 
 void pym_gc_garbage_clear(void)
 {
-    pymi_domain *d = pymi_domain_current();
+    pymgc_domain *d = pymgc_domain_current();
     /* Take the list first: a decref may run code that appends to it. */
     void **items = d->garbage;
     size_t n = d->ngarbage;
@@ -202,20 +212,24 @@ void pym_gc_garbage_clear(void)
 /* ---- callbacks ------------------------------------------------------------ */
 int pym_gc_callback_add(pym_gc_callback cb, void *arg)
 {
-    pymi_domain *d = pymi_domain_current();
-    pymi_callback_entry *grown = pym_realloc(d->callbacks, (d->ncallbacks + 1) * sizeof *grown);
+    pymgc_domain *d = pymgc_domain_current();
+    if (!cb) {
+        errno = EINVAL;
+        return -1;
+    }
+    pymgc_callback_entry *grown = pym_realloc(d->callbacks, (d->ncallbacks + 1) * sizeof *grown);
     if (!grown) {
         errno = ENOMEM;
         return -1;
     }
     d->callbacks = grown;
-    d->callbacks[d->ncallbacks++] = (pymi_callback_entry){cb, arg};
+    d->callbacks[d->ncallbacks++] = (pymgc_callback_entry){cb, arg};
     return 0;
 }
 
 int pym_gc_callback_remove(pym_gc_callback cb, void *arg)
 {
-    pymi_domain *d = pymi_domain_current();
+    pymgc_domain *d = pymgc_domain_current();
     for (size_t i = 0; i < d->ncallbacks; i++) {
         if (d->callbacks[i].cb == cb && d->callbacks[i].arg == arg) {
             memmove(&d->callbacks[i], &d->callbacks[i + 1],
@@ -231,7 +245,7 @@ int pym_gc_callback_remove(pym_gc_callback cb, void *arg)
 /* ---- per-type accounting -------------------------------------------------- */
 size_t pym_gc_get_type_stats(pym_gc_type_stats_t *out, size_t capacity)
 {
-    pymi_domain *d = pymi_domain_current();
+    pymgc_domain *d = pymgc_domain_current();
     /* row_of[type id] = 1 + the row of that type in out, 0 if none. */
     size_t *row_of = capacity ? pym_calloc(d->ntype_counts ? d->ntype_counts : 1, sizeof *row_of) : NULL;
     size_t n = 0;
@@ -239,10 +253,10 @@ size_t pym_gc_get_type_stats(pym_gc_type_stats_t *out, size_t capacity)
         if (d->type_counts[id].objects == 0)
             continue;
         if (n < capacity && row_of) {
-            out[n] = (pym_gc_type_stats_t){.type = pymi_types[id],
+            out[n] = (pym_gc_type_stats_t){.type = pymgc_types[id],
                                            .objects = d->type_counts[id].objects,
                                            .bytes = d->type_counts[id].objects *
-                                                        (sizeof(pymi_head) + pymi_types[id]->size) +
+                                                        (sizeof(pymgc_head) + pymgc_types[id]->size) +
                                                     d->type_counts[id].extra_bytes};
             row_of[id] = n + 1;
         }
@@ -251,8 +265,8 @@ size_t pym_gc_get_type_stats(pym_gc_type_stats_t *out, size_t capacity)
     /* Generations are spliced in O(1), so per-generation counts are taken
      * by walking the lists here rather than kept up to date. */
     for (int g = 0; row_of && g <= PYM_GC_GENERATIONS; g++) {
-        pymi_head *list = g < PYM_GC_GENERATIONS ? &d->gens[g].head : &d->permanent;
-        for (pymi_head *h = list->next; h != list; h = h->next)
+        pymgc_head *list = g < PYM_GC_GENERATIONS ? &d->gens[g].head : &d->permanent;
+        for (pymgc_head *h = list->next; h != list; h = h->next)
             if (row_of[h->type_id])
                 out[row_of[h->type_id] - 1].per_generation[g]++;
     }
@@ -262,7 +276,7 @@ size_t pym_gc_get_type_stats(pym_gc_type_stats_t *out, size_t capacity)
 
 void pym_gc_print_stats(FILE *out)
 {
-    pymi_domain *d = pymi_domain_current();
+    pymgc_domain *d = pymgc_domain_current();
     fprintf(out, "pymalloc_gc domain %u: %s, thresholds %ld %ld %ld, counts %ld %ld %ld\n",
             d->id, d->enabled ? "enabled" : "disabled",
             d->gens[0].threshold, d->gens[1].threshold, d->gens[2].threshold,

@@ -3,19 +3,19 @@
  * in a domain, so that pointer equality works like `is` on interned
  * Python strings.
  *
- * The table (chained hash, buckets of pymi_bytes via `chain`) does not own
+ * The table (chained hash, buckets of pymgc_bytes via `chain`) does not own
  * its entries: an interned object is mortal and its dealloc removes it.
  * pym_intern_immortal makes the entry permanent.  The bytes type is not a
  * container (never tracked).  Its objects have a variable size: the bytes
- * past sizeof(pymi_bytes) are counted as extra bytes by pymi_new_extra and
+ * past sizeof(pymgc_bytes) are counted as extra bytes by pymgc_new_extra and
  * taken off the accounting again by bytes_dealloc.
  */
 #include <errno.h>
 #include <string.h>
 #include "gc/gc_internal.h"
 
-struct pymi_bytes {
-    pymi_bytes *chain;          /* next entry in the same bucket */
+struct pymgc_bytes {
+    pymgc_bytes *chain;          /* next entry in the same bucket */
     uint64_t hash;
     size_t size;
     char data[];                /* size bytes and a NUL */
@@ -23,9 +23,9 @@ struct pymi_bytes {
 
 static void bytes_dealloc(void *self);
 
-pym_type pymi_bytes_type = {
+pym_type pymgc_bytes_type = {
     .name = "bytes",
-    .size = sizeof(pymi_bytes),
+    .size = sizeof(pymgc_bytes),
     .dealloc = bytes_dealloc,
 };
 
@@ -39,34 +39,34 @@ static uint64_t hash_bytes(const unsigned char *p, size_t n)
     return h;
 }
 
-/* The bytes an interned object has past sizeof(pymi_bytes): its contents
- * and a NUL (what pymi_new_extra adds to the accounting, and the dealloc
+/* The bytes an interned object has past sizeof(pymgc_bytes): its contents
+ * and a NUL (what pymgc_new_extra adds to the accounting, and the dealloc
  * takes off). */
 static size_t bytes_extra(size_t len) { return len + 1; }
 
 static void bytes_dealloc(void *self)
 {
-    pymi_bytes *b = self;
-    pymi_domain *d = pymi_domain_of(pymi_head_of(self));
-    pymi_bytes **link = &d->intern_buckets[b->hash & (d->intern_nbuckets - 1)];
+    pymgc_bytes *b = self;
+    pymgc_domain *d = pymgc_domain_of(pymgc_head_of(self));
+    pymgc_bytes **link = &d->intern_buckets[b->hash & (d->intern_nbuckets - 1)];
     while (*link != b)
         link = &(*link)->chain;
     *link = b->chain;
     d->intern_count--;
-    d->type_counts[pymi_bytes_type.pymi_type_id].extra_bytes -= bytes_extra(b->size);
+    d->type_counts[pymgc_bytes_type.pymgc_type_id].extra_bytes -= bytes_extra(b->size);
 }
 
-static int table_grow(pymi_domain *d)
+static int table_grow(pymgc_domain *d)
 {
     size_t n = d->intern_nbuckets ? 2 * d->intern_nbuckets : 64;
-    pymi_bytes **buckets = pym_calloc(n, sizeof *buckets);
+    pymgc_bytes **buckets = pym_calloc(n, sizeof *buckets);
     if (!buckets)
         return -1;
     for (size_t i = 0; i < d->intern_nbuckets; i++) {
-        pymi_bytes *b = d->intern_buckets[i];
+        pymgc_bytes *b = d->intern_buckets[i];
         while (b) {
-            pymi_bytes *next = b->chain;
-            pymi_bytes **slot = &buckets[b->hash & (n - 1)];
+            pymgc_bytes *next = b->chain;
+            pymgc_bytes **slot = &buckets[b->hash & (n - 1)];
             b->chain = *slot;
             *slot = b;
             b = next;
@@ -80,10 +80,10 @@ static int table_grow(pymi_domain *d)
 
 void *pym_intern(const void *bytes, size_t len)
 {
-    pymi_domain *d = pymi_domain_current();
+    pymgc_domain *d = pymgc_domain_current();
     uint64_t hash = hash_bytes(bytes, len);
     if (d->intern_nbuckets) {
-        for (pymi_bytes *b = d->intern_buckets[hash & (d->intern_nbuckets - 1)]; b; b = b->chain) {
+        for (pymgc_bytes *b = d->intern_buckets[hash & (d->intern_nbuckets - 1)]; b; b = b->chain) {
             if (b->hash == hash && b->size == len && memcmp(b->data, bytes, len) == 0) {
                 pym_incref(b);
                 return b;
@@ -98,14 +98,14 @@ void *pym_intern(const void *bytes, size_t len)
         errno = ENOMEM;
         return NULL;
     }
-    pymi_bytes *b = pymi_new_extra(&pymi_bytes_type, bytes_extra(len));
+    pymgc_bytes *b = pymgc_new_extra(&pymgc_bytes_type, bytes_extra(len));
     if (!b)
         return NULL;
     b->hash = hash;
     b->size = len;
     memcpy(b->data, bytes, len);
     b->data[len] = '\0';
-    pymi_bytes **slot = &d->intern_buckets[hash & (d->intern_nbuckets - 1)];
+    pymgc_bytes **slot = &d->intern_buckets[hash & (d->intern_nbuckets - 1)];
     b->chain = *slot;
     *slot = b;
     d->intern_count++;
@@ -122,10 +122,10 @@ void *pym_intern_immortal(const void *bytes, size_t len)
 
 const char *pym_bytes_data(const void *obj)
 {
-    return ((const pymi_bytes *)obj)->data;
+    return ((const pymgc_bytes *)obj)->data;
 }
 
 size_t pym_bytes_size(const void *obj)
 {
-    return ((const pymi_bytes *)obj)->size;
+    return ((const pymgc_bytes *)obj)->size;
 }

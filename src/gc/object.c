@@ -29,22 +29,22 @@
 #include <string.h>
 #include "gc/gc_internal.h"
 
-static void check_owner(const pymi_head *h, const char *what)
+static void check_owner(const pymgc_head *h, const char *what)
 {
-    pymi_domain *d = pymi_current_domain;
+    pymgc_domain *d = pymgc_current_domain;
     if (!d || d->id != h->domain_id)
-        pymi_fatal("pymalloc_gc: %s of <%s %p> (domain %u) from a thread of domain %u",
-                   what, pymi_type_of(h)->name, (void *)(h + 1), h->domain_id, d ? d->id : 0u);
+        pymgc_fatal("pymalloc_gc: %s of <%s %p> (domain %u) from a thread of domain %u",
+                   what, pymgc_type_of(h)->name, (void *)(h + 1), h->domain_id, d ? d->id : 0u);
 }
 
-static PYMI_NOINLINE void type_counts_grow(pymi_domain *d, unsigned id)
+static PYMGC_NOINLINE void type_counts_grow(pymgc_domain *d, unsigned id)
 {
     size_t n = d->ntype_counts ? d->ntype_counts : 16;
     while (n <= id)
         n *= 2;
-    pymi_type_count *grown = pym_realloc(d->type_counts, n * sizeof *grown);
+    pymgc_type_count *grown = pym_realloc(d->type_counts, n * sizeof *grown);
     if (!grown)
-        pymi_fatal("pymalloc_gc: out of memory for type accounting");
+        pymgc_fatal("pymalloc_gc: out of memory for type accounting");
     memset(grown + d->ntype_counts, 0, (n - d->ntype_counts) * sizeof *grown);
     d->type_counts = grown;
     d->ntype_counts = n;
@@ -52,40 +52,40 @@ static PYMI_NOINLINE void type_counts_grow(pymi_domain *d, unsigned id)
 
 /* The type's id, registering the type and making room for its counter in
  * this domain on first use. */
-static PYMI_NOINLINE unsigned type_first_use(pymi_domain *d, pym_type *type)
+static PYMGC_NOINLINE unsigned type_first_use(pymgc_domain *d, pym_type *type)
 {
-    unsigned id = __atomic_load_n(&type->pymi_type_id, __ATOMIC_ACQUIRE);
+    unsigned id = __atomic_load_n(&type->pymgc_type_id, __ATOMIC_ACQUIRE);
     if (id == 0)
-        id = pymi_type_register(type);
+        id = pymgc_type_register(type);
     if (id >= d->ntype_counts)
         type_counts_grow(d, id);
     return id;
 }
 
-void pymi_track(pymi_domain *d, pymi_head *h)
+void pymgc_track(pymgc_domain *d, pymgc_head *h)
 {
     h->gen = 0;
     h->epoch = 0;
-    pymi_list_append(h, &d->gens[0].head);
+    pymgc_list_append(h, &d->gens[0].head);
 }
 
-void pymi_untrack(pymi_domain *d, pymi_head *h)
+void pymgc_untrack(pymgc_domain *d, pymgc_head *h)
 {
     (void)d;
-    pymi_list_remove(h);
+    pymgc_list_remove(h);
     h->next = h->prev = NULL;
-    h->gen = PYMI_GEN_UNTRACKED;
+    h->gen = PYMGC_GEN_UNTRACKED;
 }
 
 /* The header of a new object, its tracking and its accounting (generation
  * 0's count is the caller's). */
-static inline void *init_object(pymi_domain *d, pymi_head *h, unsigned id, bool container, size_t extra)
+static inline void *init_object(pymgc_domain *d, pymgc_head *h, unsigned id, bool container, size_t extra)
 {
-    *h = (pymi_head){.refcnt = 1, .type_id = (uint16_t)id, .domain_id = d->id,
-                     .gen = PYMI_GEN_UNTRACKED};
+    *h = (pymgc_head){.refcnt = 1, .type_id = (uint16_t)id, .domain_id = d->id,
+                     .gen = PYMGC_GEN_UNTRACKED, .tag = PYMGC_TAG_LOCAL};
     if (container)
-        pymi_track(d, h);
-    pymi_type_count *c = &d->type_counts[id];
+        pymgc_track(d, h);
+    pymgc_type_count *c = &d->type_counts[id];
     c->objects++;
     if (extra)
         c->extra_bytes += extra;
@@ -95,13 +95,13 @@ static inline void *init_object(pymi_domain *d, pymi_head *h, unsigned id, bool 
 /* new_object past pym_malloc, when anything is out of the ordinary: first
  * object of its type or thread, an object size that needs memset, a
  * collection to run. */
-static PYMI_NOINLINE void *new_object_slow(pym_type *type, pymi_head *h, size_t size, size_t extra)
+static PYMGC_NOINLINE void *new_object_slow(pym_type *type, pymgc_head *h, size_t size, size_t extra)
 {
-    pymi_domain *d = pymi_domain_current();
+    pymgc_domain *d = pymgc_domain_current();
     unsigned id = type_first_use(d, type);
     bool container = type->traverse != NULL;
     if (container && ++d->gens[0].count > d->gen0_trigger && !d->collecting)
-        pymi_collect_generations(d);
+        pymgc_collect_generations(d);
     memset(h + 1, 0, size);
     return init_object(d, h, id, container, extra);
 }
@@ -112,20 +112,24 @@ static PYMI_NOINLINE void *new_object_slow(pym_type *type, pymi_head *h, size_t 
  * perhaps a collection (which cannot see the new object: it is not tracked
  * yet), then the header.  The common case makes no call after pym_malloc,
  * so that little has to live in registers across it. */
-static PYMI_ALWAYS_INLINE void *new_object(pym_type *type, size_t extra)
+static PYMGC_ALWAYS_INLINE void *new_object(pym_type *type, size_t extra)
 {
+    if (pymgc_unlikely(!type)) {
+        errno = EINVAL;
+        return NULL;
+    }
     size_t size = type->size + extra;
-    if (pymi_unlikely(size < extra || size > SIZE_MAX - sizeof(pymi_head))) {
+    if (pymgc_unlikely(size < extra || size > SIZE_MAX - sizeof(pymgc_head))) {
         errno = ENOMEM;
         return NULL;
     }
-    pymi_head *h = pym_malloc(sizeof *h + size);
-    if (pymi_unlikely(!h))
+    pymgc_head *h = pym_malloc(sizeof *h + size);
+    if (pymgc_unlikely(!h))
         return NULL;
-    pymi_domain *d = pymi_current_domain;
-    unsigned id = __atomic_load_n(&type->pymi_type_id, __ATOMIC_ACQUIRE);
+    pymgc_domain *d = pymgc_current_domain;
+    unsigned id = __atomic_load_n(&type->pymgc_type_id, __ATOMIC_ACQUIRE);
     bool container = type->traverse != NULL;
-    if (pymi_unlikely(!d || id == 0 || id >= d->ntype_counts || size - 16 > 48 ||
+    if (pymgc_unlikely(!d || id == 0 || id >= d->ntype_counts || size - 16 > 48 ||
                       (container && d->gens[0].count >= d->gen0_trigger)))
         return new_object_slow(type, h, size, extra);
     /* 16 to 64 bytes: two or four 16-byte stores, overlapping. */
@@ -142,7 +146,7 @@ static PYMI_ALWAYS_INLINE void *new_object(pym_type *type, size_t extra)
     return init_object(d, h, id, container, extra);
 }
 
-void *pymi_new_extra(pym_type *type, size_t extra)
+void *pymgc_new_extra(pym_type *type, size_t extra)
 {
     return new_object(type, extra);
 }
@@ -153,54 +157,55 @@ void *pym_new(pym_type *type)
 }
 
 /* The end of every death: the counters, and the block back to pymalloc. */
-static inline void release(pymi_domain *d, pymi_head *h, const pym_type *t)
+static inline void release(pymgc_domain *d, pymgc_head *h, const pym_type *t)
 {
     if (t->traverse && d->gens[0].count > 0)
         d->gens[0].count--;
     d->type_counts[h->type_id].objects--;
+    h->tag = 0;
     pym_free(h);
 }
 
 /* CPython's trashcan: a long chain of objects whose deallocs drop the next
  * one would recurse once per object.  Deaths that run user code are
- * counted in d->dealloc_depth; past PYMI_TRASH_DEPTH nested ones the object
+ * counted in d->dealloc_depth; past PYMGC_TRASH_DEPTH nested ones the object
  * is parked on d->trash and the outermost death finishes it. */
-#define PYMI_TRASH_DEPTH 50
+#define PYMGC_TRASH_DEPTH 50
 
 /* A death that runs user code: finalize once (PEP 442), and stop if it
  * resurrected the object; weak references and their callbacks; dealloc or
  * clear.  The object is untracked already. */
-static PYMI_ALWAYS_INLINE void die_with_user_code(pymi_domain *d, pymi_head *h, pym_type *t)
+static PYMGC_ALWAYS_INLINE void die_with_user_code(pymgc_domain *d, pymgc_head *h, pym_type *t)
 {
     void *obj = h + 1;
     d->dealloc_depth++;
-    if (t->finalize && !(h->flags & PYMI_FLAG_FINALIZED)) {
-        h->flags |= PYMI_FLAG_FINALIZED;
+    if (t->finalize && !(h->flags & PYMGC_FLAG_FINALIZED)) {
+        h->flags |= PYMGC_FLAG_FINALIZED;
         h->refcnt = 1;
         t->finalize(obj);
         if (--h->refcnt != 0) {
             /* Resurrected: it lives on, tracked if it is a container. */
             if (t->traverse && !h->next)
-                pymi_track(d, h);
+                pymgc_track(d, h);
             d->dealloc_depth--;
             return;
         }
     }
-    if (h->flags & PYMI_FLAG_WEAKREFS)
-        pymi_weakrefs_clear_and_call(d, obj);
+    if (h->flags & PYMGC_FLAG_WEAKREFS)
+        pymgc_weakrefs_clear_and_call(d, obj);
     if (t->dealloc)
         t->dealloc(obj);
     else if (t->clear)
         t->clear(obj);
     if (h->next)    /* dealloc tracked it again */
-        pymi_untrack(d, h);
+        pymgc_untrack(d, h);
     release(d, h, t);
     d->dealloc_depth--;
 }
 
-static PYMI_NOINLINE void dealloc_with_user_code(pymi_domain *d, pymi_head *h, pym_type *t)
+static PYMGC_NOINLINE void dealloc_with_user_code(pymgc_domain *d, pymgc_head *h, pym_type *t)
 {
-    if (d->dealloc_depth >= PYMI_TRASH_DEPTH) {
+    if (d->dealloc_depth >= PYMGC_TRASH_DEPTH) {
         h->prev = d->trash;
         d->trash = h;
         return;
@@ -208,10 +213,10 @@ static PYMI_NOINLINE void dealloc_with_user_code(pymi_domain *d, pymi_head *h, p
     die_with_user_code(d, h, t);
     if (d->trash != NULL && d->dealloc_depth == 0) {
         while (d->trash) {
-            pymi_head *parked = d->trash;
+            pymgc_head *parked = d->trash;
             d->trash = parked->prev;
             parked->prev = NULL;
-            die_with_user_code(d, parked, pymi_type_of(parked));
+            die_with_user_code(d, parked, pymgc_type_of(parked));
         }
     }
 }
@@ -220,37 +225,37 @@ int pym_gc_owner_check_;
 
 void pym_incref_checked_(void *obj)
 {
-    pymi_head *h = pymi_head_of(obj);
+    pymgc_head *h = pymgc_head_of(obj);
     check_owner(h, "incref");
-    if (h->refcnt != PYMI_IMMORTAL)
+    if (h->refcnt != PYMGC_IMMORTAL)
         h->refcnt++;
 }
 
 void pym_dealloc_(void *obj)
 {
-    pymi_head *h = pymi_head_of(obj);
-    if (pymi_unlikely(h->refcnt == 0))
-        pymi_fatal("pymalloc_gc: decref of <%s %p> whose reference count is already zero",
-                   pymi_type_of(h)->name, obj);
+    pymgc_head *h = pymgc_head_of(obj);
+    if (pymgc_unlikely(h->refcnt == 0))
+        pymgc_fatal("pymalloc_gc: decref of <%s %p> whose reference count is already zero",
+                   pymgc_type_of(h)->name, obj);
     h->refcnt = 0;
-    pymi_domain *d = pymi_domain_of(h);
-    pym_type *t = pymi_type_of(h);
-    if (t->finalize || t->dealloc || t->clear || (h->flags & PYMI_FLAG_WEAKREFS)) {
+    pymgc_domain *d = pymgc_domain_of(h);
+    pym_type *t = pymgc_type_of(h);
+    if (t->finalize || t->dealloc || t->clear || (h->flags & PYMGC_FLAG_WEAKREFS)) {
         if (h->next)
-            pymi_untrack(d, h);
+            pymgc_untrack(d, h);
         dealloc_with_user_code(d, h, t);
     } else {
         if (h->next)    /* no code will see the header again */
-            pymi_list_remove(h);
+            pymgc_list_remove(h);
         release(d, h, t);
     }
 }
 
 void pym_decref_checked_(void *obj)
 {
-    pymi_head *h = pymi_head_of(obj);
+    pymgc_head *h = pymgc_head_of(obj);
     check_owner(h, "decref");
-    if (h->refcnt == PYMI_IMMORTAL)
+    if (h->refcnt == PYMGC_IMMORTAL)
         return;
     if (h->refcnt > 1)
         h->refcnt--;
@@ -258,49 +263,81 @@ void pym_decref_checked_(void *obj)
         pym_dealloc_(obj);
 }
 
+bool pymgc_is_object(const void *obj)
+{
+    if (!obj || ((uintptr_t)obj & 15))
+        return false;
+    const pymgc_head *h = pymgc_head_of(obj);
+    if (h->tag != PYMGC_TAG_LOCAL)
+        return false;
+    if (h->refcnt == 0 || !__atomic_load_n(&pymgc_types[h->type_id], __ATOMIC_ACQUIRE) ||
+        !__atomic_load_n(&pymgc_domains[h->domain_id], __ATOMIC_ACQUIRE))
+        return false;
+    return h->gen <= PYMGC_GEN_FINAL || h->gen == PYMGC_GEN_UNTRACKED;
+}
+
+pymgc_head *pymgc_checked_head(const void *obj)
+{
+    if (pymgc_is_object(obj))
+        return pymgc_head_of(obj);
+    errno = EINVAL;
+    return NULL;
+}
+
+pymgc_head *pymgc_required_head(const void *obj, const char *what)
+{
+    if (!pymgc_is_object(obj))
+        pymgc_fatal("pymalloc_gc: %s(%p): not a live object of pymalloc_gc", what, obj);
+    return pymgc_head_of(obj);
+}
+
 pym_type *pym_typeof(const void *obj)
 {
-    return pymi_type_of(pymi_head_of(obj));
+    pymgc_head *h = pymgc_checked_head(obj);
+    return h ? pymgc_type_of(h) : NULL;
 }
 
 void pym_immortalize(void *obj)
 {
-    pymi_head *h = pymi_head_of(obj);
+    pymgc_head *h = pymgc_required_head(obj, "pym_immortalize");
     if (h->next)
-        pymi_untrack(pymi_domain_of(h), h);
-    h->refcnt = PYMI_IMMORTAL;
+        pymgc_untrack(pymgc_domain_of(h), h);
+    h->refcnt = PYMGC_IMMORTAL;
 }
 
 int pym_is_immortal(const void *obj)
 {
-    return pymi_head_of(obj)->refcnt == PYMI_IMMORTAL;
+    pymgc_head *h = pymgc_checked_head(obj);
+    return h ? h->refcnt == PYMGC_IMMORTAL : -1;
 }
 
 int pym_gc_is_tracked(const void *obj)
 {
-    return pymi_head_of(obj)->next != NULL;
+    pymgc_head *h = pymgc_checked_head(obj);
+    return h ? h->next != NULL : -1;
 }
 
 int pym_gc_is_finalized(const void *obj)
 {
-    return (pymi_head_of(obj)->flags & PYMI_FLAG_FINALIZED) != 0;
+    pymgc_head *h = pymgc_checked_head(obj);
+    return h ? (h->flags & PYMGC_FLAG_FINALIZED) != 0 : -1;
 }
 
 void pym_gc_track(void *obj)
 {
-    pymi_head *h = pymi_head_of(obj);
-    if (pymi_unlikely(pym_gc_owner_check_))
+    pymgc_head *h = pymgc_required_head(obj, "pym_gc_track");
+    if (pymgc_unlikely(pym_gc_owner_check_))
         check_owner(h, "track");
-    if (h->next || !pymi_type_of(h)->traverse || h->refcnt == PYMI_IMMORTAL)
+    if (h->next || !pymgc_type_of(h)->traverse || h->refcnt == PYMGC_IMMORTAL)
         return;
-    pymi_track(pymi_domain_of(h), h);
+    pymgc_track(pymgc_domain_of(h), h);
 }
 
 void pym_gc_untrack(void *obj)
 {
-    pymi_head *h = pymi_head_of(obj);
-    if (pymi_unlikely(pym_gc_owner_check_))
+    pymgc_head *h = pymgc_required_head(obj, "pym_gc_untrack");
+    if (pymgc_unlikely(pym_gc_owner_check_))
         check_owner(h, "untrack");
     if (h->next)
-        pymi_untrack(pymi_domain_of(h), h);
+        pymgc_untrack(pymgc_domain_of(h), h);
 }

@@ -7,14 +7,14 @@
 #include <string.h>
 #include "gc/gc_internal.h"
 
-static size_t slot_of(const pymi_ptrmap *m, const void *key)
+static size_t slot_of(const pymgc_ptrmap *m, const void *key)
 {
     uint64_t x = (uint64_t)(uintptr_t)key >> 4;
     x *= 0x9E3779B97F4A7C15ull;
     return (size_t)(x >> 32) & (m->capacity - 1);
 }
 
-static size_t find(const pymi_ptrmap *m, const void *key)
+static size_t find(const pymgc_ptrmap *m, const void *key)
 {
     size_t i = slot_of(m, key);
     while (m->keys[i] && m->keys[i] != key)
@@ -22,7 +22,7 @@ static size_t find(const pymi_ptrmap *m, const void *key)
     return i;
 }
 
-static int grow(pymi_ptrmap *m)
+static int grow(pymgc_ptrmap *m)
 {
     size_t cap = m->capacity ? 2 * m->capacity : 16;
     void **keys = pym_calloc(cap, sizeof *keys);
@@ -32,7 +32,7 @@ static int grow(pymi_ptrmap *m)
         pym_free(values);
         return -1;
     }
-    pymi_ptrmap bigger = {keys, values, cap, m->count};
+    pymgc_ptrmap bigger = {keys, values, cap, m->count};
     for (size_t i = 0; i < m->capacity; i++) {
         if (m->keys[i]) {
             size_t j = find(&bigger, m->keys[i]);
@@ -46,7 +46,7 @@ static int grow(pymi_ptrmap *m)
     return 0;
 }
 
-void *pymi_ptrmap_get(const pymi_ptrmap *m, const void *key)
+void *pymgc_ptrmap_get(const pymgc_ptrmap *m, const void *key)
 {
     if (m->count == 0)
         return NULL;
@@ -54,7 +54,7 @@ void *pymi_ptrmap_get(const pymi_ptrmap *m, const void *key)
     return m->keys[i] ? m->values[i] : NULL;
 }
 
-int pymi_ptrmap_put(pymi_ptrmap *m, void *key, void *value)
+int pymgc_ptrmap_put(pymgc_ptrmap *m, void *key, void *value)
 {
     if (m->capacity) {
         size_t i = find(m, key);
@@ -72,7 +72,7 @@ int pymi_ptrmap_put(pymi_ptrmap *m, void *key, void *value)
     return 0;
 }
 
-void *pymi_ptrmap_remove(pymi_ptrmap *m, const void *key)
+void *pymgc_ptrmap_remove(pymgc_ptrmap *m, const void *key)
 {
     if (m->count == 0)
         return NULL;
@@ -99,7 +99,7 @@ void *pymi_ptrmap_remove(pymi_ptrmap *m, const void *key)
     return value;
 }
 
-void pymi_ptrmap_destroy(pymi_ptrmap *m)
+void pymgc_ptrmap_destroy(pymgc_ptrmap *m)
 {
     pym_free(m->keys);
     pym_free(m->values);

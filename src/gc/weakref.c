@@ -4,7 +4,7 @@
  * A weak reference is an object of the built-in type "weakref".  The
  * weak references to one referent form a doubly linked list (newest first)
  * whose head is found in the referent's domain map (referent -> first);
- * the referent's header flag PYMI_FLAG_WEAKREFS says whether to look.
+ * the referent's header flag PYMGC_FLAG_WEAKREFS says whether to look.
  *
  * The weakref type is a container with nothing to traverse: it is tracked
  * only so that the collector can tell a weak reference that is itself part
@@ -18,13 +18,13 @@
 #include <errno.h>
 #include "gc/gc_internal.h"
 
-typedef struct pymi_weakref {
+typedef struct pymgc_weakref {
     void *referent;                 /* NULL once cleared */
     pym_weakref_callback callback;
     void *arg;
-    struct pymi_weakref *next, *prev;   /* same referent */
-    struct pymi_weakref *pending;       /* callbacks still to run */
-} pymi_weakref;
+    struct pymgc_weakref *next, *prev;   /* same referent */
+    struct pymgc_weakref *pending;       /* callbacks still to run */
+} pymgc_weakref;
 
 static int weakref_traverse(void *self, pym_visit_fn visit, void *arg)
 {
@@ -37,18 +37,18 @@ static int weakref_traverse(void *self, pym_visit_fn visit, void *arg)
 /* Unhooks wr from its referent's list. */
 static void weakref_unlink(void *self)
 {
-    pymi_weakref *wr = self;
+    pymgc_weakref *wr = self;
     if (!wr->referent)
         return;
-    pymi_head *rh = pymi_head_of(wr->referent);
-    pymi_domain *d = pymi_domain_of(rh);
+    pymgc_head *rh = pymgc_head_of(wr->referent);
+    pymgc_domain *d = pymgc_domain_of(rh);
     if (wr->prev) {
         wr->prev->next = wr->next;
     } else if (wr->next) {
-        pymi_ptrmap_put(&d->weakrefs, wr->referent, wr->next);  /* key exists: cannot fail */
+        pymgc_ptrmap_put(&d->weakrefs, wr->referent, wr->next);  /* key exists: cannot fail */
     } else {
-        pymi_ptrmap_remove(&d->weakrefs, wr->referent);
-        rh->flags &= (uint8_t)~PYMI_FLAG_WEAKREFS;
+        pymgc_ptrmap_remove(&d->weakrefs, wr->referent);
+        rh->flags &= (uint8_t)~PYMGC_FLAG_WEAKREFS;
     }
     if (wr->next)
         wr->next->prev = wr->prev;
@@ -58,7 +58,7 @@ static void weakref_unlink(void *self)
 
 static pym_type weakref_type = {
     .name = "weakref",
-    .size = sizeof(pymi_weakref),
+    .size = sizeof(pymgc_weakref),
     .traverse = weakref_traverse,
     .clear = weakref_unlink,
     .dealloc = weakref_unlink,
@@ -66,18 +66,20 @@ static pym_type weakref_type = {
 
 void *pym_weakref_new(void *obj, pym_weakref_callback callback, void *arg)
 {
-    pymi_weakref *wr = pym_new(&weakref_type);
+    if (!pymgc_checked_head(obj))
+        return NULL;
+    pymgc_weakref *wr = pym_new(&weakref_type);
     if (!wr)
         return NULL;
-    pymi_head *rh = pymi_head_of(obj);
-    pymi_domain *d = pymi_domain_of(rh);
-    pymi_weakref *first = (rh->flags & PYMI_FLAG_WEAKREFS) ? pymi_ptrmap_get(&d->weakrefs, obj) : NULL;
-    if (pymi_ptrmap_put(&d->weakrefs, obj, wr) < 0) {
+    pymgc_head *rh = pymgc_head_of(obj);
+    pymgc_domain *d = pymgc_domain_of(rh);
+    pymgc_weakref *first = (rh->flags & PYMGC_FLAG_WEAKREFS) ? pymgc_ptrmap_get(&d->weakrefs, obj) : NULL;
+    if (pymgc_ptrmap_put(&d->weakrefs, obj, wr) < 0) {
         pym_decref(wr);
         errno = ENOMEM;
         return NULL;
     }
-    rh->flags |= PYMI_FLAG_WEAKREFS;
+    rh->flags |= PYMGC_FLAG_WEAKREFS;
     wr->referent = obj;
     wr->callback = callback;
     wr->arg = arg;
@@ -89,24 +91,29 @@ void *pym_weakref_new(void *obj, pym_weakref_callback callback, void *arg)
 
 void *pym_weakref_get(void *weakref)
 {
-    return ((pymi_weakref *)weakref)->referent;
+    pymgc_head *h = pymgc_checked_head(weakref);
+    if (!h || pymgc_type_of(h) != &weakref_type) {
+        errno = EINVAL;
+        return NULL;
+    }
+    return ((pymgc_weakref *)weakref)->referent;
 }
 
 /* Clears the list of weak references to obj; appends to *pending those
  * whose callback must run (with a reference taken). */
-static pymi_weakref **clear_list(pymi_domain *d, void *obj, pymi_weakref **pending_tail,
+static pymgc_weakref **clear_list(pymgc_domain *d, void *obj, pymgc_weakref **pending_tail,
                                  bool in_collection)
 {
-    pymi_weakref *wr = pymi_ptrmap_remove(&d->weakrefs, obj);
-    pymi_head_of(obj)->flags &= (uint8_t)~PYMI_FLAG_WEAKREFS;
+    pymgc_weakref *wr = pymgc_ptrmap_remove(&d->weakrefs, obj);
+    pymgc_head_of(obj)->flags &= (uint8_t)~PYMGC_FLAG_WEAKREFS;
     while (wr) {
-        pymi_weakref *next = wr->next;
+        pymgc_weakref *next = wr->next;
         wr->referent = NULL;
         wr->next = wr->prev = NULL;
-        pymi_head *wh = pymi_head_of(wr);
+        pymgc_head *wh = pymgc_head_of(wr);
         /* A weak reference that is garbage of this very collection does
          * not get its callback (gen TENTATIVE only exists during one). */
-        bool is_garbage = in_collection && wh->domain_id == d->id && wh->gen == PYMI_GEN_TENTATIVE;
+        bool is_garbage = in_collection && wh->domain_id == d->id && wh->gen == PYMGC_GEN_TENTATIVE;
         if (wr->callback && !is_garbage) {
             wh->refcnt++;
             wr->pending = NULL;
@@ -118,12 +125,12 @@ static pymi_weakref **clear_list(pymi_domain *d, void *obj, pymi_weakref **pendi
     return pending_tail;
 }
 
-static size_t run_callbacks(pymi_weakref *pending)
+static size_t run_callbacks(pymgc_weakref *pending)
 {
     size_t ran = 0;
     while (pending) {
         ran++;
-        pymi_weakref *wr = pending;
+        pymgc_weakref *wr = pending;
         pending = wr->pending;
         wr->callback(wr, wr->arg);
         pym_decref(wr);
@@ -131,19 +138,19 @@ static size_t run_callbacks(pymi_weakref *pending)
     return ran;
 }
 
-void pymi_weakrefs_clear_and_call(pymi_domain *d, void *obj)
+void pymgc_weakrefs_clear_and_call(pymgc_domain *d, void *obj)
 {
-    pymi_weakref *pending = NULL;
+    pymgc_weakref *pending = NULL;
     clear_list(d, obj, &pending, false);
     run_callbacks(pending);
 }
 
-size_t pymi_weakrefs_handle_unreachable(pymi_domain *d, pymi_head *list)
+size_t pymgc_weakrefs_handle_unreachable(pymgc_domain *d, pymgc_head *list)
 {
-    pymi_weakref *pending = NULL, **tail = &pending;
-    for (pymi_head *h = list->next; h != list; h = h->next) {
-        if (h->flags & PYMI_FLAG_WEAKREFS)
-            tail = clear_list(d, pymi_object_of(h), tail, true);
+    pymgc_weakref *pending = NULL, **tail = &pending;
+    for (pymgc_head *h = list->next; h != list; h = h->next) {
+        if (h->flags & PYMGC_FLAG_WEAKREFS)
+            tail = clear_list(d, pymgc_object_of(h), tail, true);
     }
     return run_callbacks(pending);
 }

@@ -225,6 +225,7 @@ static int opaque_traverse(void *self, pym_visit_fn visit, void *arg) { return n
 static void opaque_dealloc(void *self) { node_clear(self); }
 static pym_type opaque_type = {
     .name = "opaque", .size = sizeof(node), .traverse = opaque_traverse, .dealloc = opaque_dealloc,
+    .flags = PYM_TYPE_LEGACY_FINALIZER,
 };
 
 static void debug_uncollectable_names_the_objects(void **state)

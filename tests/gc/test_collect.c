@@ -108,15 +108,25 @@ static void invalid_generation_is_einval(void **state)
     assert_int_equal(pym_gc_collect(-1), -1);
 }
 
-/* ---- no clear: uncollectable, kept in the garbage list ---- */
+/* ---- legacy finalizers and types without clear ---- */
 static long opaque_deallocs;
 static int opaque_traverse(void *self, pym_visit_fn visit, void *arg) { return node_traverse(self, visit, arg); }
 static void opaque_dealloc(void *self) { node_clear(self); opaque_deallocs++; }
+/* CPython's tp_del: uncollectable in cyclic garbage. */
 static pym_type opaque_type = {
     .name = "opaque", .size = sizeof(node), .traverse = opaque_traverse, .dealloc = opaque_dealloc,
+    .flags = PYM_TYPE_LEGACY_FINALIZER,
+};
+/* CPython's tuple: traverse, no clear. */
+static long tuple_deallocs;
+static void tuple_dealloc(void *self) { node_clear(self); tuple_deallocs++; }
+static pym_type tuple_type = {
+    .name = "tuple", .size = sizeof(node), .traverse = opaque_traverse, .dealloc = tuple_dealloc,
 };
 
-static void cycle_through_object_without_clear_is_uncollectable(void **state)
+/* test_gc.test_legacy_finalizer: a cycle through an object with tp_del is
+ * uncollectable; the object goes to gc.garbage. */
+static void cycle_through_legacy_finalizer_is_uncollectable(void **state)
 {
     (void)state;
     node *o = pym_new(&opaque_type);
@@ -128,7 +138,7 @@ static void cycle_through_object_without_clear_is_uncollectable(void **state)
     assert_int_equal(pym_gc_collect(2), 2);     /* unreachable: found, not freed */
     assert_int_equal(node_deallocs, 0);
     assert_int_equal(opaque_deallocs, 0);
-    assert_int_equal(pym_gc_garbage_count(), 1); /* only the object without clear */
+    assert_int_equal(pym_gc_garbage_count(), 1); /* only the legacy-finalizer object */
     assert_ptr_equal(pym_gc_garbage_get(0), o);
     pym_gc_gen_stats_t st[3];
     pym_gc_get_stats(st);
@@ -138,6 +148,54 @@ static void cycle_through_object_without_clear_is_uncollectable(void **state)
     assert_int_equal(node_deallocs, 1);
     pym_gc_garbage_clear();
     assert_int_equal(opaque_deallocs, 1);
+}
+
+/* test_gc.test_tuple: l = []; t = (l,); l.append(t); del t; del l;
+ * gc.collect() == 2 -- the list's clear breaks the cycle. */
+static void tuple_list_cycle_is_collected(void **state)
+{
+    (void)state;
+    pym_gc_gen_stats_t before[3];
+    pym_gc_get_stats(before);
+    node *t = pym_new(&tuple_type);
+    node *l = node_new();
+    node_link(t, 0, l);
+    node_link(l, 0, t);
+    pym_decref(t);
+    pym_decref(l);
+    assert_int_equal(pym_gc_collect(2), 2);
+    assert_int_equal(node_deallocs, 1);
+    assert_int_equal(tuple_deallocs, 1);
+    assert_int_equal(pym_gc_garbage_count(), 0);
+    pym_gc_gen_stats_t st[3];
+    pym_gc_get_stats(st);
+    assert_int_equal(st[2].uncollectable, before[2].uncollectable);
+    assert_int_equal(st[2].collected, before[2].collected + 2);
+}
+
+/* A cycle of clear-less objects only (impossible with Python tuples, easy
+ * in C): no object can break it; it is counted as found, stays alive and
+ * is not uncollectable garbage, as CPython does with such a C cycle. */
+static void cycle_of_objects_without_clear_survives_outside_garbage(void **state)
+{
+    (void)state;
+    tuple_deallocs = 0;
+    node *a = pym_new(&tuple_type);
+    node *b = pym_new(&tuple_type);
+    node_link(a, 0, b);
+    node_link(b, 0, a);
+    pym_decref(b);
+    assert_int_equal(pym_gc_collect(2), 0);     /* a is held */
+    pym_decref(a);
+    assert_int_equal(pym_gc_collect(2), 2);
+    assert_int_equal(tuple_deallocs, 0);
+    assert_int_equal(pym_gc_garbage_count(), 0);
+    assert_true(pym_gc_is_tracked(a));
+    /* Broken by hand, both go. */
+    pym_incref(a);
+    node_link(a, 0, NULL);
+    pym_decref(a);
+    assert_int_equal(tuple_deallocs, 2);
 }
 
 static void saveall_keeps_collectable_objects_in_garbage(void **state)
@@ -306,7 +364,9 @@ int main(void)
         GC_TEST(cycle_held_by_untracked_container_is_kept),
         GC_TEST(collect_without_garbage_returns_zero),
         GC_TEST(invalid_generation_is_einval),
-        GC_TEST(cycle_through_object_without_clear_is_uncollectable),
+        GC_TEST(cycle_through_legacy_finalizer_is_uncollectable),
+        GC_TEST(tuple_list_cycle_is_collected),
+        GC_TEST(cycle_of_objects_without_clear_survives_outside_garbage),
         GC_TEST(saveall_keeps_collectable_objects_in_garbage),
         GC_TEST(resurrecting_finalizer_runs_once_and_object_survives),
         GC_TEST(finalizers_of_cyclic_garbage_run_once_then_freed),
