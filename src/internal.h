@@ -153,6 +153,7 @@ PYM_HIDDEN size_t pymi_debug_usable_size(const void *ptr);
 
 /* ---- bigalloc.c: mmap-backed large blocks (fully static executables) ------- */
 PYM_HIDDEN void *pymi_big_alloc(size_t size, size_t alignment);
+PYM_HIDDEN void *pymi_big_pvalloc(size_t size);
 PYM_HIDDEN void pymi_big_free(void *ptr);
 PYM_HIDDEN size_t pymi_big_usable_size(const void *ptr);
 PYM_HIDDEN void *pymi_big_realloc(void *ptr, size_t size);
