@@ -55,7 +55,11 @@ PYM_EXPORT PYM_MALLOC_ATTR void *pym_calloc(size_t count, size_t size);
 PYM_EXPORT void *pym_realloc(void *ptr, size_t size);
 PYM_EXPORT void *pym_reallocarray(void *ptr, size_t count, size_t size);
 PYM_EXPORT void pym_free(void *ptr);
-/* size (and alignment) must be what was asked for; they are checked in debug mode. */
+/* size (and alignment) must be what was asked for.  In debug mode
+ * (PYMALLOC_DEBUG=1) they are checked: a size other than the one requested
+ * (for a block forwarded to libc: larger than its usable size), or a block
+ * not aligned to alignment, prints one line and aborts.  Otherwise they are
+ * not used. */
 PYM_EXPORT void pym_free_sized(void *ptr, size_t size);
 PYM_EXPORT void pym_free_aligned_sized(void *ptr, size_t alignment, size_t size);
 PYM_EXPORT PYM_MALLOC_ATTR void *pym_memalign(size_t alignment, size_t size);

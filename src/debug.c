@@ -7,7 +7,7 @@
  *                                                       ^ the pointer returned
  *
  * At free and realloc the header and every guard byte up to the end of the
- * block are checked; a freed block's bytes are set to 0xDD and its state to
+ * block are checked (and, for free_sized / free_aligned_sized, the size); a freed block's bytes are set to 0xDD and its state to
  * FREED (the free-list link overwrites only `requested`).  Any fault --
  * interior or foreign pointer, double free, overrun into the guard bytes --
  * prints one line naming the address, the size and class, and the fault,
@@ -103,6 +103,28 @@ void pymi_debug_free(void *ptr)
     header->state = DEBUG_FREED;
     pym_heap_t *me = pymi_tls_debug_heap != NULL ? pymi_tls_debug_heap : &pymi_null_heap;
     pymi_free_block_from(me, pymi_pool_of(header), (pym_block_t *)header);
+}
+
+void pymi_debug_free_sized(void *ptr, size_t alignment, size_t size, const char *call)
+{
+    if (alignment != 0 && ((uintptr_t)ptr & (alignment - 1)) != 0)
+        pymi_fatal("%s(%p, %zu, %zu): the block is not aligned to %zu bytes", call, ptr,
+                   alignment, size, alignment);
+    if (!pymi_owns(ptr)) {
+        /* Forwarded to libc: only an upper bound is known. */
+        size_t usable = pymi_sys_usable_size(ptr);
+        if (size > usable)
+            pymi_fatal("%s(%p, %zu): wrong size: the block has only %zu usable bytes", call, ptr,
+                       size, usable);
+        pymi_free_inline(ptr);
+        return;
+    }
+    debug_header_t *header = debug_check(ptr, call);
+    if (size != header->requested)
+        pymi_fatal("%s(%p, %zu): wrong size: the block was allocated with %zu bytes "
+                   "(%zu-byte class)", call, ptr, size, header->requested,
+                   pymi_class_to_size((unsigned)pymi_size_to_class(header->requested)));
+    pymi_debug_free(ptr);
 }
 
 void *pymi_debug_realloc(void *ptr, size_t size)

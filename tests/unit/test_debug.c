@@ -65,6 +65,21 @@ static int child_case(const char *name)
         void *second = pym_malloc(40);   /* follows the forged link */
         return first != NULL && second != NULL ? 3 : 4;
     }
+    if (strcmp(name, "free-sized-right") == 0) {
+        pym_free_sized(p, 40);
+        void *q = pym_aligned_alloc(64, 100);
+        pym_free_aligned_sized(q, 64, 100);
+        void *big = pym_malloc(5000);
+        pym_free_sized(big, 5000);
+        return 0;
+    } else if (strcmp(name, "free-sized-wrong") == 0) {
+        pym_free_sized(p, 41);
+    } else if (strcmp(name, "free-sized-smaller") == 0) {
+        pym_free_sized(p, 32);   /* same class: only debug mode can tell */
+    } else if (strcmp(name, "free-aligned-sized-wrong") == 0) {
+        void *q = pym_malloc(24);
+        pym_free_aligned_sized(q, 16, 40);
+    }
     return 0;   /* reaching this means the fault went unnoticed */
 }
 
@@ -159,6 +174,25 @@ static void overwritten_free_list_link_is_reported(void **state)
     expect_abort_in("use-after-free", 0, "heap corruption", "free block");
 }
 
+static void free_sized_with_the_requested_size_is_silent(void **state)
+{
+    (void)state;
+    char err[1024];
+    int status;
+    run_child("free-sized-right", 1, &status, err, sizeof err);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || err[0] != '\0')
+        fail_msg("free-sized-right child: status 0x%x; stderr: %s", status, err);
+}
+
+static void free_sized_with_a_wrong_size_is_reported(void **state)
+{
+    (void)state;
+    expect_abort_in("free-sized-wrong", 1, "free_sized(", "wrong size: the block was allocated with 40 bytes (48-byte class)");
+    expect_abort_in("free-sized-smaller", 1, "free_sized(", "allocated with 40 bytes");
+    expect_abort_in("free-aligned-sized-wrong", 1, "free_aligned_sized(",
+                    "allocated with 24 bytes (32-byte class)");
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--child") == 0)
@@ -172,6 +206,8 @@ int main(int argc, char **argv)
         cmocka_unit_test(interior_pointer_is_reported),
         cmocka_unit_test(pointer_never_returned_by_malloc_is_reported),
         cmocka_unit_test(overwritten_free_list_link_is_reported),
+        cmocka_unit_test(free_sized_with_the_requested_size_is_silent),
+        cmocka_unit_test(free_sized_with_a_wrong_size_is_reported),
     };
     return cmocka_run_group_tests_name("debug", tests, NULL, NULL);
 }
