@@ -216,6 +216,9 @@ PYM_HIDDEN PYM_NORETURN PYM_COLD void pymi_free_invalid(const void *ptr, const c
 PYM_HIDDEN extern int pymi_debug_on;
 PYM_HIDDEN void *pymi_debug_malloc(size_t size);
 PYM_HIDDEN void pymi_debug_free(void *ptr);
+/* free_sized / free_aligned_sized: size must be the one requested (and ptr
+ * aligned to alignment, when not 0), else one line and abort. */
+PYM_HIDDEN void pymi_debug_free_sized(void *ptr, size_t alignment, size_t size, const char *call);
 PYM_HIDDEN void *pymi_debug_realloc(void *ptr, size_t size);
 PYM_HIDDEN size_t pymi_debug_usable_size(const void *ptr);
 
