@@ -192,7 +192,7 @@ void pymi_debug_free_sized(void *ptr, size_t alignment, size_t size, const char 
                    alignment, size, alignment);
     if (!pymi_owns(ptr)) {
         /* Forwarded to libc: only an upper bound is known. */
-        size_t usable = pymi_sys_usable_size(ptr);
+        size_t usable = pymi_sys.usable_size(ptr);
         if (size > usable)
             pymi_fatal("%s(%p, %zu): wrong size: the block has only %zu usable bytes", call, ptr,
                        size, usable);
