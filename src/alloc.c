@@ -77,9 +77,12 @@ void pymi_free_block_from(pym_heap_t *me, pym_pool_t *pool, pym_block_t *block)
     if (owner == me) {
         if (block->freed_mark == pymi_secrets.freed_mark && pymi_pool_holds_free(pool, block))
             pymi_free_invalid(block, "double free");
-        pymi_block_set_next(block, pool->local_free);
+        /* Debug mode hands a freed block out again first (malloc's list),
+         * so that a write after free shows at the next allocation. */
+        pym_block_t **list = pym_unlikely(pymi_debug_on) ? &pool->free : &pool->local_free;
+        pymi_block_set_next(block, *list);
         block->freed_mark = pymi_secrets.freed_mark;
-        pool->local_free = block;
+        *list = block;
         pool->used--;
         /* The pool may have been FULL (off its list) or be empty now. */
         if (pool->state == PYM_POOL_FULL || pool->used == (pool == me->pools[pool->sizeclass]))

@@ -189,10 +189,11 @@ static void all_freed_from_threads(void **state)
      * PYMALLOC_PURGE_DELAY_MS (250 ms) in case they are wanted again, then
      * go back, with no trim call.  Light activity meanwhile -- a
      * malloc/free pair every 10 ms, as a program that goes on working --
-     * and a deadline of one second. */
+     * and a deadline of two seconds (the one-second target is measured by
+     * the benchmark, on a quiet machine). */
     size_t after = at_exit;
     unsigned waited_ms = 0;
-    while (after > baseline + RSS_SLACK && waited_ms < 1000) {
+    while (after > baseline + RSS_SLACK && waited_ms < 2000) {
         pym_free(pym_malloc(OBJECT_SIZE));
         nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
         waited_ms += 10;
