@@ -92,9 +92,10 @@ static size_t user_class(size_t requested)
 /* A block about to be handed out again: its 0xDD bytes must be intact. */
 static void check_freed_fill(const char *block, size_t block_size, size_t size)
 {
-    const debug_header_t *header = (const debug_header_t *)block;
-    if (header->magic != DEBUG_MAGIC || header->state != DEBUG_FREED || !freed_block(block, block_size))
-        return;   /* carved fresh, or last freed in another layout */
+    /* The trailer alone says "freed": the header's words held the free
+     * list's link and mark meanwhile, and malloc has cleared them. */
+    if (!freed_block(block, block_size))
+        return;   /* fresh, or last freed in another layout */
     const unsigned char *fill = (const unsigned char *)block + DEBUG_HEADER;
     size_t fill_size = block_size - DEBUG_HEADER - sizeof(debug_trailer_t);
     size_t requested = trailer_of(block, block_size)->requested;
