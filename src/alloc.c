@@ -57,7 +57,7 @@ void *pymi_malloc_slow(size_t size)
 void pymi_free_invalid(const void *ptr, const char *what)
 {
     const pym_pool_t *pool = pymi_pool_of(ptr);
-    if (pool->owner != NULL)
+    if (pymi_pool_owner(pool) != NULL)
         pymi_fatal("free(%p): %s (inside a pool of %u-byte blocks)", ptr, what,
                    (unsigned)pool->block_size);
     pymi_fatal("free(%p): %s (inside a pymalloc arena, in a pool that holds no blocks)", ptr, what);
@@ -65,7 +65,7 @@ void pymi_free_invalid(const void *ptr, const char *what)
 
 void pymi_free_emptied(pym_pool_t *pool)
 {
-    pymi_pool_settle(pool->owner, pool, 1);
+    pymi_pool_settle(pymi_pool_owner(pool), pool, 1);
     pymi_purger_start_if_wanted();
 }
 
@@ -73,7 +73,7 @@ void pymi_free_emptied(pym_pool_t *pool)
  * heap): locally if it owns the pool, else to the owner. */
 void pymi_free_block_from(pym_heap_t *me, pym_pool_t *pool, pym_block_t *block)
 {
-    pym_heap_t *owner = pool->owner;
+    pym_heap_t *owner = pymi_pool_owner(pool);
     if (owner == me) {
         if (block->freed_mark == pymi_secrets.freed_mark && pymi_pool_holds_free(pool, block))
             pymi_free_invalid(block, "double free");
@@ -108,7 +108,7 @@ void pymi_free_slow(void *ptr)
         return;
     }
     pym_pool_t *pool = pymi_pool_of(ptr);
-    if (pool->owner == NULL)
+    if (pymi_pool_owner(pool) == NULL)
         pymi_free_invalid(ptr, "block not allocated (double free, or a pointer never returned by malloc)");
     if (!pymi_is_block_start(pool, ptr))
         pymi_free_invalid(ptr, "invalid pointer (not the start of a block)");
@@ -210,7 +210,7 @@ void *pym_realloc(void *ptr, size_t size)
     if (pym_unlikely(pymi_debug_on))
         return pymi_debug_realloc(ptr, size);
     pym_pool_t *pool = pymi_pool_of(ptr);
-    if (pool->owner == NULL || !pymi_is_block_start(pool, ptr))
+    if (pymi_pool_owner(pool) == NULL || !pymi_is_block_start(pool, ptr))
         pymi_free_invalid(ptr, "realloc of an invalid pointer");
     if (size == 0) {
         pymi_free_inline(ptr);

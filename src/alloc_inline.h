@@ -11,11 +11,12 @@
  * straight to the allocator below (sysalloc.c), through one pointer.
  *
  * free: ownership (a subtraction, a shift, a compare, one byte) -> pool
- * descriptor (arithmetic) -> owner is this thread's heap, the pointer is a
- * block start (one multiply), the block does not carry the freed mark ->
- * push on local_free.  Anything else (a foreign pointer, another thread's
- * pool, a suspected double free, a pool whose local list was empty -- it
- * may be FULL -- or that becomes empty) goes to a slow function.
+ * descriptor (arithmetic) -> owner is this thread's heap (a FULL pool's
+ * owner word is tagged, so it fails this compare), the pointer is a block
+ * start (one multiply), the block does not carry the freed mark -> push on
+ * local_free.  Anything else (a foreign pointer, another thread's pool, a
+ * FULL pool, a suspected double free, a pool that becomes empty) goes to a
+ * slow function.
  */
 #ifndef PYM_ALLOC_INLINE_H
 #define PYM_ALLOC_INLINE_H
@@ -51,10 +52,11 @@ PYM_INLINE void pymi_free_inline(void *ptr)
     }
     pym_pool_t *pool = pymi_pool_of(ptr);
     pym_block_t *block = ptr;
-    pym_block_t *head = pool->local_free;
-    if (pym_likely(pool->owner == pymi_tls_heap && pymi_is_block_start(pool, ptr) &&
-                   block->freed_mark != pymi_secrets.freed_mark && head != NULL)) {
-        pymi_block_set_next(block, head);
+    if (pym_likely(atomic_load_explicit(&pool->owner, memory_order_relaxed) ==
+                       (uintptr_t)pymi_tls_heap &&
+                   pymi_is_block_start(pool, ptr) &&
+                   block->freed_mark != pymi_secrets.freed_mark)) {
+        pymi_block_set_next(block, pool->local_free);
         block->freed_mark = pymi_secrets.freed_mark;
         pool->local_free = block;
         if (pym_likely(--pool->used != 0))

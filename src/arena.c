@@ -380,7 +380,7 @@ static void arena_return_end(int64_t now)
 
 void pymi_arena_return_pool(pym_pool_t *pool)
 {
-    pym_assert(pool->owner == NULL);
+    pym_assert(pymi_pool_owner(pool) == NULL);
     pthread_mutex_lock(&pymi_arena_lock);
     int64_t now = pymi_now_ms();
     counters.return_rounds++;
@@ -407,7 +407,7 @@ void pymi_arena_return_pools(pym_pool_t **pools, size_t n)
         pym_arena_t *arena = pymi_arena_of(pymi_pool_page(pools[i]));
         uint64_t returned = 0;
         for (; i < n && pymi_arena_of(pymi_pool_page(pools[i])) == arena; i++) {
-            pym_assert(pools[i]->owner == NULL);
+            pym_assert(pymi_pool_owner(pools[i]) == NULL);
             returned |= pool_bit(pools[i]);
         }
         arena_take_back_locked(arena, returned, now);

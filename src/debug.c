@@ -137,7 +137,7 @@ static debug_header_t *debug_check(const void *ptr, const char *call)
     pym_pool_t *pool = pymi_pool_of(ptr);
     unsigned block_size = pool->block_size;
     const char *block = (const char *)ptr - DEBUG_HEADER;
-    if (pool->owner == NULL)
+    if (pymi_pool_owner(pool) == NULL)
         pymi_fatal("%s(%p): block not allocated (double free, or a pointer never returned by malloc)",
                    call, ptr);
     if (((uintptr_t)ptr & PYM_POOL_MASK) < DEBUG_HEADER ||

@@ -109,6 +109,7 @@ void pymi_heap_link(pym_heap_t *heap, pym_pool_t *pool)
     pool->next = 0;
     pool->prev = pymi_pool_number(tail);
     pool->state = PYM_POOL_LINKED;
+    pymi_pool_set_owner(pool, heap, 0);
     heap->tails[c] = pool;
     if (tail != NULL)
         tail->next = pymi_pool_number(pool);
@@ -131,6 +132,7 @@ void pymi_heap_unlink(pym_heap_t *heap, pym_pool_t *pool)
         heap->tails[c] = prev;
     pool->next = pool->prev = 0;
     pool->state = PYM_POOL_FULL;
+    pymi_pool_set_owner(pool, heap, 1);
 }
 
 /* ---- the malloc slow path --------------------------------------------------------- */

@@ -73,6 +73,18 @@ PYM_INLINE pym_pool_t *pymi_pool_of(const void *ptr)
     return (pym_pool_t *)(pymi_region_of(p) +
                           (((p & PYM_REGION_MASK) >> PYM_POOL_SHIFT) << PYM_DESC_SHIFT));
 }
+/* The pool's owner (NULL: free in its arena), its FULL tag masked off. */
+PYM_INLINE pym_heap_t *pymi_pool_owner(const pym_pool_t *pool)
+{
+    return (pym_heap_t *)(atomic_load_explicit(&pool->owner, memory_order_relaxed) & ~PYM_OWNER_FULL);
+}
+/* Owner context only: sets the owner and the FULL tag together. */
+PYM_INLINE void pymi_pool_set_owner(pym_pool_t *pool, pym_heap_t *heap, int full)
+{
+    atomic_store_explicit(&pool->owner, (uintptr_t)heap | (full ? PYM_OWNER_FULL : 0),
+                          memory_order_relaxed);
+}
+
 /* A descriptor as a 32-bit number and back (types.h): 0 is NULL. */
 PYM_INLINE uint32_t pymi_pool_number(const pym_pool_t *pool)
 {

@@ -53,7 +53,7 @@ void pymi_pool_init(pym_pool_t *pool, pym_heap_t *heap, unsigned sizeclass)
         next = block;
     }
     pool->free = next;
-    pool->owner = heap;
+    pymi_pool_set_owner(pool, heap, 1);   /* FULL until heap.c links it */
     pool->local_free = NULL;
     pool_set_block_test(pool, (uint32_t)size, capacity);
     pool->used = 0;
@@ -122,7 +122,7 @@ static void pool_empty(pym_heap_t *heap, pym_pool_t *pool, int keep_spare, pym_p
         heap->spare[c] = NULL;
     if (pool->state == PYM_POOL_LINKED)
         pymi_heap_unlink(heap, pool);
-    pool->owner = NULL;   /* a later free() of one of its blocks is then detected */
+    pymi_pool_set_owner(pool, NULL, 0);   /* a later free() of its blocks is then detected */
     if (batch != NULL)
         pymi_pool_batch_add(batch, pool);
     else

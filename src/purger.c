@@ -43,7 +43,8 @@ void pymi_purger_want(size_t dirty_bytes)
 {
     if (dirty_bytes > PYM_PURGER_THRESHOLD && pymi_option(PYM_OPTION_PURGE_THREAD) &&
         pymi_option(PYM_OPTION_PURGE_DELAY_MS) > 0 &&
-        !atomic_load_explicit(&purger_running, memory_order_relaxed))
+        !atomic_load_explicit(&purger_running, memory_order_relaxed) &&
+        !atomic_load_explicit(&purger_wanted, memory_order_relaxed))
         atomic_store_explicit(&purger_wanted, 1, memory_order_relaxed);
 }
 
@@ -93,7 +94,8 @@ static void purger_setup(void)
 
 void pymi_purger_start_if_wanted(void)
 {
-    if (!atomic_exchange_explicit(&purger_wanted, 0, memory_order_relaxed))
+    if (pym_likely(!atomic_load_explicit(&purger_wanted, memory_order_relaxed)) ||
+        !atomic_exchange_explicit(&purger_wanted, 0, memory_order_relaxed))
         return;
     static pthread_once_t once = PTHREAD_ONCE_INIT;
     int saved = errno;

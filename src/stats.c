@@ -21,7 +21,7 @@
  * pool of the class (types.h, the pin). */
 PYM_RACY_READER static size_t pool_live_blocks(const pym_pool_t *pool)
 {
-    const pym_heap_t *owner = pool->owner;
+    const pym_heap_t *owner = pymi_pool_owner(pool);
     size_t used = pool->used;
     if (owner != NULL && owner->pools[pool->sizeclass] == pool && used > 0)
         used--;

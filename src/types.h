@@ -27,9 +27,9 @@
  * Pool states, as the owner sees them (CPython's used/full/empty):
  *   LINKED  on its heap's list for the class, may have free blocks.
  *           malloc uses the first one (heap->pools[class], the current pool).
- *   FULL    no free block on any list; unlinked.  It comes back to LINKED
- *           on a local free, or through the heap's reclaim stack after a
- *           remote free.
+ *   FULL    no free block on any list; unlinked, its owner word tagged.  It
+ *           comes back to LINKED on a local free, or through the heap's
+ *           reclaim stack after a remote free.
  *   empty   no live block: kept as the class's spare or returned to the
  *           arena, alone or with others in a pym_pool_batch_t.
  * `used` counts the blocks not on `free` or `local_free`, plus one while the
@@ -59,6 +59,7 @@ typedef struct pym_block {
 #define PYM_REMOTE_FULL ((uintptr_t)1)
 
 enum { PYM_POOL_LINKED = 0, PYM_POOL_FULL = 1 };
+#define PYM_OWNER_FULL ((uintptr_t)1)
 
 /* A pool's descriptor.  All zero (a purged descriptor page) is a free pool.
  * Links to other descriptors are 32-bit numbers (pymi_pool_number: the
@@ -68,7 +69,11 @@ typedef struct pym_pool {
     /* Hot: malloc reads free and used; free reads owner, the block-start
      * pair, the freed mark's home local_free, and used. */
     pym_block_t *free;             /* malloc pops here; NULL: refill (slow path) */
-    struct pym_heap *owner;        /* NULL while the pool is free in its arena */
+    /* The owning heap; NULL while the pool is free in its arena; the heap
+     * | PYM_OWNER_FULL while the pool is FULL, so that the free fast path's
+     * one compare sends a free into a FULL pool to the slow path, which
+     * puts the pool back on its list.  Read it through pymi_pool_owner. */
+    _Atomic uintptr_t owner;
     pym_block_t *local_free;       /* the owner's frees push here */
     /* offset is a block start iff (uint32)(offset * start_magic) <= start_limit:
      * one multiply, no division, no table (pool.c). */

@@ -188,7 +188,7 @@ static void empty_pools_go_back_to_their_arena(void **state)
     assert_int_equal(stats.classes[c].blocks_in_use, 0);
     assert_true(stats.bytes_free_pools >= 9 * PYM_POOL_SIZE);
     /* That pool was released: a free of its blocks now is detected. */
-    assert_null(pymi_pool_of(middle)->owner);
+    assert_null(pymi_pool_owner(pymi_pool_of(middle)));
 }
 
 int main(void)
