@@ -77,12 +77,9 @@ void pymi_free_block_from(pym_heap_t *me, pym_pool_t *pool, pym_block_t *block)
     if (owner == me) {
         if (block->freed_mark == pymi_secrets.freed_mark && pymi_pool_holds_free(pool, block))
             pymi_free_invalid(block, "double free");
-        /* Debug mode hands a freed block out again first (malloc's list),
-         * so that a write after free shows at the next allocation. */
-        pym_block_t **list = pym_unlikely(pymi_debug_on) ? &pool->free : &pool->local_free;
-        pymi_block_set_next(block, *list);
+        pymi_block_set_next(block, pool->free);
         block->freed_mark = pymi_secrets.freed_mark;
-        *list = block;
+        pool->free = block;
         pool->used--;
         /* The pool may have been FULL (off its list) or be empty now. */
         if (pool->state == PYM_POOL_FULL || pool->used == (pool == me->pools[pool->sizeclass]))

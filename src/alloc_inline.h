@@ -2,8 +2,7 @@
  * alloc_inline.h -- the malloc and free fast paths.
  *
  * malloc: TLS heap -> the class's current pool -> pop its free list, clear
- * the block's two link words.  No lock, no atomic instruction, no counter:
- * blocks are counted when a refill puts them on the free list.  An empty
+ * the block's two link words.  No lock, no atomic instruction, no counter.  An empty
  * free list, a class with no pool, a request that is not small: one call to
  * a slow function that takes the fast path's own arguments and returns its
  * result, so the call is a tail call and the fast path saves no registers
@@ -14,7 +13,7 @@
  * descriptor (arithmetic) -> owner is this thread's heap (a FULL pool's
  * owner word is tagged, so it fails this compare), the pointer is a block
  * start (one multiply), the block does not carry the freed mark -> push on
- * local_free.  Anything else (a foreign pointer, another thread's pool, a
+ * the pool's free list.  Anything else (a foreign pointer, another thread's pool, a
  * FULL pool, a suspected double free, a pool that becomes empty) goes to a
  * slow function.
  */
@@ -56,9 +55,9 @@ PYM_INLINE void pymi_free_inline(void *ptr)
                        (uintptr_t)pymi_tls_heap &&
                    pymi_is_block_start(pool, ptr) &&
                    block->freed_mark != pymi_secrets.freed_mark)) {
-        pymi_block_set_next(block, pool->local_free);
+        pymi_block_set_next(block, pool->free);
         block->freed_mark = pymi_secrets.freed_mark;
-        pool->local_free = block;
+        pool->free = block;
         if (pym_likely(--pool->used != 0))
             return;
         pymi_free_emptied(pool);

@@ -137,8 +137,8 @@ void pymi_heap_unlink(pym_heap_t *heap, pym_pool_t *pool)
 
 /* ---- the malloc slow path --------------------------------------------------------- */
 
-/* The current pool has nothing on its free list.  Refill it from its own
- * lists; else retire it (FULL) and move to the next pool of the class;
+/* The current pool has nothing on its free list.  Refill it from its
+ * remote list; else retire it (FULL) and move to the next pool of the class;
  * else bring back pools that remote frees refilled; else a fresh pool. */
 pym_block_t *pymi_heap_alloc_slow(pym_heap_t *heap, unsigned sizeclass)
 {
@@ -146,7 +146,9 @@ pym_block_t *pymi_heap_alloc_slow(pym_heap_t *heap, unsigned sizeclass)
         pym_pool_t *pool = heap->pools[sizeclass];
         if (pool == &pymi_exhausted_pool)
             break;
-        unsigned got = pymi_pool_refill(pool);
+        if (pool->free != NULL)
+            return pool->free;   /* the next pool of the list */
+        unsigned got = pymi_remote_take(pool);
         if (got != 0) {
             heap->refilled[sizeclass] += got;
             return pool->free;
@@ -279,9 +281,9 @@ void pymi_heap_free_abandoned(pym_heap_t *owner, pym_pool_t *pool, pym_block_t *
         pymi_remote_push(owner, pool, block);
         return;
     }
-    pymi_block_set_next(block, pool->local_free);
+    pymi_block_set_next(block, pool->free);
     block->freed_mark = pymi_secrets.freed_mark;
-    pool->local_free = block;
+    pool->free = block;
     pool->used--;
     pymi_remote_take(pool);
     pym_pool_batch_t batch;   /* only count is set: no 512-byte memset */

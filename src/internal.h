@@ -158,9 +158,6 @@ PYM_HIDDEN void pymi_purger_start_if_wanted(void);
 /* Stands in for "no usable pool": its free list is always empty. */
 PYM_HIDDEN extern pym_pool_t pymi_exhausted_pool;
 PYM_HIDDEN void pymi_pool_init(pym_pool_t *pool, pym_heap_t *heap, unsigned sizeclass);
-/* Moves local_free (and, if still empty, the remote list) onto free.
- * Returns the number of blocks free now holds. */
-PYM_HIDDEN unsigned pymi_pool_refill(pym_pool_t *pool);
 PYM_HIDDEN void pymi_pool_settle(pym_heap_t *heap, pym_pool_t *pool, int keep_spare);
 /* The same, an empty pool joining batch; the caller returns the batch. */
 PYM_HIDDEN void pymi_pool_settle_batched(pym_heap_t *heap, pym_pool_t *pool, int keep_spare,
@@ -179,7 +176,7 @@ PYM_INLINE int pymi_is_block_start(const pym_pool_t *pool, const void *ptr)
 
 /* ---- remote.c: frees from other threads, the full-pool handshake ---------- */
 PYM_HIDDEN void pymi_remote_push(pym_heap_t *owner, pym_pool_t *pool, pym_block_t *block);
-/* Moves the remote list onto the local free list; returns how many blocks. */
+/* Moves the remote list onto the pool's free list; returns how many blocks. */
 PYM_HIDDEN unsigned pymi_remote_take(pym_pool_t *pool);
 /* A pool with no free block: flag it FULL (the next remote free queues it
  * on the owner's reclaim stack) and return 1, or take remote blocks that

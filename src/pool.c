@@ -4,8 +4,8 @@
  * A pool is one page, so it is linked whole when it is taken (pool_init):
  * the page is touched then in any case, by its first block, and malloc's
  * fast path no longer carves (CPython's nextoffset) -- it only pops.
- * Blocks freed by the owner go on local_free; malloc's slow path moves them
- * back onto free (pymi_pool_refill), then the remote list (remote.c).
+ * Blocks freed by the owner go back on free; malloc's slow path takes the
+ * remote list (remote.c) when free runs dry.
  *
  * Everything here runs in the owner's context: the owning thread, or a
  * thread holding the lock of an abandoned owner heap (heap.c).  The only
@@ -54,7 +54,6 @@ void pymi_pool_init(pym_pool_t *pool, pym_heap_t *heap, unsigned sizeclass)
     }
     pool->free = next;
     pymi_pool_set_owner(pool, heap, 1);   /* FULL until heap.c links it */
-    pool->local_free = NULL;
     pool_set_block_test(pool, (uint32_t)size, capacity);
     pool->used = 0;
     pool->block_size = (uint16_t)size;
@@ -68,32 +67,15 @@ void pymi_pool_init(pym_pool_t *pool, pym_heap_t *heap, unsigned sizeclass)
     atomic_store_explicit(&pool->remote, 0, memory_order_relaxed);
 }
 
-unsigned pymi_pool_refill(pym_pool_t *pool)
-{
-    pym_assert(pool->free == NULL);
-    if (pool->local_free != NULL) {
-        pool->free = pool->local_free;
-        pool->local_free = NULL;
-    } else if (pymi_remote_take(pool) != 0) {
-        pool->free = pool->local_free;
-        pool->local_free = NULL;
-    } else {
-        return 0;
-    }
-    return pool->capacity - pool->used;
-}
-
 int pymi_pool_holds_free(const pym_pool_t *pool, const pym_block_t *block)
 {
-    const pym_block_t *lists[2] = {pool->free, pool->local_free};
-    for (int i = 0; i < 2; i++) {
-        unsigned steps = 0;
-        for (const pym_block_t *b = lists[i]; b != NULL; b = pymi_block_next(b)) {
-            if (b == block)
-                return 1;
-            if (++steps > pool->capacity || !pymi_block_link_is_sane(b, pymi_block_next(b)))
-                pymi_freelist_corrupt(b);
-        }
+    unsigned steps = 0;
+    for (const pym_block_t *b = pool->free; b != NULL; b = pymi_block_next(b)) {
+        if (b == block)
+            return 1;
+        const pym_block_t *next = pymi_block_next(b);
+        if (++steps > pool->capacity || (next != NULL && !pymi_block_link_is_sane(b, next)))
+            pymi_freelist_corrupt(b);
     }
     return 0;
 }
@@ -148,6 +130,6 @@ void pymi_pool_settle_batched(pym_heap_t *heap, pym_pool_t *pool, int keep_spare
         return;
     /* A FULL pool popped from the reclaim stack may have had its remote
      * blocks taken already; if it is still full, flag it again. */
-    if (pool->free != NULL || pool->local_free != NULL || !pymi_remote_mark_full(pool))
+    if (pool->free != NULL || !pymi_remote_mark_full(pool))
         pymi_heap_link(heap, pool);
 }

@@ -96,8 +96,8 @@ unsigned pymi_remote_take(pym_pool_t *pool)
         if (count == PYM_REMOTE_PREFETCH_AFTER)
             pool_prefetch_page(pool);
     }
-    pymi_block_set_next(tail, pool->local_free);
-    pool->local_free = head;
+    pymi_block_set_next(tail, pool->free);
+    pool->free = head;
     if (pym_unlikely(pool->used < count))
         remote_double_free(pool, head);
     pool->used = (uint16_t)(pool->used - count);

@@ -17,12 +17,14 @@
  *   remote  a block freed by a thread that does not own its pool; it goes on
  *           the pool's atomic remote list, which the owner drains.
  *
- * A pool's free blocks are on one of three lists (mimalloc's split):
- *   free        what malloc pops; refilled only in the slow path
- *   local_free  what the owner's free pushes
- *   remote      what other threads push (atomic; remote.c)
- * so the fast paths touch one list each, and every block malloc hands out
- * has passed through a refill, which is where it is counted.
+ * A pool's free blocks are on one of two lists:
+ *   free        what malloc pops and the owner's free pushes (LIFO: the
+ *               block freed last, still in cache, is handed out next)
+ *   remote      what other threads push (atomic; remote.c), moved onto
+ *               free by the owner's malloc slow path
+ * (mimalloc splits the owner's frees into a third list, so that every
+ * block passes a refill; measured here, on 4 KiB pools that doubled the
+ * slow-path calls of a random churn, docs/design.md.)
  *
  * Pool states, as the owner sees them (CPython's used/full/empty):
  *   LINKED  on its heap's list for the class, may have free blocks.
@@ -32,7 +34,7 @@
  *           reclaim stack after a remote free.
  *   empty   no live block: kept as the class's spare or returned to the
  *           arena, alone or with others in a pym_pool_batch_t.
- * `used` counts the blocks not on `free` or `local_free`, plus one while the
+ * `used` counts the blocks not on `free`, plus one while the
  * pool is its heap's current pool of the class (the pin): the free fast path
  * then sees 0 only for a pool that is really empty and not current.
  */
@@ -67,14 +69,14 @@ enum { PYM_POOL_LINKED = 0, PYM_POOL_FULL = 1 };
  * pool), so that the whole of it fits one cache line. */
 typedef struct pym_pool {
     /* Hot: malloc reads free and used; free reads owner, the block-start
-     * pair, the freed mark's home local_free, and used. */
-    pym_block_t *free;             /* malloc pops here; NULL: refill (slow path) */
+     * pair, free and used. */
+    pym_block_t *free;             /* malloc pops, the owner's free pushes */
     /* The owning heap; NULL while the pool is free in its arena; the heap
      * | PYM_OWNER_FULL while the pool is FULL, so that the free fast path's
      * one compare sends a free into a FULL pool to the slow path, which
      * puts the pool back on its list.  Read it through pymi_pool_owner. */
     _Atomic uintptr_t owner;
-    pym_block_t *local_free;       /* the owner's frees push here */
+    uint64_t reserved_words_;
     /* offset is a block start iff (uint32)(offset * start_magic) <= start_limit:
      * one multiply, no division, no table (pool.c). */
     uint32_t start_magic;
@@ -132,8 +134,9 @@ typedef struct pym_heap {
     pym_pool_t *tails[PYM_NUM_CLASSES];  /* last pool of each class list, or NULL */
     pym_pool_t *spare[PYM_NUM_CLASSES];  /* an empty pool kept against thrash */
     /* Statistics, owner-written in slow paths only: blocks put on a free
-     * list by a refill.  Every block malloc hands out went through one, so
-     * mallocs = refilled - blocks still on the free lists (stats.c). */
+     * list by carving a fresh pool or taking back remote frees.  A lower
+     * bound of the mallocs served (a block freed and reused locally is not
+     * counted again): nothing is counted on the fast paths. */
     uint64_t refilled[PYM_NUM_CLASSES];
     _Atomic(pym_pool_t *) reclaim;       /* FULL pools that received a remote free */
     _Atomic int state;                   /* PYM_HEAP_ACTIVE, _ABANDONED or _ORPHANED */

@@ -102,7 +102,7 @@ static void a_full_pool_leaves_the_list_and_comes_back_on_free(void **state)
 
     pym_free(blocks[0]);
     assert_int_equal(pool->state, PYM_POOL_LINKED);
-    assert_ptr_equal(pool->local_free, blocks[0]);
+    assert_ptr_equal(pool->free, blocks[0]);   /* LIFO */
     for (unsigned i = 1; i < n; i++)
         pym_free(blocks[i]);
 }
