@@ -36,8 +36,13 @@ PYM_INLINE void *pymi_malloc_inline(size_t size)
             pymi_freelist_corrupt(block);
         pool->free = next;
         pool->used++;
-        block->encoded_next = 0;   /* no key material reaches the program */
+        /* No key material reaches the program.  Two 8-byte stores, kept
+         * apart: merged into one 16-byte store, the next free's 8-byte load
+         * of the mark would wait for it (no store forwarding from the upper
+         * half on some cores; measured: pairs 2.5x slower). */
         block->freed_mark = 0;
+        pymi_compiler_barrier();
+        block->encoded_next = 0;
         return block;
     }
     return pymi_sys.malloc(size);
@@ -56,6 +61,7 @@ PYM_INLINE void pymi_free_inline(void *ptr)
                    pymi_is_block_start(pool, ptr) &&
                    block->freed_mark != pymi_secrets.freed_mark)) {
         pymi_block_set_next(block, pool->free);
+        pymi_compiler_barrier();   /* two 8-byte stores, as in malloc */
         block->freed_mark = pymi_secrets.freed_mark;
         pool->free = block;
         if (pym_likely(--pool->used != 0))

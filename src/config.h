@@ -84,6 +84,8 @@ _Static_assert((1u << PYM_DESC_SHIFT) == PYM_DESC_SIZE, "descriptor size");
 #define PYM_HIDDEN       __attribute__((visibility("hidden")))
 #define PYM_NORETURN     __attribute__((noreturn))
 #define PYM_TLS          __thread __attribute__((tls_model("initial-exec")))
+/* Keeps the compiler from merging or moving memory accesses across it. */
+#define pymi_compiler_barrier() __asm__ __volatile__("" ::: "memory")
 /* Statistics readers look at other threads' counters without stopping them;
  * those reads are deliberately racy (a snapshot), so TSan is told so. */
 #if defined(__SANITIZE_THREAD__)
