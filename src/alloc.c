@@ -37,6 +37,8 @@ void *pymi_malloc_refill(pym_heap_t *heap, size_t size)
 {
     pymi_purger_start_if_wanted();
     if (pym_unlikely(heap == &pymi_null_heap)) {
+        if (!pymi_init())
+            return pymi_sys.malloc(size);   /* disabled, or still initialising */
         heap = pymi_heap_for_thread();
         if (heap == NULL)
             return pymi_sys.malloc(size);   /* disabled, or still initialising */

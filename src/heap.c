@@ -245,15 +245,15 @@ int pymi_heap_init_process(void)
     return 1;
 }
 
-/* The slow path's way to a heap for this thread; NULL means "forward". */
+/* The slow path's way to a heap for this thread, once the process is
+ * initialised (the caller's business: heap and init do not call each
+ * other); NULL means "forward". */
 pym_heap_t *pymi_heap_for_thread(void)
 {
     if (pymi_tls_heap != &pymi_null_heap)
         return pymi_tls_heap;
     if (pymi_tls_debug_heap != NULL)
         return pymi_tls_debug_heap;
-    if (!pymi_init())
-        return NULL;
     pthread_mutex_lock(&pymi_heaps_lock);
     pym_heap_t *heap = heap_adopt_locked();
     if (heap == NULL)

@@ -17,9 +17,9 @@
  *     public names -- glibc's, a sanitizer's or a preloaded allocator's --
  *     so that every block we forward is freed, resized and measured by the
  *     allocator that made it.
- * Until pymi_sys_init has run, the table points at stubs that run the
- * process initialisation first (a free or a large malloc can be the first
- * call a program makes).  Should the lookup itself allocate, that request
+ * Until pymi_sys_init has run, the table points at stubs that fill it
+ * first (a free or a large malloc can be the first call a program makes,
+ * before our constructor).  Should the lookup itself allocate, that request
  * goes to glibc's __libc_* entry points, the only time they are used.
  */
 #include "internal.h"
@@ -136,9 +136,8 @@ int pymi_sys_is_glibc(void)
 }
 
 #ifdef PYM_OVERRIDE
-/* The stubs: initialise (which fills the table, even when pymalloc itself
- * ends up disabled), then call through it.  While the lookup runs on this
- * thread, its own requests go to glibc's __libc_* names. */
+/* The stubs: fill the table, then call through it.  While the lookup runs
+ * on this thread, its own requests go to glibc's __libc_* names. */
 static const struct pymi_sys *sys_ready(void)
 {
     static const struct pymi_sys early = {
@@ -146,9 +145,8 @@ static const struct pymi_sys *sys_ready(void)
     };
     if (sys_initialising)
         return __libc_malloc != NULL ? &early : &big_table;
-    pymi_init();
     if (pymi_sys.malloc == init_then_malloc)
-        pymi_sys_init();   /* this thread is the initialiser, half-way */
+        pymi_sys_init();   /* the first call of the process: the lookup is idempotent */
     return &pymi_sys;
 }
 
