@@ -13,8 +13,8 @@
  *   - allocation functions return NULL and set errno to ENOMEM when memory
  *     or the size is impossible (including n * size overflow);
  *   - pym_posix_memalign returns EINVAL (alignment not a power of two, or
- *     not a multiple of sizeof(void *)) or ENOMEM, and leaves errno untouched
- *     (glibc's sets errno to ENOMEM too);
+ *     not a multiple of sizeof(void *)), leaving errno untouched, or ENOMEM,
+ *     setting errno to ENOMEM too, as glibc's does;
  *   - pym_memalign is glibc's memalign: an alignment up to 16 gives an
  *     ordinary block, one that is not a power of two is rounded up to one,
  *     and only an alignment above SIZE_MAX / 2 + 1 is EINVAL;

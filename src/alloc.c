@@ -274,11 +274,13 @@ int pym_posix_memalign(void **out, size_t alignment, size_t size)
         return EINVAL;
     int saved = errno;
     void *ptr = pym_memalign(alignment, size);
-    int result = ptr != NULL ? 0 : ENOMEM;
+    if (ptr == NULL) {
+        errno = ENOMEM;   /* as glibc's: the result and errno both say it */
+        return ENOMEM;
+    }
     errno = saved;
-    if (ptr != NULL)
-        *out = ptr;
-    return result;
+    *out = ptr;
+    return 0;
 }
 
 int pym_trim(void)

@@ -2,7 +2,8 @@
 # static library, so hidden pymi_* symbols resolve.
 if HAVE_CMOCKA
 PYM_UNIT_TESTS = tests/unit/test_sizeclass tests/unit/test_pool tests/unit/test_arena \
-	tests/unit/test_pagemap tests/unit/test_debug tests/unit/test_thread_exit
+	tests/unit/test_pagemap tests/unit/test_debug tests/unit/test_thread_exit \
+	tests/unit/test_decay tests/unit/test_remote
 if PYM_OVERRIDE
 PYM_UNIT_TESTS += tests/unit/test_introspection
 endif
@@ -31,6 +32,14 @@ tests_unit_test_debug_SOURCES = tests/unit/test_debug.c tests/unit/unit.h
 tests_unit_test_debug_CFLAGS = $(PYM_UNIT_CFLAGS)
 tests_unit_test_debug_LDADD = $(PYM_UNIT_LDADD)
 tests_unit_test_debug_LDFLAGS = $(PYM_UNIT_LINK_FLAGS)
+tests_unit_test_decay_SOURCES = tests/unit/test_decay.c tests/unit/unit.h
+tests_unit_test_decay_CFLAGS = $(PYM_UNIT_CFLAGS)
+tests_unit_test_decay_LDADD = $(PYM_UNIT_LDADD)
+tests_unit_test_decay_LDFLAGS = $(PYM_UNIT_LINK_FLAGS)
+tests_unit_test_remote_SOURCES = tests/unit/test_remote.c tests/unit/unit.h
+tests_unit_test_remote_CFLAGS = $(PYM_UNIT_CFLAGS)
+tests_unit_test_remote_LDADD = $(PYM_UNIT_LDADD)
+tests_unit_test_remote_LDFLAGS = $(PYM_UNIT_LINK_FLAGS)
 tests_unit_test_thread_exit_SOURCES = tests/unit/test_thread_exit.c tests/unit/unit.h
 tests_unit_test_thread_exit_CFLAGS = $(PYM_UNIT_CFLAGS)
 tests_unit_test_thread_exit_LDADD = $(PYM_UNIT_LDADD)

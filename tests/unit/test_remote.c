@@ -1,0 +1,152 @@
+/* Unit tests of remote.c: frees from a thread that does not own the pool.
+ *
+ *   pushes_and_takes: blocks pushed by another thread come back to the
+ *     owner in one take, all of them, and the pool's count follows.
+ *   a_full_pool_is_queued_once: the owner's FULL flag makes the first remote
+ *     free queue the pool on the reclaim stack, and only the first.
+ *   a_double_push_is_a_double_free: the same block pushed twice in a row
+ *     (a double free by another thread) ends in the one-line diagnostic,
+ *     instead of a self-linked list the owner would walk forever.
+ *   a_cycle_in_the_remote_list_is_caught: a list longer than the pool's
+ *     capacity (a double free further apart) ends the same way.
+ */
+#include "unit.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+struct push_job {
+    pym_pool_t *pool;
+    void **blocks;
+    unsigned count;
+};
+
+static void *push_from_thread(void *arg)
+{
+    struct push_job *job = arg;
+    for (unsigned i = 0; i < job->count; i++)
+        pym_free(job->blocks[i]);   /* not the owner: a remote push */
+    return NULL;
+}
+
+static void run_pushes(void **blocks, unsigned count)
+{
+    struct push_job job = {NULL, blocks, count};
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, push_from_thread, &job), 0);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+}
+
+static void pushes_and_takes(void **state)
+{
+    (void)state;
+    void *blocks[8];
+    for (int i = 0; i < 8; i++)
+        blocks[i] = pym_malloc(96);
+    pym_pool_t *pool = pymi_pool_of(blocks[0]);
+    for (int i = 1; i < 8; i++)
+        assert_ptr_equal(pymi_pool_of(blocks[i]), pool);
+    unsigned used = pool->used;
+    run_pushes(blocks, 8);
+    assert_true(atomic_load(&pool->remote) != 0);
+    assert_int_equal(pool->used, used);   /* not the owner's count yet */
+    assert_int_equal(pymi_remote_take(pool), 8);
+    assert_int_equal(pool->used, used - 8);
+    assert_int_equal(atomic_load(&pool->remote), 0);
+    assert_true(pymi_pool_holds_free(pool, blocks[3]));
+    assert_int_equal(pymi_remote_take(pool), 0);
+}
+
+static void a_full_pool_is_queued_once(void **state)
+{
+    (void)state;
+    unsigned c = pymi_size_to_class(112);
+    void *blocks[64];
+    unsigned n = 0;
+    blocks[n++] = pym_malloc(112);
+    pym_pool_t *pool = pymi_pool_of(blocks[0]);
+    pym_heap_t *heap = pymi_tls_heap;
+    while (heap->pools[c] == pool && n < 64)
+        blocks[n++] = pym_malloc(112);   /* the last one retired the pool */
+    assert_int_equal(pool->state, PYM_POOL_FULL);
+    assert_int_equal(atomic_load(&pool->remote), PYM_REMOTE_FULL);
+    run_pushes(blocks, 2);
+    assert_ptr_equal(atomic_load(&heap->reclaim), pool);
+    assert_int_equal(pool->reclaim_next, 0);   /* alone on the stack */
+    pymi_remote_reclaim_batched(heap, 1, NULL);
+    assert_null(atomic_load(&heap->reclaim));
+    assert_int_equal(pool->state, PYM_POOL_LINKED);
+    for (unsigned i = 2; i < n; i++)
+        pym_free(blocks[i]);
+}
+
+/* Runs `fn` in a child; returns its stderr, asserts it died of SIGABRT
+ * within the alarm (a hang fails instead of blocking the suite). */
+static void expect_abort(void (*fn)(void), const char *phrase)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        alarm(10);
+        fn();
+        _exit(0);
+    }
+    close(fds[1]);
+    char err[512];
+    size_t used = 0;
+    ssize_t r;
+    while (used < sizeof err - 1 && (r = read(fds[0], err + used, sizeof err - 1 - used)) > 0)
+        used += (size_t)r;
+    err[used] = '\0';
+    close(fds[0]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
+        fail_msg("expected SIGABRT, got status 0x%x; stderr: %s", status, err);
+    if (strstr(err, phrase) == NULL)
+        fail_msg("stderr lacks \"%s\": %s", phrase, err);
+}
+
+static void double_push(void)
+{
+    void *block = pym_malloc(48);
+    void *twice[2] = {block, block};
+    run_pushes(twice, 2);
+}
+
+static void a_double_push_is_a_double_free(void **state)
+{
+    (void)state;
+    expect_abort(double_push, "double free");
+}
+
+static void cycle_in_list(void)
+{
+    void *a = pym_malloc(48), *b = pym_malloc(48);
+    void *blocks[3] = {a, b, a};
+    run_pushes(blocks, 3);   /* a -> b -> a: a cycle the owner must not walk forever */
+    pymi_remote_take(pymi_pool_of(a));
+}
+
+static void a_cycle_in_the_remote_list_is_caught(void **state)
+{
+    (void)state;
+    expect_abort(cycle_in_list, "double free");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(pushes_and_takes),
+        cmocka_unit_test(a_full_pool_is_queued_once),
+        cmocka_unit_test(a_double_push_is_a_double_free),
+        cmocka_unit_test(a_cycle_in_the_remote_list_is_caught),
+    };
+    return cmocka_run_group_tests_name("remote", tests, NULL, NULL);
+}
