@@ -18,7 +18,7 @@ else
 fi
 headers() { grep -c "^pymalloc statistics of pid [0-9]* (.*) at exit:$" "$1"; }
 
-echo "1..14"
+echo "1..15"
 
 # ---- statistics --------------------------------------------------------------
 if [ -n "$no_preload" ]; then
@@ -88,6 +88,13 @@ run PYMALLOC_VERBOSE=1 PYMALLOC_DISABLE=1 timeout 30 "$probe"
 check "PYMALLOC_VERBOSE=1 PYMALLOC_DISABLE=1: says it is disabled and why" \
   '[ $status -eq 0 ] && grep -q "^pymalloc: disabled (set by PYMALLOC_DISABLE): forwarding every request to libc$" "$tmp/err"'
 
+if [ -n "$no_preload" ] || ! command -v valgrind >/dev/null 2>&1; then
+  skip "memcheck with PYMALLOC_DISABLE=0: malloc is still memcheck's (LD_PRELOAD.md, pymalloc(1))" "${no_preload:-valgrind not installed}"
+else
+  run PYMALLOC_DISABLE=0 LD_PRELOAD="$PYM_LIB" timeout 120 valgrind -q --error-exitcode=99 "$top_builddir/tests/options/plain_workload"
+  check "memcheck with PYMALLOC_DISABLE=0: malloc is still memcheck's (LD_PRELOAD.md, pymalloc(1))" \
+    '[ $status -eq 0 ] && grep -q "loaded=1 owns=0" "$tmp/out"'
+fi
 if [ -n "$no_preload" ] || ! command -v valgrind >/dev/null 2>&1; then
   skip "PYMALLOC_VERBOSE=1 under valgrind: disabled, because of valgrind" "${no_preload:-valgrind not installed}"
 else
