@@ -10,3 +10,5 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 lib="$top/build/.libs/libpymalloc.so"
 echo "== python3 under LD_PRELOAD=$lib"
 LD_PRELOAD="$lib" PYTHONMALLOC=malloc PYMALLOC_STATS=1 /usr/bin/python3 "$top/examples/small_objects.py"
+echo
+"$top/scripts/where.sh" "$top/build"

@@ -13,16 +13,12 @@
  *   block:  [ link (8) | magic (4) | FREED (4) ][ 0xDD ... ][ requested (4) | tag (4) ]
  *
  * The free-list link overwrites `requested`, so the size moves to a trailer
- * in the last 8 bytes (guard bytes while the block was live); the tag,
- * DEBUG_FREED ^ block size, says the trailer belongs to a block freed in
- * this layout (a pool reused for another class leaves trailers at other
- * offsets, whose tags then do not match).  When the pool hands the block
- * out again, every 0xDD byte is checked (if header and trailer both say
- * FREED): a write after free is reported at that allocation.  One false
- * report remains possible: a pool that changed class and came back to this
- * one may hold a block whose header and trailer survived the other class
- * while its middle did not; telling a freshly carved block from a reused
- * one would need the pool's carving offset, which the core keeps to itself.  Since a pool's free list is LIFO, that is the next
+ * in the last 8 bytes (guard bytes while the block was live), with the
+ * block size and the generation of the pool's life it was freed in (see
+ * "pool lives" below: stale trailers of a pool's earlier lives must not
+ * count).  When the pool hands the block out again, every 0xDD byte is
+ * checked (if header and trailer both say FREED): a write after free is
+ * reported at that allocation.  Since a pool's free list is LIFO, that is the next
  * allocation of the class by the freeing thread, unless other blocks of the
  * pool were freed after it.
  *
@@ -41,6 +37,7 @@
  */
 #include "alloc_inline.h"
 
+#include <pthread.h>
 #include <string.h>
 
 int pymi_debug_on;
@@ -64,23 +61,57 @@ _Static_assert(sizeof(debug_header_t) == DEBUG_HEADER, "the user pointer stays 1
 
 /* The last 8 bytes of a freed block. */
 typedef struct debug_trailer {
-    uint32_t requested;
-    uint32_t tag;   /* DEBUG_FREED ^ block size */
+    uint16_t requested;
+    uint16_t block_size;
+    uint32_t generation;   /* of the pool's life it was freed in; never 0 */
 } debug_trailer_t;
 
 _Static_assert(sizeof(debug_trailer_t) <= DEBUG_GUARD_MIN, "the trailer fits the guard bytes");
+_Static_assert(PYM_SMALL_MAX <= UINT16_MAX, "sizes fit the trailer");
 
 static debug_trailer_t *trailer_of(const char *block, size_t block_size)
 {
     return (debug_trailer_t *)(uintptr_t)(block + block_size - sizeof(debug_trailer_t));
 }
 
-/* 1 when the block was freed in debug mode (and its trailer can be trusted). */
+/* ---- pool lives ------------------------------------------------------------
+ * A pool emptied and carved again for another class keeps the bytes of its
+ * former blocks, and may come back to this class later, its old freed
+ * blocks' trailers intact and their middles overwritten by the other
+ * class's blocks.  So a trailer names the pool's life it was written in:
+ * the pool descriptor's debug_life word holds the block size the pool was
+ * last seen handing out and a generation, new whenever that size changes
+ * (a purged descriptor reads 0: unknown).  Every small block of debug mode
+ * is handed out by pymi_debug_malloc, so no life goes unseen. */
+static _Atomic uint64_t next_generation = 1;
+
+/* The generation of the pool's current life (0: unknown).  `handing_out`:
+ * the pool is handing out a block of block_size, which starts a new life
+ * if the size differs from the last one seen. */
+static uint32_t pool_generation(const void *block, size_t block_size, int handing_out)
+{
+    _Atomic uint64_t *slot = &pymi_pool_of(block)->debug_life;
+    uint64_t life = atomic_load_explicit(slot, memory_order_relaxed);
+    if ((life >> 48) != block_size) {
+        if (!handing_out)
+            return 0;
+        uint64_t generation = atomic_fetch_add_explicit(&next_generation, 1, memory_order_relaxed);
+        if ((uint32_t)generation == 0)
+            generation = atomic_fetch_add_explicit(&next_generation, 1, memory_order_relaxed);
+        life = (uint64_t)block_size << 48 | (generation & 0xffffffffffffu);
+        atomic_store_explicit(slot, life, memory_order_relaxed);
+    }
+    return (uint32_t)life;
+}
+
+/* 1 when the block was freed in debug mode in the pool's current life (its
+ * trailer can be trusted). */
 static int freed_block(const char *block, size_t block_size)
 {
     const debug_trailer_t *trailer = trailer_of(block, block_size);
-    return trailer->tag == (DEBUG_FREED ^ (uint32_t)block_size) &&
-           trailer->requested <= block_size - DEBUG_HEADER - DEBUG_GUARD_MIN;
+    return trailer->block_size == block_size && trailer->generation != 0 &&
+           trailer->requested <= block_size - DEBUG_HEADER - DEBUG_GUARD_MIN &&
+           trailer->generation == pool_generation(block, block_size, 0);
 }
 
 /* The class a request of `requested` bytes has outside debug mode. */
@@ -120,6 +151,7 @@ void *pymi_debug_malloc(size_t size)
     if (block == NULL)
         return pymi_sys.malloc(size);
     size_t block_size = pymi_pool_of(block)->block_size;
+    pool_generation(block, block_size, 1);
     check_freed_fill(block, block_size, size);
     debug_header_t *header = (debug_header_t *)block;
     header->requested = size;
@@ -178,8 +210,9 @@ void pymi_debug_free(void *ptr)
     debug_header_t *header = debug_check(ptr, "free");
     size_t block_size = pymi_pool_of(header)->block_size;
     debug_trailer_t *trailer = trailer_of((char *)header, block_size);
-    trailer->requested = (uint32_t)header->requested;
-    trailer->tag = DEBUG_FREED ^ (uint32_t)block_size;
+    trailer->requested = (uint16_t)header->requested;
+    trailer->block_size = (uint16_t)block_size;
+    trailer->generation = pool_generation(header, block_size, 0);
     memset(ptr, FILL_FREED, block_size - DEBUG_HEADER - sizeof(debug_trailer_t));
     header->state = DEBUG_FREED;
     pym_heap_t *me = pymi_tls_debug_heap != NULL ? pymi_tls_debug_heap : &pymi_null_heap;

@@ -27,6 +27,8 @@
 PYM_HIDDEN void pymi_message(const char *fmt, ...);
 PYM_HIDDEN PYM_NORETURN PYM_COLD void pymi_fatal(const char *fmt, ...);
 PYM_HIDDEN size_t pymi_format(char *buf, size_t cap, const char *fmt, va_list ap);
+/* The program's argv[0] (from /proc, no allocation) into buf. */
+PYM_HIDDEN const char *pymi_program_name(char *buf, size_t cap);
 
 /* ---- os.c: the kernel's memory calls, errno preserved ------------------ */
 PYM_HIDDEN void *pymi_os_reserve(size_t size, size_t alignment);
@@ -38,6 +40,10 @@ PYM_HIDDEN void pymi_os_purge(void *addr, size_t size);
 PYM_HIDDEN void pymi_options_init(void);
 PYM_HIDDEN long pymi_option(pym_option_t option);
 PYM_HIDDEN const char *pymi_option_stats_file(void);
+/* 1 when the environment set the option (to a valid value). */
+PYM_HIDDEN int pymi_option_given(pym_option_t option);
+/* Why PYMALLOC_DISABLE has its value, for PYMALLOC_VERBOSE. */
+PYM_HIDDEN const char *pymi_option_disable_reason(void);
 
 /* ---- range.c: regions of address space, descriptors, ownership ------------
  * Regions are reserved one at a time, inside a window of PYM_WINDOW_REGIONS
@@ -259,6 +265,9 @@ PYM_HIDDEN void *pymi_sys_pvalloc(size_t size);
 PYM_HIDDEN void *pymi_sys_symbol(const char *name);
 
 /* ---- stats.c ----------------------------------------------------------------- */
+/* At start-up, with PYMALLOC_STATS on: keeps a duplicate of stderr, since
+ * programs such as ls close fd 2 before exit. */
+PYM_HIDDEN void pymi_stats_prepare(void);
 PYM_HIDDEN void pymi_stats_at_exit(void);
 
 /* ---- init.c ------------------------------------------------------------------- */

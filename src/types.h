@@ -76,7 +76,9 @@ typedef struct pym_pool {
      * one compare sends a free into a FULL pool to the slow path, which
      * puts the pool back on its list.  Read it through pymi_pool_owner. */
     _Atomic uintptr_t owner;
-    uint64_t reserved_words_;
+    /* Debug mode only (debug.c): which life of the pool its freed blocks'
+     * trailers belong to: block size << 48 | generation. */
+    _Atomic uint64_t debug_life;
     /* offset is a block start iff (uint32)(offset * start_magic) <= start_limit:
      * one multiply, no division, no table (pool.c). */
     uint32_t start_magic;

@@ -2,6 +2,10 @@
 # (the pymalloc command, its manual page, installation and the tests of
 # memory going back, options and the installed tree).
 
+# --- pkg-config file of the GC layer (configure makes it from pymalloc_gc.pc.in)
+pkgconfig_DATA += pymalloc_gc.pc
+EXTRA_DIST += pymalloc_gc.pc.in
+
 # --- the pymalloc command: configure makes tools/pymalloc from tools/pymalloc.in
 bin_SCRIPTS = tools/pymalloc
 man_MANS = man/pymalloc.1
@@ -54,6 +58,9 @@ endif
 
 # --- tests/install: make install/uninstall into a temporary DESTDIR ---------
 TESTS += tests/install/test_install.sh
+# before make install: scripts/where.sh, the build tree's command, run-doctree.sh
+TESTS += tests/install/test_build_tree.sh
+EXTRA_DIST += tests/install/test_build_tree.sh
 EXTRA_DIST += tests/install/test_install.sh tests/tap.sh
 
 # Files of other parts of the tree that the tarball missed (make distcheck

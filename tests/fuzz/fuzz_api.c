@@ -18,14 +18,19 @@
  * and adopted by the next helper.
  *
  * Built from the library's sources without src/override.c: ASan owns malloc
- * in this process, pymalloc is reached only through pym_*.
+ * in this process, pymalloc is reached only through pym_*.  Built a second
+ * time with FUZZ_PYMALLOC_DEBUG, it runs in debug mode (PYMALLOC_DEBUG=1).
+ * `make check` replays tests/fuzz/reproducers and tests/fuzz/corpus through
+ * this file without libFuzzer (replay_main.c), in both modes.
  */
+#define _GNU_SOURCE 1   /* setenv */
 #include <errno.h>
 #include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "pymalloc.h"
 
@@ -213,7 +218,10 @@ static void adopt(void *ptr, size_t requested, size_t alignment, int zeroed, con
                what, requested, ptr, alignment);
     size_t usable = pym_usable_size(ptr);
     FUZZ_CHECK(usable >= requested, "%s(%zu) = %p has usable size %zu", what, requested, ptr, usable);
-    if (pym_owns(ptr))
+    if (pym_owns(ptr) && pym_option_get(PYM_OPTION_DEBUG) == 1)
+        FUZZ_CHECK(usable == requested, "%s(%zu): debug-mode block %p of usable size %zu",
+                   what, requested, ptr, usable);   /* exactly the request, then guard bytes */
+    else if (pym_owns(ptr))
         FUZZ_CHECK(usable <= 512 && usable % 16 == 0, "%s: pool block %p of usable size %zu",
                    what, ptr, usable);
     unsigned char *bytes = ptr;
@@ -441,11 +449,26 @@ static void run_one(struct input *in)
     }
 }
 
+/* The second target, fuzz_api_debug (FUZZ_PYMALLOC_DEBUG), runs in debug
+ * mode: options are read as the library starts, before this is called, so
+ * it re-executes itself with PYMALLOC_DEBUG=1 in its environment. */
 int LLVMFuzzerInitialize(int *argc, char ***argv)
 {
+    static int started;
     (void)argc;
+#ifdef FUZZ_PYMALLOC_DEBUG
+    if (pym_option_get(PYM_OPTION_DEBUG) != 1) {
+        const char *debug = getenv("PYMALLOC_DEBUG");
+        FUZZ_CHECK(debug == NULL || strcmp(debug, "1") != 0, "PYMALLOC_DEBUG=1 did not take effect");
+        setenv("PYMALLOC_DEBUG", "1", 1);
+        execv("/proc/self/exe", *argv);
+        FUZZ_CHECK(0, "cannot re-execute in debug mode");
+    }
+#else
     (void)argv;
-    helper_start();
+#endif
+    if (!started++)
+        helper_start();
     return 0;
 }
 

@@ -17,7 +17,7 @@ tap_name=install
 stage=$tmp/stage
 unset MAKEFLAGS MFLAGS MAKELEVEL
 
-echo "1..8"
+echo "1..9"
 
 # The installation directories as make expands them (the user may have
 # changed any of them at configure time).
@@ -28,10 +28,10 @@ bindir=$1 libdir=$2 includedir=$3 mandir=$4 version=$5
 
 run make -C "$top_builddir" install DESTDIR="$stage"
 installed="$bindir/pymalloc $libdir/libpymalloc.so $libdir/libpymalloc.a $includedir/pymalloc.h
-           $libdir/pkgconfig/pymalloc.pc $mandir/man1/pymalloc.1"
+           $libdir/pkgconfig/pymalloc.pc $libdir/pkgconfig/pymalloc_gc.pc $mandir/man1/pymalloc.1"
 missing=
 for f in $installed; do [ -e "$stage$f" ] || missing="$missing $f"; done
-check "make install DESTDIR=...: library, header, pymalloc.pc, command, man page${missing:+ (missing:$missing)}" \
+check "make install DESTDIR=...: library, header, pymalloc.pc, pymalloc_gc.pc, command, man page${missing:+ (missing:$missing)}" \
   '[ $status -eq 0 ] && [ -z "$missing" ] && [ -x "$stage$bindir/pymalloc" ]'
 
 if readelf -d "$stage$libdir/libpymalloc.so" 2>/dev/null | grep -Eq 'NEEDED.*lib(a|t|ub)san'; then
@@ -70,6 +70,18 @@ else
   check "the program runs on the installed library ($resolved)" \
     '[ $status -eq 0 ] && grep -qx "$version served owns=1 arenas=[1-9][0-9]*" "$tmp/out" && [ "$resolved" = "$stage$libdir/libpymalloc.so.0" ]'
 fi
+
+cat >"$tmp/gc_user.c" <<'USER'
+#include <pymalloc_gc.h>
+int main(void)
+{
+    return pym_gc_collect(2) < 0;
+}
+USER
+gc_flags=$(PKG_CONFIG_PATH="$stage$libdir/pkgconfig" PKG_CONFIG_SYSROOT_DIR="$stage" pkg-config --cflags --libs pymalloc_gc 2>"$tmp/err")
+run ${CC:-cc} -o "$tmp/gc_user" "$tmp/gc_user.c" $gc_flags
+check "pkg-config --cflags --libs pymalloc_gc: a GC layer program links against the staged tree" \
+  '[ $status -eq 0 ] && echo "$gc_flags" | grep -q -- "-lpymalloc_gc" && echo "$gc_flags" | grep -q -- "-lpymalloc\( \|$\)"'
 
 run "$stage$bindir/pymalloc" --version
 check "installed pymalloc --version" '[ $status -eq 0 ] && [ "$(cat "$tmp/out")" = "pymalloc $version" ]'

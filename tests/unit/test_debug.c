@@ -103,6 +103,26 @@ static int child_case(const char *name)
         }
         pym_free(p);
         return 0;
+    } else if (strcmp(name, "pools-change-class") == 0) {
+        /* Pools emptied and carved again for other classes, then for the
+         * first one again: the bytes of their earlier lives (freed blocks'
+         * trailers among them) must not be taken for a write after free. */
+        static const size_t sizes[] = { 200, 24, 100, 8, 56, 200, 40, 150, 200, 8 };
+        static void *blocks[400];
+        for (int round = 0; round < 3; round++) {
+            for (size_t k = 0; k < sizeof sizes / sizeof sizes[0]; k++) {
+                for (int i = 0; i < 400; i++) {
+                    blocks[i] = pym_malloc(sizes[k]);
+                    memset(blocks[i], 0x11 * (k + 1), sizes[k]);
+                }
+                for (int i = 0; i < 400; i += 2)
+                    pym_free(blocks[i]);
+                for (int i = 1; i < 400; i += 2)
+                    pym_free(blocks[i]);
+            }
+        }
+        pym_free(p);
+        return 0;
     } else if (strcmp(name, "double-free-100") == 0) {
         void *q = pym_malloc(100);
         pym_free(q);
@@ -240,6 +260,16 @@ static void untouched_freed_blocks_are_not_reported(void **state)
         fail_msg("no-write-after-free child: status 0x%x; stderr: %s", status, err);
 }
 
+static void pools_that_change_class_are_not_reported(void **state)
+{
+    (void)state;
+    char err[1024];
+    int status;
+    run_child("pools-change-class", 1, &status, err, sizeof err);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || err[0] != '\0')
+        fail_msg("pools-change-class child: status 0x%x; stderr: %s", status, err);
+}
+
 static void double_free_names_the_requested_size_and_class(void **state)
 {
     (void)state;
@@ -264,6 +294,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(free_sized_with_a_wrong_size_is_reported),
         cmocka_unit_test(write_after_free_is_reported_at_the_next_allocation),
         cmocka_unit_test(untouched_freed_blocks_are_not_reported),
+        cmocka_unit_test(pools_that_change_class_are_not_reported),
         cmocka_unit_test(double_free_names_the_requested_size_and_class),
     };
     return cmocka_run_group_tests_name("debug", tests, NULL, NULL);
