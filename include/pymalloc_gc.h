@@ -25,8 +25,9 @@
  *   uncollectable and the object goes to the garbage list (CPython does
  *   this for tp_del objects).  A type without `clear` is no obstacle by
  *   itself (see pym_type.clear).
- *   A full collection (generation 2) ends with pym_trim(), so the pools it
- *   emptied go back to the kernel at once.
+ *   An explicit full collection (pym_gc_collect(2)) ends with pym_trim(),
+ *   so the pools it emptied go back to the kernel before it returns;
+ *   automatic collections leave that to the allocator's purge policy.
  *
  * Threads: one collector domain per thread
  *   Every thread has its own domain (created on first use, like one

@@ -28,7 +28,10 @@
  *     clear drops the last reference to it; if it is still alive after its
  *     turn it goes to the older generation, as in CPython.
  *  8. Uncollectable objects go to the garbage list; statistics; callbacks.
- *  9. A full collection ends with pym_trim().
+ *  9. An explicit full collection (pym_gc_collect(2)) ends with
+ *     pym_trim(), so what it freed goes back to the kernel before it
+ *     returns; automatic collections leave that to the allocator's purge
+ *     policy (pym_trim purges every dirty pool of the process).
  * Steps 3-6 are skipped when step 2 saw no object they could act on (no
  * legacy-finalizer type, no weak reference, no pending finalizer) and step 6
  * when no user code ran in 4-5: the common case then walks the garbage
@@ -351,8 +354,6 @@ static size_t collect_main(pymgc_domain *d, int generation, size_t *uncollectabl
     d->stats[generation].collections++;
     d->stats[generation].collected += collected;
     d->stats[generation].uncollectable += n_uncollectable;
-    if (generation == PYM_GC_GENERATIONS - 1)
-        pym_trim();
     *uncollectable_out = n_uncollectable;
     return collected;
 }
@@ -404,6 +405,8 @@ long pym_gc_collect(int generation)
     d->collecting = true;
     size_t n = pymgc_collect_with_callback(d, generation);
     d->collecting = false;
+    if (generation == PYM_GC_GENERATIONS - 1)
+        pym_trim();
     return (long)n;
 }
 
