@@ -45,6 +45,34 @@
  *   tracking call checks that the calling thread owns the object and aborts
  *   with a message if not.
  *
+ * Threads: the shared domain (for cycles that span threads)
+ *   pym_gc_shared_enter() puts the calling thread inside the one shared
+ *   domain of the process; pym_gc_shared_leave() takes it out.  While a
+ *   thread is inside, the shared domain is its current domain: pym_new
+ *   allocates into it, and pym_gc_collect and every other pym_gc_* call act
+ *   on it.  Any number of threads may be inside at once.  The contract:
+ *   - Use (reference-count, read, write, traverse) an object of the shared
+ *     domain only while inside.  Its count is atomic, so threads inside may
+ *     count the same object at once; its fields are yours to synchronise,
+ *     as for any shared C data.
+ *   - Shared objects refer only to shared (or immortal) objects.
+ *   - A collection of the shared domain (automatic, from pym_new, or
+ *     pym_gc_collect) and every pym_gc_* call made inside run while every
+ *     other thread is outside: the caller waits until the others have left
+ *     or are themselves waiting in pym_gc_shared_enter or in such a call;
+ *     enters wait until it is done.  So a thread inside must leave before
+ *     it blocks on another thread (a lock, a join, a condition), and leave
+ *     from time to time in a long computation, as a Python thread releases
+ *     the GIL.  Counting, pym_new and object death do not wait.
+ *   - A thread that exits inside leaves.  Enters nest (leave as often).
+ *   - Not in the shared domain: weak references (pym_weakref_new returns
+ *     NULL with errno = EINVAL for a shared object or inside) and
+ *     interning (pym_intern inside: NULL, EINVAL).
+ *   Counting the first time pym_gc_shared_enter is called switches
+ *   pym_incref/pym_decref of every object to an out-of-line call (which
+ *   makes the shared objects' counts atomic); programs that never enter
+ *   keep the inline counting.
+ *
  * Bad arguments
  *   Functions that take an object check it by its header: NULL, a freed
  *   object, or a pointer that is not one pym_new returned gets the result
@@ -137,7 +165,9 @@ PYM_EXPORT void *pym_new(pym_type *type);
 #endif
 #define PYM_REFCNT_OFFSET_ 16
 #define PYM_IMMORTAL_REFCNT_ UINT32_MAX
-PYM_EXPORT extern int pym_gc_owner_check_;      /* PYM_GC_DEBUG_OWNER is on */
+/* Nonzero: counting goes through the library (owner check on, or the
+ * shared domain in use, whose objects have atomic counts). */
+PYM_EXPORT extern int pym_gc_slow_refcount_;
 PYM_EXPORT void pym_incref_checked_(void *obj);
 PYM_EXPORT void pym_decref_checked_(void *obj);
 PYM_EXPORT void pym_dealloc_(void *obj);        /* the count reached zero */
@@ -150,7 +180,7 @@ static inline uint32_t *pym_refcnt_word_(const void *obj)
 static inline void pym_incref(void *obj)
 {
     uint32_t *rc = pym_refcnt_word_(obj);
-    if (PYM_UNLIKELY_(pym_gc_owner_check_))
+    if (PYM_UNLIKELY_(__atomic_load_n(&pym_gc_slow_refcount_, __ATOMIC_RELAXED)))
         pym_incref_checked_(obj);
     else if (*rc != PYM_IMMORTAL_REFCNT_)
         ++*rc;
@@ -160,7 +190,7 @@ static inline void pym_incref(void *obj)
 static inline void pym_decref(void *obj)
 {
     uint32_t *rc = pym_refcnt_word_(obj);
-    if (PYM_UNLIKELY_(pym_gc_owner_check_))
+    if (PYM_UNLIKELY_(__atomic_load_n(&pym_gc_slow_refcount_, __ATOMIC_RELAXED)))
         pym_decref_checked_(obj);
     else if (*rc > 1) {
         if (*rc != PYM_IMMORTAL_REFCNT_)
@@ -185,7 +215,7 @@ static inline void pym_xdecref(void *obj)
 
 static inline size_t pym_refcount(const void *obj)
 {
-    return *pym_refcnt_word_(obj);
+    return __atomic_load_n(pym_refcnt_word_(obj), __ATOMIC_RELAXED);
 }
 
 /* obj's type; NULL with errno = EINVAL when obj is not an object. */
@@ -304,6 +334,13 @@ PYM_EXPORT void pym_gc_print_stats(FILE *out);
  * unreachable cyclic garbage, untracked or in a running collection; -2
  * with errno = EINVAL when obj is not an object or out is NULL. */
 PYM_EXPORT int pym_gc_explain(void *obj, FILE *out);
+
+/* ---- the shared domain (see Threads above) ------------------------------ */
+/* 0 (waits while a collection of the shared domain runs). */
+PYM_EXPORT int pym_gc_shared_enter(void);
+/* 0, or -1 with errno = EPERM when the thread is not inside (or calls it
+ * from a collection callback or finalizer of the shared domain). */
+PYM_EXPORT int pym_gc_shared_leave(void);
 
 /* ---- weak references ------------------------------------------------------ */
 /* Called once when the referent dies, unless the weak reference died first

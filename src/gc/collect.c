@@ -399,7 +399,7 @@ long pym_gc_collect(int generation)
         errno = EINVAL;
         return -1;
     }
-    pymgc_domain *d = pymgc_domain_current();
+    PYMGC_DOMAIN_EXCLUSIVE(d);
     if (d->collecting)
         return 0;
     d->collecting = true;
