@@ -284,6 +284,9 @@ static inline void pymgc_set_gen0_trigger(pymgc_domain *d)
 PYMGC_HIDDEN void *pymgc_new_extra(pym_type *type, size_t extra);
 PYMGC_HIDDEN void pymgc_track(pymgc_domain *d, pymgc_head *h);
 PYMGC_HIDDEN void pymgc_untrack(pymgc_domain *d, pymgc_head *h);
+/* The death of cyclic garbage whose clear has run: h is untracked and its
+ * count is 1 (the collector's). */
+PYMGC_HIDDEN void pymgc_release_garbage(pymgc_domain *d, pymgc_head *h);
 
 /* Argument checks (issue 13): is obj, by its header, a live object of
  * this layer?  NULL, a misaligned pointer, a freed object or a pointer into

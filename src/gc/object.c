@@ -330,6 +330,20 @@ void pym_dealloc_(void *obj)
     }
 }
 
+void pymgc_release_garbage(pymgc_domain *d, pymgc_head *h)
+{
+    pym_type *t = pymgc_type_of(h);
+    if (t->dealloc || (h->flags & PYMGC_FLAG_WEAKREFS) ||
+        (t->finalize && !(h->flags & PYMGC_FLAG_FINALIZED))) {
+        pym_dealloc_(h + 1);
+        return;
+    }
+    /* Nothing left to run: its clear (the stand-in for a missing dealloc)
+     * has just run. */
+    h->refcnt = 0;
+    release(d, h, t);
+}
+
 void pym_decref_checked_(void *obj)
 {
     pymgc_head *h = pymgc_head_of(obj);
