@@ -195,9 +195,24 @@ void *pym_new(pym_type *type)
     return new_object(type, 0);
 }
 
-/* The end of every death: the counters, and the block back to pymalloc. */
+/* The end of every death: the counters, and the block back to pymalloc.
+ * release_unlocked: a thread's own domain (or the caller holds the lock);
+ * release: any domain. */
+static inline void release_unlocked(pymgc_domain *d, pymgc_head *h, const pym_type *t)
+{
+    if (t->traverse && d->gens[0].count > 0)
+        d->gens[0].count--;
+    d->type_counts[h->type_id].objects--;
+    h->tag = 0;
+    pym_free(h);
+}
+
 static inline void release(pymgc_domain *d, pymgc_head *h, const pym_type *t)
 {
+    if (pymgc_likely(!d->shared)) {
+        release_unlocked(d, h, t);
+        return;
+    }
     pymgc_lock(d);
     if (t->traverse && d->gens[0].count > 0)
         d->gens[0].count--;
@@ -320,14 +335,22 @@ void pym_dealloc_(void *obj)
     if (t->finalize || t->dealloc || t->clear || (h->flags & PYMGC_FLAG_WEAKREFS)) {
         untrack_if_tracked(d, h);
         dealloc_with_user_code(d, h, t);
-    } else if (pymgc_unlikely(d->shared)) {
-        untrack_if_tracked(d, h);
-        release(d, h, t);
     } else {
         if (h->next)    /* no code will see the header again */
             pymgc_list_remove(h);
-        release(d, h, t);
+        release_unlocked(d, h, t);
     }
+}
+
+/* The death of a shared object (its last reference gone).  Apart from
+ * pym_dealloc_, which serves the inline pym_decref, and so only the
+ * objects of threads' own domains: its short path takes no lock. */
+static PYMGC_NOINLINE void dealloc_shared(pymgc_head *h)
+{
+    __atomic_store_n(&h->refcnt, 0, __ATOMIC_RELAXED);
+    pymgc_domain *d = pymgc_domain_of(h);
+    untrack_if_tracked(d, h);
+    dealloc_with_user_code(d, h, pymgc_type_of(h));
 }
 
 void pymgc_release_garbage(pymgc_domain *d, pymgc_head *h)
@@ -335,7 +358,10 @@ void pymgc_release_garbage(pymgc_domain *d, pymgc_head *h)
     pym_type *t = pymgc_type_of(h);
     if (t->dealloc || (h->flags & PYMGC_FLAG_WEAKREFS) ||
         (t->finalize && !(h->flags & PYMGC_FLAG_FINALIZED))) {
-        pym_dealloc_(h + 1);
+        if (h->tag == PYMGC_TAG_SHARED)
+            dealloc_shared(h);
+        else
+            pym_dealloc_(h + 1);
         return;
     }
     /* Nothing left to run: its clear (the stand-in for a missing dealloc)
@@ -351,7 +377,7 @@ void pym_decref_checked_(void *obj)
         check_owner(h, "decref");
     if (h->tag == PYMGC_TAG_SHARED) {
         if (shared_decref(h))
-            pym_dealloc_(obj);
+            dealloc_shared(h);
         return;
     }
     if (h->refcnt == PYMGC_IMMORTAL)
