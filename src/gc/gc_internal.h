@@ -138,6 +138,10 @@ typedef struct pymgc_domain {
     size_t intern_nbuckets, intern_count;
     pymgc_type_count *type_counts;   /* indexed by type id */
     size_t ntype_counts;
+    /* pym_new's fast path takes type ids below this: ntype_counts, or 0
+     * for the shared domain (whose allocations all take the slow path, so
+     * that the fast path needs no test of its own for it). */
+    size_t fast_type_ids;
     bool shared;                /* the shared domain (see domain.c) */
     pthread_mutex_t lock;       /* shared domain: lists, counts, type table */
     struct pymgc_domain *next_free;  /* on the list of unowned domains */

@@ -56,6 +56,7 @@ static PYMGC_NOINLINE void type_counts_grow(pymgc_domain *d, unsigned id)
     memset(grown + d->ntype_counts, 0, (n - d->ntype_counts) * sizeof *grown);
     d->type_counts = grown;
     d->ntype_counts = n;
+    d->fast_type_ids = d->shared ? 0 : n;
 }
 
 /* The type's id, registering the type and making room for its counter in
@@ -93,25 +94,40 @@ void pymgc_untrack(pymgc_domain *d, pymgc_head *h)
     pymgc_unlock(d);
 }
 
-/* Under the shared domain's lock, h->next is read only with the lock held:
- * a neighbour's unlinking writes it. */
-static void untrack_if_tracked(pymgc_domain *d, pymgc_head *h)
+static inline void untrack_if_tracked_locked(pymgc_head *h)
 {
-    pymgc_lock(d);
     if (h->next) {
         pymgc_list_remove(h);
         h->next = h->prev = NULL;
         h->gen = PYMGC_GEN_UNTRACKED;
     }
-    pymgc_unlock(d);
+}
+
+/* Out of line: the lock calls would make every death save registers. */
+static PYMGC_NOINLINE void untrack_if_tracked_shared(pymgc_domain *d, pymgc_head *h)
+{
+    pthread_mutex_lock(&d->lock);
+    untrack_if_tracked_locked(h);
+    pthread_mutex_unlock(&d->lock);
+}
+
+/* In the shared domain h->next is read only with the lock held: a
+ * neighbour's unlinking writes it. */
+static inline void untrack_if_tracked(pymgc_domain *d, pymgc_head *h)
+{
+    if (pymgc_unlikely(d->shared))
+        untrack_if_tracked_shared(d, h);
+    else
+        untrack_if_tracked_locked(h);
 }
 
 /* The header of a new object, its tracking and its accounting (generation
  * 0's count is the caller's). */
-static inline void *init_object(pymgc_domain *d, pymgc_head *h, unsigned id, bool container, size_t extra)
+static inline void *init_object(pymgc_domain *d, pymgc_head *h, unsigned id, bool container, size_t extra,
+                               uint8_t tag)
 {
     *h = (pymgc_head){.refcnt = 1, .type_id = (uint16_t)id, .domain_id = d->id,
-                     .gen = PYMGC_GEN_UNTRACKED, .tag = d->shared ? PYMGC_TAG_SHARED : PYMGC_TAG_LOCAL};
+                     .gen = PYMGC_GEN_UNTRACKED, .tag = tag};
     if (container)
         track_locked(d, h);
     pymgc_type_count *c = &d->type_counts[id];
@@ -140,7 +156,8 @@ static PYMGC_NOINLINE void *new_object_slow(pym_type *type, pymgc_head *h, size_
     }
     memset(h + 1, 0, size);
     pymgc_lock(d);
-    void *obj = init_object(d, h, id, container, extra);
+    void *obj = init_object(d, h, id, container, extra,
+                            d->shared ? PYMGC_TAG_SHARED : PYMGC_TAG_LOCAL);
     pymgc_unlock(d);
     return obj;
 }
@@ -168,7 +185,7 @@ static PYMGC_ALWAYS_INLINE void *new_object(pym_type *type, size_t extra)
     pymgc_domain *d = pymgc_current_domain;
     unsigned id = __atomic_load_n(&type->pymgc_type_id, __ATOMIC_ACQUIRE);
     bool container = type->traverse != NULL;
-    if (pymgc_unlikely(!d || d->shared || id == 0 || id >= d->ntype_counts || size - 16 > 48 ||
+    if (pymgc_unlikely(!d || id == 0 || id >= d->fast_type_ids || size - 16 > 48 ||
                       (container && d->gens[0].count >= d->gen0_trigger)))
         return new_object_slow(type, h, size, extra);
     /* 16 to 64 bytes: two or four 16-byte stores, overlapping. */
@@ -182,7 +199,7 @@ static PYMGC_ALWAYS_INLINE void *new_object(pym_type *type, size_t extra)
     }
     if (container)
         d->gens[0].count++;
-    return init_object(d, h, id, container, extra);
+    return init_object(d, h, id, container, extra, PYMGC_TAG_LOCAL);
 }
 
 void *pymgc_new_extra(pym_type *type, size_t extra)
@@ -265,8 +282,11 @@ static PYMGC_ALWAYS_INLINE void die_with_user_code(pymgc_domain *d, pymgc_head *
     dealloc_depth--;
 }
 
+/* Untracks h first (here, not in pym_dealloc_: a call there would make
+ * every short death save registers). */
 static PYMGC_NOINLINE void dealloc_with_user_code(pymgc_domain *d, pymgc_head *h, pym_type *t)
 {
+    untrack_if_tracked(d, h);
     if (dealloc_depth >= PYMGC_TRASH_DEPTH) {
         h->prev = trash;
         trash = h;
@@ -333,7 +353,6 @@ void pym_dealloc_(void *obj)
     pymgc_domain *d = pymgc_domain_of(h);
     pym_type *t = pymgc_type_of(h);
     if (t->finalize || t->dealloc || t->clear || (h->flags & PYMGC_FLAG_WEAKREFS)) {
-        untrack_if_tracked(d, h);
         dealloc_with_user_code(d, h, t);
     } else {
         if (h->next)    /* no code will see the header again */
@@ -348,9 +367,7 @@ void pym_dealloc_(void *obj)
 static PYMGC_NOINLINE void dealloc_shared(pymgc_head *h)
 {
     __atomic_store_n(&h->refcnt, 0, __ATOMIC_RELAXED);
-    pymgc_domain *d = pymgc_domain_of(h);
-    untrack_if_tracked(d, h);
-    dealloc_with_user_code(d, h, pymgc_type_of(h));
+    dealloc_with_user_code(pymgc_domain_of(h), h, pymgc_type_of(h));
 }
 
 void pymgc_release_garbage(pymgc_domain *d, pymgc_head *h)
