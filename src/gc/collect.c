@@ -214,7 +214,7 @@ static size_t finalize_garbage(pymgc_head *unreachable)
  * second clear (pymgc_release_garbage).  A batch member still referenced
  * after its release lives on in the older generation, as in CPython.
  * Objects later on the list that a clear frees die the usual way. */
-#define GARBAGE_BATCH 1024
+#define GARBAGE_BATCH 128     /* 6 KiB of 48-byte objects: the three passes stay in L1 */
 
 static void delete_garbage(pymgc_domain *d, pymgc_head *collectable, pymgc_head *old, uint8_t old_gen)
 {
