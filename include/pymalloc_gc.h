@@ -68,10 +68,10 @@
  *   - Not in the shared domain: weak references (pym_weakref_new returns
  *     NULL with errno = EINVAL for a shared object or inside) and
  *     interning (pym_intern inside: NULL, EINVAL).
- *   Counting the first time pym_gc_shared_enter is called switches
- *   pym_incref/pym_decref of every object to an out-of-line call (which
- *   makes the shared objects' counts atomic); programs that never enter
- *   keep the inline counting.
+ *   The first pym_gc_shared_enter of the process switches pym_incref and
+ *   pym_decref of every object to an out-of-line call (which makes the
+ *   shared objects' counts atomic); programs that never enter keep the
+ *   inline counting.
  *
  * Bad arguments
  *   Functions that take an object check it by its header: NULL, a freed
@@ -137,7 +137,9 @@ typedef struct pym_type {
     /* Run once before the object dies (PEP 442).  May resurrect self. */
     void (*finalize)(void *self);
     /* Release what self owns (references, external resources); the layer
-     * frees the memory afterwards.  NULL: `clear` is called instead. */
+     * frees the memory afterwards.  NULL: `clear` is called instead (an
+     * object freed as cyclic garbage has had its clear already and gets
+     * no second one). */
     void (*dealloc)(void *self);
     unsigned flags;     /* PYM_TYPE_* */
     unsigned int pymgc_type_id;  /* the layer's: leave it zero */
