@@ -25,8 +25,9 @@
  *   uncollectable and the object goes to the garbage list (CPython does
  *   this for tp_del objects).  A type without `clear` is no obstacle by
  *   itself (see pym_type.clear).
- *   A full collection (generation 2) ends with pym_trim(), so the pools it
- *   emptied go back to the kernel at once.
+ *   An explicit full collection (pym_gc_collect(2)) ends with pym_trim(),
+ *   so the pools it emptied go back to the kernel before it returns;
+ *   automatic collections leave that to the allocator's purge policy.
  *
  * Threads: one collector domain per thread
  *   Every thread has its own domain (created on first use, like one
@@ -43,6 +44,34 @@
  *   the layer.  With PYM_GC_DEBUG_OWNER set, every reference-count and
  *   tracking call checks that the calling thread owns the object and aborts
  *   with a message if not.
+ *
+ * Threads: the shared domain (for cycles that span threads)
+ *   pym_gc_shared_enter() puts the calling thread inside the one shared
+ *   domain of the process; pym_gc_shared_leave() takes it out.  While a
+ *   thread is inside, the shared domain is its current domain: pym_new
+ *   allocates into it, and pym_gc_collect and every other pym_gc_* call act
+ *   on it.  Any number of threads may be inside at once.  The contract:
+ *   - Use (reference-count, read, write, traverse) an object of the shared
+ *     domain only while inside.  Its count is atomic, so threads inside may
+ *     count the same object at once; its fields are yours to synchronise,
+ *     as for any shared C data.
+ *   - Shared objects refer only to shared (or immortal) objects.
+ *   - A collection of the shared domain (automatic, from pym_new, or
+ *     pym_gc_collect) and every pym_gc_* call made inside run while every
+ *     other thread is outside: the caller waits until the others have left
+ *     or are themselves waiting in pym_gc_shared_enter or in such a call;
+ *     enters wait until it is done.  So a thread inside must leave before
+ *     it blocks on another thread (a lock, a join, a condition), and leave
+ *     from time to time in a long computation, as a Python thread releases
+ *     the GIL.  Counting, pym_new and object death do not wait.
+ *   - A thread that exits inside leaves.  Enters nest (leave as often).
+ *   - Not in the shared domain: weak references (pym_weakref_new returns
+ *     NULL with errno = EINVAL for a shared object or inside) and
+ *     interning (pym_intern inside: NULL, EINVAL).
+ *   The first pym_gc_shared_enter of the process switches pym_incref and
+ *   pym_decref of every object to an out-of-line call (which makes the
+ *   shared objects' counts atomic); programs that never enter keep the
+ *   inline counting.
  *
  * Bad arguments
  *   Functions that take an object check it by its header: NULL, a freed
@@ -108,7 +137,9 @@ typedef struct pym_type {
     /* Run once before the object dies (PEP 442).  May resurrect self. */
     void (*finalize)(void *self);
     /* Release what self owns (references, external resources); the layer
-     * frees the memory afterwards.  NULL: `clear` is called instead. */
+     * frees the memory afterwards.  NULL: `clear` is called instead (an
+     * object freed as cyclic garbage has had its clear already and gets
+     * no second one). */
     void (*dealloc)(void *self);
     unsigned flags;     /* PYM_TYPE_* */
     unsigned int pymgc_type_id;  /* the layer's: leave it zero */
@@ -136,7 +167,9 @@ PYM_EXPORT void *pym_new(pym_type *type);
 #endif
 #define PYM_REFCNT_OFFSET_ 16
 #define PYM_IMMORTAL_REFCNT_ UINT32_MAX
-PYM_EXPORT extern int pym_gc_owner_check_;      /* PYM_GC_DEBUG_OWNER is on */
+/* Nonzero: counting goes through the library (owner check on, or the
+ * shared domain in use, whose objects have atomic counts). */
+PYM_EXPORT extern int pym_gc_slow_refcount_;
 PYM_EXPORT void pym_incref_checked_(void *obj);
 PYM_EXPORT void pym_decref_checked_(void *obj);
 PYM_EXPORT void pym_dealloc_(void *obj);        /* the count reached zero */
@@ -149,7 +182,7 @@ static inline uint32_t *pym_refcnt_word_(const void *obj)
 static inline void pym_incref(void *obj)
 {
     uint32_t *rc = pym_refcnt_word_(obj);
-    if (PYM_UNLIKELY_(pym_gc_owner_check_))
+    if (PYM_UNLIKELY_(__atomic_load_n(&pym_gc_slow_refcount_, __ATOMIC_RELAXED)))
         pym_incref_checked_(obj);
     else if (*rc != PYM_IMMORTAL_REFCNT_)
         ++*rc;
@@ -159,7 +192,7 @@ static inline void pym_incref(void *obj)
 static inline void pym_decref(void *obj)
 {
     uint32_t *rc = pym_refcnt_word_(obj);
-    if (PYM_UNLIKELY_(pym_gc_owner_check_))
+    if (PYM_UNLIKELY_(__atomic_load_n(&pym_gc_slow_refcount_, __ATOMIC_RELAXED)))
         pym_decref_checked_(obj);
     else if (*rc > 1) {
         if (*rc != PYM_IMMORTAL_REFCNT_)
@@ -184,7 +217,7 @@ static inline void pym_xdecref(void *obj)
 
 static inline size_t pym_refcount(const void *obj)
 {
-    return *pym_refcnt_word_(obj);
+    return __atomic_load_n(pym_refcnt_word_(obj), __ATOMIC_RELAXED);
 }
 
 /* obj's type; NULL with errno = EINVAL when obj is not an object. */
@@ -303,6 +336,13 @@ PYM_EXPORT void pym_gc_print_stats(FILE *out);
  * unreachable cyclic garbage, untracked or in a running collection; -2
  * with errno = EINVAL when obj is not an object or out is NULL. */
 PYM_EXPORT int pym_gc_explain(void *obj, FILE *out);
+
+/* ---- the shared domain (see Threads above) ------------------------------ */
+/* 0 (waits while a collection of the shared domain runs). */
+PYM_EXPORT int pym_gc_shared_enter(void);
+/* 0, or -1 with errno = EPERM when the thread is not inside (or calls it
+ * from a collection callback or finalizer of the shared domain). */
+PYM_EXPORT int pym_gc_shared_leave(void);
 
 /* ---- weak references ------------------------------------------------------ */
 /* Called once when the referent dies, unless the weak reference died first

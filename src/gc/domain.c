@@ -58,10 +58,13 @@ void pymgc_fatal(const char *fmt, ...)
  * cut in the middle leaves at worst an id that is never used.  The domains
  * of the parent's other threads stay owned by threads that do not exist in
  * the child: their objects live on and are never collected there. */
+static void shared_child_after_fork(void);
+
 static void registry_child_after_fork(void)
 {
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
     registry_lock = fresh;
+    shared_child_after_fork();
 }
 
 __attribute__((constructor)) static void registry_atfork_install(void)
@@ -70,9 +73,12 @@ __attribute__((constructor)) static void registry_atfork_install(void)
         pymgc_fatal("pymalloc_gc: cannot install the fork handler");
 }
 
+static void shared_leave_all(void);
+
 static void domain_release(void *arg)
 {
     pymgc_domain *d = arg;
+    shared_leave_all();     /* a thread that exits inside leaves */
     pthread_mutex_lock(&registry_lock);
     d->next_free = free_domains;
     free_domains = d;
@@ -122,6 +128,130 @@ pymgc_domain *pymgc_domain_attach(void)
     return d;
 }
 
+/* ---- the shared domain ---------------------------------------------------
+ * One per process, made on the first pym_gc_shared_enter.  A thread inside
+ * (between enter and leave) has it as its current domain.  `world` counts
+ * the threads inside and stops them for exclusive work: a thread that
+ * wants it (a collection, a gc_api call) sets `stopped`, waits until it is
+ * the only one inside, works, and clears `stopped`.  Threads that enter,
+ * or want exclusive work themselves, meanwhile wait outside (a second
+ * would-be collector steps out while it waits, so two never wait for each
+ * other).  CPython 3.13's free-threaded build stops the world the same way
+ * for its collections. */
+pymgc_domain *pymgc_shared;
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    unsigned inside;            /* threads inside, waiting ones not counted */
+    bool stopped;               /* a thread works exclusively */
+} world = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, false};
+static PYMGC_TLS pymgc_domain *home_domain;    /* the thread's own, while inside */
+static PYMGC_TLS unsigned inside_depth;        /* nested enters */
+static PYMGC_TLS unsigned exclusive_depth;     /* nested exclusive sections */
+
+bool pymgc_inside_shared(void)
+{
+    return inside_depth > 0;
+}
+
+static pymgc_domain *shared_domain_get(void)
+{
+    pymgc_domain *d = __atomic_load_n(&pymgc_shared, __ATOMIC_ACQUIRE);
+    if (d)
+        return d;
+    pthread_mutex_lock(&registry_lock);
+    d = pymgc_shared;
+    if (!d) {
+        d = domain_create_locked();
+        d->shared = true;
+        pthread_mutex_init(&d->lock, NULL);
+        __atomic_fetch_or(&pym_gc_slow_refcount_, PYMGC_SLOW_SHARED, __ATOMIC_RELEASE);
+        __atomic_store_n(&pymgc_shared, d, __ATOMIC_RELEASE);
+    }
+    pthread_mutex_unlock(&registry_lock);
+    return d;
+}
+
+int pym_gc_shared_enter(void)
+{
+    if (inside_depth > 0) {
+        inside_depth++;
+        return 0;
+    }
+    pymgc_domain *own = pymgc_domain_current();
+    pymgc_domain *d = shared_domain_get();
+    pthread_mutex_lock(&world.lock);
+    while (world.stopped)
+        pthread_cond_wait(&world.changed, &world.lock);
+    world.inside++;
+    pthread_mutex_unlock(&world.lock);
+    home_domain = own;
+    inside_depth = 1;
+    pymgc_current_domain = d;
+    return 0;
+}
+
+int pym_gc_shared_leave(void)
+{
+    if (inside_depth == 0 || exclusive_depth > 0) {
+        errno = EPERM;
+        return -1;
+    }
+    if (--inside_depth > 0)
+        return 0;
+    pymgc_current_domain = home_domain;
+    home_domain = NULL;
+    pthread_mutex_lock(&world.lock);
+    world.inside--;
+    pthread_cond_broadcast(&world.changed);
+    pthread_mutex_unlock(&world.lock);
+    return 0;
+}
+
+static void shared_leave_all(void)
+{
+    if (inside_depth == 0)
+        return;
+    exclusive_depth = 0;
+    inside_depth = 1;
+    pym_gc_shared_leave();
+}
+
+pymgc_domain *pymgc_exclusive_begin(void)
+{
+    pymgc_domain *d = pymgc_domain_current();
+    if (pymgc_likely(!d->shared))
+        return d;
+    if (exclusive_depth++ > 0)
+        return d;
+    pthread_mutex_lock(&world.lock);
+    while (world.stopped) {
+        /* Another thread works exclusively: step out until it is done. */
+        world.inside--;
+        pthread_cond_broadcast(&world.changed);
+        while (world.stopped)
+            pthread_cond_wait(&world.changed, &world.lock);
+        world.inside++;
+    }
+    world.stopped = true;
+    while (world.inside > 1)
+        pthread_cond_wait(&world.changed, &world.lock);
+    pthread_mutex_unlock(&world.lock);
+    return d;
+}
+
+void pymgc_exclusive_end(pymgc_domain **dp)
+{
+    if (pymgc_likely(!(*dp)->shared))
+        return;
+    if (--exclusive_depth > 0)
+        return;
+    pthread_mutex_lock(&world.lock);
+    world.stopped = false;
+    pthread_cond_broadcast(&world.changed);
+    pthread_mutex_unlock(&world.lock);
+}
+
 uint16_t pymgc_type_register(pym_type *type)
 {
     pthread_mutex_lock(&registry_lock);
@@ -155,4 +285,17 @@ uint8_t pymgc_next_epochs(pymgc_domain *d, unsigned n)
     uint8_t first = (uint8_t)(d->epoch + 1);
     d->epoch = (uint8_t)(d->epoch + n);
     return first;
+}
+
+/* In a child only the forking thread is inside (if it was). */
+static void shared_child_after_fork(void)
+{
+    pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
+    pthread_cond_t fresh_cond = PTHREAD_COND_INITIALIZER;
+    world.lock = fresh;
+    world.changed = fresh_cond;
+    world.inside = inside_depth > 0;
+    world.stopped = exclusive_depth > 0;
+    if (pymgc_shared)
+        pymgc_shared->lock = fresh;
 }

@@ -104,7 +104,7 @@ static void print_chain(FILE *out, search *s, void *obj, int length)
 
 int pym_gc_explain(void *obj, FILE *out)
 {
-    pymgc_domain *d = pymgc_domain_current();
+    PYMGC_DOMAIN_EXCLUSIVE(d);
     if (!out || !pymgc_checked_head(obj)) {
         errno = EINVAL;
         return -2;

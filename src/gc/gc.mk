@@ -13,14 +13,15 @@ libpymalloc_gc_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden -fno-plt -pthread
 libpymalloc_gc_la_LDFLAGS = -version-info 0:0:0 -pthread
 libpymalloc_gc_la_LIBADD = libpymalloc.la
 
-EXTRA_DIST += tests/gc/gc_test.h examples/run-doctree.sh bench/gc/graph.py bench/gc/run.sh
+EXTRA_DIST += tests/gc/gc_test.h examples/run-doctree.sh bench/gc/graph.py bench/gc/gen0.py bench/gc/run.sh
 
 if HAVE_CMOCKA
 gc_test_programs = \
 	tests/gc/test_collect tests/gc/test_refcount tests/gc/test_weakref \
 	tests/gc/test_automatic tests/gc/test_api tests/gc/test_intern \
 	tests/gc/test_explain tests/gc/test_threads tests/gc/test_rss \
-	tests/gc/test_static_link tests/gc/test_fork tests/gc/test_badargs
+	tests/gc/test_static_link tests/gc/test_fork tests/gc/test_badargs \
+	tests/gc/test_shared
 check_PROGRAMS += $(gc_test_programs)
 TESTS += $(gc_test_programs)
 GC_TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) -pthread
@@ -45,6 +46,8 @@ tests_gc_test_rss_CFLAGS = $(GC_TEST_CFLAGS)
 tests_gc_test_rss_LDADD = $(GC_TEST_LDADD)
 tests_gc_test_badargs_CFLAGS = $(GC_TEST_CFLAGS)
 tests_gc_test_badargs_LDADD = $(GC_TEST_LDADD)
+tests_gc_test_shared_CFLAGS = $(GC_TEST_CFLAGS)
+tests_gc_test_shared_LDADD = $(GC_TEST_LDADD)
 tests_gc_test_fork_CFLAGS = $(GC_TEST_CFLAGS)
 tests_gc_test_fork_LDADD = $(GC_TEST_LDADD)
 # Both static archives in one program (libtool's -static takes the .a of
@@ -59,13 +62,14 @@ check_PROGRAMS += examples/doctree
 examples_doctree_LDADD = libpymalloc_gc.la libpymalloc.la
 TESTS += examples/run-doctree.sh
 
-# Benchmarks: `make bench-gc` prints the two ratios.  They are check
+# Benchmarks: `make bench-gc` prints the three ratios.  They are check
 # programs only so that no new top-level variable is needed; make check
 # builds them (a second) and never runs them.
-check_PROGRAMS += bench/gc/bench_collect bench/gc/bench_newdecref
+check_PROGRAMS += bench/gc/bench_collect bench/gc/bench_newdecref bench/gc/bench_gen0
 bench_gc_bench_collect_LDADD = libpymalloc_gc.la libpymalloc.la
 bench_gc_bench_newdecref_LDADD = libpymalloc_gc.la libpymalloc.la
+bench_gc_bench_gen0_LDADD = libpymalloc_gc.la libpymalloc.la
 
 .PHONY: bench-gc
-bench-gc: bench/gc/bench_collect$(EXEEXT) bench/gc/bench_newdecref$(EXEEXT)
+bench-gc: bench/gc/bench_collect$(EXEEXT) bench/gc/bench_newdecref$(EXEEXT) bench/gc/bench_gen0$(EXEEXT)
 	$(SHELL) $(top_srcdir)/bench/gc/run.sh $(abs_top_builddir) $(abs_top_srcdir)

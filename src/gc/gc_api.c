@@ -4,8 +4,9 @@
  * get_referrers, get_referents), freeze, debug flags, the garbage list,
  * callbacks, and the per-type accounting that CPython does not have.
  *
- * Everything here acts on pymgc_domain_current() (the calling thread's domain); the
- * only process-wide setting is the owner check of PYM_GC_DEBUG_OWNER.
+ * Everything here acts on the calling thread's current domain (its own, or
+ * the shared one while inside it, then exclusively: PYMGC_DOMAIN_EXCLUSIVE);
+ * the only process-wide setting is the owner check of PYM_GC_DEBUG_OWNER.
  */
 #include <errno.h>
 #include <string.h>
@@ -13,18 +14,22 @@
 
 static void set_enabled(bool enabled)
 {
-    pymgc_domain *d = pymgc_domain_current();
+    PYMGC_DOMAIN_EXCLUSIVE(d);
     d->enabled = enabled;
     pymgc_set_gen0_trigger(d);
 }
 
 void pym_gc_enable(void) { set_enabled(true); }
 void pym_gc_disable(void) { set_enabled(false); }
-int pym_gc_isenabled(void) { return pymgc_domain_current()->enabled; }
+int pym_gc_isenabled(void)
+{
+    PYMGC_DOMAIN_EXCLUSIVE(d);
+    return d->enabled;
+}
 
 void pym_gc_set_threshold(long threshold0, long threshold1, long threshold2)
 {
-    pymgc_domain *d = pymgc_domain_current();
+    PYMGC_DOMAIN_EXCLUSIVE(d);
     d->gens[0].threshold = threshold0;
     d->gens[1].threshold = threshold1;
     d->gens[2].threshold = threshold2;
@@ -33,21 +38,22 @@ void pym_gc_set_threshold(long threshold0, long threshold1, long threshold2)
 
 void pym_gc_get_threshold(long out[PYM_GC_GENERATIONS])
 {
-    pymgc_domain *d = pymgc_domain_current();
+    PYMGC_DOMAIN_EXCLUSIVE(d);
     for (int i = 0; i < PYM_GC_GENERATIONS; i++)
         out[i] = d->gens[i].threshold;
 }
 
 void pym_gc_get_count(long out[PYM_GC_GENERATIONS])
 {
-    pymgc_domain *d = pymgc_domain_current();
+    PYMGC_DOMAIN_EXCLUSIVE(d);
     for (int i = 0; i < PYM_GC_GENERATIONS; i++)
         out[i] = d->gens[i].count;
 }
 
 void pym_gc_get_stats(pym_gc_gen_stats_t out[PYM_GC_GENERATIONS])
 {
-    memcpy(out, pymgc_domain_current()->stats, sizeof(pym_gc_gen_stats_t) * PYM_GC_GENERATIONS);
+    PYMGC_DOMAIN_EXCLUSIVE(d);
+    memcpy(out, d->stats, sizeof(pym_gc_gen_stats_t) * PYM_GC_GENERATIONS);
 }
 
 /* ---- iteration ------------------------------------------------------------ */
@@ -63,7 +69,7 @@ static size_t each_in_list(pymgc_head *list, pym_gc_object_fn fn, void *arg, boo
 
 size_t pym_gc_get_objects(int generation, pym_gc_object_fn fn, void *arg)
 {
-    pymgc_domain *d = pymgc_domain_current();
+    PYMGC_DOMAIN_EXCLUSIVE(d);
     if (generation >= PYM_GC_GENERATIONS || generation < -1 || !fn) {
         errno = EINVAL;
         return PYM_GC_ERROR;
@@ -94,7 +100,7 @@ static int visit_find_target(void *obj, void *arg)
 
 size_t pym_gc_get_referrers(void *obj, pym_gc_object_fn fn, void *arg)
 {
-    pymgc_domain *d = pymgc_domain_current();
+    PYMGC_DOMAIN_EXCLUSIVE(d);
     if (!fn || !pymgc_checked_head(obj)) {
         errno = EINVAL;
         return PYM_GC_ERROR;
@@ -152,20 +158,20 @@ static void move_all(pymgc_head *from, pymgc_head *to, uint8_t gen)
 
 void pym_gc_freeze(void)
 {
-    pymgc_domain *d = pymgc_domain_current();
+    PYMGC_DOMAIN_EXCLUSIVE(d);
     for (int i = 0; i < PYM_GC_GENERATIONS; i++)
         move_all(&d->gens[i].head, &d->permanent, PYMGC_GEN_PERMANENT);
 }
 
 void pym_gc_unfreeze(void)
 {
-    pymgc_domain *d = pymgc_domain_current();
+    PYMGC_DOMAIN_EXCLUSIVE(d);
     move_all(&d->permanent, &d->gens[PYM_GC_GENERATIONS - 1].head, PYM_GC_GENERATIONS - 1);
 }
 
 size_t pym_gc_get_freeze_count(void)
 {
-    pymgc_domain *d = pymgc_domain_current();
+    PYMGC_DOMAIN_EXCLUSIVE(d);
     size_t n = 0;
     for (pymgc_head *h = d->permanent.next; h != &d->permanent; h = h->next)
         n++;
@@ -175,30 +181,36 @@ size_t pym_gc_get_freeze_count(void)
 /* ---- debug ---------------------------------------------------------------- */
 void pym_gc_set_debug(unsigned flags)
 {
-    pymgc_domain_current()->debug = flags;
-    __atomic_store_n(&pym_gc_owner_check_, (flags & PYM_GC_DEBUG_OWNER) != 0, __ATOMIC_RELAXED);
+    PYMGC_DOMAIN_EXCLUSIVE(d);
+    d->debug = flags;
+    if (flags & PYM_GC_DEBUG_OWNER)
+        __atomic_fetch_or(&pym_gc_slow_refcount_, PYMGC_SLOW_OWNER, __ATOMIC_RELAXED);
+    else
+        __atomic_fetch_and(&pym_gc_slow_refcount_, ~PYMGC_SLOW_OWNER, __ATOMIC_RELAXED);
 }
 
 unsigned pym_gc_get_debug(void)
 {
-    return pymgc_domain_current()->debug;
+    PYMGC_DOMAIN_EXCLUSIVE(d);
+    return d->debug;
 }
 
 /* ---- garbage -------------------------------------------------------------- */
 size_t pym_gc_garbage_count(void)
 {
-    return pymgc_domain_current()->ngarbage;
+    PYMGC_DOMAIN_EXCLUSIVE(d);
+    return d->ngarbage;
 }
 
 void *pym_gc_garbage_get(size_t index)
 {
-    pymgc_domain *d = pymgc_domain_current();
+    PYMGC_DOMAIN_EXCLUSIVE(d);
     return index < d->ngarbage ? d->garbage[index] : NULL;
 }
 
 void pym_gc_garbage_clear(void)
 {
-    pymgc_domain *d = pymgc_domain_current();
+    PYMGC_DOMAIN_EXCLUSIVE(d);
     /* Take the list first: a decref may run code that appends to it. */
     void **items = d->garbage;
     size_t n = d->ngarbage;
@@ -212,7 +224,7 @@ void pym_gc_garbage_clear(void)
 /* ---- callbacks ------------------------------------------------------------ */
 int pym_gc_callback_add(pym_gc_callback cb, void *arg)
 {
-    pymgc_domain *d = pymgc_domain_current();
+    PYMGC_DOMAIN_EXCLUSIVE(d);
     if (!cb) {
         errno = EINVAL;
         return -1;
@@ -229,7 +241,7 @@ int pym_gc_callback_add(pym_gc_callback cb, void *arg)
 
 int pym_gc_callback_remove(pym_gc_callback cb, void *arg)
 {
-    pymgc_domain *d = pymgc_domain_current();
+    PYMGC_DOMAIN_EXCLUSIVE(d);
     for (size_t i = 0; i < d->ncallbacks; i++) {
         if (d->callbacks[i].cb == cb && d->callbacks[i].arg == arg) {
             memmove(&d->callbacks[i], &d->callbacks[i + 1],
@@ -245,7 +257,7 @@ int pym_gc_callback_remove(pym_gc_callback cb, void *arg)
 /* ---- per-type accounting -------------------------------------------------- */
 size_t pym_gc_get_type_stats(pym_gc_type_stats_t *out, size_t capacity)
 {
-    pymgc_domain *d = pymgc_domain_current();
+    PYMGC_DOMAIN_EXCLUSIVE(d);
     /* row_of[type id] = 1 + the row of that type in out, 0 if none. */
     size_t *row_of = capacity ? pym_calloc(d->ntype_counts ? d->ntype_counts : 1, sizeof *row_of) : NULL;
     size_t n = 0;
@@ -276,7 +288,7 @@ size_t pym_gc_get_type_stats(pym_gc_type_stats_t *out, size_t capacity)
 
 void pym_gc_print_stats(FILE *out)
 {
-    pymgc_domain *d = pymgc_domain_current();
+    PYMGC_DOMAIN_EXCLUSIVE(d);
     fprintf(out, "pymalloc_gc domain %u: %s, thresholds %ld %ld %ld, counts %ld %ld %ld\n",
             d->id, d->enabled ? "enabled" : "disabled",
             d->gens[0].threshold, d->gens[1].threshold, d->gens[2].threshold,

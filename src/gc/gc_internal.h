@@ -26,6 +26,7 @@
 #define PYMGC_GC_INTERNAL_H
 
 #include <limits.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdbool.h>
@@ -78,6 +79,7 @@ enum {
  * one of them; a freed object's is 0. */
 enum {
     PYMGC_TAG_LOCAL = 0xA7,     /* an object of a thread's own domain */
+    PYMGC_TAG_SHARED = 0x5E,    /* an object of the shared domain: atomic count */
 };
 
 enum {
@@ -136,8 +138,12 @@ typedef struct pymgc_domain {
     size_t intern_nbuckets, intern_count;
     pymgc_type_count *type_counts;   /* indexed by type id */
     size_t ntype_counts;
-    unsigned dealloc_depth;     /* nested deallocations running (trashcan) */
-    pymgc_head *trash;           /* deferred deallocations, linked by prev */
+    /* pym_new's fast path takes type ids below this: ntype_counts, or 0
+     * for the shared domain (whose allocations all take the slow path, so
+     * that the fast path needs no test of its own for it). */
+    size_t fast_type_ids;
+    bool shared;                /* the shared domain (see domain.c) */
+    pthread_mutex_t lock;       /* shared domain: lists, counts, type table */
     struct pymgc_domain *next_free;  /* on the list of unowned domains */
 } pymgc_domain;
 
@@ -232,6 +238,36 @@ static inline pymgc_domain *pymgc_domain_current(void)
 }
 static inline pymgc_domain *pymgc_domain_of(const pymgc_head *h) { return pymgc_domains[h->domain_id]; }
 PYMGC_HIDDEN uint16_t pymgc_type_register(pym_type *type);
+
+/* The shared domain.  Its lock guards the generation lists, counts and
+ * type table against threads inside it at the same time; everything else
+ * (collection, the gc_api functions) runs "exclusive": every other thread
+ * has left the domain or waits at its door. */
+PYMGC_HIDDEN extern pymgc_domain *pymgc_shared;
+static inline void pymgc_lock(pymgc_domain *d)
+{
+    if (pymgc_unlikely(d->shared))
+        pthread_mutex_lock(&d->lock);
+}
+static inline void pymgc_unlock(pymgc_domain *d)
+{
+    if (pymgc_unlikely(d->shared))
+        pthread_mutex_unlock(&d->lock);
+}
+/* The current domain, exclusive when it is the shared one (nests). */
+PYMGC_HIDDEN pymgc_domain *pymgc_exclusive_begin(void);
+PYMGC_HIDDEN void pymgc_exclusive_end(pymgc_domain **dp);
+/* pymgc_domain *d = the current domain, exclusive to the end of the block. */
+#define PYMGC_DOMAIN_EXCLUSIVE(d) \
+    pymgc_domain *d __attribute__((cleanup(pymgc_exclusive_end))) = pymgc_exclusive_begin()
+/* Is this thread inside the shared domain? */
+PYMGC_HIDDEN bool pymgc_inside_shared(void);
+
+/* pym_gc_slow_refcount_ bits. */
+enum {
+    PYMGC_SLOW_OWNER = 1,       /* PYM_GC_DEBUG_OWNER */
+    PYMGC_SLOW_SHARED = 2,      /* the shared domain has been entered */
+};
 /* The first of n fresh epochs for n passes.  On wrap-around every stamp is
  * reset, so call it only when all tracked objects are on generation lists
  * (at the start of a collection, not in the middle). */
@@ -252,6 +288,9 @@ static inline void pymgc_set_gen0_trigger(pymgc_domain *d)
 PYMGC_HIDDEN void *pymgc_new_extra(pym_type *type, size_t extra);
 PYMGC_HIDDEN void pymgc_track(pymgc_domain *d, pymgc_head *h);
 PYMGC_HIDDEN void pymgc_untrack(pymgc_domain *d, pymgc_head *h);
+/* The death of cyclic garbage whose clear has run: h is untracked and its
+ * count is 1 (the collector's). */
+PYMGC_HIDDEN void pymgc_release_garbage(pymgc_domain *d, pymgc_head *h);
 
 /* Argument checks (issue 13): is obj, by its header, a live object of
  * this layer?  NULL, a misaligned pointer, a freed object or a pointer into

@@ -81,6 +81,10 @@ static int table_grow(pymgc_domain *d)
 void *pym_intern(const void *bytes, size_t len)
 {
     pymgc_domain *d = pymgc_domain_current();
+    if (d->shared) {
+        errno = EINVAL;     /* per-thread domains only (see the header) */
+        return NULL;
+    }
     uint64_t hash = hash_bytes(bytes, len);
     if (d->intern_nbuckets) {
         for (pymgc_bytes *b = d->intern_buckets[hash & (d->intern_nbuckets - 1)]; b; b = b->chain) {

@@ -31,7 +31,15 @@
 
 static void check_owner(const pymgc_head *h, const char *what)
 {
+    if (h->tag == PYMGC_TAG_SHARED) {
+        if (!pymgc_inside_shared())
+            pymgc_fatal("pymalloc_gc: %s of <%s %p> of the shared domain from a thread outside it",
+                        what, pymgc_type_of(h)->name, (void *)(h + 1));
+        return;
+    }
     pymgc_domain *d = pymgc_current_domain;
+    if (d && d->shared)
+        d = NULL;
     if (!d || d->id != h->domain_id)
         pymgc_fatal("pymalloc_gc: %s of <%s %p> (domain %u) from a thread of domain %u",
                    what, pymgc_type_of(h)->name, (void *)(h + 1), h->domain_id, d ? d->id : 0u);
@@ -48,6 +56,7 @@ static PYMGC_NOINLINE void type_counts_grow(pymgc_domain *d, unsigned id)
     memset(grown + d->ntype_counts, 0, (n - d->ntype_counts) * sizeof *grown);
     d->type_counts = grown;
     d->ntype_counts = n;
+    d->fast_type_ids = d->shared ? 0 : n;
 }
 
 /* The type's id, registering the type and making room for its counter in
@@ -62,29 +71,65 @@ static PYMGC_NOINLINE unsigned type_first_use(pymgc_domain *d, pym_type *type)
     return id;
 }
 
-void pymgc_track(pymgc_domain *d, pymgc_head *h)
+static inline void track_locked(pymgc_domain *d, pymgc_head *h)
 {
     h->gen = 0;
     h->epoch = 0;
     pymgc_list_append(h, &d->gens[0].head);
 }
 
+void pymgc_track(pymgc_domain *d, pymgc_head *h)
+{
+    pymgc_lock(d);
+    track_locked(d, h);
+    pymgc_unlock(d);
+}
+
 void pymgc_untrack(pymgc_domain *d, pymgc_head *h)
 {
-    (void)d;
+    pymgc_lock(d);
     pymgc_list_remove(h);
     h->next = h->prev = NULL;
     h->gen = PYMGC_GEN_UNTRACKED;
+    pymgc_unlock(d);
+}
+
+static inline void untrack_if_tracked_locked(pymgc_head *h)
+{
+    if (h->next) {
+        pymgc_list_remove(h);
+        h->next = h->prev = NULL;
+        h->gen = PYMGC_GEN_UNTRACKED;
+    }
+}
+
+/* Out of line: the lock calls would make every death save registers. */
+static PYMGC_NOINLINE void untrack_if_tracked_shared(pymgc_domain *d, pymgc_head *h)
+{
+    pthread_mutex_lock(&d->lock);
+    untrack_if_tracked_locked(h);
+    pthread_mutex_unlock(&d->lock);
+}
+
+/* In the shared domain h->next is read only with the lock held: a
+ * neighbour's unlinking writes it. */
+static inline void untrack_if_tracked(pymgc_domain *d, pymgc_head *h)
+{
+    if (pymgc_unlikely(d->shared))
+        untrack_if_tracked_shared(d, h);
+    else
+        untrack_if_tracked_locked(h);
 }
 
 /* The header of a new object, its tracking and its accounting (generation
  * 0's count is the caller's). */
-static inline void *init_object(pymgc_domain *d, pymgc_head *h, unsigned id, bool container, size_t extra)
+static inline void *init_object(pymgc_domain *d, pymgc_head *h, unsigned id, bool container, size_t extra,
+                               uint8_t tag)
 {
     *h = (pymgc_head){.refcnt = 1, .type_id = (uint16_t)id, .domain_id = d->id,
-                     .gen = PYMGC_GEN_UNTRACKED, .tag = PYMGC_TAG_LOCAL};
+                     .gen = PYMGC_GEN_UNTRACKED, .tag = tag};
     if (container)
-        pymgc_track(d, h);
+        track_locked(d, h);
     pymgc_type_count *c = &d->type_counts[id];
     c->objects++;
     if (extra)
@@ -98,12 +143,23 @@ static inline void *init_object(pymgc_domain *d, pymgc_head *h, unsigned id, boo
 static PYMGC_NOINLINE void *new_object_slow(pym_type *type, pymgc_head *h, size_t size, size_t extra)
 {
     pymgc_domain *d = pymgc_domain_current();
-    unsigned id = type_first_use(d, type);
     bool container = type->traverse != NULL;
-    if (container && ++d->gens[0].count > d->gen0_trigger && !d->collecting)
-        pymgc_collect_generations(d);
+    pymgc_lock(d);
+    unsigned id = type_first_use(d, type);
+    bool collect = container && ++d->gens[0].count > d->gen0_trigger && !d->collecting;
+    pymgc_unlock(d);
+    if (collect) {
+        pymgc_domain *x = pymgc_exclusive_begin();
+        if (!x->collecting)
+            pymgc_collect_generations(x);
+        pymgc_exclusive_end(&x);
+    }
     memset(h + 1, 0, size);
-    return init_object(d, h, id, container, extra);
+    pymgc_lock(d);
+    void *obj = init_object(d, h, id, container, extra,
+                            d->shared ? PYMGC_TAG_SHARED : PYMGC_TAG_LOCAL);
+    pymgc_unlock(d);
+    return obj;
 }
 
 /* An object of type->size + extra bytes (extra is 0 but for interned
@@ -129,7 +185,7 @@ static PYMGC_ALWAYS_INLINE void *new_object(pym_type *type, size_t extra)
     pymgc_domain *d = pymgc_current_domain;
     unsigned id = __atomic_load_n(&type->pymgc_type_id, __ATOMIC_ACQUIRE);
     bool container = type->traverse != NULL;
-    if (pymgc_unlikely(!d || id == 0 || id >= d->ntype_counts || size - 16 > 48 ||
+    if (pymgc_unlikely(!d || id == 0 || id >= d->fast_type_ids || size - 16 > 48 ||
                       (container && d->gens[0].count >= d->gen0_trigger)))
         return new_object_slow(type, h, size, extra);
     /* 16 to 64 bytes: two or four 16-byte stores, overlapping. */
@@ -143,7 +199,7 @@ static PYMGC_ALWAYS_INLINE void *new_object(pym_type *type, size_t extra)
     }
     if (container)
         d->gens[0].count++;
-    return init_object(d, h, id, container, extra);
+    return init_object(d, h, id, container, extra, PYMGC_TAG_LOCAL);
 }
 
 void *pymgc_new_extra(pym_type *type, size_t extra)
@@ -156,8 +212,10 @@ void *pym_new(pym_type *type)
     return new_object(type, 0);
 }
 
-/* The end of every death: the counters, and the block back to pymalloc. */
-static inline void release(pymgc_domain *d, pymgc_head *h, const pym_type *t)
+/* The end of every death: the counters, and the block back to pymalloc.
+ * release_unlocked: a thread's own domain (or the caller holds the lock);
+ * release: any domain. */
+static inline void release_unlocked(pymgc_domain *d, pymgc_head *h, const pym_type *t)
 {
     if (t->traverse && d->gens[0].count > 0)
         d->gens[0].count--;
@@ -166,11 +224,29 @@ static inline void release(pymgc_domain *d, pymgc_head *h, const pym_type *t)
     pym_free(h);
 }
 
+static inline void release(pymgc_domain *d, pymgc_head *h, const pym_type *t)
+{
+    if (pymgc_likely(!d->shared)) {
+        release_unlocked(d, h, t);
+        return;
+    }
+    pymgc_lock(d);
+    if (t->traverse && d->gens[0].count > 0)
+        d->gens[0].count--;
+    d->type_counts[h->type_id].objects--;
+    pymgc_unlock(d);
+    h->tag = 0;
+    pym_free(h);
+}
+
 /* CPython's trashcan: a long chain of objects whose deallocs drop the next
  * one would recurse once per object.  Deaths that run user code are
- * counted in d->dealloc_depth; past PYMGC_TRASH_DEPTH nested ones the object
- * is parked on d->trash and the outermost death finishes it. */
+ * counted in dealloc_depth; past PYMGC_TRASH_DEPTH nested ones the object
+ * is parked on trash and the outermost death finishes it.  Per thread (it
+ * is about this thread's stack), whatever the objects' domains. */
 #define PYMGC_TRASH_DEPTH 50
+static PYMGC_TLS unsigned dealloc_depth;
+static PYMGC_TLS pymgc_head *trash;
 
 /* A death that runs user code: finalize once (PEP 442), and stop if it
  * resurrected the object; weak references and their callbacks; dealloc or
@@ -178,16 +254,20 @@ static inline void release(pymgc_domain *d, pymgc_head *h, const pym_type *t)
 static PYMGC_ALWAYS_INLINE void die_with_user_code(pymgc_domain *d, pymgc_head *h, pym_type *t)
 {
     void *obj = h + 1;
-    d->dealloc_depth++;
+    dealloc_depth++;
     if (t->finalize && !(h->flags & PYMGC_FLAG_FINALIZED)) {
         h->flags |= PYMGC_FLAG_FINALIZED;
-        h->refcnt = 1;
+        __atomic_store_n(&h->refcnt, 1, __ATOMIC_RELAXED);
         t->finalize(obj);
-        if (--h->refcnt != 0) {
+        if (__atomic_sub_fetch(&h->refcnt, 1, __ATOMIC_ACQ_REL) != 0) {
             /* Resurrected: it lives on, tracked if it is a container. */
-            if (t->traverse && !h->next)
-                pymgc_track(d, h);
-            d->dealloc_depth--;
+            if (t->traverse) {
+                pymgc_lock(d);
+                if (!h->next)
+                    track_locked(d, h);
+                pymgc_unlock(d);
+            }
+            dealloc_depth--;
             return;
         }
     }
@@ -197,64 +277,126 @@ static PYMGC_ALWAYS_INLINE void die_with_user_code(pymgc_domain *d, pymgc_head *
         t->dealloc(obj);
     else if (t->clear)
         t->clear(obj);
-    if (h->next)    /* dealloc tracked it again */
-        pymgc_untrack(d, h);
+    untrack_if_tracked(d, h);   /* dealloc may have tracked it again */
     release(d, h, t);
-    d->dealloc_depth--;
+    dealloc_depth--;
 }
 
+/* Untracks h first (here, not in pym_dealloc_: a call there would make
+ * every short death save registers). */
 static PYMGC_NOINLINE void dealloc_with_user_code(pymgc_domain *d, pymgc_head *h, pym_type *t)
 {
-    if (d->dealloc_depth >= PYMGC_TRASH_DEPTH) {
-        h->prev = d->trash;
-        d->trash = h;
+    untrack_if_tracked(d, h);
+    if (dealloc_depth >= PYMGC_TRASH_DEPTH) {
+        h->prev = trash;
+        trash = h;
         return;
     }
     die_with_user_code(d, h, t);
-    if (d->trash != NULL && d->dealloc_depth == 0) {
-        while (d->trash) {
-            pymgc_head *parked = d->trash;
-            d->trash = parked->prev;
+    if (trash != NULL && dealloc_depth == 0) {
+        while (trash) {
+            pymgc_head *parked = trash;
+            trash = parked->prev;
             parked->prev = NULL;
             die_with_user_code(d, parked, pymgc_type_of(parked));
         }
     }
 }
 
-int pym_gc_owner_check_;
+int pym_gc_slow_refcount_;     /* PYMGC_SLOW_* */
+
+/* The shared domain's counts are atomic (several threads inside at once);
+ * a count of 1 held by the caller cannot be raised by anyone else, so the
+ * last decref needs no compare-and-swap. */
+static void shared_incref(pymgc_head *h)
+{
+    uint32_t old = __atomic_load_n(&h->refcnt, __ATOMIC_RELAXED);
+    do {
+        if (old == PYMGC_IMMORTAL)
+            return;
+    } while (!__atomic_compare_exchange_n(&h->refcnt, &old, old + 1, true, __ATOMIC_RELAXED,
+                                          __ATOMIC_RELAXED));
+}
+
+/* True when the caller dropped the last reference. */
+static bool shared_decref(pymgc_head *h)
+{
+    uint32_t old = __atomic_load_n(&h->refcnt, __ATOMIC_ACQUIRE);
+    do {
+        if (old == PYMGC_IMMORTAL)
+            return false;
+        if (old <= 1)
+            return true;
+    } while (!__atomic_compare_exchange_n(&h->refcnt, &old, old - 1, true, __ATOMIC_ACQ_REL,
+                                          __ATOMIC_ACQUIRE));
+    return false;
+}
 
 void pym_incref_checked_(void *obj)
 {
     pymgc_head *h = pymgc_head_of(obj);
-    check_owner(h, "incref");
-    if (h->refcnt != PYMGC_IMMORTAL)
+    if (pymgc_unlikely(pym_gc_slow_refcount_ & PYMGC_SLOW_OWNER))
+        check_owner(h, "incref");
+    if (h->tag == PYMGC_TAG_SHARED)
+        shared_incref(h);
+    else if (h->refcnt != PYMGC_IMMORTAL)
         h->refcnt++;
 }
 
 void pym_dealloc_(void *obj)
 {
     pymgc_head *h = pymgc_head_of(obj);
-    if (pymgc_unlikely(h->refcnt == 0))
+    if (pymgc_unlikely(__atomic_load_n(&h->refcnt, __ATOMIC_RELAXED) == 0))
         pymgc_fatal("pymalloc_gc: decref of <%s %p> whose reference count is already zero",
                    pymgc_type_of(h)->name, obj);
-    h->refcnt = 0;
+    __atomic_store_n(&h->refcnt, 0, __ATOMIC_RELAXED);
     pymgc_domain *d = pymgc_domain_of(h);
     pym_type *t = pymgc_type_of(h);
     if (t->finalize || t->dealloc || t->clear || (h->flags & PYMGC_FLAG_WEAKREFS)) {
-        if (h->next)
-            pymgc_untrack(d, h);
         dealloc_with_user_code(d, h, t);
     } else {
         if (h->next)    /* no code will see the header again */
             pymgc_list_remove(h);
-        release(d, h, t);
+        release_unlocked(d, h, t);
     }
+}
+
+/* The death of a shared object (its last reference gone).  Apart from
+ * pym_dealloc_, which serves the inline pym_decref, and so only the
+ * objects of threads' own domains: its short path takes no lock. */
+static PYMGC_NOINLINE void dealloc_shared(pymgc_head *h)
+{
+    __atomic_store_n(&h->refcnt, 0, __ATOMIC_RELAXED);
+    dealloc_with_user_code(pymgc_domain_of(h), h, pymgc_type_of(h));
+}
+
+void pymgc_release_garbage(pymgc_domain *d, pymgc_head *h)
+{
+    pym_type *t = pymgc_type_of(h);
+    if (t->dealloc || (h->flags & PYMGC_FLAG_WEAKREFS) ||
+        (t->finalize && !(h->flags & PYMGC_FLAG_FINALIZED))) {
+        if (h->tag == PYMGC_TAG_SHARED)
+            dealloc_shared(h);
+        else
+            pym_dealloc_(h + 1);
+        return;
+    }
+    /* Nothing left to run: its clear (the stand-in for a missing dealloc)
+     * has just run. */
+    h->refcnt = 0;
+    release(d, h, t);
 }
 
 void pym_decref_checked_(void *obj)
 {
     pymgc_head *h = pymgc_head_of(obj);
-    check_owner(h, "decref");
+    if (pymgc_unlikely(pym_gc_slow_refcount_ & PYMGC_SLOW_OWNER))
+        check_owner(h, "decref");
+    if (h->tag == PYMGC_TAG_SHARED) {
+        if (shared_decref(h))
+            dealloc_shared(h);
+        return;
+    }
     if (h->refcnt == PYMGC_IMMORTAL)
         return;
     if (h->refcnt > 1)
@@ -268,9 +410,9 @@ bool pymgc_is_object(const void *obj)
     if (!obj || ((uintptr_t)obj & 15))
         return false;
     const pymgc_head *h = pymgc_head_of(obj);
-    if (h->tag != PYMGC_TAG_LOCAL)
+    if (h->tag != PYMGC_TAG_LOCAL && h->tag != PYMGC_TAG_SHARED)
         return false;
-    if (h->refcnt == 0 || !__atomic_load_n(&pymgc_types[h->type_id], __ATOMIC_ACQUIRE) ||
+    if (__atomic_load_n(&h->refcnt, __ATOMIC_RELAXED) == 0 || !__atomic_load_n(&pymgc_types[h->type_id], __ATOMIC_ACQUIRE) ||
         !__atomic_load_n(&pymgc_domains[h->domain_id], __ATOMIC_ACQUIRE))
         return false;
     return h->gen <= PYMGC_GEN_FINAL || h->gen == PYMGC_GEN_UNTRACKED;
@@ -302,19 +444,25 @@ void pym_immortalize(void *obj)
     pymgc_head *h = pymgc_required_head(obj, "pym_immortalize");
     if (h->next)
         pymgc_untrack(pymgc_domain_of(h), h);
-    h->refcnt = PYMGC_IMMORTAL;
+    __atomic_store_n(&h->refcnt, PYMGC_IMMORTAL, __ATOMIC_RELAXED);
 }
 
 int pym_is_immortal(const void *obj)
 {
     pymgc_head *h = pymgc_checked_head(obj);
-    return h ? h->refcnt == PYMGC_IMMORTAL : -1;
+    return h ? __atomic_load_n(&h->refcnt, __ATOMIC_RELAXED) == PYMGC_IMMORTAL : -1;
 }
 
 int pym_gc_is_tracked(const void *obj)
 {
     pymgc_head *h = pymgc_checked_head(obj);
-    return h ? h->next != NULL : -1;
+    if (!h)
+        return -1;
+    pymgc_domain *d = pymgc_domain_of(h);
+    pymgc_lock(d);
+    int tracked = h->next != NULL;
+    pymgc_unlock(d);
+    return tracked;
 }
 
 int pym_gc_is_finalized(const void *obj)
@@ -326,18 +474,27 @@ int pym_gc_is_finalized(const void *obj)
 void pym_gc_track(void *obj)
 {
     pymgc_head *h = pymgc_required_head(obj, "pym_gc_track");
-    if (pymgc_unlikely(pym_gc_owner_check_))
+    if (pymgc_unlikely(pym_gc_slow_refcount_ & PYMGC_SLOW_OWNER))
         check_owner(h, "track");
-    if (h->next || !pymgc_type_of(h)->traverse || h->refcnt == PYMGC_IMMORTAL)
-        return;
-    pymgc_track(pymgc_domain_of(h), h);
+    pymgc_domain *d = pymgc_domain_of(h);
+    pymgc_lock(d);
+    if (!h->next && pymgc_type_of(h)->traverse &&
+        __atomic_load_n(&h->refcnt, __ATOMIC_RELAXED) != PYMGC_IMMORTAL)
+        track_locked(d, h);
+    pymgc_unlock(d);
 }
 
 void pym_gc_untrack(void *obj)
 {
     pymgc_head *h = pymgc_required_head(obj, "pym_gc_untrack");
-    if (pymgc_unlikely(pym_gc_owner_check_))
+    if (pymgc_unlikely(pym_gc_slow_refcount_ & PYMGC_SLOW_OWNER))
         check_owner(h, "untrack");
-    if (h->next)
-        pymgc_untrack(pymgc_domain_of(h), h);
+    pymgc_domain *d = pymgc_domain_of(h);
+    pymgc_lock(d);
+    if (h->next) {
+        pymgc_list_remove(h);
+        h->next = h->prev = NULL;
+        h->gen = PYMGC_GEN_UNTRACKED;
+    }
+    pymgc_unlock(d);
 }

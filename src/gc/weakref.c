@@ -66,8 +66,13 @@ static pym_type weakref_type = {
 
 void *pym_weakref_new(void *obj, pym_weakref_callback callback, void *arg)
 {
-    if (!pymgc_checked_head(obj))
+    pymgc_head *oh = pymgc_checked_head(obj);
+    if (!oh)
         return NULL;
+    if (oh->tag == PYMGC_TAG_SHARED || pymgc_domain_current()->shared) {
+        errno = EINVAL;     /* not in the shared domain (see the header) */
+        return NULL;
+    }
     pymgc_weakref *wr = pym_new(&weakref_type);
     if (!wr)
         return NULL;

@@ -198,6 +198,60 @@ static void cycle_of_objects_without_clear_survives_outside_garbage(void **state
     assert_int_equal(tuple_deallocs, 2);
 }
 
+static int count_hits_of(void *obj, void *arg)
+{
+    void **probe = arg;
+    if (obj == probe[0])
+        probe[1] = obj;
+    return 0;
+}
+
+/* ---- a clear that keeps a reference (garbage that survives) ---- */
+static void *kept_alive;
+static long keeper_clears;
+static void keeper_clear(void *self)
+{
+    node *n = self;
+    keeper_clears++;
+    if (!kept_alive && n->slot[0]) {
+        kept_alive = n->slot[0];        /* steal the reference before clearing */
+        n->slot[0] = NULL;
+    }
+    node_clear(self);
+}
+static pym_type keeper_type = {
+    .name = "keeper", .size = sizeof(node), .traverse = opaque_traverse, .clear = keeper_clear,
+};
+
+/* test_gc.test_bug1055820b's shape: code run while garbage is cleared
+ * gets hold of a garbage object.  The object survives its collection,
+ * tracked in the older generation, and dies when dropped; every object
+ * gets its clear once (no dealloc: clear stands in for it). */
+static void garbage_kept_by_a_clear_survives_in_the_older_generation(void **state)
+{
+    (void)state;
+    kept_alive = NULL;
+    keeper_clears = 0;
+    node *k = pym_new(&keeper_type);
+    node *n = node_new();
+    node_link(k, 0, n);
+    node_link(n, 0, k);
+    pym_decref(k);
+    pym_decref(n);
+    assert_int_equal(pym_gc_collect(2), 2);
+    assert_int_equal(keeper_clears, 1);
+    assert_ptr_equal(kept_alive, n);
+    assert_int_equal(node_deallocs, 0);
+    assert_int_equal(pym_refcount(n), 1);
+    assert_int_equal(pym_gc_is_tracked(n), 1);
+    void *probe[2] = {n, NULL};
+    assert_true(pym_gc_get_objects(2, count_hits_of, probe) >= 1);
+    assert_non_null(probe[1]);
+    pym_decref(kept_alive);
+    assert_int_equal(node_deallocs, 1);
+    assert_int_equal(pym_gc_collect(2), 0);
+}
+
 static void saveall_keeps_collectable_objects_in_garbage(void **state)
 {
     (void)state;
@@ -367,6 +421,7 @@ int main(void)
         GC_TEST(cycle_through_legacy_finalizer_is_uncollectable),
         GC_TEST(tuple_list_cycle_is_collected),
         GC_TEST(cycle_of_objects_without_clear_survives_outside_garbage),
+        GC_TEST(garbage_kept_by_a_clear_survives_in_the_older_generation),
         GC_TEST(saveall_keeps_collectable_objects_in_garbage),
         GC_TEST(resurrecting_finalizer_runs_once_and_object_survives),
         GC_TEST(finalizers_of_cyclic_garbage_run_once_then_freed),
