@@ -12,8 +12,17 @@
  * Error contract (the same as glibc's):
  *   - allocation functions return NULL and set errno to ENOMEM when memory
  *     or the size is impossible (including n * size overflow);
- *   - pym_posix_memalign returns EINVAL/ENOMEM and leaves errno untouched;
- *   - pym_aligned_alloc/pym_memalign set errno to EINVAL on a bad alignment;
+ *   - pym_posix_memalign returns EINVAL (alignment not a power of two, or
+ *     not a multiple of sizeof(void *)) or ENOMEM, and leaves errno untouched
+ *     (glibc's sets errno to ENOMEM too);
+ *   - pym_memalign is glibc's memalign: an alignment up to 16 gives an
+ *     ordinary block, one that is not a power of two is rounded up to one,
+ *     and only an alignment above SIZE_MAX / 2 + 1 is EINVAL;
+ *   - pym_aligned_alloc is C17's (DR 460) and glibc 2.38's: EINVAL unless the
+ *     alignment is a power of two, else pym_memalign.  The overriding name
+ *     aligned_alloc answers as the glibc pymalloc was built against: before
+ *     2.38 (Debian 12 has 2.36) that is memalign, so aligned_alloc(3, 64)
+ *     returns a block;
  *   - pym_free(NULL) does nothing and no free function changes errno;
  *   - freeing a pointer that lies inside our pools but is not a live block's
  *     start prints one line on stderr and calls abort().
@@ -46,7 +55,11 @@ PYM_EXPORT PYM_MALLOC_ATTR void *pym_calloc(size_t count, size_t size);
 PYM_EXPORT void *pym_realloc(void *ptr, size_t size);
 PYM_EXPORT void *pym_reallocarray(void *ptr, size_t count, size_t size);
 PYM_EXPORT void pym_free(void *ptr);
-/* size (and alignment) must be what was asked for; they are checked in debug mode. */
+/* size (and alignment) must be what was asked for.  In debug mode
+ * (PYMALLOC_DEBUG=1) they are checked: a size other than the one requested
+ * (for a block forwarded to libc: larger than its usable size), or a block
+ * not aligned to alignment, prints one line and aborts.  Otherwise they are
+ * not used. */
 PYM_EXPORT void pym_free_sized(void *ptr, size_t size);
 PYM_EXPORT void pym_free_aligned_sized(void *ptr, size_t alignment, size_t size);
 PYM_EXPORT PYM_MALLOC_ATTR void *pym_memalign(size_t alignment, size_t size);

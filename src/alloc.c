@@ -126,16 +126,22 @@ void pym_free(void *ptr)
     pymi_free_inline(ptr);
 }
 
+/* The size (and alignment) are checked in debug mode only (debug.c). */
 void pym_free_sized(void *ptr, size_t size)
 {
-    (void)size;
+    if (pym_unlikely(pymi_debug_on) && ptr != NULL) {
+        pymi_debug_free_sized(ptr, 0, size, "free_sized");
+        return;
+    }
     pymi_free_inline(ptr);
 }
 
 void pym_free_aligned_sized(void *ptr, size_t alignment, size_t size)
 {
-    (void)alignment;
-    (void)size;
+    if (pym_unlikely(pymi_debug_on) && ptr != NULL) {
+        pymi_debug_free_sized(ptr, alignment, size, "free_aligned_sized");
+        return;
+    }
     pymi_free_inline(ptr);
 }
 

@@ -61,6 +61,19 @@ void *pymi_big_alloc(size_t size, size_t alignment)
     return (void *)user;
 }
 
+/* pvalloc: whole pages.  The rounding is checked: SIZE_MAX - 100 must not
+ * wrap around to one page. */
+void *pymi_big_pvalloc(size_t size)
+{
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t rounded;
+    if (__builtin_add_overflow(size, page - 1, &rounded)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    return pymi_big_alloc(rounded & ~(page - 1), page);
+}
+
 void pymi_big_free(void *ptr)
 {
     if (ptr == NULL)

@@ -7,11 +7,31 @@
  *                                                       ^ the pointer returned
  *
  * At free and realloc the header and every guard byte up to the end of the
- * block are checked; a freed block's bytes are set to 0xDD and its state to
- * FREED (the free-list link overwrites only `requested`).  Any fault --
- * interior or foreign pointer, double free, overrun into the guard bytes --
- * prints one line naming the address, the size and class, and the fault,
- * then abort()s.  Requests too large for a debug block are forwarded to libc
+ * block are checked (and, for free_sized / free_aligned_sized, the size).
+ * A freed block becomes
+ *
+ *   block:  [ link (8) | magic (4) | FREED (4) ][ 0xDD ... ][ requested (4) | tag (4) ]
+ *
+ * The free-list link overwrites `requested`, so the size moves to a trailer
+ * in the last 8 bytes (guard bytes while the block was live); the tag,
+ * DEBUG_FREED ^ block size, says the trailer belongs to a block freed in
+ * this layout (a pool reused for another class leaves trailers at other
+ * offsets, whose tags then do not match).  When the pool hands the block
+ * out again, every 0xDD byte is checked (if header and trailer both say
+ * FREED): a write after free is reported at that allocation.  One false
+ * report remains possible: a pool that changed class and came back to this
+ * one may hold a block whose header and trailer survived the other class
+ * while its middle did not; telling a freshly carved block from a reused
+ * one would need the pool's carving offset, which the core keeps to itself.  Since a pool's free list is LIFO, that is the next
+ * allocation of the class by the freeing thread, unless other blocks of the
+ * pool were freed after it.
+ *
+ * Any fault -- interior or foreign pointer, double free, overrun into the
+ * guard bytes, write after free -- prints one line naming the address, the
+ * size and class, and the fault, then abort()s.  The class named is the
+ * user-visible one: the class a request of that size has outside debug
+ * mode (a debug block is 24 bytes larger).  Pool facts come only from
+ * pymi_pool_of() and its block_size / owner fields.  Requests too large for a debug block are forwarded to libc
  * unchecked, as they are in release mode.
  *
  * Debug mode is chosen at start-up and never changes: blocks of the two
@@ -42,6 +62,52 @@ typedef struct debug_header {
 
 _Static_assert(sizeof(debug_header_t) == DEBUG_HEADER, "the user pointer stays 16-byte aligned");
 
+/* The last 8 bytes of a freed block. */
+typedef struct debug_trailer {
+    uint32_t requested;
+    uint32_t tag;   /* DEBUG_FREED ^ block size */
+} debug_trailer_t;
+
+_Static_assert(sizeof(debug_trailer_t) <= DEBUG_GUARD_MIN, "the trailer fits the guard bytes");
+
+static debug_trailer_t *trailer_of(const char *block, size_t block_size)
+{
+    return (debug_trailer_t *)(uintptr_t)(block + block_size - sizeof(debug_trailer_t));
+}
+
+/* 1 when the block was freed in debug mode (and its trailer can be trusted). */
+static int freed_block(const char *block, size_t block_size)
+{
+    const debug_trailer_t *trailer = trailer_of(block, block_size);
+    return trailer->tag == (DEBUG_FREED ^ (uint32_t)block_size) &&
+           trailer->requested <= block_size - DEBUG_HEADER - DEBUG_GUARD_MIN;
+}
+
+/* The class a request of `requested` bytes has outside debug mode. */
+static size_t user_class(size_t requested)
+{
+    return pymi_class_to_size((unsigned)pymi_size_to_class(requested));
+}
+
+/* A block about to be handed out again: its 0xDD bytes must be intact. */
+static void check_freed_fill(const char *block, size_t block_size, size_t size)
+{
+    const debug_header_t *header = (const debug_header_t *)block;
+    if (header->magic != DEBUG_MAGIC || header->state != DEBUG_FREED || !freed_block(block, block_size))
+        return;   /* carved fresh, or last freed in another layout */
+    const unsigned char *fill = (const unsigned char *)block + DEBUG_HEADER;
+    size_t fill_size = block_size - DEBUG_HEADER - sizeof(debug_trailer_t);
+    size_t requested = trailer_of(block, block_size)->requested;
+    for (size_t i = 0; i < fill_size; i++) {
+        if (fill[i] != FILL_FREED)
+            pymi_fatal("malloc(%zu): write after free: byte %zu of the freed %zu-byte block %p "
+                       "(%zu-byte class) was changed (0x%x instead of 0xdd), found when its pool "
+                       "handed it out again",
+                       size, i, requested, (const void *)fill, user_class(requested),
+                       (unsigned)fill[i]);
+    }
+}
+
 void *pymi_debug_malloc(size_t size)
 {
     if (size > PYM_SMALL_MAX - DEBUG_HEADER - DEBUG_GUARD_MIN)
@@ -53,6 +119,7 @@ void *pymi_debug_malloc(size_t size)
     if (block == NULL)
         return pymi_sys_malloc(size);
     size_t block_size = pymi_pool_of(block)->block_size;
+    check_freed_fill(block, block_size, size);
     debug_header_t *header = (debug_header_t *)block;
     header->requested = size;
     header->magic = DEBUG_MAGIC;
@@ -77,11 +144,18 @@ static debug_header_t *debug_check(const void *ptr, const char *call)
         pymi_fatal("%s(%p): invalid pointer (not the start of a block of the %u-byte class)",
                    call, ptr, block_size);
     debug_header_t *header = (debug_header_t *)block;
+    /* Before the magic: the trailer alone identifies a freed block. */
+    if (freed_block(block, block_size)) {
+        size_t requested = trailer_of(block, block_size)->requested;
+        pymi_fatal("%s(%p): double free of a %zu-byte block (%zu-byte class)", call, ptr,
+                   requested, user_class(requested));
+    }
+    if (header->magic == DEBUG_MAGIC && header->state == DEBUG_FREED)
+        pymi_fatal("%s(%p): double free of a %u-byte debug block (its trailer "
+                   "was overwritten)", call, ptr, block_size);
     if (header->magic != DEBUG_MAGIC)
         pymi_fatal("%s(%p): invalid pointer or corrupted block header (%u-byte class)", call, ptr,
                    block_size);
-    if (header->state == DEBUG_FREED)
-        pymi_fatal("%s(%p): double free of a block of the %u-byte class", call, ptr, block_size);
     size_t size = header->requested;
     if (header->state != DEBUG_LIVE || size > block_size - DEBUG_HEADER - DEBUG_GUARD_MIN)
         pymi_fatal("%s(%p): corrupted block header (%u-byte class)", call, ptr, block_size);
@@ -99,10 +173,36 @@ static debug_header_t *debug_check(const void *ptr, const char *call)
 void pymi_debug_free(void *ptr)
 {
     debug_header_t *header = debug_check(ptr, "free");
-    memset(ptr, FILL_FREED, header->requested);
+    size_t block_size = pymi_pool_of(header)->block_size;
+    debug_trailer_t *trailer = trailer_of((char *)header, block_size);
+    trailer->requested = (uint32_t)header->requested;
+    trailer->tag = DEBUG_FREED ^ (uint32_t)block_size;
+    memset(ptr, FILL_FREED, block_size - DEBUG_HEADER - sizeof(debug_trailer_t));
     header->state = DEBUG_FREED;
     pym_heap_t *me = pymi_tls_debug_heap != NULL ? pymi_tls_debug_heap : &pymi_null_heap;
     pymi_free_block_from(me, pymi_pool_of(header), (pym_block_t *)header);
+}
+
+void pymi_debug_free_sized(void *ptr, size_t alignment, size_t size, const char *call)
+{
+    if (alignment != 0 && ((uintptr_t)ptr & (alignment - 1)) != 0)
+        pymi_fatal("%s(%p, %zu, %zu): the block is not aligned to %zu bytes", call, ptr,
+                   alignment, size, alignment);
+    if (!pymi_owns(ptr)) {
+        /* Forwarded to libc: only an upper bound is known. */
+        size_t usable = pymi_sys_usable_size(ptr);
+        if (size > usable)
+            pymi_fatal("%s(%p, %zu): wrong size: the block has only %zu usable bytes", call, ptr,
+                       size, usable);
+        pymi_free_inline(ptr);
+        return;
+    }
+    debug_header_t *header = debug_check(ptr, call);
+    if (size != header->requested)
+        pymi_fatal("%s(%p, %zu): wrong size: the block was allocated with %zu bytes "
+                   "(%zu-byte class)", call, ptr, size, header->requested,
+                   pymi_class_to_size((unsigned)pymi_size_to_class(header->requested)));
+    pymi_debug_free(ptr);
 }
 
 void *pymi_debug_realloc(void *ptr, size_t size)

@@ -8,6 +8,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdlib.h>
 #include <unistd.h>
 
@@ -126,4 +127,36 @@ void pymi_fatal(const char *fmt, ...)
 void pymi_assert_fail(const char *what, const char *file, int line)
 {
     pymi_fatal("internal assertion failed: %s (%s:%d)", what, file, line);
+}
+
+/* Reads up to cap - 1 bytes of a small /proc file; 0 when it cannot. */
+static size_t read_proc(const char *path, char *buf, size_t cap)
+{
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 0;
+    size_t used = 0;
+    ssize_t n;
+    while (used + 1 < cap && (n = read(fd, buf + used, cap - 1 - used)) > 0)
+        used += (size_t)n;
+    close(fd);
+    buf[used] = '\0';
+    return used;
+}
+
+const char *pymi_program_name(char *buf, size_t cap)
+{
+    int saved = errno;
+    /* argv[0] (up to its NUL), else the kernel's 15-character comm. */
+    if (read_proc("/proc/self/cmdline", buf, cap) == 0 || buf[0] == '\0') {
+        size_t n = read_proc("/proc/self/comm", buf, cap);
+        if (n > 0 && buf[n - 1] == '\n')
+            buf[n - 1] = '\0';
+        if (buf[0] == '\0' && cap > 1) {
+            buf[0] = '?';
+            buf[1] = '\0';
+        }
+    }
+    errno = saved;
+    return buf;
 }

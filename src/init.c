@@ -13,6 +13,7 @@
 #include <sched.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <unistd.h>
 
 enum { INIT_NONE, INIT_RUNNING, INIT_DONE, INIT_OFF };
 
@@ -29,9 +30,49 @@ static uintptr_t freelist_secret(void)
     return secret | 1;   /* never 0: a zeroed link never decodes to NULL */
 }
 
+/* PYMALLOC_VERBOSE=1: every start-up decision, one line each, on stderr.
+ * (The reservation's size is reported where it is made, pagemap.c.) */
+static void report_start(void)
+{
+    char name[256];
+    pymi_message("pymalloc %s in pid %ld (%s): build override=%s hardening=%s debug-level=%d "
+                 "small-max=%d", PYM_VERSION, (long)getpid(), pymi_program_name(name, sizeof name),
+#ifdef PYM_OVERRIDE
+                 "yes",
+#else
+                 "no",
+#endif
+                 PYM_HARDENING ? "on" : "off", PYM_DEBUG_LEVEL, PYM_SMALL_MAX);
+    pymi_message("options: STATS=%ld DEBUG=%ld ARENA_CACHE=%ld DISABLE=%ld VERBOSE=%ld",
+                 pymi_option(PYM_OPTION_STATS), pymi_option(PYM_OPTION_DEBUG),
+                 pymi_option(PYM_OPTION_ARENA_CACHE), pymi_option(PYM_OPTION_DISABLE),
+                 pymi_option(PYM_OPTION_VERBOSE));
+    if (pymi_option(PYM_OPTION_DISABLE)) {
+        pymi_message("disabled (%s): forwarding every request to libc",
+                     pymi_option_disable_reason());
+        return;
+    }
+    pymi_message("enabled (PYMALLOC_DISABLE: %s)", pymi_option_disable_reason());
+    if (pymi_option(PYM_OPTION_DEBUG))
+        pymi_message("debug mode on (PYMALLOC_DEBUG): fill patterns, guard bytes and checks "
+                     "at free; every call takes the slow path");
+    if (pymi_option(PYM_OPTION_STATS)) {
+        const char *path = pymi_option_stats_file();
+        if (path != NULL && *path != '\0')
+            pymi_message("statistics at exit: appended to PYMALLOC_STATS_FILE=%s%s", path,
+                         pymi_option_given(PYM_OPTION_STATS) ? "" : " (which implies PYMALLOC_STATS=1)");
+        else
+            pymi_message("statistics at exit: to stderr as it is now (a duplicate of fd 2)");
+    }
+}
+
 static int init_run(void)
 {
     pymi_options_init();
+    if (pymi_option(PYM_OPTION_VERBOSE))
+        report_start();
+    if (pymi_option(PYM_OPTION_STATS))
+        pymi_stats_prepare();
     if (pymi_option(PYM_OPTION_DISABLE))
         return 0;
     pymi_debug_on = pymi_option(PYM_OPTION_DEBUG) != 0;

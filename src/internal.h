@@ -27,6 +27,8 @@
 PYM_HIDDEN void pymi_message(const char *fmt, ...);
 PYM_HIDDEN PYM_NORETURN PYM_COLD void pymi_fatal(const char *fmt, ...);
 PYM_HIDDEN size_t pymi_format(char *buf, size_t cap, const char *fmt, va_list ap);
+/* The program's argv[0] (from /proc, no allocation) into buf. */
+PYM_HIDDEN const char *pymi_program_name(char *buf, size_t cap);
 
 /* ---- os.c: the kernel's memory calls, errno preserved ------------------ */
 PYM_HIDDEN void *pymi_os_reserve(size_t *size, size_t alignment);
@@ -37,6 +39,10 @@ PYM_HIDDEN void pymi_os_purge(void *addr, size_t size);
 PYM_HIDDEN void pymi_options_init(void);
 PYM_HIDDEN long pymi_option(pym_option_t option);
 PYM_HIDDEN const char *pymi_option_stats_file(void);
+/* 1 when the environment set the option (to a valid value). */
+PYM_HIDDEN int pymi_option_given(pym_option_t option);
+/* Why PYMALLOC_DISABLE has its value, for PYMALLOC_VERBOSE. */
+PYM_HIDDEN const char *pymi_option_disable_reason(void);
 
 /* ---- pagemap.c: the reserved range and the ownership test --------------- */
 struct pymi_range {
@@ -148,11 +154,15 @@ PYM_HIDDEN PYM_NORETURN PYM_COLD void pymi_free_invalid(const void *ptr, const c
 PYM_HIDDEN extern int pymi_debug_on;
 PYM_HIDDEN void *pymi_debug_malloc(size_t size);
 PYM_HIDDEN void pymi_debug_free(void *ptr);
+/* free_sized / free_aligned_sized: size must be the one requested (and ptr
+ * aligned to alignment, when not 0), else one line and abort. */
+PYM_HIDDEN void pymi_debug_free_sized(void *ptr, size_t alignment, size_t size, const char *call);
 PYM_HIDDEN void *pymi_debug_realloc(void *ptr, size_t size);
 PYM_HIDDEN size_t pymi_debug_usable_size(const void *ptr);
 
 /* ---- bigalloc.c: mmap-backed large blocks (fully static executables) ------- */
 PYM_HIDDEN void *pymi_big_alloc(size_t size, size_t alignment);
+PYM_HIDDEN void *pymi_big_pvalloc(size_t size);
 PYM_HIDDEN void pymi_big_free(void *ptr);
 PYM_HIDDEN size_t pymi_big_usable_size(const void *ptr);
 PYM_HIDDEN void *pymi_big_realloc(void *ptr, size_t size);
@@ -187,6 +197,9 @@ PYM_HIDDEN void *pymi_sys_symbol(const char *name);
 PYM_HIDDEN void pymi_sys_counters(uint64_t *calls, uint64_t *bytes);
 
 /* ---- stats.c ----------------------------------------------------------------- */
+/* At start-up, with PYMALLOC_STATS on: keeps a duplicate of stderr, since
+ * programs such as ls close fd 2 before exit. */
+PYM_HIDDEN void pymi_stats_prepare(void);
 PYM_HIDDEN void pymi_stats_at_exit(void);
 
 /* ---- init.c ------------------------------------------------------------------- */

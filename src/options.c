@@ -5,11 +5,13 @@
  * getenv() is fine too, but scanning lets us warn about misspelt names, and
  * neither allocates, so this works before main and inside malloc.  A bad
  * value or an unknown PYMALLOC_ name gets one warning line and the default.
+ * PYMALLOC_STATS_FILE without PYMALLOC_STATS turns the statistics on.
  */
 #include "internal.h"
 
 #include <errno.h>
 #include <string.h>
+#include <strings.h>
 
 #if defined(__has_include)
 #if __has_include(<valgrind/valgrind.h>)
@@ -20,33 +22,48 @@
 
 extern char **environ;
 
+/* Values: a number in min..max; for 0..1 options also yes/no, true/false,
+ * on/off; for an option with `auto` set, the word auto (stored as -1).
+ * Words are compared without regard to case (ON, True, No, Auto). */
 struct option_desc {
     const char *name;     /* after the PYMALLOC_ prefix */
     long value;           /* current value (starts as the default) */
     long min, max;
+    int has_auto;         /* "auto" is accepted and means -1 */
     const char *help;
 };
 
 /* Indexed by pym_option_t. */
 static struct option_desc options[PYM_OPTION_COUNT_] = {
-    [PYM_OPTION_STATS] = {"STATS", 0, 0, 1, "print statistics to stderr (or PYMALLOC_STATS_FILE) at exit"},
-    [PYM_OPTION_DEBUG] = {"DEBUG", 0, 0, 1, "debug mode: fill patterns, guard bytes, checks at free"},
-    [PYM_OPTION_ARENA_CACHE] = {"ARENA_CACHE", 1, 0, 1024, "empty arenas kept mapped against mmap thrash"},
-    [PYM_OPTION_DISABLE] = {"DISABLE", -1, -1, 1, "forward every request to libc (-1: only under valgrind)"},
-    [PYM_OPTION_VERBOSE] = {"VERBOSE", 0, 0, 1, "report start-up decisions on stderr"},
+    [PYM_OPTION_STATS] = {"STATS", 0, 0, 1, 0, "print statistics to stderr (or PYMALLOC_STATS_FILE) at exit"},
+    [PYM_OPTION_DEBUG] = {"DEBUG", 0, 0, 1, 0, "debug mode: fill patterns, guard bytes, checks at free"},
+    [PYM_OPTION_ARENA_CACHE] = {"ARENA_CACHE", 1, 0, 1024, 0, "empty arenas kept mapped against mmap thrash"},
+    [PYM_OPTION_DISABLE] = {"DISABLE", -1, -1, 1, 1, "forward every request to libc (auto, -1: only under valgrind)"},
+    [PYM_OPTION_VERBOSE] = {"VERBOSE", 0, 0, 1, 0, "report start-up decisions on stderr"},
 };
+
+/* Which options the environment set (PYMALLOC_STATS_FILE implies STATS
+ * only when STATS itself was not given). */
+static unsigned char given[PYM_OPTION_COUNT_];
+
+/* Why DISABLE ended up as it is: reported by PYMALLOC_VERBOSE (init.c). */
+static const char *disable_reason = "default";
 
 /* PYMALLOC_STATS_FILE is a path, not a number: kept apart from the table. */
 static const char *stats_file;
 
-static int parse_long(const char *text, long *out)
+static int parse_long(const char *text, int has_auto, long *out)
 {
-    if (strcmp(text, "yes") == 0 || strcmp(text, "true") == 0 || strcmp(text, "on") == 0) {
+    if (strcasecmp(text, "yes") == 0 || strcasecmp(text, "true") == 0 || strcasecmp(text, "on") == 0) {
         *out = 1;
         return 1;
     }
-    if (strcmp(text, "no") == 0 || strcmp(text, "false") == 0 || strcmp(text, "off") == 0) {
+    if (strcasecmp(text, "no") == 0 || strcasecmp(text, "false") == 0 || strcasecmp(text, "off") == 0) {
         *out = 0;
+        return 1;
+    }
+    if (has_auto && strcasecmp(text, "auto") == 0) {
+        *out = -1;
         return 1;
     }
     int negative = *text == '-';
@@ -76,12 +93,20 @@ static void apply(const char *name, size_t name_len, const char *text)
         if (strlen(o->name) != name_len || memcmp(o->name, name, name_len) != 0)
             continue;
         long value;
-        if (!parse_long(text, &value) || value < o->min || value > o->max) {
-            pymi_message("PYMALLOC_%s=%s is not a valid value (%ld..%ld); using %ld",
-                         o->name, text, o->min, o->max, o->value);
+        if (!parse_long(text, o->has_auto, &value) || value < o->min || value > o->max) {
+            if (o->has_auto)
+                pymi_message("PYMALLOC_%s=%s is not a valid value (auto, %ld..%ld, yes/no); using %s",
+                             o->name, text, o->min + 1, o->max, o->value < 0 ? "auto" : "its default");
+            else if (o->max == 1)
+                pymi_message("PYMALLOC_%s=%s is not a valid value (0/1, yes/no, on/off, true/false); "
+                             "using %ld", o->name, text, o->value);
+            else
+                pymi_message("PYMALLOC_%s=%s is not a valid value (%ld..%ld); using %ld",
+                             o->name, text, o->min, o->max, o->value);
             return;
         }
         o->value = value;
+        given[i] = 1;
         return;
     }
     char shown[64];
@@ -104,16 +129,31 @@ void pymi_options_init(void)
             continue;
         apply(name, (size_t)(eq - name), eq + 1);
     }
+    if (stats_file != NULL && *stats_file != '\0' && !given[PYM_OPTION_STATS])
+        options[PYM_OPTION_STATS].value = 1;   /* PYMALLOC_STATS_FILE alone asks for them */
     if (options[PYM_OPTION_DISABLE].value == -1) {
 #ifdef PYM_HAVE_VALGRIND_H
         options[PYM_OPTION_DISABLE].value = RUNNING_ON_VALGRIND ? 1 : 0;
+        disable_reason = options[PYM_OPTION_DISABLE].value
+            ? "auto: running under valgrind (PYMALLOC_DISABLE=0 keeps pymalloc on)"
+            : "auto: not running under valgrind";
 #else
         options[PYM_OPTION_DISABLE].value = 0;
+        disable_reason = "auto: built without valgrind.h, cannot tell valgrind";
 #endif
-        if (options[PYM_OPTION_DISABLE].value && options[PYM_OPTION_VERBOSE].value)
-            pymi_message("running under valgrind: forwarding everything to libc "
-                         "(PYMALLOC_DISABLE=0 keeps pymalloc on)");
+    } else if (given[PYM_OPTION_DISABLE]) {
+        disable_reason = "set by PYMALLOC_DISABLE";
     }
+}
+
+int pymi_option_given(pym_option_t option)
+{
+    return given[option];
+}
+
+const char *pymi_option_disable_reason(void)
+{
+    return disable_reason;
 }
 
 long pymi_option(pym_option_t option)

@@ -7,7 +7,8 @@
  * that needs `malloc` pulls the whole set, so a program can never end up
  * with our malloc and glibc's free.
  *
- * C++'s operator new and delete are here too, for static links (below).
+ * C++'s operator delete is here too, for static links (below); operator new
+ * is in override_new.cc.
  *
  * Built only with PYM_OVERRIDE (configure --disable-override drops it).
  * malloc_trim frees ours and then glibc's; mallinfo/mallinfo2, malloc_stats
@@ -57,9 +58,17 @@ PYM_PUBLIC int posix_memalign(void **out, size_t alignment, size_t size)
     return pym_posix_memalign(out, alignment, size);
 }
 
+/* The answer of the glibc we are built against (tests/api/align_vs_glibc.sh
+ * compares): up to 2.37 its aligned_alloc is memalign, which rounds an
+ * alignment that is not a power of two up; 2.38 made that EINVAL, as C17
+ * (DR 460) and pym_aligned_alloc do. */
 PYM_PUBLIC void *aligned_alloc(size_t alignment, size_t size)
 {
+#if __GLIBC_PREREQ(2, 38)
     return pym_aligned_alloc(alignment, size);
+#else
+    return pym_memalign(alignment, size);
+#endif
 }
 
 PYM_PUBLIC void *memalign(size_t alignment, size_t size)
@@ -97,47 +106,18 @@ PYM_PUBLIC void free_aligned_sized(void *ptr, size_t alignment, size_t size)
  * pymalloc serves them already.  They are defined here (by their mangled
  * names) for static links: a C++ program that never calls malloc itself
  * would otherwise not pull this object out of libpymalloc.a, and its new
- * would reach glibc.  C cannot throw std::bad_alloc, so on exhaustion the
- * throwing forms run the program's new-handler (std::get_new_handler) and
- * retry, as the standard says, and abort with a message when there is
- * none; the nothrow forms return NULL. */
+ * would reach glibc.  operator new must throw std::bad_alloc and run the
+ * new-handler, which takes C++: it is in override_new.cc, and gets its
+ * blocks here (pymi_new_alloc), so that using new pulls this object too.
+ * operator delete never throws and stays here. */
 
-typedef void (*new_handler_fn)(void);
-extern new_handler_fn _ZSt15get_new_handlerv(void) __attribute__((weak));
-
-static void *new_or_abort(size_t size, size_t alignment)
+PYM_HIDDEN void *pymi_new_alloc(size_t size, size_t alignment)
 {
-    for (;;) {
-        void *p = alignment <= PYM_ALIGNMENT ? pymi_malloc_inline(size) : pym_memalign(alignment, size);
-        if (pym_likely(p != NULL))
-            return p;
-        new_handler_fn handler = _ZSt15get_new_handlerv != NULL ? _ZSt15get_new_handlerv() : NULL;
-        if (handler == NULL)
-            pymi_fatal("out of memory in operator new (%zu bytes)", size);
-        handler();
-    }
+    return alignment <= PYM_ALIGNMENT ? pymi_malloc_inline(size) : pym_memalign(alignment, size);
 }
 
-#define PYM_NEW(name, ...) PYM_PUBLIC void *name(__VA_ARGS__)
 #define PYM_DELETE(name, ...) PYM_PUBLIC void name(__VA_ARGS__)
 typedef struct nothrow_t nothrow_t;   /* std::nothrow_t, only ever by reference */
-
-PYM_NEW(_Znwm, size_t size) { return new_or_abort(size, 0); }
-PYM_NEW(_Znam, size_t size) { return new_or_abort(size, 0); }
-PYM_NEW(_ZnwmRKSt9nothrow_t, size_t size, const nothrow_t *tag) { (void)tag; return pymi_malloc_inline(size); }
-PYM_NEW(_ZnamRKSt9nothrow_t, size_t size, const nothrow_t *tag) { (void)tag; return pymi_malloc_inline(size); }
-PYM_NEW(_ZnwmSt11align_val_t, size_t size, size_t alignment) { return new_or_abort(size, alignment); }
-PYM_NEW(_ZnamSt11align_val_t, size_t size, size_t alignment) { return new_or_abort(size, alignment); }
-PYM_NEW(_ZnwmSt11align_val_tRKSt9nothrow_t, size_t size, size_t alignment, const nothrow_t *tag)
-{
-    (void)tag;
-    return pym_memalign(alignment, size);
-}
-PYM_NEW(_ZnamSt11align_val_tRKSt9nothrow_t, size_t size, size_t alignment, const nothrow_t *tag)
-{
-    (void)tag;
-    return pym_memalign(alignment, size);
-}
 
 PYM_DELETE(_ZdlPv, void *p) { pymi_free_inline(p); }
 PYM_DELETE(_ZdaPv, void *p) { pymi_free_inline(p); }

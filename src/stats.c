@@ -7,13 +7,21 @@
  * _PyObject_DebugMallocStats does the same).  Other threads keep running,
  * so those reads are a racy snapshot by design (PYM_RACY_READER).
  *
+ * PYMALLOC_STATS prints at exit to PYMALLOC_STATS_FILE, else to a duplicate
+ * of stderr taken at start-up (ls, cat and sort close fd 2 before they
+ * exit), each table under a line naming the pid and the program.
+ *
  * Identity the printer shows and the tests check: for the current arenas,
  *   bytes_in_use + bytes_free_blocks + bytes_pool_waste + bytes_free_pools
  *     == arenas_current * 256 KiB.
  */
 #include "internal.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 PYM_RACY_READER void pym_stats_get(pym_stats_t *out)
 {
@@ -140,22 +148,65 @@ void pym_stats_print(FILE *out)
  * does not depend on the GC layer. */
 extern void pym_gc_print_stats(FILE *out) __attribute__((weak));
 
-void pymi_stats_at_exit(void)
+/* stderr as it was at start-up: a duplicate (close-on-exec), and what it
+ * referred to, so that a program which closed it and reused the number for
+ * a file of its own does not get our table in that file. */
+static int stats_fd = -1;
+static dev_t stats_fd_dev;
+static ino_t stats_fd_ino;
+
+void pymi_stats_prepare(void)
 {
     const char *path = pymi_option_stats_file();
-    FILE *out = stderr;
-    if (path != NULL && *path != '\0') {
-        out = fopen(path, "a");
-        if (out == NULL) {
-            pymi_message("cannot open PYMALLOC_STATS_FILE=%s; printing to stderr", path);
-            out = stderr;
-        }
+    if (stats_fd >= 0 || (path != NULL && *path != '\0'))
+        return;
+    int saved = errno;
+    struct stat st;
+    int fd = fcntl(2, F_DUPFD_CLOEXEC, 3);
+    if (fd >= 0 && fstat(fd, &st) == 0) {
+        stats_fd = fd;
+        stats_fd_dev = st.st_dev;
+        stats_fd_ino = st.st_ino;
+    } else if (fd >= 0) {
+        close(fd);
     }
+    errno = saved;
+}
+
+/* Where the at-exit table goes: a new descriptor for fdopen, or -1. */
+static int stats_output(void)
+{
+    const char *path = pymi_option_stats_file();
+    if (path != NULL && *path != '\0') {
+        int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0644);
+        if (fd >= 0)
+            return fd;
+        pymi_message("cannot open PYMALLOC_STATS_FILE=%s; printing to stderr", path);
+    }
+    struct stat st;
+    if (stats_fd >= 0 && fstat(stats_fd, &st) == 0 && st.st_dev == stats_fd_dev &&
+        st.st_ino == stats_fd_ino)
+        return fcntl(stats_fd, F_DUPFD_CLOEXEC, 3);
+    return fcntl(2, F_DUPFD_CLOEXEC, 3);   /* turned on later, or the duplicate is gone */
+}
+
+void pymi_stats_at_exit(void)
+{
+    int saved = errno;
+    int fd = stats_output();
+    FILE *out = fd >= 0 ? fdopen(fd, "a") : NULL;
+    if (out == NULL) {
+        if (fd >= 0)
+            close(fd);
+        errno = saved;
+        return;
+    }
+    char name[256];
+    fprintf(out, "pymalloc statistics of pid %ld (%s) at exit:\n", (long)getpid(),
+            pymi_program_name(name, sizeof name));
     pym_stats_print(out);
     if (pym_gc_print_stats != NULL)
         pym_gc_print_stats(out);
-    if (out != stderr)
-        fclose(out);
-    else
-        fflush(out);
+    fclose(out);
+    errno = saved;
 }

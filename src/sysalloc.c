@@ -117,8 +117,7 @@ void *pymi_sys_pvalloc(size_t size)
     count(size);
     if (allocator_below())
         return below_pvalloc(size);
-    size_t page = (size_t)sysconf(_SC_PAGESIZE);
-    return pymi_big_alloc((size + page - 1) & ~(page - 1), page);
+    return pymi_big_pvalloc(size);
 }
 
 void pymi_sys_free_slow(void *ptr)

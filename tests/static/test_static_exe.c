@@ -55,8 +55,10 @@ static void *thread_work(void *arg)
 
 int main(void)
 {
-    printf("1..8\n");
+    printf("1..10\n");
     char *small = malloc(48);
+    if (small != NULL)
+        small[0] = 1;   /* gcc 12 warns of an uninitialised const void * argument */
     check(small != NULL && pym_owns(small), "small requests are served by pymalloc pools");
 
     char *large = malloc(100000);
@@ -87,6 +89,30 @@ int main(void)
     void *huge = malloc(impossible);
     check(huge == NULL && errno == ENOMEM, "impossible sizes give NULL and ENOMEM");
     free(huge);
+
+    /* pvalloc rounds the size up to whole pages: the rounding must not
+     * wrap around to a small block (glibc: NULL and ENOMEM). */
+    volatile size_t almost_all = SIZE_MAX - 100;
+    errno = 0;
+    void *paged = pvalloc(almost_all);
+    int paged_ok = paged == NULL && errno == ENOMEM;
+    errno = 0;
+    void *paged2 = valloc(almost_all);
+    paged_ok &= paged2 == NULL && errno == ENOMEM;
+    errno = 0;
+    void *paged3 = memalign(4096, almost_all);
+    paged_ok &= paged3 == NULL && errno == ENOMEM;
+    check(paged_ok, "pvalloc, valloc, memalign of SIZE_MAX - 100 give NULL and ENOMEM");
+    free(paged);
+    free(paged2);
+    free(paged3);
+
+    long page = sysconf(_SC_PAGESIZE);
+    unsigned char *one = pvalloc(1);
+    check(one != NULL && ((uintptr_t)one & (uintptr_t)(page - 1)) == 0 &&
+          malloc_usable_size(one) >= (size_t)page && (memset(one, 1, (size_t)page), 1),
+          "pvalloc(1) gives a whole, page-aligned page");
+    free(one);
 
     pthread_t threads[4];
     int threads_ok = 1;

@@ -65,6 +65,46 @@ static int child_case(const char *name)
         void *second = pym_malloc(40);   /* follows the forged link */
         return first != NULL && second != NULL ? 3 : 4;
     }
+    if (strcmp(name, "free-sized-right") == 0) {
+        pym_free_sized(p, 40);
+        void *q = pym_aligned_alloc(64, 100);
+        pym_free_aligned_sized(q, 64, 100);
+        void *big = pym_malloc(5000);
+        pym_free_sized(big, 5000);
+        return 0;
+    } else if (strcmp(name, "free-sized-wrong") == 0) {
+        pym_free_sized(p, 41);
+    } else if (strcmp(name, "free-sized-smaller") == 0) {
+        pym_free_sized(p, 32);   /* same class: only debug mode can tell */
+    } else if (strcmp(name, "free-aligned-sized-wrong") == 0) {
+        void *q = pym_malloc(24);
+        pym_free_aligned_sized(q, 16, 40);
+    }
+    if (strcmp(name, "write-after-free") == 0 || strcmp(name, "write-after-free-last") == 0) {
+        pym_free(p);
+        p[strcmp(name, "write-after-free") == 0 ? 3 : 39] = 'x';
+        void *volatile again = pym_malloc(40);   /* the same pool hands p out again */
+        (void)again;
+    } else if (strcmp(name, "no-write-after-free") == 0) {
+        /* Freed and reused blocks of every size, untouched: no report. */
+        for (size_t size = 0; size <= 232; size += 8) {
+            void *blocks[20];
+            for (int i = 0; i < 20; i++)
+                blocks[i] = pym_malloc(size);
+            for (int i = 0; i < 20; i++)
+                pym_free(blocks[i]);
+            for (int i = 0; i < 20; i++)
+                blocks[i] = pym_malloc(size + 8);
+            for (int i = 0; i < 20; i++)
+                pym_free(blocks[i]);
+        }
+        pym_free(p);
+        return 0;
+    } else if (strcmp(name, "double-free-100") == 0) {
+        void *q = pym_malloc(100);
+        pym_free(q);
+        pym_free(q);
+    }
     return 0;   /* reaching this means the fault went unnoticed */
 }
 
@@ -159,6 +199,51 @@ static void overwritten_free_list_link_is_reported(void **state)
     expect_abort_in("use-after-free", 0, "heap corruption", "free block");
 }
 
+static void free_sized_with_the_requested_size_is_silent(void **state)
+{
+    (void)state;
+    char err[1024];
+    int status;
+    run_child("free-sized-right", 1, &status, err, sizeof err);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || err[0] != '\0')
+        fail_msg("free-sized-right child: status 0x%x; stderr: %s", status, err);
+}
+
+static void free_sized_with_a_wrong_size_is_reported(void **state)
+{
+    (void)state;
+    expect_abort_in("free-sized-wrong", 1, "free_sized(", "wrong size: the block was allocated with 40 bytes (48-byte class)");
+    expect_abort_in("free-sized-smaller", 1, "free_sized(", "allocated with 40 bytes");
+    expect_abort_in("free-aligned-sized-wrong", 1, "free_aligned_sized(",
+                    "allocated with 24 bytes (32-byte class)");
+}
+
+static void write_after_free_is_reported_at_the_next_allocation(void **state)
+{
+    (void)state;
+    expect_abort_in("write-after-free", 1, "write after free: byte 3 of the freed 40-byte block",
+                    "(48-byte class) was changed (0x78 instead of 0xdd)");
+    expect_abort_in("write-after-free-last", 1, "write after free: byte 39 of the freed 40-byte block",
+                    "malloc(40)");
+}
+
+static void untouched_freed_blocks_are_not_reported(void **state)
+{
+    (void)state;
+    char err[1024];
+    int status;
+    run_child("no-write-after-free", 1, &status, err, sizeof err);
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || err[0] != '\0')
+        fail_msg("no-write-after-free child: status 0x%x; stderr: %s", status, err);
+}
+
+static void double_free_names_the_requested_size_and_class(void **state)
+{
+    (void)state;
+    expect_abort_in("double-free", 1, "double free of a 40-byte block", "(48-byte class)");
+    expect_abort_in("double-free-100", 1, "double free of a 100-byte block", "(112-byte class)");
+}
+
 int main(int argc, char **argv)
 {
     if (argc == 3 && strcmp(argv[1], "--child") == 0)
@@ -172,6 +257,11 @@ int main(int argc, char **argv)
         cmocka_unit_test(interior_pointer_is_reported),
         cmocka_unit_test(pointer_never_returned_by_malloc_is_reported),
         cmocka_unit_test(overwritten_free_list_link_is_reported),
+        cmocka_unit_test(free_sized_with_the_requested_size_is_silent),
+        cmocka_unit_test(free_sized_with_a_wrong_size_is_reported),
+        cmocka_unit_test(write_after_free_is_reported_at_the_next_allocation),
+        cmocka_unit_test(untouched_freed_blocks_are_not_reported),
+        cmocka_unit_test(double_free_names_the_requested_size_and_class),
     };
     return cmocka_run_group_tests_name("debug", tests, NULL, NULL);
 }
