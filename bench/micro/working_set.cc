@@ -2,8 +2,10 @@
  * working_set.cc -- single-thread workloads where many blocks are alive at
  * once, so free lists, pool/page reuse and cache behaviour matter:
  *
- *   batch/lifo|fifo|random  allocate 1000 blocks of 8..256 B, then free
- *                           them newest-first, oldest-first or shuffled;
+ *   batch/lifo|fifo|random/N  allocate N blocks of 8..256 B (1 000, and
+ *                           100 000: 13 MiB, more than a purge budget or
+ *                           window would keep), then free them newest-
+ *                           first, oldest-first or shuffled, and again;
  *   churn/100k              a 100 000-object working set with the
  *                           CPython-like size mix; each op frees one random
  *                           object and allocates a replacement;
@@ -31,10 +33,9 @@ namespace {
 
 enum free_order { ORDER_LIFO, ORDER_FIFO, ORDER_RANDOM };
 
-constexpr size_t kBatchObjects = 1000;
-
 void batch(benchmark::State &state, free_order order)
 {
+    const size_t kBatchObjects = static_cast<size_t>(state.range(0));
     bench_rng_t rng = bench_rng_seeded(42);
     std::vector<size_t> sizes(kBatchObjects);
     for (size_t &size : sizes)
@@ -144,9 +145,9 @@ void realloc_string(benchmark::State &state)
 
 } // namespace
 
-BENCHMARK_CAPTURE(batch, lifo, ORDER_LIFO)->Name("batch/lifo");
-BENCHMARK_CAPTURE(batch, fifo, ORDER_FIFO)->Name("batch/fifo");
-BENCHMARK_CAPTURE(batch, random, ORDER_RANDOM)->Name("batch/random");
+BENCHMARK_CAPTURE(batch, lifo, ORDER_LIFO)->Name("batch/lifo")->Arg(1000)->Arg(100000);
+BENCHMARK_CAPTURE(batch, fifo, ORDER_FIFO)->Name("batch/fifo")->Arg(1000)->Arg(100000);
+BENCHMARK_CAPTURE(batch, random, ORDER_RANDOM)->Name("batch/random")->Arg(1000)->Arg(100000);
 BENCHMARK(churn)->Name("churn/100k");
 BENCHMARK(trees)->Name("trees")->Arg(14);
 BENCHMARK(realloc_string)->Name("realloc/string");
