@@ -36,9 +36,11 @@ BENCHDIR = os.path.join(SRCDIR, "bench")
 MODES = {
     # quick: the whole suite in well under 3 minutes on 2 cores
     "quick": dict(micro_reps=2, micro_min_time=0.03, memory_reps=1, allfree_mib=64,
+                  xthread_rounds=100,
                   churn_objects=200000, pairs=20000, program_reps=1, py_scale=30000,
                   sqlite_rows=60000, git_files=200, git_commits=80, redis_requests=20000),
     "full": dict(micro_reps=5, micro_min_time=0.3, memory_reps=2, allfree_mib=1024,
+                 xthread_rounds=1000,
                  churn_objects=1000000, pairs=200000, program_reps=3, py_scale=200000,
                  sqlite_rows=400000, git_files=400, git_commits=300, redis_requests=100000),
 }
@@ -104,7 +106,7 @@ def run_micro(ctx):
                 real_ns = b["real_time"] * scale
                 ips = b.get("items_per_second")
                 ns_per_op = 1e9 / ips if ips else real_ns
-                bench_name = b["name"].replace("/real_time", "")
+                bench_name = b["name"].replace("/real_time", "").replace("/manual_time", "")
                 out.row(name, bench_name, rep, b.get("threads", 1), b["iterations"],
                         f"{real_ns:.3f}", f"{ns_per_op:.4f}", f"{ips or 0:.1f}")
     out.close()
@@ -118,9 +120,13 @@ def run_memory(ctx):
     timeline = benchlib.RawCsv(os.path.join(ctx.results, "rss_timeline.csv"), ctx.command,
                                ctx.machine, ["allocator", "operation", "phase", "rss_kib",
                                              "live_request_kib"])
+    mib, rounds = str(ctx.mode["allfree_mib"]), str(ctx.mode["xthread_rounds"])
     workloads = [
-        (f"allfree-{ctx.mode['allfree_mib']}MiB-64B", [probe, "allfree", str(ctx.mode["allfree_mib"]), "64"]),
+        (f"allfree-{mib}MiB-64B", [probe, "allfree", mib, "64"]),
+        (f"oldest90-{mib}MiB-64B", [probe, "oldest90", mib, "64"]),
         ("churn", [probe, "churn", str(ctx.mode["churn_objects"])]),
+        ("xthread-mixed-2", [probe, "xthread-mixed", "2", rounds]),
+        ("xthread-mixed-4", [probe, "xthread-mixed", "4", rounds]),
     ]
     for rep in range(ctx.mode["memory_reps"]):
         for name, path, extra in rotated(ctx.allocators, rep):
