@@ -8,7 +8,8 @@ results; then report.py writes latest.md and plot.py the PNGs.
   micro         google-benchmark binary (bench/micro), JSON output parsed
   memory        bench/memory/rss_probe: peak RSS and RSS after freeing
   instructions  bench/instructions/count_pairs under callgrind
-  programs      python3, sqlite3, git, redis-server: wall time, peak RSS
+  programs      python3 (with PYTHONMALLOC=malloc and with its own obmalloc),
+                sqlite3, git, redis-server: wall time, peak RSS
 
 Every allocator runs the same binaries: preloaded with LD_PRELOAD, glibc
 with nothing preloaded.  Runs are interleaved (repetition r runs the
@@ -234,6 +235,10 @@ def run_redis(ctx, env, requests):
     return code, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
 
 
+PY_MALLOC = "python3-objects (PYTHONMALLOC=malloc)"
+PY_OBMALLOC = "python3-objects (obmalloc)"
+
+
 def run_programs(ctx):
     m = ctx.mode
     out = benchlib.RawCsv(os.path.join(ctx.results, "programs.csv"), ctx.command, ctx.machine,
@@ -254,25 +259,32 @@ def run_programs(ctx):
             g.write(f.read().replace("ROWS", str(m["sqlite_rows"])))
     db_path = os.path.join(ctx.tmp, "bulk.db")
 
-    workloads = [("python3-objects", [python3, os.path.join(programs, "py_objects.py"),
-                                      str(m["py_scale"])], None)]
+    # (workload, command, stdin file, extra environment).  python3 runs twice:
+    # with PYTHONMALLOC=malloc every Python object goes to the allocator under
+    # test (the run that measures pymalloc serving Python's objects); without
+    # it CPython's own obmalloc serves objects <= 512 B and only larger
+    # buffers reach the allocator, so that row is labelled "(obmalloc)".
+    py_cmd = [python3, os.path.join(programs, "py_objects.py"), str(m["py_scale"])]
+    workloads = [(PY_MALLOC, py_cmd, None, {"PYTHONMALLOC": "malloc"}),
+                 (PY_OBMALLOC, py_cmd, None, {})]
     if shutil.which("sqlite3"):
-        workloads.append(("sqlite3-insert-index", ["sqlite3", db_path], sql_path))
+        workloads.append(("sqlite3-insert-index", ["sqlite3", db_path], sql_path, {}))
     if shutil.which("git"):
-        workloads.append(("git-log-p", ["git", "-C", repo, "--no-pager", "log", "-p"], None))
+        workloads.append(("git-log-p", ["git", "-C", repo, "--no-pager", "log", "-p"], None, {}))
         workloads.append(("git-repack", ["git", "-C", repo, "-c", "pack.threads=1", "repack",
-                                         "-a", "-d", "-f", "-q"], None))
+                                         "-a", "-d", "-f", "-q"], None, {}))
     have_redis = shutil.which("redis-server") and shutil.which("redis-benchmark")
 
     for rep in range(m["program_reps"]):
         for name, path, extra in rotated(ctx.allocators, rep):
             env = benchlib.allocator_env(path, extra)
-            for workload, cmd, stdin_path in workloads:
+            for workload, cmd, stdin_path, workload_env in workloads:
                 log(f"programs rep {rep + 1}/{m['program_reps']}: {name} {workload}")
                 if os.path.exists(db_path):
                     os.unlink(db_path)
                 stdin = open(stdin_path) if stdin_path else subprocess.DEVNULL
-                code, wall, cpu, rss, _ = run_measured(cmd, env, stdin=stdin)
+                code, wall, cpu, rss, _ = run_measured(cmd, dict(env, **workload_env),
+                                                       stdin=stdin)
                 if stdin_path:
                     stdin.close()
                 out.row(name, workload, rep, code, f"{wall:.4f}", f"{cpu:.4f}", rss)
