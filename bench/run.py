@@ -56,15 +56,62 @@ def rotated(allocators, rep):
     return allocators[k:] + allocators[:k]
 
 
-def run_measured(cmd, env, stdin=None, stdout=subprocess.DEVNULL, timeout=600, cwd=None):
+GNU_TIME = "/usr/bin/time"
+
+
+def peak_rss_wrapper(cmd, env, rss_file):
+    """(cmd, env) that run cmd under GNU time, which writes cmd's own peak RSS
+    (KiB) to rss_file; None when /usr/bin/time is missing.
+
+    Why: a child's ru_maxrss starts at its parent's RSS.  When a process
+    forked from this runner execs, the kernel records the high-water mark of
+    the memory it leaves behind (a copy of this Python process, 10-20 MiB),
+    and wait4 reports at least that: every program smaller than the runner
+    came out at the runner's size.  GNU time is small, and the command is
+    its child, so time's %M is the command's own peak.  LD_PRELOAD is set
+    only for the command (through env), not for time itself."""
+    if not os.access(GNU_TIME, os.X_OK):
+        return None
+    outer = dict(env)
+    preload = outer.pop("LD_PRELOAD", None)
+    inner = ["env", f"LD_PRELOAD={preload}"] if preload else []
+    return [GNU_TIME, "-f", "%M", "-o", rss_file] + inner + list(cmd), outer
+
+
+def read_peak_rss(rss_file, fallback):
+    """KiB from GNU time's -o file (its last line); fallback when unreadable."""
+    try:
+        with open(rss_file) as f:
+            return int(f.read().split()[-1])
+    except (OSError, ValueError, IndexError):
+        return fallback
+
+
+def kill_group(pid):
+    """SIGKILL a process group started with start_new_session (the command
+    and, under GNU time, its child); it may be gone already."""
+    try:
+        os.killpg(pid, 9)
+    except OSError:
+        pass
+
+
+def run_measured(cmd, env, stdin=None, stdout=subprocess.DEVNULL, timeout=600, cwd=None,
+                 own_peak_rss=False):
     """Run cmd; return (exit status, wall seconds, CPU seconds, peak RSS KiB, stdout).
 
-    The child is reaped with wait4, which gives its own CPU time and peak RSS
-    (getrusage of that one process); a timer kills it after timeout seconds."""
+    The child is reaped with wait4, which gives its CPU time (with that of
+    the children it reaped) and a peak RSS; with own_peak_rss the command
+    runs under GNU time and the peak RSS is the command's own (see
+    peak_rss_wrapper).  A timer kills the process group after timeout s."""
+    rss_file = os.path.join(tempfile.gettempdir(), f"pym-bench-rss-{os.getpid()}")
+    wrapped = peak_rss_wrapper(cmd, env, rss_file) if own_peak_rss else None
+    run_cmd, run_env = wrapped or (cmd, env)
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, env=env, stdin=stdin, stdout=stdout, stderr=err, cwd=cwd)
-        killer = threading.Timer(timeout, proc.kill)
+        proc = subprocess.Popen(run_cmd, env=run_env, stdin=stdin, stdout=stdout, stderr=err,
+                                cwd=cwd, start_new_session=True)
+        killer = threading.Timer(timeout, kill_group, (proc.pid,))
         killer.start()
         output = proc.stdout.read() if stdout == subprocess.PIPE else b""
         _, status, usage = os.wait4(proc.pid, 0)
@@ -73,9 +120,14 @@ def run_measured(cmd, env, stdin=None, stdout=subprocess.DEVNULL, timeout=600, c
         proc.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
         message = err.read().decode(errors="replace")
+    peak = usage.ru_maxrss
+    if wrapped:
+        peak = read_peak_rss(rss_file, peak)
+        if os.path.exists(rss_file):
+            os.unlink(rss_file)
     if proc.returncode != 0:
         log(f"  exit {proc.returncode}: {' '.join(cmd)}\n{message[-600:]}")
-    return (proc.returncode, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss,
+    return (proc.returncode, wall, usage.ru_utime + usage.ru_stime, peak,
             output.decode(errors="replace"))
 
 
@@ -213,13 +265,17 @@ def wait_for_redis(port, proc, timeout=10):
 def run_redis(ctx, env, requests):
     """(status, client wall s, server CPU s, server peak RSS KiB)."""
     port = free_port()
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--loglevel", "warning", "--protected-mode", "yes",
-         "--dir", ctx.tmp], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server_cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                  "--appendonly", "no", "--loglevel", "warning", "--protected-mode", "yes",
+                  "--dir", ctx.tmp]
+    rss_file = os.path.join(ctx.tmp, "redis-rss")
+    wrapped = peak_rss_wrapper(server_cmd, env, rss_file)
+    server_cmd, env = wrapped or (server_cmd, env)
+    server = subprocess.Popen(server_cmd, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
     if not wait_for_redis(port, server):
         if server.poll() is None:  # alive but silent; poll() reaps a dead one
-            server.kill()
+            kill_group(server.pid)
             server.wait()
         log(f"  redis-server did not answer PING (exit status {server.returncode})")
         return 1, 0.0, 0.0, 0
@@ -232,7 +288,8 @@ def run_redis(ctx, env, requests):
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
     _, status, usage = os.wait4(server.pid, 0)
     code = code or os.waitstatus_to_exitcode(status)
-    return code, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+    peak = read_peak_rss(rss_file, usage.ru_maxrss) if wrapped else usage.ru_maxrss
+    return code, wall, usage.ru_utime + usage.ru_stime, peak
 
 
 PY_MALLOC = "python3-objects (PYTHONMALLOC=malloc)"
@@ -284,7 +341,7 @@ def run_programs(ctx):
                     os.unlink(db_path)
                 stdin = open(stdin_path) if stdin_path else subprocess.DEVNULL
                 code, wall, cpu, rss, _ = run_measured(cmd, dict(env, **workload_env),
-                                                       stdin=stdin)
+                                                       stdin=stdin, own_peak_rss=True)
                 if stdin_path:
                     stdin.close()
                 out.row(name, workload, rep, code, f"{wall:.4f}", f"{cpu:.4f}", rss)
