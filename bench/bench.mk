@@ -17,9 +17,9 @@ BENCH_PY = /usr/bin/python3
 BENCH_C_FLAGS = -std=c11 -Wall -Wextra
 BENCH_CXX_FLAGS = -Wall -Wextra -pthread
 
-bench_memory_rss_probe_SOURCES = bench/memory/rss_probe.c bench/size_mix.h
-bench_memory_rss_probe_CFLAGS = $(BENCH_C_FLAGS)
-bench_memory_rss_probe_LDFLAGS =
+bench_memory_rss_probe_SOURCES = bench/memory/rss_probe.c bench/size_mix.h bench/xthread_mixed.h
+bench_memory_rss_probe_CFLAGS = $(BENCH_C_FLAGS) -pthread
+bench_memory_rss_probe_LDFLAGS = -pthread
 
 bench_instructions_count_pairs_SOURCES = bench/instructions/count_pairs.c bench/size_mix.h
 bench_instructions_count_pairs_CFLAGS = $(BENCH_C_FLAGS)
@@ -28,7 +28,8 @@ bench_instructions_count_pairs_LDFLAGS =
 BENCH_BINARIES = bench/memory/rss_probe bench/instructions/count_pairs
 if HAVE_BENCHMARK
 bench_micro_pym_micro_SOURCES = bench/micro/main.cc bench/micro/pairs.cc \
-	bench/micro/working_set.cc bench/micro/threads.cc bench/micro/churn.h bench/size_mix.h
+	bench/micro/working_set.cc bench/micro/threads.cc bench/micro/churn.h bench/size_mix.h \
+	bench/xthread_mixed.h
 bench_micro_pym_micro_CXXFLAGS = $(BENCH_CXX_FLAGS) $(BENCHMARK_CFLAGS)
 bench_micro_pym_micro_LDFLAGS = -pthread
 bench_micro_pym_micro_LDADD = $(BENCHMARK_LIBS)

@@ -60,6 +60,7 @@ def discover_allocators(pymalloc_path):
 def allocator_env(path, extra):
     env = dict(os.environ)
     env.pop("LD_PRELOAD", None)
+    env.pop("PYTHONMALLOC", None)  # run.py sets it per workload, never inherited
     for key in list(env):
         if key.startswith("PYMALLOC_"):
             del env[key]

@@ -6,7 +6,12 @@ One table per group; rows are workloads, columns allocators.  Each cell is
 the median over the repetitions followed, in parentheses, by its ratio to
 glibc; the last column is pymalloc's ratio to the best of the other
 allocators (named).  Lower is better in every table except thread scaling.
-With --readme, the headline table replaces the text between the
+
+The headline lists every row of every table (thread scaling aside) with
+pymalloc's figure, the best peer's figure and name, and pymalloc ÷ best
+peer, worst ratio first and losses in bold, under a count of losses, ties
+and wins; a second table gives pymalloc ÷ each peer for the same rows.
+With --readme, the headline replaces the text between the
 "headline:start" and "headline:end" markers of that file.
 """
 import argparse
@@ -162,7 +167,12 @@ def memory_table(results):
         if r["workload"] not in workloads:
             workloads.append(r["workload"])
     table = Table("Memory: resident set above the program's start (no trim/purge call)",
-                  "MiB (median)", allocs, digits=1)
+                  "MiB (median)", allocs, digits=1,
+                  note="Light activity: a malloc+free pair of 64 B every 10 ms for one "
+                       "second.  Contracts (issue 11), in MiB above start: allfree after "
+                       "light activity ≤ 4; oldest90 after light activity ≤ live × 1.15 + 4, "
+                       "peak ≤ 1.02 × requested.  xthread-mixed-N: the server pattern of "
+                       "micro xthread/server with N threads.")
 
     def above_start(workload, key):
         out = {}
@@ -174,12 +184,29 @@ def memory_table(results):
                 out[a] = (v - start) / 1024 if isinstance(v, float) and isinstance(start, float) else None
         return out
 
+    def first(workload, key):
+        """A figure that is the same for every allocator (the request bytes), in MiB."""
+        return next((value[(a, workload, key)] for a in allocs
+                     if isinstance(value.get((a, workload, key)), float)), 0) / 1024
+
     for w in workloads:
         if w.startswith("allfree"):
-            req = next((value[(a, w, "requested_kib")] for a in allocs
-                        if isinstance(value.get((a, w, "requested_kib")), float)), 0) / 1024
+            req = first(w, "requested_kib")
             table.add(f"{w}: peak (requested {req:.0f})", above_start(w, "peak_kib"))
             table.add(f"{w}: after free", above_start(w, "after_free_kib"))
+            table.add(f"{w}: after 1 s of light activity (contract ≤ 4)",
+                      above_start(w, "after_light_kib"))
+        elif w.startswith("oldest90"):
+            req, live = first(w, "requested_kib"), first(w, "live_request_kib")
+            table.add(f"{w}: peak (requested {req:.0f}; contract ≤ {1.02 * req:.0f})",
+                      above_start(w, "peak_kib"))
+            table.add(f"{w}: after freeing the oldest 90% (live {live:.0f})",
+                      above_start(w, "after_free_kib"))
+            table.add(f"{w}: after 1 s of light activity (contract ≤ {1.15 * live + 4:.0f})",
+                      above_start(w, "after_light_kib"))
+        elif w.startswith("xthread-mixed"):
+            table.add(f"{w}: peak (VmHWM)", above_start(w, "peak_kib"))
+            table.add(f"{w}: after the last round (all freed)", above_start(w, "after_kib"))
         elif w == "churn":
             live = next((value[(a, w, "live_request_kib")] for a in allocs
                          if isinstance(value.get((a, w, "live_request_kib")), float)), 0) / 1024
@@ -218,28 +245,105 @@ def program_tables(results):
     return times, mem
 
 
-def headline(tables):
-    """A few rows, each the pymalloc/peer ratio, for the README."""
-    picks = [("pairs", "pair/64"), ("pairs", "pair/256"), ("sets", "churn/100k"),
-             ("sets", "trees/14"), ("threads", "xthread/producer_consumer"),
-             ("threads", "threads/churn/threads:2"),
-             ("instructions", "pair/64"), ("instructions", "churn/10k")]
+# Every table but thread scaling (which is derived from threads/churn) feeds
+# the headline, with the measure each row is in.
+HEADLINE_GROUPS = [("pairs", "ns per pair"), ("sets", "ns per pair"),
+                   ("threads", "wall ns per pair"), ("instructions", "instructions per pair"),
+                   ("memory", "MiB above start"), ("program_times", "seconds"),
+                   ("program_rss", "MiB peak RSS")]
+PY_MALLOC = "python3-objects (PYTHONMALLOC=malloc)"
+PY_OBMALLOC = "python3-objects (obmalloc)"
+TIE = 0.005  # |ratio - 1| below this prints as 1.00: a tie
+
+
+def headline_rows(tables):
+    """[(label, measure, {allocator: value})]: every row of every table."""
     rows = []
-    for group, label in picks:
+    for group, measure in HEADLINE_GROUPS:
         table = tables.get(group)
         if table is None:
             continue
-        for row_label, values in table.rows:
-            if row_label == label:
-                rows.append((f"{label} ({table.unit.split(' (')[0].split(';')[0]})", values))
-    for group in ("memory", "program_times", "program_rss"):
-        table = tables.get(group)
-        if table is not None:
-            for row_label, values in table.rows:
-                if any(k in row_label for k in ("after free", "churn: peak", "python3", "sqlite3",
-                                                 "redis-server")):
-                    unit = "MiB" if group != "program_times" else "s"
-                    rows.append((f"{row_label} ({unit})", values))
+        for label, values in table.rows:
+            row_measure = measure
+            if group == "instructions":
+                label = f"{label} (callgrind)"
+            elif label.startswith("realloc/"):
+                row_measure = "ns per realloc call"
+            elif group == "program_rss":
+                label = f"{label} (peak RSS)"
+            rows.append((label, row_measure, values))
+    return rows
+
+
+def python_own_allocator_row(tables):
+    """The issue-11 comparison: python3 with PYTHONMALLOC=malloc under
+    pymalloc against python3 as shipped (its obmalloc, nothing preloaded)."""
+    table = tables.get("program_times")
+    if table is None:
+        return None
+    by_label = dict(table.rows)
+    malloc_row = by_label.get(f"{PY_MALLOC} (wall)")
+    own_row = by_label.get(f"{PY_OBMALLOC} (wall)")
+    if not malloc_row or not own_row:
+        return None
+    pym, own = malloc_row.get("pymalloc"), own_row.get("glibc")
+    if not isinstance(pym, float) or not isinstance(own, float):
+        return None
+    return ("python3-objects: pymalloc with PYTHONMALLOC=malloc vs python3's own obmalloc "
+            "(wall)", "seconds", pym, own, "python3 as shipped")
+
+
+def verdict(pym, best):
+    """(sort key, ratio text, verdict): ratio > 1 loses, < 1 wins."""
+    if best > 0:
+        ratio = pym / best
+        text = f"{ratio:.2f}"
+        if abs(ratio - 1) < TIE:
+            return ratio, text, "tie"
+        return ratio, (f"**{text}**" if ratio > 1 else text), ("loses" if ratio > 1 else "wins")
+    # A memory figure of zero or less (RSS back at its start): no ratio.
+    if pym <= best:
+        return 0.0, "-", "wins"
+    return float("inf"), f"**n/a** (+{pym - best:.1f})", "loses"
+
+
+def headline(tables):
+    """Every workload: pymalloc, the best peer (figure and name), pymalloc ÷
+    best peer; sorted worst ratio first, so the losses lead the table."""
+    rows = []
+    for label, measure, values in headline_rows(tables):
+        pym = values.get("pymalloc")
+        peers = [(v, name) for name, v in values.items()
+                 if name != "pymalloc" and isinstance(v, float)]
+        if not isinstance(pym, float) or not peers:
+            continue
+        best, best_name = min(peers)
+        rows.append((label, measure, pym, best, best_name))
+    own = python_own_allocator_row(tables)
+    if own:
+        rows.append(own)
+    if not rows:
+        return ""
+    judged = []
+    for label, measure, pym, best, best_name in rows:
+        key, ratio, word = verdict(pym, best)
+        judged.append((key, label, measure, pym, best, best_name, ratio, word))
+    judged.sort(key=lambda r: -r[0])
+    count = {w: sum(1 for r in judged if r[7] == w) for w in ("loses", "tie", "wins")}
+    lines = [f"pymalloc loses on **{count['loses']}** of {len(judged)} workloads "
+             f"(pymalloc ÷ best peer > 1, in bold), ties on {count['tie']} and wins on "
+             f"{count['wins']}.  Lower is better in every row; worst ratio first.", "",
+             "| workload | measure | pymalloc | best peer | pymalloc ÷ best peer | result |",
+             "|---|---|---|---|---|---|"]
+    for _, label, measure, pym, best, best_name, ratio, word in judged:
+        lines.append(f"| {label} | {measure} | {fmt(pym, 2)} | {fmt(best, 2)} {best_name} "
+                     f"| {ratio} | {word} |")
+    return "\n".join(lines) + "\n"
+
+
+def per_peer_table(tables):
+    """Every workload, pymalloc's figure divided by each peer's (latest.md only)."""
+    rows = [(f"{label} ({measure})", values) for label, measure, values in headline_rows(tables)]
     if not rows:
         return ""
     allocs = [a for a in benchlib.ORDER if any(a in v for _, v in rows)]
@@ -256,8 +360,8 @@ def headline(tables):
         cells = [fmt(pym, 2)]
         for p in peers:
             v = values.get(p)
-            cells.append(f"{pym / v:.2f}" if isinstance(pym, float) and isinstance(v, float) and v
-                         else "-")
+            cells.append(f"{pym / v:.2f}" if isinstance(pym, float) and isinstance(v, float)
+                         and v > 0 else "-")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -287,9 +391,12 @@ def write_report(results, readme=None):
               "operation (google-benchmark's items_per_second), thread figures wall time. Raw data: `micro.csv`, `memory.csv`, "
               "`instructions.csv`, `programs.csv`, `rss_timeline.csv` next to this file.", ""]
     if head:
-        parts += ["## Headline", "",
-                  "Ratios below 1 mean pymalloc needs less time, fewer instructions or less "
-                  "memory than that allocator.", "", head]
+        parts += ["## Headline: pymalloc against the best peer, every workload", "", head]
+    per_peer = per_peer_table(tables)
+    if per_peer:
+        parts += ["## pymalloc against each peer", "",
+                  "Each cell is pymalloc's figure divided by that allocator's: below 1, "
+                  "pymalloc needs less time, fewer instructions or less memory.", "", per_peer]
     parts += ["## Tables", ""]
     for key in ("pairs", "sets", "threads", "scaling", "instructions", "memory",
                 "program_times", "program_rss"):

@@ -8,7 +8,8 @@ results; then report.py writes latest.md and plot.py the PNGs.
   micro         google-benchmark binary (bench/micro), JSON output parsed
   memory        bench/memory/rss_probe: peak RSS and RSS after freeing
   instructions  bench/instructions/count_pairs under callgrind
-  programs      python3, sqlite3, git, redis-server: wall time, peak RSS
+  programs      python3 (with PYTHONMALLOC=malloc and with its own obmalloc),
+                sqlite3, git, redis-server: wall time, peak RSS
 
 Every allocator runs the same binaries: preloaded with LD_PRELOAD, glibc
 with nothing preloaded.  Runs are interleaved (repetition r runs the
@@ -36,9 +37,11 @@ BENCHDIR = os.path.join(SRCDIR, "bench")
 MODES = {
     # quick: the whole suite in well under 3 minutes on 2 cores
     "quick": dict(micro_reps=2, micro_min_time=0.03, memory_reps=1, allfree_mib=64,
+                  xthread_rounds=100,
                   churn_objects=200000, pairs=20000, program_reps=1, py_scale=30000,
                   sqlite_rows=60000, git_files=200, git_commits=80, redis_requests=20000),
     "full": dict(micro_reps=5, micro_min_time=0.3, memory_reps=2, allfree_mib=1024,
+                 xthread_rounds=1000,
                  churn_objects=1000000, pairs=200000, program_reps=3, py_scale=200000,
                  sqlite_rows=400000, git_files=400, git_commits=300, redis_requests=100000),
 }
@@ -53,15 +56,62 @@ def rotated(allocators, rep):
     return allocators[k:] + allocators[:k]
 
 
-def run_measured(cmd, env, stdin=None, stdout=subprocess.DEVNULL, timeout=600, cwd=None):
+GNU_TIME = "/usr/bin/time"
+
+
+def peak_rss_wrapper(cmd, env, rss_file):
+    """(cmd, env) that run cmd under GNU time, which writes cmd's own peak RSS
+    (KiB) to rss_file; None when /usr/bin/time is missing.
+
+    Why: a child's ru_maxrss starts at its parent's RSS.  When a process
+    forked from this runner execs, the kernel records the high-water mark of
+    the memory it leaves behind (a copy of this Python process, 10-20 MiB),
+    and wait4 reports at least that: every program smaller than the runner
+    came out at the runner's size.  GNU time is small, and the command is
+    its child, so time's %M is the command's own peak.  LD_PRELOAD is set
+    only for the command (through env), not for time itself."""
+    if not os.access(GNU_TIME, os.X_OK):
+        return None
+    outer = dict(env)
+    preload = outer.pop("LD_PRELOAD", None)
+    inner = ["env", f"LD_PRELOAD={preload}"] if preload else []
+    return [GNU_TIME, "-f", "%M", "-o", rss_file] + inner + list(cmd), outer
+
+
+def read_peak_rss(rss_file, fallback):
+    """KiB from GNU time's -o file (its last line); fallback when unreadable."""
+    try:
+        with open(rss_file) as f:
+            return int(f.read().split()[-1])
+    except (OSError, ValueError, IndexError):
+        return fallback
+
+
+def kill_group(pid):
+    """SIGKILL a process group started with start_new_session (the command
+    and, under GNU time, its child); it may be gone already."""
+    try:
+        os.killpg(pid, 9)
+    except OSError:
+        pass
+
+
+def run_measured(cmd, env, stdin=None, stdout=subprocess.DEVNULL, timeout=600, cwd=None,
+                 own_peak_rss=False):
     """Run cmd; return (exit status, wall seconds, CPU seconds, peak RSS KiB, stdout).
 
-    The child is reaped with wait4, which gives its own CPU time and peak RSS
-    (getrusage of that one process); a timer kills it after timeout seconds."""
+    The child is reaped with wait4, which gives its CPU time (with that of
+    the children it reaped) and a peak RSS; with own_peak_rss the command
+    runs under GNU time and the peak RSS is the command's own (see
+    peak_rss_wrapper).  A timer kills the process group after timeout s."""
+    rss_file = os.path.join(tempfile.gettempdir(), f"pym-bench-rss-{os.getpid()}")
+    wrapped = peak_rss_wrapper(cmd, env, rss_file) if own_peak_rss else None
+    run_cmd, run_env = wrapped or (cmd, env)
     with tempfile.TemporaryFile() as err:
         start = time.perf_counter()
-        proc = subprocess.Popen(cmd, env=env, stdin=stdin, stdout=stdout, stderr=err, cwd=cwd)
-        killer = threading.Timer(timeout, proc.kill)
+        proc = subprocess.Popen(run_cmd, env=run_env, stdin=stdin, stdout=stdout, stderr=err,
+                                cwd=cwd, start_new_session=True)
+        killer = threading.Timer(timeout, kill_group, (proc.pid,))
         killer.start()
         output = proc.stdout.read() if stdout == subprocess.PIPE else b""
         _, status, usage = os.wait4(proc.pid, 0)
@@ -70,9 +120,14 @@ def run_measured(cmd, env, stdin=None, stdout=subprocess.DEVNULL, timeout=600, c
         proc.returncode = os.waitstatus_to_exitcode(status)
         err.seek(0)
         message = err.read().decode(errors="replace")
+    peak = usage.ru_maxrss
+    if wrapped:
+        peak = read_peak_rss(rss_file, peak)
+        if os.path.exists(rss_file):
+            os.unlink(rss_file)
     if proc.returncode != 0:
         log(f"  exit {proc.returncode}: {' '.join(cmd)}\n{message[-600:]}")
-    return (proc.returncode, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss,
+    return (proc.returncode, wall, usage.ru_utime + usage.ru_stime, peak,
             output.decode(errors="replace"))
 
 
@@ -104,7 +159,7 @@ def run_micro(ctx):
                 real_ns = b["real_time"] * scale
                 ips = b.get("items_per_second")
                 ns_per_op = 1e9 / ips if ips else real_ns
-                bench_name = b["name"].replace("/real_time", "")
+                bench_name = b["name"].replace("/real_time", "").replace("/manual_time", "")
                 out.row(name, bench_name, rep, b.get("threads", 1), b["iterations"],
                         f"{real_ns:.3f}", f"{ns_per_op:.4f}", f"{ips or 0:.1f}")
     out.close()
@@ -118,9 +173,13 @@ def run_memory(ctx):
     timeline = benchlib.RawCsv(os.path.join(ctx.results, "rss_timeline.csv"), ctx.command,
                                ctx.machine, ["allocator", "operation", "phase", "rss_kib",
                                              "live_request_kib"])
+    mib, rounds = str(ctx.mode["allfree_mib"]), str(ctx.mode["xthread_rounds"])
     workloads = [
-        (f"allfree-{ctx.mode['allfree_mib']}MiB-64B", [probe, "allfree", str(ctx.mode["allfree_mib"]), "64"]),
+        (f"allfree-{mib}MiB-64B", [probe, "allfree", mib, "64"]),
+        (f"oldest90-{mib}MiB-64B", [probe, "oldest90", mib, "64"]),
         ("churn", [probe, "churn", str(ctx.mode["churn_objects"])]),
+        ("xthread-mixed-2", [probe, "xthread-mixed", "2", rounds]),
+        ("xthread-mixed-4", [probe, "xthread-mixed", "4", rounds]),
     ]
     for rep in range(ctx.mode["memory_reps"]):
         for name, path, extra in rotated(ctx.allocators, rep):
@@ -206,13 +265,17 @@ def wait_for_redis(port, proc, timeout=10):
 def run_redis(ctx, env, requests):
     """(status, client wall s, server CPU s, server peak RSS KiB)."""
     port = free_port()
-    server = subprocess.Popen(
-        ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
-         "--appendonly", "no", "--loglevel", "warning", "--protected-mode", "yes",
-         "--dir", ctx.tmp], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    server_cmd = ["redis-server", "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+                  "--appendonly", "no", "--loglevel", "warning", "--protected-mode", "yes",
+                  "--dir", ctx.tmp]
+    rss_file = os.path.join(ctx.tmp, "redis-rss")
+    wrapped = peak_rss_wrapper(server_cmd, env, rss_file)
+    server_cmd, env = wrapped or (server_cmd, env)
+    server = subprocess.Popen(server_cmd, env=env, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
     if not wait_for_redis(port, server):
         if server.poll() is None:  # alive but silent; poll() reaps a dead one
-            server.kill()
+            kill_group(server.pid)
             server.wait()
         log(f"  redis-server did not answer PING (exit status {server.returncode})")
         return 1, 0.0, 0.0, 0
@@ -225,7 +288,12 @@ def run_redis(ctx, env, requests):
                    stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=30)
     _, status, usage = os.wait4(server.pid, 0)
     code = code or os.waitstatus_to_exitcode(status)
-    return code, wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+    peak = read_peak_rss(rss_file, usage.ru_maxrss) if wrapped else usage.ru_maxrss
+    return code, wall, usage.ru_utime + usage.ru_stime, peak
+
+
+PY_MALLOC = "python3-objects (PYTHONMALLOC=malloc)"
+PY_OBMALLOC = "python3-objects (obmalloc)"
 
 
 def run_programs(ctx):
@@ -248,25 +316,32 @@ def run_programs(ctx):
             g.write(f.read().replace("ROWS", str(m["sqlite_rows"])))
     db_path = os.path.join(ctx.tmp, "bulk.db")
 
-    workloads = [("python3-objects", [python3, os.path.join(programs, "py_objects.py"),
-                                      str(m["py_scale"])], None)]
+    # (workload, command, stdin file, extra environment).  python3 runs twice:
+    # with PYTHONMALLOC=malloc every Python object goes to the allocator under
+    # test (the run that measures pymalloc serving Python's objects); without
+    # it CPython's own obmalloc serves objects <= 512 B and only larger
+    # buffers reach the allocator, so that row is labelled "(obmalloc)".
+    py_cmd = [python3, os.path.join(programs, "py_objects.py"), str(m["py_scale"])]
+    workloads = [(PY_MALLOC, py_cmd, None, {"PYTHONMALLOC": "malloc"}),
+                 (PY_OBMALLOC, py_cmd, None, {})]
     if shutil.which("sqlite3"):
-        workloads.append(("sqlite3-insert-index", ["sqlite3", db_path], sql_path))
+        workloads.append(("sqlite3-insert-index", ["sqlite3", db_path], sql_path, {}))
     if shutil.which("git"):
-        workloads.append(("git-log-p", ["git", "-C", repo, "--no-pager", "log", "-p"], None))
+        workloads.append(("git-log-p", ["git", "-C", repo, "--no-pager", "log", "-p"], None, {}))
         workloads.append(("git-repack", ["git", "-C", repo, "-c", "pack.threads=1", "repack",
-                                         "-a", "-d", "-f", "-q"], None))
+                                         "-a", "-d", "-f", "-q"], None, {}))
     have_redis = shutil.which("redis-server") and shutil.which("redis-benchmark")
 
     for rep in range(m["program_reps"]):
         for name, path, extra in rotated(ctx.allocators, rep):
             env = benchlib.allocator_env(path, extra)
-            for workload, cmd, stdin_path in workloads:
+            for workload, cmd, stdin_path, workload_env in workloads:
                 log(f"programs rep {rep + 1}/{m['program_reps']}: {name} {workload}")
                 if os.path.exists(db_path):
                     os.unlink(db_path)
                 stdin = open(stdin_path) if stdin_path else subprocess.DEVNULL
-                code, wall, cpu, rss, _ = run_measured(cmd, env, stdin=stdin)
+                code, wall, cpu, rss, _ = run_measured(cmd, dict(env, **workload_env),
+                                                       stdin=stdin, own_peak_rss=True)
                 if stdin_path:
                     stdin.close()
                 out.row(name, workload, rep, code, f"{wall:.4f}", f"{cpu:.4f}", rss)

@@ -74,6 +74,26 @@ static inline size_t bench_size_cpython_mix(bench_rng_t *rng)
     return bench_rng_between(rng, 1025, 8192);
 }
 
+/*
+ * One request size of the "server" mix (xthread_mixed.h): the buffers,
+ * messages and records a threaded server passes between its threads,
+ * 16 B to 4 KiB, weighted toward small:
+ *
+ *    16..64 B   55 %      257..1024 B   11 %
+ *   65..256 B   30 %     1025..4096 B    4 %
+ */
+static inline size_t bench_size_server_mix(bench_rng_t *rng)
+{
+    uint64_t per_mille = bench_rng_below(rng, 1000);
+    if (per_mille < 550)
+        return bench_rng_between(rng, 16, 64);
+    if (per_mille < 850)
+        return bench_rng_between(rng, 65, 256);
+    if (per_mille < 960)
+        return bench_rng_between(rng, 257, 1024);
+    return bench_rng_between(rng, 1025, 4096);
+}
+
 /* One request size uniform in 8..256 B: the "small objects only" mix. */
 static inline size_t bench_size_small_uniform(bench_rng_t *rng)
 {

@@ -7,7 +7,21 @@
  *   rss_probe allfree MIB SIZE
  *       allocate MIB MiB of SIZE-byte blocks (every byte written), then free
  *       them all; no trim or purge call.  Reports RSS at start, at the
- *       peak and after the frees.
+ *       peak, right after the frees, and again after one second of light
+ *       activity (a malloc+free pair of SIZE bytes every 10 ms, see
+ *       light_activity): an allocator that gives memory back on a timer or
+ *       on later activity, rather than inside free, shows it there.
+ *   rss_probe oldest90 MIB SIZE
+ *       allocate MIB MiB of SIZE-byte blocks, then free the oldest 90 %
+ *       (the first allocated), keeping the newest 10 % live.  Reports RSS
+ *       at the peak, right after the frees and after one second of light
+ *       activity, with the live request bytes to compare against.
+ *   rss_probe xthread-mixed THREADS ROUNDS
+ *       the server pattern of ../xthread_mixed.h (as the micro benchmark
+ *       xthread/server): THREADS threads allocate blocks of 16 B..4 KiB and
+ *       hand them to each other to free, ROUNDS rounds of 4096 blocks per
+ *       thread.  Reports the peak RSS (VmHWM) and the RSS after the last
+ *       round, when every block has been freed.
  *   rss_probe churn OBJECTS
  *       a phased working set with the CPython-like size mix: grow to
  *       OBJECTS blocks, churn (2 x OBJECTS random replacements), free a
@@ -30,9 +44,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "../size_mix.h"
+#include "../xthread_mixed.h"
 
 static size_t read_proc_file(const char *path, char *buf, size_t cap)
 {
@@ -100,6 +116,23 @@ static void result(const char *workload, const char *key, long value)
     printf("result,%s,%s,%ld\n", workload, key, value);
 }
 
+/*
+ * One second of light activity: a malloc+free pair of `size` bytes every
+ * 10 ms, 100 pairs, and no trim call.  The issue-11 memory contract reads
+ * RSS after this, so that a delayed purge (on activity or on a timer) has
+ * had its chance, as it would in a program that goes on running.
+ */
+static void light_activity(size_t size)
+{
+    const struct timespec pause = {0, 10 * 1000 * 1000};
+    for (int i = 0; i < 100; i++) {
+        char *p = checked_malloc(size);
+        p[0] = (char)i;
+        free(p);
+        nanosleep(&pause, NULL);
+    }
+}
+
 static int run_allfree(size_t mib, size_t size)
 {
     size_t count = (mib << 20) / size;
@@ -113,11 +146,64 @@ static int run_allfree(size_t mib, size_t size)
     for (size_t i = 0; i < count; i++)
         free(blocks[i]);
     long after = rss_kib();
+    light_activity(size);
+    long after_light = rss_kib();
     result("allfree", "requested_kib", (long)((count * size) >> 10));
     result("allfree", "start_kib", start);
     result("allfree", "peak_kib", peak);
     result("allfree", "after_free_kib", after);
+    result("allfree", "after_light_kib", after_light);
     result("allfree", "hwm_kib", peak_rss_kib());
+    return 0;
+}
+
+static int run_oldest90(size_t mib, size_t size)
+{
+    size_t count = (mib << 20) / size;
+    size_t freed = count / 10 * 9;
+    void **blocks = table_alloc(count * sizeof *blocks);
+    long start = rss_kib();
+    for (size_t i = 0; i < count; i++) {
+        blocks[i] = checked_malloc(size);
+        memset(blocks[i], (int)(i & 0xFF), size);
+    }
+    long peak = rss_kib();
+    for (size_t i = 0; i < freed; i++)
+        free(blocks[i]);
+    long after = rss_kib();
+    light_activity(size);
+    long after_light = rss_kib();
+    result("oldest90", "requested_kib", (long)((count * size) >> 10));
+    result("oldest90", "live_request_kib", (long)(((count - freed) * size) >> 10));
+    result("oldest90", "start_kib", start);
+    result("oldest90", "peak_kib", peak);
+    result("oldest90", "after_free_kib", after);
+    result("oldest90", "after_light_kib", after_light);
+    result("oldest90", "hwm_kib", peak_rss_kib());
+    for (size_t i = freed; i < count; i++)
+        free(blocks[i]);
+    return 0;
+}
+
+static int run_xthread_mixed(unsigned threads, unsigned long rounds)
+{
+    struct xmixed *x = xmixed_create(threads, 4096, 500);
+    long start = rss_kib();
+    long peak_between = start;
+    for (unsigned long r = 0; r < rounds; r++) {
+        xmixed_round(x);
+        long rss = rss_kib();
+        if (rss > peak_between)
+            peak_between = rss;
+    }
+    long after = rss_kib();
+    long hwm = peak_rss_kib();
+    xmixed_destroy(x);
+    result("xthread-mixed", "pairs", (long)(rounds * threads * 4096));
+    result("xthread-mixed", "start_kib", start);
+    result("xthread-mixed", "peak_kib", hwm);
+    result("xthread-mixed", "peak_between_rounds_kib", peak_between);
+    result("xthread-mixed", "after_kib", after);
     return 0;
 }
 
@@ -232,8 +318,14 @@ int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "allfree") == 0)
         return run_allfree(strtoul(argv[2], NULL, 10), strtoul(argv[3], NULL, 10));
+    if (argc == 4 && strcmp(argv[1], "oldest90") == 0)
+        return run_oldest90(strtoul(argv[2], NULL, 10), strtoul(argv[3], NULL, 10));
     if (argc == 3 && strcmp(argv[1], "churn") == 0)
         return run_churn(strtoul(argv[2], NULL, 10));
-    fprintf(stderr, "usage: rss_probe allfree MIB SIZE | rss_probe churn OBJECTS\n");
+    if (argc == 4 && strcmp(argv[1], "xthread-mixed") == 0)
+        return run_xthread_mixed((unsigned)strtoul(argv[2], NULL, 10),
+                                 strtoul(argv[3], NULL, 10));
+    fprintf(stderr, "usage: rss_probe allfree MIB SIZE | oldest90 MIB SIZE | churn OBJECTS"
+                    " | xthread-mixed THREADS ROUNDS\n");
     return 2;
 }

@@ -7,22 +7,33 @@
  *       frees them: every free is a cross-thread (remote) free;
  *   threads/churn/threads:N    N threads each churn a private 10 000-object
  *       working set (CPython-like size mix), N = 1, 2, 4, to show how the
- *       allocator scales (the machine may have fewer cores than threads).
+ *       allocator scales (the machine may have fewer cores than threads);
+ *   xthread/server/threads:N   the server pattern of ../xthread_mixed.h,
+ *       N = 2, 4: every thread allocates blocks of 16 B..4 KiB (mostly
+ *       small) and deals them out in batches of 16 to the other threads,
+ *       which free them; every free is remote, in both directions.  One
+ *       iteration is one round of 4096 blocks per thread, timed by hand
+ *       (UseManualTime) from its start to the moment the last block of the
+ *       round is freed.  bench/memory/rss_probe.c (xthread-mixed) runs the
+ *       same rounds for the peak RSS.
  *
- * Both use wall-clock time (UseRealTime); items_per_second counts
- * malloc+free pairs summed over all threads, so ns/op is wall time per
- * pair for the whole process.  Waiting on the ring spins briefly and then
- * yields the CPU: there is no sleeping and no lock.
+ * All use wall-clock time (UseRealTime, or UseManualTime for the rounds);
+ * items_per_second counts malloc+free pairs summed over all threads, so
+ * ns/op is wall time per pair for the whole process.  Waiting on the ring
+ * spins briefly and then yields the CPU: there is no sleeping and no lock
+ * (the server mailboxes do take a mutex, as a server's queues would).
  */
 #include <benchmark/benchmark.h>
 
 #include <atomic>
+#include <chrono>
 #include <cstdlib>
 #include <memory>
 #include <thread>
 #include <vector>
 
 #include "../size_mix.h"
+#include "../xthread_mixed.h"
 #include "churn.h"
 
 namespace {
@@ -107,7 +118,24 @@ void thread_churn(benchmark::State &state)
     bench_churn(state, 1000 + static_cast<uint64_t>(state.thread_index()), kThreadObjects, kThreadPlanLength);
 }
 
+constexpr size_t kServerSteps = 4096;
+
+void xthread_server(benchmark::State &state)
+{
+    const unsigned threads = static_cast<unsigned>(state.range(0));
+    struct xmixed *x = xmixed_create(threads, kServerSteps, 500);
+    for (auto _ : state) {
+        auto start = std::chrono::steady_clock::now();
+        xmixed_round(x);
+        std::chrono::duration<double> elapsed = std::chrono::steady_clock::now() - start;
+        state.SetIterationTime(elapsed.count());
+    }
+    xmixed_destroy(x);
+    state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(threads * kServerSteps));
+}
+
 } // namespace
 
 BENCHMARK(producer_consumer)->Name("xthread/producer_consumer")->UseRealTime();
 BENCHMARK(thread_churn)->Name("threads/churn")->Threads(1)->Threads(2)->Threads(4)->UseRealTime();
+BENCHMARK(xthread_server)->Name("xthread/server")->ArgName("threads")->Arg(2)->Arg(4)->UseManualTime();

@@ -2,9 +2,14 @@
 
 Run under each allocator by bench/run.py as
     /usr/bin/python3 py_objects.py SCALE
-CPython routes objects of <= 512 bytes through its own obmalloc, but every
-list/dict/set resize, every str larger than 512 bytes and the JSON buffers
-go to malloc, so the allocator under test sees a realistic stream.  Each
+bench/run.py runs it twice per allocator:
+  python3-objects (PYTHONMALLOC=malloc)  every Python object, small or
+      large, comes from malloc, i.e. from the allocator under test: this
+      is the row that measures pymalloc serving Python's objects;
+  python3-objects (obmalloc)  CPython's default: its built-in obmalloc
+      serves objects of <= 512 bytes and only larger buffers (list/dict/set
+      resizes, long str, the JSON buffers) reach malloc.  The glibc cell
+      of this row is python3 exactly as shipped.  Each
 phase exercises one kind of churn: dicts of small objects, lists and sorts,
 string building and splitting, a JSON round trip.  The printed checksum
 lets the runner see that the program behaved identically everywhere.
