@@ -36,6 +36,11 @@
  * Locking: everything here runs under pymi_arena_lock, which ranks last
  * (internal.h).  madvise is called with the lock held, so a purged pool can
  * never be handed out while its pages are going away.
+ *
+ * fork (fork.c; pymi_arena_fork_child, at the end): a child made while the
+ * lock was held starts with empty lists; the arenas carved before the fork
+ * are orphaned, and a pool that comes back to one of them is purged and
+ * dropped instead of being reused.
  */
 #include "internal.h"
 
@@ -245,10 +250,14 @@ static uint64_t pool_bit(const pym_pool_t *pool)
     return (uint64_t)1 << (((uintptr_t)pool >> PYM_POOL_SHIFT) & (PYM_POOLS_PER_ARENA - 1));
 }
 
+static int arena_fork_orphaned(pym_arena_t *arena, uint64_t returned);   /* at the end */
+
 /* The arena gets back the free pools in `returned` (one bit per pool): it
  * changes bucket, empties or purges once, however many pools came back. */
 static void arena_take_back_locked(pym_arena_t *arena, uint64_t returned)
 {
+    if (pym_unlikely(arena_fork_orphaned(arena, returned)))
+        return;
     pym_assert(!(arena->free_mask & returned));
     unsigned count = (unsigned)__builtin_popcountll(returned);
     if (arena->nfree > 0)
@@ -338,4 +347,49 @@ void pymi_arena_counters(struct pymi_arena_counters *out)
     pthread_mutex_lock(&pymi_arena_lock);
     *out = counters;
     pthread_mutex_unlock(&pymi_arena_lock);
+}
+
+/* ---- fork ------------------------------------------------------------------ */
+
+/* Arenas below this index belong to lists a fork child gave up: set once
+ * per such child, in the child, before any other of its code runs. */
+static size_t fork_orphan_limit;
+
+/* An orphaned arena's descriptor and lists may be half-changed: never
+ * touch them.  Its returned pools are empty and unreachable; their pages go
+ * back to the kernel, their addresses are never reused. */
+static int arena_fork_orphaned(pym_arena_t *arena, uint64_t returned)
+{
+    if ((size_t)(arena - pymi_arena_table) >= fork_orphan_limit)
+        return 0;
+    uintptr_t base = pymi_arena_base(arena);
+    for (; returned != 0; returned &= returned - 1) {
+        uintptr_t pool = base + ((uintptr_t)__builtin_ctzll(returned) << PYM_POOL_SHIFT);
+        pymi_os_purge((void *)pool, PYM_POOL_SIZE);
+    }
+    return 1;
+}
+
+/* In the child of a multi-threaded process (fork.c), alone in it.  A lock
+ * that was free means no list was being changed: keep them all.  A lock
+ * held by a thread that did not come along may have left any list, mask or
+ * count half-changed: start over with empty lists, and orphan every arena
+ * carved so far (pagemap.c's count is only written under the lock; an
+ * increment the child does not see came with no arena anyone uses).  New
+ * pools then come from arenas carved after the fork.  The counters are
+ * statistics and stay. */
+void pymi_arena_fork_child(int arena_lock_was_held)
+{
+    if (!arena_lock_was_held)
+        return;
+    for (unsigned n = 0; n < PYM_POOLS_PER_ARENA; n++)
+        buckets[n] = NULL;
+    bucket_mask = 0;
+    spare_arenas = NULL;
+    spare_count = 0;
+    draining_arenas = NULL;
+    draining_count = 0;
+    reclaimed_arenas = NULL;
+    dirty_pools = 0;
+    fork_orphan_limit = pymi_pagemap_arena_count();
 }
