@@ -52,3 +52,14 @@ tests_forkstress_fork_signal_plain_CPPFLAGS = $(tests_cppflags) -DFORK_TEST_PREL
 tests_forkstress_fork_signal_plain_CFLAGS = $(AM_CFLAGS) -fno-builtin
 endif
 endif
+
+# The child's handling of a lock held at the fork, made certain: a helper
+# thread holds the arena lock (then the heap list lock and an abandoned
+# heap's lock) while the main thread forks.  Static: it reads pymi_* internals.
+check_PROGRAMS += tests/forkstress/fork_locks_held
+TESTS += tests/forkstress/fork_locks_held
+tests_forkstress_fork_locks_held_SOURCES = tests/forkstress/fork_locks_held.c $(forkstress_deadline_sources)
+tests_forkstress_fork_locks_held_CPPFLAGS = $(tests_cppflags)
+tests_forkstress_fork_locks_held_CFLAGS = $(AM_CFLAGS) -pthread
+tests_forkstress_fork_locks_held_LDADD = libpymalloc.la -ldl
+tests_forkstress_fork_locks_held_LDFLAGS = -static -pthread
