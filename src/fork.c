@@ -57,22 +57,27 @@
  */
 #include "internal.h"
 
+#include <stdatomic.h>
 #include <sys/single_threaded.h>
+
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2, "fork_single_threaded is written in signal handlers");
 
 /* Written by every prepare handler, read by the child handler.  Once a
  * process has had a second thread glibc never sets __libc_single_threaded
- * back (not even in a fork child), so a nested fork from a signal handler
- * writes the same value the interrupted fork wrote. */
-static volatile char fork_single_threaded;
+ * back (not even in a fork child), so concurrent forks, and a nested fork
+ * from a signal handler, all write the value the others wrote.  Atomic
+ * (lock-free, so usable in a signal handler) only because several threads
+ * may write it at once. */
+static atomic_int fork_single_threaded;
 
 static void fork_prepare(void)
 {
-    fork_single_threaded = __libc_single_threaded;
+    atomic_store_explicit(&fork_single_threaded, __libc_single_threaded, memory_order_relaxed);
 }
 
 static void fork_child(void)
 {
-    if (fork_single_threaded)
+    if (atomic_load_explicit(&fork_single_threaded, memory_order_relaxed))
         return;
     pymi_init_fork_child();
     pymi_heap_fork_child(pymi_fork_reset_lock(&pymi_heaps_lock));
