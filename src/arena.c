@@ -37,6 +37,13 @@
  * (internal.h).  madvise is called with the lock held, so a purged pool can
  * never be handed out while its pages are going away.  The arena writes no
  * field of a pool descriptor: pools come back with owner already NULL.
+ * The purger's lock (purger.c) is taken under this one to wake the thread;
+ * it is a leaf too (its holder only waits on its condition variable).
+ *
+ * fork (fork.c; pymi_arena_fork_child, at the end): a child made while the
+ * lock was held starts with empty lists and a new epoch; the arenas carved
+ * before the fork are orphaned, and a pool that comes back to one of them
+ * is purged and dropped instead of being reused.
  */
 #include "internal.h"
 
@@ -52,6 +59,7 @@ static pym_arena_t *decay_head, *decay_tail;        /* arenas with dirty pools, 
 static size_t cached_count;                         /* empty arenas exempt from decay */
 static int64_t next_decay_ms = INT64_MAX;           /* when the queue's head expires */
 static struct pymi_arena_counters counters;
+static uint16_t arena_epoch;                        /* fork: at the end */
 
 static const uint64_t all_pools = ~(uint64_t)0;
 
@@ -285,6 +293,7 @@ static pym_arena_t *arena_new_locked(void)
     arena->dirty_mask = 0;   /* fresh or purged: nothing resident */
     arena->nfree = PYM_POOLS_PER_ARENA;
     arena->in_use = 1;
+    arena->epoch = arena_epoch;
     arena->dirty_next = arena->dirty_prev = NULL;
     counters.allocated++;
     if (++counters.current > counters.highwater)
@@ -349,10 +358,14 @@ static uint64_t pool_bit(const pym_pool_t *pool)
     return (uint64_t)1 << (((uintptr_t)pool >> PYM_DESC_SHIFT) & (PYM_POOLS_PER_ARENA - 1));
 }
 
+static int arena_fork_orphaned(pym_arena_t *arena, uint64_t returned);
+
 /* The arena gets back the free pools in `returned` (one bit per pool): it
  * changes bucket or empties once, however many pools came back. */
 static void arena_take_back_locked(pym_arena_t *arena, uint64_t returned, int64_t now)
 {
+    if (pym_unlikely(arena_fork_orphaned(arena, returned)))
+        return;
     pym_assert(!(arena->free_mask & returned));
     unsigned count = (unsigned)__builtin_popcountll(returned);
     if (arena->nfree > 0)
@@ -453,4 +466,49 @@ void pymi_arena_counters(struct pymi_arena_counters *out)
     pthread_mutex_lock(&pymi_arena_lock);
     *out = counters;
     pthread_mutex_unlock(&pymi_arena_lock);
+}
+
+/* ---- fork ------------------------------------------------------------------ */
+
+/* Arenas carved in an earlier epoch (arena_epoch, at the top) belong to
+ * lists a fork child gave up: the epoch changes once per such child, in the
+ * child, before any other of its code runs. */
+
+/* An orphaned arena's descriptor and lists may be half-changed: never
+ * touch them.  Its returned pools are empty and unreachable; their pages go
+ * back to the kernel, their addresses are never reused. */
+static int arena_fork_orphaned(pym_arena_t *arena, uint64_t returned)
+{
+    if (pym_likely(arena->epoch == arena_epoch))
+        return 0;
+    uintptr_t base = pymi_arena_base(arena);
+    for (; returned != 0; returned &= returned - 1) {
+        uintptr_t pool = base + ((uintptr_t)__builtin_ctzll(returned) << PYM_POOL_SHIFT);
+        pymi_os_purge((void *)pool, PYM_POOL_SIZE);
+    }
+    return 1;
+}
+
+/* In the child of a multi-threaded process (fork.c), alone in it.  A lock
+ * that was free means no list was being changed: keep them all.  A lock
+ * held by a thread that did not come along may have left any list, mask,
+ * count or the decay queue half-changed: start over with empty lists and a
+ * new epoch, so every arena carved so far is orphaned, and carve from a new
+ * region (range.c's state is written under the same lock).  The counters
+ * are statistics and stay. */
+void pymi_arena_fork_child(int arena_lock_was_held)
+{
+    if (!arena_lock_was_held)
+        return;
+    for (unsigned n = 0; n < PYM_POOLS_PER_ARENA; n++)
+        buckets[n] = NULL;
+    bucket_mask = 0;
+    empty_arenas = NULL;
+    reclaimed_arenas = NULL;
+    decay_head = decay_tail = NULL;
+    cached_count = 0;
+    next_decay_ms = INT64_MAX;
+    counters.dirty_pools = 0;
+    arena_epoch++;
+    pymi_range_fork_child();
 }

@@ -18,11 +18,12 @@
  * and acts as the owner (pymi_heap_free_abandoned), so memory keeps going
  * back.  The next thread that needs a heap adopts an abandoned one whole.
  *
- * fork: prepare takes pymi_heaps_lock, every heap lock, then the arena lock
- * (the global lock order); the child releases them.  The heaps of threads
- * that did not come along are ORPHANED, not abandoned: those threads may
- * have been half-way through a fast path, so the child never acts on their
- * heaps; their blocks stay valid and are simply not reused in the child.
+ * fork (fork.c; pymi_heap_fork_child, at the end): no lock is held across
+ * fork.  In the child of a multi-threaded process, the heaps of threads that
+ * did not come along are ORPHANED, not abandoned: those threads may have
+ * been half-way through a fast path, so the child never acts on their heaps;
+ * their blocks stay valid and are simply not reused in the child.  So is an
+ * abandoned heap whose lock was held at the fork.
  */
 #include "internal.h"
 
@@ -206,43 +207,9 @@ static void heap_thread_exit(void *arg)
     pymi_tls_debug_heap = NULL;
 }
 
-static void fork_prepare(void)
-{
-    pthread_mutex_lock(&pymi_heaps_lock);
-    for (pym_heap_t *h = atomic_load_explicit(&all_heaps, memory_order_acquire); h; h = h->next_all)
-        pthread_mutex_lock(&h->lock);
-    pthread_mutex_lock(&pymi_arena_lock);
-}
-
-static void fork_parent(void)
-{
-    pthread_mutex_unlock(&pymi_arena_lock);
-    for (pym_heap_t *h = atomic_load_explicit(&all_heaps, memory_order_acquire); h; h = h->next_all)
-        pthread_mutex_unlock(&h->lock);
-    pthread_mutex_unlock(&pymi_heaps_lock);
-}
-
-static void fork_child(void)
-{
-    pthread_mutex_unlock(&pymi_arena_lock);
-    for (pym_heap_t *h = atomic_load_explicit(&all_heaps, memory_order_acquire); h; h = h->next_all) {
-        if (h != pymi_tls_heap && h != pymi_tls_debug_heap &&
-            atomic_load_explicit(&h->state, memory_order_relaxed) == PYM_HEAP_ACTIVE)
-            atomic_store_explicit(&h->state, PYM_HEAP_ORPHANED, memory_order_relaxed);
-        pthread_mutex_unlock(&h->lock);
-    }
-    pthread_mutex_unlock(&pymi_heaps_lock);
-}
-
 int pymi_heap_init_process(void)
 {
-    if (pthread_key_create(&exit_key, heap_thread_exit) != 0)
-        return 0;
-    /* pthread_atfork may allocate: that allocation is forwarded to libc
-     * because initialisation is still running on this thread. */
-    if (pthread_atfork(fork_prepare, fork_parent, fork_child) != 0)
-        return 0;
-    return 1;
+    return pthread_key_create(&exit_key, heap_thread_exit) == 0;
 }
 
 /* The slow path's way to a heap for this thread, once the process is
@@ -328,4 +295,33 @@ pym_heap_t *pymi_heap_list(void)
 uint64_t pymi_heaps_adopted(void)
 {
     return heaps_adopted;
+}
+
+/* In the child of a multi-threaded process (fork.c), alone in it.
+ *   - pymi_heaps_lock held at the fork: the metadata chunk being carved may
+ *     be half-updated, so its rest is given up (the next heap maps a new
+ *     chunk).  all_heaps needs nothing: a heap is fully made before one
+ *     release store publishes it.
+ *   - every heap but this thread's: ACTIVE ones lost their thread; an
+ *     ABANDONED one whose lock was held was being acted for (a free, a
+ *     collect, an adoption) by a thread that did not come along.  Both
+ *     become ORPHANED: never acted for, never adopted.  An ABANDONED heap
+ *     whose lock was free is consistent and stays adoptable.
+ * A held heap lock is re-initialised in any case, so nothing in the child
+ * can wait for it. */
+void pymi_heap_fork_child(int heaps_lock_was_held)
+{
+    if (heaps_lock_was_held) {
+        meta_next = NULL;
+        meta_end = NULL;
+    }
+    pym_heap_t *mine = pymi_tls_debug_heap != NULL ? pymi_tls_debug_heap : pymi_tls_heap;
+    for (pym_heap_t *h = atomic_load_explicit(&all_heaps, memory_order_acquire); h; h = h->next_all) {
+        int held = pymi_fork_reset_lock(&h->lock);
+        if (h == mine)
+            continue;
+        int state = atomic_load_explicit(&h->state, memory_order_relaxed);
+        if (state == PYM_HEAP_ACTIVE || (state == PYM_HEAP_ABANDONED && held))
+            atomic_store_explicit(&h->state, PYM_HEAP_ORPHANED, memory_order_relaxed);
+    }
 }

@@ -102,7 +102,8 @@ static int init_run(void)
         pymi_message("cannot reserve address space; forwarding every request to libc");
         return 0;
     }
-    return pymi_heap_init_process();
+    /* The fork handlers last: a fork child then finds everything set up. */
+    return pymi_heap_init_process() && pymi_fork_init();
 }
 
 int pymi_init(void)
@@ -126,6 +127,17 @@ int pymi_init(void)
     while ((state = atomic_load_explicit(&init_state, memory_order_acquire)) == INIT_RUNNING)
         sched_yield();
     return state == INIT_DONE;
+}
+
+/* In the child of a multi-threaded process (fork.c): the handlers are
+ * registered last in init_run, so a thread that was initialising when the
+ * process forked had nothing left to do but publish INIT_DONE; do it for
+ * it, or the child would wait for it forever. */
+void pymi_init_fork_child(void)
+{
+    if (atomic_load_explicit(&init_state, memory_order_acquire) == INIT_RUNNING &&
+        !pthread_equal(init_thread, pthread_self()))
+        atomic_store_explicit(&init_state, INIT_DONE, memory_order_release);
 }
 
 __attribute__((constructor(101))) static void pymi_constructor(void)

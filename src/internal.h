@@ -10,7 +10,9 @@
  *   1. pymi_heaps_lock  (heap list: creating and adopting heaps)
  *   2. heap->lock       (acting for an abandoned heap)
  *   3. pymi_arena_lock  (arena lists, taking and returning pools)
- * fork's prepare handler takes them in that order too (heap.c).
+ * fork takes none of them (fork.c): each is a leaf, whose holder waits for
+ * nothing but the kernel, and a fork child re-initialises the ones that
+ * were held when it was made.
  */
 #ifndef PYM_INTERNAL_H
 #define PYM_INTERNAL_H
@@ -62,6 +64,7 @@ PYM_HIDDEN void pymi_range_each_arena(void (*fn)(pym_arena_t *arena, void *arg),
 PYM_HIDDEN size_t pymi_range_reserved(void);
 /* Arenas taken from regions so far (never decreases).  Under pymi_arena_lock. */
 PYM_HIDDEN size_t pymi_range_arenas_carved(void);
+PYM_HIDDEN void pymi_range_fork_child(void);
 
 PYM_INLINE int pymi_owns(const void *ptr)
 {
@@ -274,5 +277,31 @@ PYM_HIDDEN void pymi_stats_at_exit(void);
 /* 1 once the process-wide state exists; 0 while it cannot be used (being set
  * up by this very thread, failed, or disabled): the caller forwards to libc. */
 PYM_HIDDEN int pymi_init(void);
+
+/* ---- fork.c: fork takes no lock of ours; the child starts over where one was held ---- */
+/* Registers the fork handlers; called last in initialisation. */
+PYM_HIDDEN int pymi_fork_init(void);
+/* In a fork child, alone in the process: 1 when the lock was held at the
+ * fork (by a thread that did not come along); it is then re-initialised,
+ * free.  0 when it was free (left free). */
+PYM_INLINE int pymi_fork_reset_lock(pthread_mutex_t *lock)
+{
+    if (pthread_mutex_trylock(lock) == 0) {
+        pthread_mutex_unlock(lock);
+        return 0;
+    }
+    /* POSIX leaves re-initialising a locked mutex undefined; glibc's init
+     * only stores the initial value, as its own fork child does for its
+     * locks (__libc_lock_init). */
+    pthread_mutex_init(lock, NULL);
+    return 1;
+}
+/* The child handlers of the layers, for the child of a multi-threaded
+ * process only (fork.c says why a single-threaded one needs none).  Each
+ * is told whether its global lock was held at the fork; if so it gives up
+ * (orphans) the structures that lock protects and starts with empty ones. */
+PYM_HIDDEN void pymi_arena_fork_child(int arena_lock_was_held);
+PYM_HIDDEN void pymi_heap_fork_child(int heaps_lock_was_held);
+PYM_HIDDEN void pymi_init_fork_child(void);
 
 #endif /* PYM_INTERNAL_H */

@@ -107,6 +107,13 @@ void pymi_range_each_arena(void (*fn)(pym_arena_t *arena, void *arg), void *arg)
     }
 }
 
+/* fork child, the arena lock having been held: the region state may be
+ * half-changed; carve from a fresh region from now on. */
+void pymi_range_fork_child(void)
+{
+    current_next = PYM_ARENAS_PER_REGION;
+}
+
 size_t pymi_range_arenas_carved(void)
 {
     return arenas_carved;

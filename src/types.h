@@ -104,7 +104,8 @@ typedef struct pym_arena {
     uint64_t free_mask;            /* bit i: pool i is free */
     uint64_t dirty_mask;           /* bit i: free pool i may still have a resident page */
     uint32_t nfree;                /* popcount(free_mask) */
-    uint32_t in_use;               /* carved and not reclaimed */
+    uint16_t in_use;               /* carved and not reclaimed */
+    uint16_t epoch;                /* fork epoch it was carved in (arena.c) */
     struct pym_arena *next;        /* bucket list (by nfree), empty list or reclaimed stack */
     struct pym_arena *prev;
     struct pym_arena *dirty_next;  /* the decay queue: arenas holding dirty pools, */

@@ -1,0 +1,78 @@
+/*
+ * deadline.h -- run a scenario in a child process with a deadline, so that a
+ * deadlock fails the test instead of hanging `make check`.
+ *
+ * The child leads its own process group; at the deadline, and after it ends,
+ * the whole group is killed with SIGKILL, so a hung child takes whatever it
+ * forked (a hung grandchild, a signal sender) with it.  No sleeps: the
+ * parent waits on a pidfd with poll's timeout.
+ */
+#ifndef PYM_TEST_DEADLINE_H
+#define PYM_TEST_DEADLINE_H
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <sys/pidfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+typedef struct deadline_result {
+    int timed_out;   /* 1: killed at the deadline (a hang) */
+    int status;      /* waitpid status otherwise */
+    double seconds;  /* how long the child ran */
+} deadline_result_t;
+
+static inline double deadline_now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+/* Runs exit(body(arg)) in a child; returns -1 when fork or pidfd_open failed. */
+static inline int deadline_run(int (*body)(void *), void *arg, unsigned timeout_s,
+                               deadline_result_t *out)
+{
+    fflush(NULL);
+    double start = deadline_now();
+    pid_t pid = fork();
+    if (pid < 0)
+        return -1;
+    if (pid == 0) {
+        setpgid(0, 0);
+        exit(body(arg));
+    }
+    setpgid(pid, pid);   /* also here: no race with the kill below */
+    int pidfd = pidfd_open(pid, 0);
+    if (pidfd < 0) {
+        kill(-pid, SIGKILL);
+        waitpid(pid, NULL, 0);
+        return -1;
+    }
+    out->timed_out = 1;
+    for (;;) {
+        double left = start + timeout_s - deadline_now();
+        if (left <= 0)
+            break;
+        struct pollfd fd = { .fd = pidfd, .events = POLLIN };
+        int ready = poll(&fd, 1, (int)(left * 1000) + 1);
+        if (ready > 0) {
+            out->timed_out = 0;
+            break;
+        }
+        if (ready < 0 && errno != EINTR)
+            break;
+    }
+    out->seconds = deadline_now() - start;
+    kill(-pid, SIGKILL);   /* the group: stragglers, or everything on a timeout */
+    while (waitpid(pid, &out->status, 0) < 0 && errno == EINTR)
+        continue;
+    close(pidfd);
+    return 0;
+}
+
+#endif /* PYM_TEST_DEADLINE_H */

@@ -1,0 +1,267 @@
+/*
+ * fork_locks_held.c -- the fork child's handling of a lock held by a thread
+ * that does not come along (src/fork.c), made certain instead of left to
+ * chance: a helper thread takes the lock, the main thread forks, and the
+ * child must neither wait for the lock nor trust what it protects.
+ *
+ *   arena lock held: the child frees every block allocated before the fork
+ *     (their pools go back to arenas it orphaned: purged, dropped), then
+ *     allocates 20000 blocks, none of them in a pool taken from an arena
+ *     carved before the fork, checks and frees them, and starts a thread
+ *     that allocates.
+ *   heap list lock and an abandoned heap's lock held: the child frees the
+ *     blocks of the abandoned heap (now orphaned: they stay on remote
+ *     lists), and two new threads get heaps and allocate.
+ * Linked statically, so that the test can reach pymi_* internals.  Each
+ * case runs in a child with a deadline (deadline.h).
+ */
+#define _GNU_SOURCE 1
+#include "internal.h"   /* first: it brings _GNU_SOURCE from configure */
+
+#include "deadline.h"
+#include "pattern.h"
+#include "sanitizer.h"
+#include "tap.h"
+
+#include <pthread.h>
+
+#define PRE_BLOCKS 2000
+#define CHILD_BLOCKS 20000
+#define TIMEOUT_S 30
+
+typedef struct holder {
+    pthread_mutex_t *locks[2];
+    pthread_barrier_t locked, forked;
+    pthread_t thread;
+} holder_t;
+
+static void *hold(void *arg)
+{
+    holder_t *h = arg;
+    for (unsigned i = 0; i < 2 && h->locks[i] != NULL; i++)
+        pthread_mutex_lock(h->locks[i]);
+    pthread_barrier_wait(&h->locked);
+    pthread_barrier_wait(&h->forked);
+    for (unsigned i = 2; i-- > 0;)
+        if (h->locks[i] != NULL)
+            pthread_mutex_unlock(h->locks[i]);
+    return NULL;
+}
+
+static void holder_start(holder_t *h, pthread_mutex_t *a, pthread_mutex_t *b)
+{
+    h->locks[0] = a;
+    h->locks[1] = b;
+    pthread_barrier_init(&h->locked, NULL, 2);
+    pthread_barrier_init(&h->forked, NULL, 2);
+    pthread_create(&h->thread, NULL, hold, h);
+    pthread_barrier_wait(&h->locked);
+}
+
+static void holder_finish(holder_t *h)
+{
+    pthread_barrier_wait(&h->forked);
+    pthread_join(h->thread, NULL);
+    pthread_barrier_destroy(&h->locked);
+    pthread_barrier_destroy(&h->forked);
+}
+
+static size_t size_of(unsigned i)
+{
+    return 1 + (i * 37) % PYM_SMALL_MAX;
+}
+
+static int fill_blocks(unsigned char **blocks, unsigned n, uint64_t salt)
+{
+    for (unsigned i = 0; i < n; i++) {
+        blocks[i] = pym_malloc(size_of(i));
+        if (blocks[i] == NULL)
+            return 0;
+        pattern_fill(blocks[i], size_of(i), pattern_seed(blocks[i], salt));
+    }
+    return 1;
+}
+
+static int free_blocks(unsigned char **blocks, unsigned n, uint64_t salt)
+{
+    int ok = 1;
+    for (unsigned i = 0; i < n; i++) {
+        ok &= pattern_intact(blocks[i], size_of(i), pattern_seed(blocks[i], salt));
+        pym_free(blocks[i]);
+    }
+    return ok;
+}
+
+static void *allocating_thread(void *arg)
+{
+    (void)arg;
+    static _Thread_local unsigned char *blocks[PRE_BLOCKS];
+    int ok = fill_blocks(blocks, PRE_BLOCKS, 9) && free_blocks(blocks, PRE_BLOCKS, 9);
+    return ok ? (void *)1 : NULL;
+}
+
+static int thread_allocates(void)
+{
+#ifdef UNDER_TSAN
+    /* ThreadSanitizer ends a child of a multi-threaded fork that starts a
+     * thread; allocate from this one instead. */
+    return allocating_thread(NULL) != NULL;
+#endif
+    pthread_t t;
+    void *result = NULL;
+    if (pthread_create(&t, NULL, allocating_thread, NULL) != 0)
+        return 0;
+    pthread_join(t, &result);
+    return result != NULL;
+}
+
+/* ---- the arena lock --------------------------------------------------------- */
+
+static unsigned char *pre[PRE_BLOCKS];
+static unsigned char *fresh[CHILD_BLOCKS];
+
+static uintptr_t own_pools[PRE_BLOCKS];   /* pools this thread's heap had at the fork */
+
+static int compare_addresses(const void *a, const void *b)
+{
+    uintptr_t x = *(const uintptr_t *)a, y = *(const uintptr_t *)b;
+    return (x > y) - (x < y);
+}
+
+static int arena_child(size_t carved_at_fork)
+{
+    for (unsigned i = 0; i < PRE_BLOCKS; i++)
+        own_pools[i] = (uintptr_t)pymi_pool_of(pre[i]);
+    qsort(own_pools, PRE_BLOCKS, sizeof own_pools[0], compare_addresses);
+    if (!free_blocks(pre, PRE_BLOCKS, 1))
+        return 10;
+    for (unsigned i = 0; i < CHILD_BLOCKS; i++) {
+        fresh[i] = pym_malloc(size_of(i));
+        if (fresh[i] == NULL)
+            return 11;
+        /* The heap may keep using pools it owned (its current and spare
+         * ones); any other pool must come from an arena carved after the
+         * fork: the old ones are orphaned. */
+        uintptr_t pool = (uintptr_t)pymi_pool_of(fresh[i]);
+        if (pym_owns(fresh[i]) &&
+            (size_t)(pymi_arena_of(fresh[i]) - pymi_arena_table) < carved_at_fork &&
+            bsearch(&pool, own_pools, PRE_BLOCKS, sizeof own_pools[0], compare_addresses) == NULL)
+            return 12;   /* an orphaned arena handed out a pool again */
+        pattern_fill(fresh[i], size_of(i), pattern_seed(fresh[i], 2));
+    }
+    for (unsigned i = 0; i < CHILD_BLOCKS; i++) {
+        if (!pattern_intact(fresh[i], size_of(i), pattern_seed(fresh[i], 2)))
+            return 13;
+        pym_free(fresh[i]);
+    }
+    return thread_allocates() ? 0 : 14;
+}
+
+static int arena_lock_case(void *arg)
+{
+    (void)arg;
+    if (!fill_blocks(pre, PRE_BLOCKS, 1))
+        return 1;
+    holder_t h;
+    holder_start(&h, &pymi_arena_lock, NULL);
+    size_t carved = pymi_pagemap_arena_count();   /* stable: the lock is held */
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(arena_child(carved));
+    holder_finish(&h);
+    if (pid < 0)
+        return 2;
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        continue;
+    if (!WIFEXITED(status))
+        return 3;
+    if (WEXITSTATUS(status) != 0)
+        return WEXITSTATUS(status);
+    return free_blocks(pre, PRE_BLOCKS, 1) ? 0 : 4;
+}
+
+/* ---- the heap list lock and an abandoned heap's lock ------------------------ */
+
+static unsigned char *exited[PRE_BLOCKS];
+
+static void *allocate_and_exit(void *arg)
+{
+    (void)arg;
+    return fill_blocks(exited, PRE_BLOCKS, 3) ? (void *)1 : NULL;
+}
+
+static int heaps_child(pym_heap_t *abandoned)
+{
+    if (!free_blocks(exited, PRE_BLOCKS, 3))
+        return 20;
+    if (atomic_load(&abandoned->state) != PYM_HEAP_ORPHANED)
+        return 21;
+    return thread_allocates() && thread_allocates() ? 0 : 22;
+}
+
+static int heaps_lock_case(void *arg)
+{
+    (void)arg;
+    pthread_t t;
+    void *result = NULL;
+    /* A heap first, so that the next thread gets a new one, not ours. */
+    pym_free(pym_malloc(16));
+    pthread_create(&t, NULL, allocate_and_exit, NULL);
+    pthread_join(t, &result);
+    if (result == NULL)
+        return 1;
+    pym_heap_t *abandoned = NULL;
+    for (pym_heap_t *heap = pymi_heap_list(); heap != NULL; heap = heap->next_all)
+        if (atomic_load(&heap->state) == PYM_HEAP_ABANDONED)
+            abandoned = heap;
+    if (abandoned == NULL || pymi_pool_of(exited[0])->owner != abandoned)
+        return 2;
+    holder_t h;
+    holder_start(&h, &pymi_heaps_lock, &abandoned->lock);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(heaps_child(abandoned));
+    holder_finish(&h);
+    if (pid < 0)
+        return 3;
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        continue;
+    if (!WIFEXITED(status))
+        return 4;
+    if (WEXITSTATUS(status) != 0)
+        return WEXITSTATUS(status);
+    /* In the parent nothing changed: the heap is still abandoned, adoptable. */
+    if (atomic_load(&abandoned->state) != PYM_HEAP_ABANDONED)
+        return 5;
+    return free_blocks(exited, PRE_BLOCKS, 3) ? 0 : 6;
+}
+
+static void check_case(int (*body)(void *), const char *name)
+{
+    deadline_result_t r;
+    int started = deadline_run(body, NULL, TIMEOUT_S, &r) == 0;
+    char note[160];
+    snprintf(note, sizeof note, "%s after %.1f s (limit %d s), exit status %d",
+             !started ? "not started" : r.timed_out ? "HUNG, killed" : "ended", started ? r.seconds : 0.0,
+             TIMEOUT_S, started && !r.timed_out && WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1);
+    tap_note(note);
+    tap_check(started && !r.timed_out && WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, name);
+}
+
+int main(void)
+{
+    tap_plan(2);
+    if (pym_malloc(1) == NULL || !pym_owns(pym_malloc(1))) {
+        tap_skip("fork while another thread holds the arena lock", "pymalloc is disabled");
+        tap_skip("fork while another thread holds the heap list lock and an abandoned heap's lock",
+                 "pymalloc is disabled");
+        return 0;
+    }
+    check_case(arena_lock_case, "fork while another thread holds the arena lock: the child "
+                                "frees, allocates from new arenas only, starts a thread");
+    check_case(heaps_lock_case, "fork while another thread holds the heap list lock and an abandoned "
+                                "heap's lock: the child frees into the orphaned heap, starts threads");
+    return tap_exit_status();
+}
