@@ -73,6 +73,9 @@ static void report_start(void)
         return;
     }
     pymi_message("enabled (PYMALLOC_DISABLE: %s)", pymi_option_disable_reason());
+    if (pymi_override_lost())
+        pymi_message("malloc is another allocator's (preloaded before pymalloc): "
+                     "pymalloc serves only pym_* calls");
     if (pymi_option(PYM_OPTION_DEBUG))
         pymi_message("debug mode on (PYMALLOC_DEBUG): fill patterns, guard bytes and checks "
                      "at free; every call takes the slow path");

@@ -267,6 +267,16 @@ PYM_HIDDEN void *pymi_sys_valloc(size_t size);
 PYM_HIDDEN void *pymi_sys_pvalloc(size_t size);
 PYM_HIDDEN void *pymi_sys_symbol(const char *name);
 
+/* ---- override.c --------------------------------------------------------------- */
+#ifdef PYM_OVERRIDE
+PYM_HIDDEN int pymi_override_lost(void);
+#else
+PYM_INLINE int pymi_override_lost(void)
+{
+    return 0;
+}
+#endif
+
 /* ---- stats.c ----------------------------------------------------------------- */
 /* At start-up, with PYMALLOC_STATS on: keeps a duplicate of stderr, since
  * programs such as ls close fd 2 before exit. */

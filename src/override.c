@@ -38,6 +38,20 @@ PYM_PUBLIC void free(void *ptr)
     pymi_free_inline(ptr);
 }
 
+/* Our own malloc, whatever the program's `malloc` resolves to. */
+extern __typeof(malloc) pymi_malloc_ours
+    __attribute__((alias("malloc"), visibility("hidden"), malloc, nothrow, leaf));
+
+/* 1 when the program's malloc is another allocator's: one preloaded before
+ * us won the interposition, and pymalloc serves only what is asked of its
+ * pym_* names (PYMALLOC_VERBOSE and the statistics say so).  Taking
+ * malloc's address goes through the GOT, to whichever definition won. */
+int pymi_override_lost(void)
+{
+    void *(*volatile winner)(size_t) = malloc;
+    return winner != pymi_malloc_ours;
+}
+
 PYM_PUBLIC void *calloc(size_t count, size_t size)
 {
     return pym_calloc(count, size);

@@ -148,6 +148,9 @@ void pym_stats_print(FILE *out)
     fprintf(out, "Total                                    = %15zu\n\n",
             s.bytes_in_use + s.bytes_free_blocks + s.bytes_pool_waste + s.bytes_free_pools);
     fprintf(out, "# small requests served by pools    = %15llu\n", (unsigned long long)small_mallocs);
+    if (pymi_override_lost())
+        fprintf(out, "# malloc is another allocator's (preloaded before pymalloc): "
+                     "pymalloc served only pym_* calls\n");
     fprintf(out, "# remote (cross-thread) frees       = %15llu\n", (unsigned long long)s.remote_frees);
     fprintf(out, "# heaps active / abandoned / adopted = %zu / %zu / %llu\n", s.heaps_active,
             s.heaps_abandoned, (unsigned long long)s.heaps_adopted);

@@ -128,7 +128,7 @@ static int compare_addresses(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static int arena_child(size_t carved_at_fork)
+static int arena_child(unsigned epoch_at_fork)
 {
     for (unsigned i = 0; i < PRE_BLOCKS; i++)
         own_pools[i] = (uintptr_t)pymi_pool_of(pre[i]);
@@ -144,7 +144,7 @@ static int arena_child(size_t carved_at_fork)
          * fork: the old ones are orphaned. */
         uintptr_t pool = (uintptr_t)pymi_pool_of(fresh[i]);
         if (pym_owns(fresh[i]) &&
-            (size_t)(pymi_arena_of(fresh[i]) - pymi_arena_table) < carved_at_fork &&
+            pymi_arena_of(fresh[i])->epoch == epoch_at_fork &&
             bsearch(&pool, own_pools, PRE_BLOCKS, sizeof own_pools[0], compare_addresses) == NULL)
             return 12;   /* an orphaned arena handed out a pool again */
         pattern_fill(fresh[i], size_of(i), pattern_seed(fresh[i], 2));
@@ -164,10 +164,10 @@ static int arena_lock_case(void *arg)
         return 1;
     holder_t h;
     holder_start(&h, &pymi_arena_lock, NULL);
-    size_t carved = pymi_pagemap_arena_count();   /* stable: the lock is held */
+    unsigned epoch = pymi_arena_of(pre[0])->epoch;   /* arenas carved before the fork */
     pid_t pid = fork();
     if (pid == 0)
-        _exit(arena_child(carved));
+        _exit(arena_child(epoch));
     holder_finish(&h);
     if (pid < 0)
         return 2;
@@ -215,7 +215,7 @@ static int heaps_lock_case(void *arg)
     for (pym_heap_t *heap = pymi_heap_list(); heap != NULL; heap = heap->next_all)
         if (atomic_load(&heap->state) == PYM_HEAP_ABANDONED)
             abandoned = heap;
-    if (abandoned == NULL || pymi_pool_of(exited[0])->owner != abandoned)
+    if (abandoned == NULL || pymi_pool_owner(pymi_pool_of(exited[0])) != abandoned)
         return 2;
     holder_t h;
     holder_start(&h, &pymi_heaps_lock, &abandoned->lock);
