@@ -19,7 +19,8 @@
  * frees its memory sees its RSS fall shortly after.
  *   - The decay queue holds the arenas with dirty pools, oldest first (an
  *     arena that gets a pool back moves to the tail).  pymi_arena_decay
- *     pops the expired ones: a partly used arena gets one madvise per run of
+ *     pops the expired ones, an eighth of the delay at a time (so arenas
+ *     freed together go back together): a partly used arena gets one madvise per run of
  *     free pools holding a dirty one; an empty arena goes whole, with the
  *     descriptor page of its pools, PYM_RECLAIM_BATCH at a time (one
  *     madvise per run of adjacent arenas), onto the reclaimed stack, whose
@@ -141,9 +142,14 @@ static int64_t purge_delay_ms(void)
     return pymi_option(PYM_OPTION_PURGE_DELAY_MS);
 }
 
+/* The next pass is due when the oldest arena has waited the delay and an
+ * eighth more: what expires within that eighth goes in the same pass, so
+ * that arenas freed together go back together (one madvise per run of
+ * adjacent ones), even when the freeing took a while. */
 static void decay_schedule(void)
 {
-    next_decay_ms = decay_head != NULL ? decay_head->dirty_since_ms + purge_delay_ms() : INT64_MAX;
+    int64_t delay = purge_delay_ms();
+    next_decay_ms = decay_head != NULL ? decay_head->dirty_since_ms + delay + delay / 8 : INT64_MAX;
     pymi_purger_deadline(next_decay_ms);
 }
 

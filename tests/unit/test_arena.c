@@ -106,10 +106,10 @@ static void empty_arenas_go_back_in_batches_and_their_addresses_are_reused(void 
     /* With a decay window, the arenas freed together expire together: they
      * go back in batches, adjacent arenas in one call for the pages and one
      * for their descriptors.  Light activity until then (deadline 2 s). */
-    assert_int_equal(pym_option_set(PYM_OPTION_PURGE_DELAY_MS, 20), 0);
+    assert_int_equal(pym_option_set(PYM_OPTION_PURGE_DELAY_MS, 200), 0);
     free_all(blocks, arenas);
     pym_stats_t after;
-    for (int ms = 0; ms < 2000; ms++) {
+    for (int ms = 0; ms < 4000; ms++) {
         pym_stats_get(&after);
         if (after.arenas_reclaimed >= before.arenas_reclaimed + PYM_RECLAIM_BATCH)
             break;
