@@ -76,7 +76,7 @@ int main(int argc, char **argv)
             errno = 0;
             block = NULL;
             int result = posix_memalign_fn(&block, alignment, size);
-            if (errno != 0)   /* glibc's does on ENOMEM; ours must not */
+            if (errno != 0)   /* glibc's does on ENOMEM, and ours */
                 printf("posix_memalign(%zu, %zu) changed errno\n", alignment, size);
             report("posix_memalign", alignment, size, result == 0 ? block : NULL, result);
         }
