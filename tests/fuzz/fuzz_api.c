@@ -34,11 +34,17 @@
 
 #include "pymalloc.h"
 
-/* Requests pymalloc forwards go to the program's malloc -- ASan's, here --
- * and the impossible-size operations must see NULL + ENOMEM from it, as
- * from glibc, instead of ASan's "allocation-size-too-big" report. */
+/* Requests pymalloc forwards go to the program's malloc -- ASan's or
+ * TSan's in the sanitizer builds -- and the impossible-size operations must
+ * see NULL + ENOMEM from it, as from glibc, instead of the sanitizer's
+ * "allocation-size-too-big" report. */
 const char *__asan_default_options(void);
 const char *__asan_default_options(void)
+{
+    return "allocator_may_return_null=1";
+}
+const char *__tsan_default_options(void);
+const char *__tsan_default_options(void)
 {
     return "allocator_may_return_null=1";
 }
