@@ -98,19 +98,17 @@ static void heap_set_current(pym_heap_t *heap, unsigned c, pym_pool_t *pool)
     }
 }
 
-/* Appends the pool to its class list.  A pool that comes back from FULL
- * goes last (mimalloc's habit, not CPython's front): the pools ahead of it
- * are used first, so it gathers more frees before malloc reaches it and a
- * random churn does not make it full again after one block.  A fresh pool
- * lands on an empty list and is used at once. */
-void pymi_heap_link(pym_heap_t *heap, pym_pool_t *pool)
+/* The class list.  A pool that comes back from FULL goes last (mimalloc's
+ * habit, not CPython's front): the pools ahead of it are used first, so it
+ * gathers more frees before malloc reaches it.  A fresh pool lands on an
+ * empty list and is used at once. */
+static void class_append(pym_heap_t *heap, pym_pool_t *pool)
 {
     unsigned c = pool->sizeclass;
     pym_pool_t *tail = heap->tails[c];
     pool->next = 0;
     pool->prev = pymi_pool_number(tail);
     pool->state = PYM_POOL_LINKED;
-    pymi_pool_set_owner(pool, heap, 0);
     heap->tails[c] = pool;
     if (tail != NULL)
         tail->next = pymi_pool_number(pool);
@@ -118,7 +116,7 @@ void pymi_heap_link(pym_heap_t *heap, pym_pool_t *pool)
         heap_set_current(heap, c, pool);
 }
 
-void pymi_heap_unlink(pym_heap_t *heap, pym_pool_t *pool)
+static void class_remove(pym_heap_t *heap, pym_pool_t *pool)
 {
     unsigned c = pool->sizeclass;
     pym_pool_t *prev = pymi_pool_at(pool->prev);
@@ -131,16 +129,74 @@ void pymi_heap_unlink(pym_heap_t *heap, pym_pool_t *pool)
         next->prev = pool->prev;
     else
         heap->tails[c] = prev;
-    pool->next = pool->prev = 0;
+}
+
+/* The FULL list of a class, oldest first: the pools malloc found with no
+ * free block.  The owner's frees keep going into them on the fast path;
+ * malloc looks at the oldest when the class list runs dry. */
+static void full_append(pym_heap_t *heap, pym_pool_t *pool)
+{
+    unsigned c = pool->sizeclass;
+    pym_pool_t *tail = heap->full_tail[c];
+    pool->next = 0;
+    pool->prev = pymi_pool_number(tail);
     pool->state = PYM_POOL_FULL;
-    pymi_pool_set_owner(pool, heap, 1);
+    heap->full_tail[c] = pool;
+    if (tail != NULL)
+        tail->next = pymi_pool_number(pool);
+    else
+        heap->full_head[c] = pool;
+}
+
+static void full_remove(pym_heap_t *heap, pym_pool_t *pool)
+{
+    unsigned c = pool->sizeclass;
+    pym_pool_t *prev = pymi_pool_at(pool->prev);
+    pym_pool_t *next = pymi_pool_at(pool->next);
+    if (prev != NULL)
+        prev->next = pool->next;
+    else
+        heap->full_head[c] = next;
+    if (next != NULL)
+        next->prev = pool->prev;
+    else
+        heap->full_tail[c] = prev;
+}
+
+void pymi_heap_unlink(pym_heap_t *heap, pym_pool_t *pool)
+{
+    if (pool->state == PYM_POOL_LINKED)
+        class_remove(heap, pool);
+    else if (pool->state == PYM_POOL_FULL)
+        full_remove(heap, pool);
+    pool->next = pool->prev = 0;
+    pool->state = PYM_POOL_DETACHED;
+}
+
+void pymi_heap_link(pym_heap_t *heap, pym_pool_t *pool)
+{
+    if (pool->state == PYM_POOL_LINKED)
+        return;
+    pymi_heap_unlink(heap, pool);
+    class_append(heap, pool);
+}
+
+/* The current pool has no block: from the class list to the FULL list. */
+static void heap_retire(pym_heap_t *heap, pym_pool_t *pool)
+{
+    class_remove(heap, pool);
+    full_append(heap, pool);
 }
 
 /* ---- the malloc slow path --------------------------------------------------------- */
 
+/* How many FULL pools malloc looks at before it takes a fresh one. */
+#define PYM_FULL_LOOKS 4u
+
 /* The current pool has nothing on its free list.  Refill it from its
- * remote list; else retire it (FULL) and move to the next pool of the class;
- * else bring back pools that remote frees refilled; else a fresh pool. */
+ * remote list; else retire it (FULL) and move to the next pool of the
+ * class; else take back the oldest FULL pool that has blocks again; else
+ * bring back pools that remote frees refilled; else a fresh pool. */
 pym_block_t *pymi_heap_alloc_slow(pym_heap_t *heap, unsigned sizeclass)
 {
     for (;;) {
@@ -155,7 +211,20 @@ pym_block_t *pymi_heap_alloc_slow(pym_heap_t *heap, unsigned sizeclass)
             return pool->free;
         }
         if (pymi_remote_mark_full(pool))
-            pymi_heap_unlink(heap, pool);   /* FULL: the next pool becomes current */
+            heap_retire(heap, pool);   /* the next pool becomes current */
+    }
+    for (unsigned look = 0; look < PYM_FULL_LOOKS; look++) {
+        pym_pool_t *pool = heap->full_head[sizeclass];
+        if (pool == NULL)
+            break;
+        if (pool->free == NULL)
+            heap->refilled[sizeclass] += pymi_remote_take(pool);
+        if (pool->free != NULL) {
+            pymi_heap_link(heap, pool);   /* the list was empty: it is current */
+            return pool->free;
+        }
+        full_remove(heap, pool);   /* still dry: to the back of the line */
+        full_append(heap, pool);
     }
     if (atomic_load_explicit(&heap->reclaim, memory_order_relaxed) != NULL) {
         pymi_remote_reclaim_batched(heap, 1, NULL);
@@ -181,6 +250,13 @@ static void heap_release_empty(pym_heap_t *heap)
     pymi_remote_reclaim_batched(heap, 0, &batch);
     for (unsigned c = 0; c < PYM_NUM_CLASSES; c++) {
         heap->spare[c] = NULL;
+        /* The FULL list first: settling moves a pool with blocks to the
+         * class list, walked next. */
+        for (pym_pool_t *pool = heap->full_head[c], *next; pool != NULL; pool = next) {
+            next = pymi_pool_at(pool->next);
+            pymi_remote_take(pool);
+            pymi_pool_settle_batched(heap, pool, 0, &batch);
+        }
         pym_pool_t *pool = heap->pools[c];
         while (pool != &pymi_exhausted_pool && pool != NULL) {
             pym_pool_t *next = pymi_pool_at(pool->next);

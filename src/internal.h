@@ -82,16 +82,15 @@ PYM_INLINE pym_pool_t *pymi_pool_of(const void *ptr)
     return (pym_pool_t *)(pymi_region_of(p) +
                           (((p & PYM_REGION_MASK) >> PYM_POOL_SHIFT) << PYM_DESC_SHIFT));
 }
-/* The pool's owner (NULL: free in its arena), its FULL tag masked off. */
+/* The pool's owner (NULL: free in its arena). */
 PYM_INLINE pym_heap_t *pymi_pool_owner(const pym_pool_t *pool)
 {
-    return (pym_heap_t *)(atomic_load_explicit(&pool->owner, memory_order_relaxed) & ~PYM_OWNER_FULL);
+    return (pym_heap_t *)atomic_load_explicit(&pool->owner, memory_order_relaxed);
 }
-/* Owner context only: sets the owner and the FULL tag together. */
-PYM_INLINE void pymi_pool_set_owner(pym_pool_t *pool, pym_heap_t *heap, int full)
+/* Owner context only. */
+PYM_INLINE void pymi_pool_set_owner(pym_pool_t *pool, pym_heap_t *heap)
 {
-    atomic_store_explicit(&pool->owner, (uintptr_t)heap | (full ? PYM_OWNER_FULL : 0),
-                          memory_order_relaxed);
+    atomic_store_explicit(&pool->owner, (uintptr_t)heap, memory_order_relaxed);
 }
 
 /* A descriptor as a 32-bit number and back (types.h): 0 is NULL. */
@@ -206,7 +205,9 @@ PYM_HIDDEN extern pym_heap_t pymi_null_heap;
 PYM_HIDDEN extern pthread_mutex_t pymi_heaps_lock;
 PYM_HIDDEN pym_heap_t *pymi_heap_for_thread(void);
 PYM_HIDDEN int pymi_heap_init_process(void);
+/* Appends the pool to its class list (taking it off the FULL list). */
 PYM_HIDDEN void pymi_heap_link(pym_heap_t *heap, pym_pool_t *pool);
+/* Takes the pool off whichever list holds it. */
 PYM_HIDDEN void pymi_heap_unlink(pym_heap_t *heap, pym_pool_t *pool);
 /* A block for the class: the current pool refilled, another pool, reclaimed
  * pools, or a fresh pool; NULL when no memory can be had. */

@@ -53,12 +53,12 @@ void pymi_pool_init(pym_pool_t *pool, pym_heap_t *heap, unsigned sizeclass)
         next = block;
     }
     pool->free = next;
-    pymi_pool_set_owner(pool, heap, 1);   /* FULL until heap.c links it */
+    pymi_pool_set_owner(pool, heap);
     pool_set_block_test(pool, (uint32_t)size, capacity);
     pool->used = 0;
     pool->block_size = (uint16_t)size;
     pool->sizeclass = (uint8_t)sizeclass;
-    pool->state = PYM_POOL_FULL;   /* not on a list until heap.c links it */
+    pool->state = PYM_POOL_DETACHED;   /* until heap.c links it */
     pool->flagged = 0;
     pool->queued = 0;
     pool->capacity = (uint16_t)capacity;
@@ -102,9 +102,8 @@ static void pool_empty(pym_heap_t *heap, pym_pool_t *pool, int keep_spare, pym_p
     }
     if (spare == pool)
         heap->spare[c] = NULL;
-    if (pool->state == PYM_POOL_LINKED)
-        pymi_heap_unlink(heap, pool);
-    pymi_pool_set_owner(pool, NULL, 0);   /* a later free() of its blocks is then detected */
+    pymi_heap_unlink(heap, pool);
+    pymi_pool_set_owner(pool, NULL);   /* a later free() of its blocks is then detected */
     if (batch != NULL)
         pymi_pool_batch_add(batch, pool);
     else

@@ -29,9 +29,13 @@
  * Pool states, as the owner sees them (CPython's used/full/empty):
  *   LINKED  on its heap's list for the class, may have free blocks.
  *           malloc uses the first one (heap->pools[class], the current pool).
- *   FULL    no free block on any list; unlinked, its owner word tagged.  It
- *           comes back to LINKED on a local free, or through the heap's
- *           reclaim stack after a remote free.
+ *   FULL    it had no free block when malloc last looked: off the class
+ *           list, on the heap's FULL list of the class (oldest first).  The
+ *           owner's frees still go into it on the fast path; malloc takes it
+ *           back when the class list runs dry and it has blocks again
+ *           (heap.c), or the reclaim stack brings it back after a remote
+ *           free.
+ *   DETACHED on no list: fresh, or on its way back to its arena.
  *   empty   no live block: kept as the class's spare or returned to the
  *           arena, alone or with others in a pym_pool_batch_t.
  * `used` counts the blocks not on `free`, plus one while the
@@ -60,8 +64,7 @@ typedef struct pym_block {
  * 16-byte aligned, so the bit never collides with a pointer.) */
 #define PYM_REMOTE_FULL ((uintptr_t)1)
 
-enum { PYM_POOL_LINKED = 0, PYM_POOL_FULL = 1 };
-#define PYM_OWNER_FULL ((uintptr_t)1)
+enum { PYM_POOL_LINKED = 0, PYM_POOL_FULL = 1, PYM_POOL_DETACHED = 2 };
 
 /* A pool's descriptor.  All zero (a purged descriptor page) is a free pool.
  * Links to other descriptors are 32-bit numbers (pymi_pool_number: the
@@ -71,10 +74,8 @@ typedef struct pym_pool {
     /* Hot: malloc reads free and used; free reads owner, the block-start
      * pair, free and used. */
     pym_block_t *free;             /* malloc pops, the owner's free pushes */
-    /* The owning heap; NULL while the pool is free in its arena; the heap
-     * | PYM_OWNER_FULL while the pool is FULL, so that the free fast path's
-     * one compare sends a free into a FULL pool to the slow path, which
-     * puts the pool back on its list.  Read it through pymi_pool_owner. */
+    /* The owning heap; NULL while the pool is free in its arena.  Atomic
+     * (relaxed) because remote frees read it while the owner may set it. */
     _Atomic uintptr_t owner;
     /* Debug mode only (debug.c): which life of the pool its freed blocks'
      * trailers belong to: block size << 48 | generation. */
@@ -135,6 +136,8 @@ typedef struct pym_heap {
      * stands in when a class has no usable pool. */
     pym_pool_t *pools[PYM_NUM_CLASSES];
     pym_pool_t *tails[PYM_NUM_CLASSES];  /* last pool of each class list, or NULL */
+    pym_pool_t *full_head[PYM_NUM_CLASSES];  /* FULL pools of each class, oldest first */
+    pym_pool_t *full_tail[PYM_NUM_CLASSES];
     pym_pool_t *spare[PYM_NUM_CLASSES];  /* an empty pool kept against thrash */
     /* Statistics, owner-written in slow paths only: blocks put on a free
      * list by carving a fresh pool or taking back remote frees.  A lower

@@ -100,9 +100,23 @@ static void a_full_pool_leaves_the_list_and_comes_back_on_free(void **state)
     /* Full with an empty remote list: the owner raised the flag. */
     assert_int_equal(atomic_load(&pool->remote), PYM_REMOTE_FULL);
 
+    assert_ptr_equal(heap->full_head[c], pool);   /* the oldest FULL pool */
+
+    /* The owner's free goes into it on the fast path; it stays FULL until
+     * malloc runs out of listed pools and takes the oldest FULL one back. */
     pym_free(blocks[0]);
+    assert_int_equal(pool->state, PYM_POOL_FULL);
+    assert_ptr_equal(pool->free, blocks[0]);
+    void *extra[200];
+    unsigned e = 0;
+    while (heap->pools[c] != pool && e < 200)
+        extra[e++] = pym_malloc(size64);
+    assert_ptr_equal(heap->pools[c], pool);
     assert_int_equal(pool->state, PYM_POOL_LINKED);
-    assert_ptr_equal(pool->free, blocks[0]);   /* LIFO */
+    assert_ptr_equal(extra[e - 1], blocks[0]);   /* the block freed into it, handed out */
+    blocks[0] = NULL;
+    for (unsigned i = 0; i < e; i++)
+        pym_free(extra[i]);
     for (unsigned i = 1; i < n; i++)
         pym_free(blocks[i]);
 }
@@ -144,14 +158,15 @@ static void a_remote_free_into_a_full_pool_queues_it_for_its_owner(void **state)
     uintptr_t remote = atomic_load(&pool->remote);
     assert_true(remote != 0 && !(remote & PYM_REMOTE_FULL));
 
-    /* Use up the class's other pools; the owner then reclaims this one. */
+    /* Use up the class's other pools; the owner then takes this one back
+     * (from its FULL list or its reclaim stack, whichever malloc reaches
+     * first: the other one then finds it in use and leaves it). */
     void *extra[400];
     unsigned e = 0;
     while (heap->pools[c] != pool && e < 400)
         extra[e++] = pym_malloc(size64);
     assert_ptr_equal(heap->pools[c], pool);
     assert_int_equal(pool->state, PYM_POOL_LINKED);
-    assert_null(atomic_load(&heap->reclaim));
     /* The three blocks came back: the malloc that reclaimed the pool got
      * one, the next two get the others. */
     assert_true(e > 0);

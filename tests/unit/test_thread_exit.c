@@ -55,7 +55,7 @@ static void a_batch_is_returned_under_one_lock(void **state)
         pools[i] = pymi_arena_take_pool();
         assert_non_null(pools[i]);
         pymi_pool_init(pools[i], &pymi_null_heap, 0);
-        pymi_pool_set_owner(pools[i], NULL, 0);   /* the pool layer's part of giving it back */
+        pymi_pool_set_owner(pools[i], NULL);   /* the pool layer's part of giving it back */
     }
     /* Reverse the order and interleave halves: the batch is not sorted. */
     for (unsigned i = 0; i < N / 2; i++) {
