@@ -56,6 +56,20 @@ void *pymi_malloc_slow(size_t size)
     return pymi_malloc_refill(pymi_tls_heap, size);
 }
 
+void *pymi_malloc_tick(pym_heap_t *heap, pym_block_t *block)
+{
+    pymi_arena_decay_if_due();
+    heap->decay_tick = pymi_arena_decay_pending() ? PYM_DECAY_TICK_PENDING : PYM_DECAY_TICK_IDLE;
+    return block;
+}
+
+void pymi_heap_decay_soon(pym_heap_t *heap)
+{
+    if (heap != &pymi_null_heap && heap->decay_tick > PYM_DECAY_TICK_PENDING &&
+        pymi_arena_decay_pending())
+        heap->decay_tick = PYM_DECAY_TICK_PENDING;
+}
+
 void pymi_free_invalid(const void *ptr, const char *what)
 {
     const pym_pool_t *pool = pymi_pool_of(ptr);
@@ -67,7 +81,9 @@ void pymi_free_invalid(const void *ptr, const char *what)
 
 void pymi_free_emptied(pym_pool_t *pool)
 {
-    pymi_pool_settle(pymi_pool_owner(pool), pool, 1);
+    pym_heap_t *heap = pymi_pool_owner(pool);
+    pymi_pool_settle(heap, pool, 1);
+    pymi_heap_decay_soon(heap);
     pymi_purger_start_if_wanted();
 }
 
@@ -112,6 +128,7 @@ void pymi_free_slow(void *ptr)
     if (!pymi_is_block_start(pool, ptr))
         pymi_free_invalid(ptr, "invalid pointer (not the start of a block)");
     pymi_free_block_from(pymi_tls_heap, pool, ptr);
+    pymi_heap_decay_soon(pymi_tls_heap);
     pymi_purger_start_if_wanted();
 }
 

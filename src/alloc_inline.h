@@ -2,7 +2,8 @@
  * alloc_inline.h -- the malloc and free fast paths.
  *
  * malloc: TLS heap -> the class's current pool -> pop its free list, clear
- * the block's two link words.  No lock, no atomic instruction, no counter.  An empty
+ * the block's two link words.  No lock, no atomic instruction; one count
+ * down to the next look at the decay clock (every 32 or 1024 mallocs).  An empty
  * free list, a class with no pool, a request that is not small: one call to
  * a slow function that takes the fast path's own arguments and returns its
  * result, so the call is a tail call and the fast path saves no registers
@@ -43,6 +44,8 @@ PYM_INLINE void *pymi_malloc_inline(size_t size)
         block->freed_mark = 0;
         pymi_compiler_barrier();
         block->encoded_next = 0;
+        if (pym_unlikely(--heap->decay_tick == 0))
+            return pymi_malloc_tick(heap, block);
         return block;
     }
     return pymi_sys.malloc(size);

@@ -25,10 +25,12 @@
  *     descriptor page of its pools, PYM_RECLAIM_BATCH at a time (one
  *     madvise per run of adjacent arenas), onto the reclaimed stack, whose
  *     addresses are reused before any new part of a region.
- *   - It runs on allocator activity (every take and return of a pool looks
- *     at the coarse clock) and in a background thread (purger.c) once more
- *     than PYM_PURGER_THRESHOLD is waiting, so an idle program gives memory
- *     back too.
+ *   - It runs on allocator activity: every take and return of a pool looks
+ *     at the coarse clock, and so does one malloc in 32 of a thread whose
+ *     frees made pages wait (one in 1024 otherwise; alloc.c), so that even
+ *     a trickle of mallocs gives memory back on time.  In a process that
+ *     has threads anyway, a background thread (purger.c) also purges on
+ *     time once more than PYM_PURGER_THRESHOLD waits.
  *   - Up to PYMALLOC_ARENA_CACHE empty arenas are kept resident past the
  *     delay (bpo-37257: no purge/fault thrash at the boundary).
  *   - PYMALLOC_PURGE_DELAY_MS=0 purges at once; pymi_arena_trim purges
@@ -58,7 +60,9 @@ static pym_arena_t *empty_arenas;                   /* all pools free, pages res
 static pym_arena_t *reclaimed_arenas;               /* pages purged, address reusable */
 static pym_arena_t *decay_head, *decay_tail;        /* arenas with dirty pools, oldest first */
 static size_t cached_count;                         /* empty arenas exempt from decay */
-static int64_t next_decay_ms = INT64_MAX;           /* when the queue's head expires */
+/* When the next decay pass is due (INT64_MAX: nothing waits).  Written
+ * under the lock, read without it by pymi_arena_decay_due. */
+static _Atomic int64_t next_decay_ms = INT64_MAX;
 static struct pymi_arena_counters counters;
 static uint16_t arena_epoch;                        /* fork: at the end */
 
@@ -149,8 +153,9 @@ static int64_t purge_delay_ms(void)
 static void decay_schedule(void)
 {
     int64_t delay = purge_delay_ms();
-    next_decay_ms = decay_head != NULL ? decay_head->dirty_since_ms + delay + delay / 8 : INT64_MAX;
-    pymi_purger_deadline(next_decay_ms);
+    int64_t next = decay_head != NULL ? decay_head->dirty_since_ms + delay + delay / 8 : INT64_MAX;
+    atomic_store_explicit(&next_decay_ms, next, memory_order_relaxed);
+    pymi_purger_deadline(next);
 }
 
 /* The arena just got dirty pools: it expires last. */
@@ -275,7 +280,7 @@ static void decay_until(int64_t cutoff)
 /* Called under the lock on every take and return: cheap unless due. */
 static void decay_if_due(int64_t now)
 {
-    if (now >= next_decay_ms)
+    if (now >= atomic_load_explicit(&next_decay_ms, memory_order_relaxed))
         decay_until(now - purge_delay_ms());
 }
 
@@ -284,6 +289,18 @@ void pymi_arena_decay(void)
     pthread_mutex_lock(&pymi_arena_lock);
     decay_if_due(pymi_now_ms());
     pthread_mutex_unlock(&pymi_arena_lock);
+}
+
+int pymi_arena_decay_pending(void)
+{
+    return atomic_load_explicit(&next_decay_ms, memory_order_relaxed) != INT64_MAX;
+}
+
+void pymi_arena_decay_if_due(void)
+{
+    int64_t due = atomic_load_explicit(&next_decay_ms, memory_order_relaxed);
+    if (due != INT64_MAX && pymi_now_ms() >= due)
+        pymi_arena_decay();
 }
 
 /* ---- taking pools ------------------------------------------------------------ */
@@ -513,7 +530,7 @@ void pymi_arena_fork_child(int arena_lock_was_held)
     reclaimed_arenas = NULL;
     decay_head = decay_tail = NULL;
     cached_count = 0;
-    next_decay_ms = INT64_MAX;
+    atomic_store_explicit(&next_decay_ms, INT64_MAX, memory_order_relaxed);
     counters.dirty_pools = 0;
     arena_epoch++;
     pymi_range_fork_child();

@@ -62,8 +62,14 @@
 /* Default of PYMALLOC_PURGE_DELAY_MS: free pools stay resident this long
  * for reuse before their pages go back (arena.c). */
 #define PYM_PURGE_DELAY_DEFAULT_MS 250
+/* Mallocs between two looks at the decay clock by one thread: while its
+ * frees left pages waiting, and otherwise.  At a malloc every 10 ms, 32
+ * mallocs are 320 ms: pages freed then go back within a second. */
+#define PYM_DECAY_TICK_PENDING 32u
+#define PYM_DECAY_TICK_IDLE    1024u
 /* Dirty memory past which a background thread purges on time, so that a
- * program that goes idle still gives memory back. */
+ * program that goes idle still gives memory back (only in a process that
+ * has threads already: purger.c). */
 #define PYM_PURGER_THRESHOLD ((size_t)4 << 20)
 
 _Static_assert((PYM_SMALL_MAX % PYM_ALIGNMENT) == 0, "classes are 16 bytes apart");

@@ -145,6 +145,9 @@ PYM_HIDDEN int pymi_arena_trim(void);
 /* Purges what has been dirty longer than the purge delay; called on
  * activity (pool refills) and by the purger thread. */
 PYM_HIDDEN void pymi_arena_decay(void);
+/* Lock-free: is anything waiting for decay?  Run it if it is due. */
+PYM_HIDDEN int pymi_arena_decay_pending(void);
+PYM_HIDDEN void pymi_arena_decay_if_due(void);
 struct pymi_arena_counters {
     size_t current, highwater;
     uint64_t allocated, reclaimed, madvise_calls, pages_purged;
@@ -223,6 +226,10 @@ PYM_HIDDEN PYM_NOINLINE void *pymi_malloc_slow(size_t size);
 /* The fast path found no block on the current pool (or no heap): same
  * arguments, so it is a tail call. */
 PYM_HIDDEN PYM_NOINLINE void *pymi_malloc_refill(pym_heap_t *heap, size_t size);
+/* The fast path's block, after a look at the decay clock. */
+PYM_HIDDEN PYM_NOINLINE void *pymi_malloc_tick(pym_heap_t *heap, pym_block_t *block);
+/* After a slow free of this thread: look at the clock soon if pages wait. */
+PYM_HIDDEN void pymi_heap_decay_soon(pym_heap_t *heap);
 /* Pops a block of the class for a heap that may be a debug-mode heap. */
 PYM_HIDDEN void *pymi_heap_alloc_block(pym_heap_t *heap, unsigned sizeclass);
 PYM_HIDDEN void pymi_free_block_from(pym_heap_t *me, pym_pool_t *pool, pym_block_t *block);

@@ -2,12 +2,13 @@
  * purger.c -- a background thread that gives dirty pages back on time.
  *
  * Decay (arena.c) runs on allocator activity, so a program that frees a lot
- * and then goes idle -- or only does a little work on pools it already has,
- * which never reaches the arena -- would keep its dirty memory.  Once more
- * than PYM_PURGER_THRESHOLD is waiting, one thread is started (jemalloc's
- * background_thread, started on demand): it sleeps until the decay queue's
- * next expiry, purges, and sleeps again.  Small programs never get it;
- * PYMALLOC_PURGE_THREAD=0 turns it off (then decay runs on activity only).
+ * and then goes idle would keep its dirty memory.  In a process that has
+ * threads already, once more than PYM_PURGER_THRESHOLD is waiting, one
+ * thread is started (jemalloc's background_thread, started on demand): it
+ * sleeps until the decay queue's next expiry, purges, and sleeps again.  A
+ * single-threaded process never gets it (it would stop being one: glibc's
+ * fork from a signal handler, unshare(2) and __libc_single_threaded's
+ * shortcuts depend on that); PYMALLOC_PURGE_THREAD=0 turns it off.
  *
  * The thread is started outside every lock of ours, from the top of a
  * malloc or free slow path (pymi_purger_start_if_wanted), never from inside
@@ -17,6 +18,7 @@
 #include "internal.h"
 
 #include <errno.h>
+#include <sys/single_threaded.h>
 #include <signal.h>
 #include <time.h>
 
@@ -41,6 +43,12 @@ void pymi_purger_deadline(int64_t when_ms)
 
 void pymi_purger_want(size_t dirty_bytes)
 {
+    /* Never the process's second thread: a single-threaded program stays
+     * single-threaded (glibc's fork from a signal handler, unshare(2) and
+     * __libc_single_threaded's shortcuts depend on it); its own mallocs
+     * look at the decay clock instead (alloc.c). */
+    if (__libc_single_threaded)
+        return;
     if (dirty_bytes > PYM_PURGER_THRESHOLD && pymi_option(PYM_OPTION_PURGE_THREAD) &&
         pymi_option(PYM_OPTION_PURGE_DELAY_MS) > 0 &&
         !atomic_load_explicit(&purger_running, memory_order_relaxed) &&

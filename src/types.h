@@ -135,6 +135,10 @@ typedef struct pym_heap {
     /* Hot: read by the malloc fast path.  Never NULL: &pymi_exhausted_pool
      * stands in when a class has no usable pool. */
     pym_pool_t *pools[PYM_NUM_CLASSES];
+    /* Counts mallocs down to the next look at the decay clock (alloc.c):
+     * PYM_DECAY_TICK_PENDING while this thread's frees left pages waiting,
+     * PYM_DECAY_TICK_IDLE otherwise. */
+    uint32_t decay_tick;
     pym_pool_t *tails[PYM_NUM_CLASSES];  /* last pool of each class list, or NULL */
     pym_pool_t *full_head[PYM_NUM_CLASSES];  /* FULL pools of each class, oldest first */
     pym_pool_t *full_tail[PYM_NUM_CLASSES];
