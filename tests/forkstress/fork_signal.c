@@ -202,7 +202,17 @@ int main(void)
 #else
     tap_plan(2);
 #endif
+#ifdef UNDER_ASAN
+    /* ASan's fork interceptor takes its allocator's and stack depot's locks
+     * around fork: a SIGUSR2 handler's fork that interrupts the SIGUSR1
+     * handler's fork deadlocks inside ASan (seen: 1 run in 2), whatever the
+     * malloc.  The default and TSan builds run this case. */
+    (void)scenario;
+    tap_skip("fork in a signal handler that interrupted malloc, free or fork: no deadlock",
+             "ASan's fork interceptor is not reentrant from a signal handler");
+#else
     check_run(scenario, "fork in a signal handler that interrupted malloc, free or fork: no deadlock");
+#endif
     check_run(plain_fork, "the child of a single-threaded fork frees old blocks and allocates");
     return tap_exit_status();
 }
