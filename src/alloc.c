@@ -16,19 +16,10 @@
 
 void *pymi_heap_alloc_block(pym_heap_t *heap, unsigned sizeclass)
 {
-    pym_pool_t *pool = heap->pools[sizeclass];
-    pym_block_t *block = pool->free;
+    pym_block_t *block = heap->pools[sizeclass]->free;
     if (block == NULL && (block = pymi_heap_alloc_slow(heap, sizeclass)) == NULL)
         return NULL;   /* no address space left */
-    pool = heap->pools[sizeclass];
-    pym_block_t *next = pymi_block_next(block);
-    if (next != NULL && !pymi_block_link_is_sane(block, next))
-        pymi_freelist_corrupt(block);
-    pool->free = next;
-    pool->used++;
-    block->encoded_next = 0;
-    block->freed_mark = 0;
-    return block;
+    return pymi_pool_pop(heap->pools[sizeclass], block);
 }
 
 /* Small request, nothing on the current pool's free list; or a thread with
@@ -82,6 +73,8 @@ void pymi_free_invalid(const void *ptr, const char *what)
 void pymi_free_emptied(pym_pool_t *pool)
 {
     pym_heap_t *heap = pymi_pool_owner(pool);
+    if (pool == heap->pools[pool->sizeclass])   /* its +1 is gone: more frees than blocks */
+        pymi_free_invalid(pool->free, "double free");
     pymi_pool_settle(heap, pool, 1);
     pymi_heap_decay_soon(heap);
     pymi_purger_start_if_wanted();
@@ -93,12 +86,7 @@ void pymi_free_block_from(pym_heap_t *me, pym_pool_t *pool, pym_block_t *block)
 {
     pym_heap_t *owner = pymi_pool_owner(pool);
     if (owner == me) {
-        if (block->freed_mark == pymi_secrets.freed_mark && pymi_pool_holds_free(pool, block))
-            pymi_free_invalid(block, "double free");
-        pymi_block_set_next(block, pool->free);
-        block->freed_mark = pymi_secrets.freed_mark;
-        pool->free = block;
-        pool->used--;
+        pymi_pool_push_free(pool, block);
         /* The pool may have been FULL (off its list) or be empty now. */
         if (pool->state == PYM_POOL_FULL || pool->used == (pool == me->pools[pool->sizeclass]))
             pymi_pool_settle(me, pool, 1);

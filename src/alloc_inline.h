@@ -2,7 +2,7 @@
  * alloc_inline.h -- the malloc and free fast paths.
  *
  * malloc: TLS heap -> the class's current pool -> pop its free list, clear
- * the block's two link words.  No lock, no atomic instruction; one count
+ * the block's link word.  No lock, no atomic instruction; one count
  * down to the next look at the decay clock (every 32 or 1024 mallocs).  An empty
  * free list, a class with no pool, a request that is not small: one call to
  * a slow function that takes the fast path's own arguments and returns its
@@ -13,15 +13,29 @@
  * free: ownership (a subtraction, a shift, a compare, one byte) -> pool
  * descriptor (arithmetic) -> owner is this thread's heap (a FULL pool's
  * owner word is tagged, so it fails this compare), the pointer is a block
- * start (one multiply), the block does not carry the freed mark -> push on
- * the pool's free list.  Anything else (a foreign pointer, another thread's pool, a
- * FULL pool, a suspected double free, a pool that becomes empty) goes to a
- * slow function.
+ * start (one multiply), the block is not the list's head -> push on the
+ * pool's free list.  The block itself is written, never read.  Anything
+ * else (a foreign pointer, another thread's pool, a FULL pool, a double
+ * free, a pool that becomes empty) goes to a slow function.
  */
 #ifndef PYM_ALLOC_INLINE_H
 #define PYM_ALLOC_INLINE_H
 
 #include "internal.h"
+
+/* Takes the head of a pool's non-empty free list; a link that leaves the
+ * pool ends in the corruption diagnostic (freelist.h). */
+PYM_INLINE pym_block_t *pymi_pool_pop(pym_pool_t *pool, pym_block_t *block)
+{
+    pym_block_t *next = pymi_block_next(block);
+    if (pym_unlikely(!pymi_block_link_is_sane(block, next)) && next != NULL)
+        pymi_freelist_corrupt(block);
+    pool->free = next;
+    pool->used++;
+    pool->live_xor ^= (uint16_t)(uintptr_t)block;
+    block->encoded_next = 0;   /* no key material reaches the program */
+    return block;
+}
 
 PYM_INLINE void *pymi_malloc_inline(size_t size)
 {
@@ -32,18 +46,7 @@ PYM_INLINE void *pymi_malloc_inline(size_t size)
         pym_block_t *block = pool->free;
         if (pym_unlikely(block == NULL))
             return pymi_malloc_refill(heap, size);
-        pym_block_t *next = pymi_block_next(block);
-        if (pym_unlikely(!pymi_block_link_is_sane(block, next)) && next != NULL)
-            pymi_freelist_corrupt(block);
-        pool->free = next;
-        pool->used++;
-        /* No key material reaches the program.  Two 8-byte stores, kept
-         * apart: merged into one 16-byte store, the next free's 8-byte load
-         * of the mark would wait for it (no store forwarding from the upper
-         * half on some cores; measured: pairs 2.5x slower). */
-        block->freed_mark = 0;
-        pymi_compiler_barrier();
-        block->encoded_next = 0;
+        pymi_pool_pop(pool, block);
         if (pym_unlikely(--heap->decay_tick == 0))
             return pymi_malloc_tick(heap, block);
         return block;
@@ -59,14 +62,13 @@ PYM_INLINE void pymi_free_inline(void *ptr)
     }
     pym_pool_t *pool = pymi_pool_of(ptr);
     pym_block_t *block = ptr;
+    pym_block_t *head = pool->free;
     if (pym_likely(atomic_load_explicit(&pool->owner, memory_order_relaxed) ==
                        (uintptr_t)pymi_tls_heap &&
-                   pymi_is_block_start(pool, ptr) &&
-                   block->freed_mark != pymi_secrets.freed_mark)) {
-        pymi_block_set_next(block, pool->free);
-        pymi_compiler_barrier();   /* two 8-byte stores, as in malloc */
-        block->freed_mark = pymi_secrets.freed_mark;
+                   pymi_is_block_start(pool, ptr) && block != head)) {
+        pymi_block_set_next(block, head);
         pool->free = block;
+        pool->live_xor ^= (uint16_t)(uintptr_t)block;
         if (pym_likely(--pool->used != 0))
             return;
         pymi_free_emptied(pool);

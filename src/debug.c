@@ -186,8 +186,6 @@ static debug_header_t *debug_check(const void *ptr, const char *call)
     if (header->magic == DEBUG_MAGIC && header->state == DEBUG_FREED)
         pymi_fatal("%s(%p): double free of a %u-byte debug block (its trailer "
                    "was overwritten)", call, ptr, block_size);
-    if (((const pym_block_t *)block)->freed_mark == pymi_secrets.freed_mark)
-        pymi_fatal("%s(%p): double free of a block of the %u-byte class", call, ptr, block_size);
     if (header->magic != DEBUG_MAGIC)
         pymi_fatal("%s(%p): invalid pointer or corrupted block header (%u-byte class)", call, ptr,
                    block_size);

@@ -14,16 +14,27 @@
  * past the end of the block before it turns the word into garbage; decoded,
  * it points outside the block's pool, which malloc checks before following
  * it, so the corruption is reported (one line, abort) instead of handing out
- * memory the attacker chose.  Blocks handed out by malloc have both words
- * cleared, so no key material ever reaches the program.
+ * memory the attacker chose.  Blocks handed out by malloc have their link
+ * word cleared, so no key material ever reaches the program.
  *
- * A freed block's second word holds pymi_freed_mark (glibc's tcache "key"
- * habit): free finds it set only on a block that is free already -- or, one
- * time in 2^64, on a live block whose data happens to equal it -- and then
- * confirms by looking for the block on its pool's lists (alloc.c).
+ * Double frees are caught without reading the freed block (a load there is
+ * a cache miss in a program that frees what it has not touched lately,
+ * and free would wait for it; stores do not wait):
+ *   - free(a); free(a): a is the head of its list (free compares with the
+ *     head it links to anyway; remote.c does the same);
+ *   - free(a); ...; free(a): a sits on a list twice.  When malloc reaches
+ *     the second copy, the first has been handed out and its link word
+ *     cleared (or overwritten by the program), which decodes to garbage
+ *     (init.c makes sure a cleared word does): one line and abort before
+ *     the block goes out twice;
+ *   - a double free also makes the pool look empty while a block is still
+ *     live.  Each pool keeps the XOR of the addresses (low 16 bits) of the
+ *     blocks it handed out and did not get back (pool->live_xor); a pool
+ *     whose count says empty while that is not 0 is not returned to its
+ *     arena but reported (pool.c).
  *
  * configure --disable-hardening stores links in the clear and skips the
- * same-pool check; the double-free mark stays (it is a correctness check).
+ * same-pool check (and so the second case).
  */
 #ifndef PYM_FREELIST_H
 #define PYM_FREELIST_H
@@ -39,7 +50,6 @@ static const int pym_hardening = PYM_HARDENING;
  * together on every fast path, so they share one cache line. */
 struct pymi_secrets {
     uintptr_t key0, key1;
-    uintptr_t freed_mark;   /* never 0: a zeroed word is never the mark */
 };
 PYM_HIDDEN extern struct pymi_secrets pymi_secrets;
 

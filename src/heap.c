@@ -325,10 +325,7 @@ void pymi_heap_free_abandoned(pym_heap_t *owner, pym_pool_t *pool, pym_block_t *
         pymi_remote_push(owner, pool, block);
         return;
     }
-    pymi_block_set_next(block, pool->free);
-    block->freed_mark = pymi_secrets.freed_mark;
-    pool->free = block;
-    pool->used--;
+    pymi_pool_push_free(pool, block);
     pymi_remote_take(pool);
     pym_pool_batch_t batch;   /* only count is set: no 512-byte memset */
     batch.count = 0;

@@ -22,20 +22,20 @@ enum { INIT_NONE, INIT_RUNNING, INIT_DONE, INIT_OFF };
 static _Atomic int init_state = INIT_NONE;
 static _Atomic(pthread_t) init_thread;
 
-/* The free-list keys and the freed mark (freelist.h), from getrandom: not
- * AT_RANDOM, whose bytes are glibc's stack canary and pointer guard.
+/* The free-list keys (freelist.h), from getrandom: not AT_RANDOM, whose
+ * bytes are glibc's stack canary and pointer guard.
  * Should getrandom fail (a kernel before 3.17, a seccomp filter), the
  * fallback mixes what varies between runs: addresses under ASLR, the clock. */
 static void secrets_init(struct pymi_secrets *out)
 {
-    uintptr_t words[3];
+    uintptr_t words[2];
     ssize_t got = syscall(SYS_getrandom, words, sizeof words, GRND_NONBLOCK);
     if (got != (ssize_t)sizeof words) {
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
         uintptr_t seed = (uintptr_t)&now ^ ((uintptr_t)now.tv_nsec << 32) ^ (uintptr_t)now.tv_sec ^
                          (uintptr_t)&secrets_init;
-        for (int i = 0; i < 3; i++) {   /* splitmix64 */
+        for (int i = 0; i < 2; i++) {   /* splitmix64 */
             seed += 0x9e3779b97f4a7c15u;
             uintptr_t z = seed;
             z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
@@ -45,7 +45,11 @@ static void secrets_init(struct pymi_secrets *out)
     }
     out->key0 = words[0];
     out->key1 = words[1];
-    out->freed_mark = words[2] | 1;   /* never 0: a cleared word is never the mark */
+    /* The word malloc leaves in a block it hands out (0) must decode to a
+     * link outside any pool, so that a block handed out and found on a
+     * free list again is caught (freelist.h): one key in 2^52 fails. */
+    if (pymi_rotr17((0 - out->key1) ^ out->key0) >> PYM_POOL_SHIFT == 0)
+        out->key0 ^= (uintptr_t)1 << 63;
 }
 
 /* PYMALLOC_VERBOSE=1: every start-up decision, one line each, on stderr.

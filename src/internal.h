@@ -173,8 +173,13 @@ PYM_HIDDEN void pymi_pool_settle(pym_heap_t *heap, pym_pool_t *pool, int keep_sp
 /* The same, an empty pool joining batch; the caller returns the batch. */
 PYM_HIDDEN void pymi_pool_settle_batched(pym_heap_t *heap, pym_pool_t *pool, int keep_spare,
                                          pym_pool_batch_t *batch);
-/* Confirms a suspected double free: is block on one of the pool's lists? */
-PYM_HIDDEN int pymi_pool_holds_free(const pym_pool_t *pool, const pym_block_t *block);
+/* The owner's free of a checked block that is not the fast path's (the
+ * pool is FULL, or its owner abandoned it); the free list's head again
+ * is a double free. */
+PYM_HIDDEN void pymi_pool_push_free(pym_pool_t *pool, pym_block_t *block);
+/* A pool that counts as empty must have every block back (freelist.h);
+ * one line and abort otherwise. */
+PYM_HIDDEN void pymi_pool_check_empty(const pym_pool_t *pool);
 
 /* offset * magic (mod 2^64) is small exactly for multiples of the block
  * size (Lemire's divisibility test); limit also cuts off a tail too short

@@ -20,8 +20,8 @@ struct pymi_secrets pymi_secrets;
 
 void pymi_freelist_corrupt(const void *block)
 {
-    pymi_fatal("heap corruption: the free-list link in free block %p was overwritten "
-               "(use after free, or an overrun from the block before it)", block);
+    pymi_fatal("heap corruption: the free-list link in free block %p is not valid (a double "
+               "free, a use after free, or an overrun from the block before it)", block);
 }
 
 /* The block-start test (internal.h): offset = q * size + r is a block start
@@ -43,13 +43,10 @@ void pymi_pool_init(pym_pool_t *pool, pym_heap_t *heap, unsigned sizeclass)
     size_t size = pymi_class_to_size(sizeclass);
     unsigned capacity = pymi_class_capacity(sizeclass);
     char *page = pymi_pool_page(pool);
-    /* Linked in address order; each free block carries the freed mark, so
-     * that freeing one that was never handed out is caught too. */
-    pym_block_t *next = NULL;
+    pym_block_t *next = NULL;   /* linked in address order */
     for (unsigned i = capacity; i-- > 0;) {
         pym_block_t *block = (pym_block_t *)(page + i * size);
         pymi_block_set_next(block, next);
-        block->freed_mark = pymi_secrets.freed_mark;
         next = block;
     }
     pool->free = next;
@@ -64,20 +61,25 @@ void pymi_pool_init(pym_pool_t *pool, pym_heap_t *heap, unsigned sizeclass)
     pool->capacity = (uint16_t)capacity;
     pool->next = pool->prev = 0;
     pool->reclaim_next = 0;
+    pool->live_xor = 0;
     atomic_store_explicit(&pool->remote, 0, memory_order_relaxed);
 }
 
-int pymi_pool_holds_free(const pym_pool_t *pool, const pym_block_t *block)
+void pymi_pool_push_free(pym_pool_t *pool, pym_block_t *block)
 {
-    unsigned steps = 0;
-    for (const pym_block_t *b = pool->free; b != NULL; b = pymi_block_next(b)) {
-        if (b == block)
-            return 1;
-        const pym_block_t *next = pymi_block_next(b);
-        if (++steps > pool->capacity || (next != NULL && !pymi_block_link_is_sane(b, next)))
-            pymi_freelist_corrupt(b);
-    }
-    return 0;
+    if (block == pool->free || pool->used == 0)
+        pymi_free_invalid(block, "double free");
+    pymi_block_set_next(block, pool->free);
+    pool->free = block;
+    pool->live_xor ^= (uint16_t)(uintptr_t)block;
+    pool->used--;
+}
+
+void pymi_pool_check_empty(const pym_pool_t *pool)
+{
+    if (pool->live_xor != 0)
+        pymi_fatal("free(): double free in a pool of %u-byte blocks (the pool counts as empty "
+                   "while a block of it is still in use)", (unsigned)pool->block_size);
 }
 
 /* Decides what an empty pool becomes.  keep_spare: the heap is live and may
@@ -85,6 +87,7 @@ int pymi_pool_holds_free(const pym_pool_t *pool, const pym_block_t *block)
  * arena goes into batch, or straight back when batch is NULL. */
 static void pool_empty(pym_heap_t *heap, pym_pool_t *pool, int keep_spare, pym_pool_batch_t *batch)
 {
+    pymi_pool_check_empty(pool);
     if (pool->queued)
         return;   /* on a reclaim stack: the pop will come back here */
     if (pool->flagged) {

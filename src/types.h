@@ -55,13 +55,12 @@
  * (freelist.h): always read and write it through pymi_block_next/_set_next. */
 typedef struct pym_block {
     uintptr_t encoded_next;
-    uintptr_t freed_mark;          /* pymi_secrets.freed_mark while free */
 } pym_block_t;
 
 /* Low bit of pool->remote: set by the owner when the pool went FULL with an
  * empty remote list; the remote free that clears it must push the pool on the
  * owner's reclaim stack, so a full pool never waits unnoticed.  (Blocks are
- * 16-byte aligned, so the bit never collides with a pointer.) */
+ * 16-byte aligned, so the bit never collides with a block's offset.) */
 #define PYM_REMOTE_FULL ((uintptr_t)1)
 
 enum { PYM_POOL_LINKED = 0, PYM_POOL_FULL = 1, PYM_POOL_DETACHED = 2 };
@@ -94,8 +93,11 @@ typedef struct pym_pool {
     uint32_t next;                 /* heap's class list (LINKED pools only) */
     uint32_t prev;
     uint32_t reclaim_next;         /* link on the owner's reclaim stack */
-    uint32_t reserved_;
-    _Atomic uintptr_t remote;      /* remote free list | PYM_REMOTE_FULL */
+    /* XOR of the low 16 address bits of the blocks handed out and not yet
+     * back on a list: 0 whenever the pool is really empty (freelist.h). */
+    uint16_t live_xor;
+    uint16_t reserved_;
+    _Atomic uintptr_t remote;      /* remote free list (remote.c) | PYM_REMOTE_FULL */
 } pym_pool_t;
 
 _Static_assert(sizeof(pym_pool_t) == PYM_DESC_SIZE, "a pool descriptor is one cache line");

@@ -164,6 +164,27 @@ static int local_adjacent_double_free(void *arg)
     return 0;
 }
 
+/* free(a) twice, far apart, in a pool that is not the current one, with
+ * another block of it (c) still live: the pool's count says empty.  Given
+ * back to its arena, c's memory would go to someone else. */
+static int double_free_empties_a_pool(void *arg)
+{
+    (void)arg;
+    no_core_dump();
+    enum { SIZE = 176, MAX = 64 };   /* a class nothing else here uses */
+    void *blocks[MAX];
+    unsigned n = 0;
+    blocks[n++] = pym_malloc(SIZE);
+    uintptr_t page = (uintptr_t)blocks[0] >> 12;
+    for (void *p; n < MAX && ((uintptr_t)(p = pym_malloc(SIZE)) >> 12) == page;)
+        blocks[n++] = p;   /* the first block of the next pool stays live: harmless */
+    pym_free(blocks[0]);
+    for (unsigned i = 2; i < n; i++)
+        pym_free(blocks[i]);   /* blocks[1] is c */
+    pym_free(blocks[0]);
+    return 0;
+}
+
 /* ---- item 5: glibc's pointer guard must not show --------------------------- */
 
 #define GUARD_BLOCKS 200   /* 48-byte blocks: more than two pools */
@@ -264,7 +285,7 @@ static void expect_clean(int (*body)(void *), const char *name)
 
 int main(void)
 {
-    tap_plan(7);
+    tap_plan(8);
     expect_abort(local_adjacent_double_free,
                  "free(a); free(a) of a 48-byte block aborts with one line");
     expect_abort(local_non_adjacent_double_free,
@@ -277,6 +298,9 @@ int main(void)
                  "no hang");
     expect_abort(local_then_remote_double_free,
                  "freed by its owner, then by another thread: abort with one line, no hang");
+    expect_abort(double_free_empties_a_pool,
+                 "a double free that makes a pool look empty while one of its blocks is live: "
+                 "abort with one line, the pool is not given back");
     expect_clean(fresh_blocks_hide_the_guard,
                  "words 0 and 1 of fresh malloc(48) blocks: not glibc's pointer guard (^1), "
                  "no constant key");
