@@ -151,6 +151,24 @@ void pym_free_aligned_sized(void *ptr, size_t alignment, size_t size)
     pymi_free_inline(ptr);
 }
 
+/* The whole block (malloc_usable_size says the program may use it), in
+ * 16-byte stores: at these sizes a call to memset costs more than the
+ * stores themselves. */
+static inline void zero_block(void *block, size_t size)
+{
+    typedef uint64_t zero16 __attribute__((vector_size(16), aligned(16), may_alias));
+    char *p = block, *end = p + size;
+    for (; end - p >= 64; p += 64) {
+        zero16 *q = (zero16 *)p;
+        q[0] = q[1] = q[2] = q[3] = (zero16){0, 0};
+        pymi_compiler_barrier();   /* or gcc makes it a memset again */
+    }
+    for (; p < end; p += 16) {
+        *(zero16 *)p = (zero16){0, 0};
+        pymi_compiler_barrier();
+    }
+}
+
 void *pym_calloc(size_t count, size_t size)
 {
     size_t total;
@@ -166,8 +184,13 @@ void *pym_calloc(size_t count, size_t size)
             memset(ptr, 0, total);   /* the guard bytes after it stay */
         return ptr;
     }
-    if (ptr != NULL)
-        memset(ptr, 0, pymi_owns(ptr) ? pymi_pool_of(ptr)->block_size : total);
+    if (ptr == NULL)
+        return NULL;
+    if (pym_unlikely(!pymi_owns(ptr))) {
+        memset(ptr, 0, total);   /* served below while pymalloc starts or is out of memory */
+        return ptr;
+    }
+    zero_block(ptr, pymi_class_to_size((unsigned)pymi_size_to_class(total)));
     return ptr;
 }
 
