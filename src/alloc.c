@@ -87,8 +87,9 @@ void pymi_free_block_from(pym_heap_t *me, pym_pool_t *pool, pym_block_t *block)
     pym_heap_t *owner = pymi_pool_owner(pool);
     if (owner == me) {
         pymi_pool_push_free(pool, block);
-        /* The pool may have been FULL (off its list) or be empty now. */
-        if (pool->state == PYM_POOL_FULL || pool->used == (pool == me->pools[pool->sizeclass]))
+        /* As on the fast path: a FULL pool stays on its list until malloc
+         * looks there (heap.c); an empty one is settled. */
+        if (pool->used == (pool == me->pools[pool->sizeclass]))
             pymi_pool_settle(me, pool, 1);
         return;
     }

@@ -11,9 +11,9 @@
  * straight to the allocator below (sysalloc.c), through one pointer.
  *
  * free: ownership (a subtraction, a shift, a compare, one byte) -> pool
- * descriptor (arithmetic) -> owner is this thread's heap (a FULL pool's
- * owner word is tagged, so it fails this compare), the pointer is a block
- * start (one multiply), the block is not the list's head -> push on the
+ * descriptor (arithmetic) -> owner is this thread's heap (FULL pools
+ * included: they stay on the FULL list, where malloc's slow path finds
+ * their blocks, heap.c), the pointer is a block start (one multiply), the block is not the list's head -> push on the
  * pool's free list.  The block itself is written, never read.  Anything
  * else (a foreign pointer, another thread's pool, a FULL pool, a double
  * free, a pool that becomes empty) goes to a slow function.

@@ -99,79 +99,67 @@ static void heap_set_current(pym_heap_t *heap, unsigned c, pym_pool_t *pool)
     }
 }
 
-/* The class list.  A pool that comes back from FULL goes last (mimalloc's
- * habit, not CPython's front): the pools ahead of it are used first, so it
- * gathers more frees before malloc reaches it.  A fresh pool lands on an
- * empty list and is used at once. */
-static void class_append(pym_heap_t *heap, pym_pool_t *pool)
+/* A heap has two lists of pools per class, linked through next/prev:
+ *   - the class list (state LINKED), whose head is the current pool (so
+ *     the head moves with heap_set_current and its pin).  A pool that
+ *     comes back from FULL goes last (mimalloc's habit, not CPython's
+ *     front): the pools ahead of it are used first, so it gathers more
+ *     frees before malloc reaches it.  A fresh pool lands on an empty list
+ *     and is used at once;
+ *   - the FULL list (state FULL), oldest first: the pools malloc found with
+ *     no free block.  The owner's frees keep going into them on the fast
+ *     path; malloc looks at the oldest when the class list runs dry. */
+static void list_set_head(pym_heap_t *heap, unsigned c, int state, pym_pool_t *pool)
 {
-    unsigned c = pool->sizeclass;
-    pym_pool_t *tail = heap->tails[c];
-    pool->next = 0;
-    pool->prev = pymi_pool_number(tail);
-    pool->state = PYM_POOL_LINKED;
-    heap->tails[c] = pool;
-    if (tail != NULL)
-        tail->next = pymi_pool_number(pool);
+    if (state == PYM_POOL_FULL)
+        heap->full_head[c] = pool;
     else
         heap_set_current(heap, c, pool);
 }
 
-static void class_remove(pym_heap_t *heap, pym_pool_t *pool)
+static pym_pool_t **list_tail(pym_heap_t *heap, unsigned c, int state)
 {
-    unsigned c = pool->sizeclass;
-    pym_pool_t *prev = pymi_pool_at(pool->prev);
-    pym_pool_t *next = pymi_pool_at(pool->next);
-    if (prev != NULL)
-        prev->next = pool->next;
-    else
-        heap_set_current(heap, c, next);
-    if (next != NULL)
-        next->prev = pool->prev;
-    else
-        heap->tails[c] = prev;
+    return state == PYM_POOL_FULL ? &heap->full_tail[c] : &heap->tails[c];
 }
 
-/* The FULL list of a class, oldest first: the pools malloc found with no
- * free block.  The owner's frees keep going into them on the fast path;
- * malloc looks at the oldest when the class list runs dry. */
-static void full_append(pym_heap_t *heap, pym_pool_t *pool)
+static void list_append(pym_heap_t *heap, pym_pool_t *pool, int state)
 {
     unsigned c = pool->sizeclass;
-    pym_pool_t *tail = heap->full_tail[c];
+    pym_pool_t **tail = list_tail(heap, c, state);
+    pym_pool_t *last = *tail;
     pool->next = 0;
-    pool->prev = pymi_pool_number(tail);
-    pool->state = PYM_POOL_FULL;
-    heap->full_tail[c] = pool;
-    if (tail != NULL)
-        tail->next = pymi_pool_number(pool);
+    pool->prev = pymi_pool_number(last);
+    pool->state = (uint8_t)state;
+    *tail = pool;
+    if (last != NULL)
+        last->next = pymi_pool_number(pool);
     else
-        heap->full_head[c] = pool;
+        list_set_head(heap, c, state, pool);
 }
 
-static void full_remove(pym_heap_t *heap, pym_pool_t *pool)
+/* Off whichever list its state says; DETACHED afterwards. */
+static void list_remove(pym_heap_t *heap, pym_pool_t *pool)
 {
     unsigned c = pool->sizeclass;
+    int state = pool->state;
     pym_pool_t *prev = pymi_pool_at(pool->prev);
     pym_pool_t *next = pymi_pool_at(pool->next);
     if (prev != NULL)
         prev->next = pool->next;
     else
-        heap->full_head[c] = next;
+        list_set_head(heap, c, state, next);
     if (next != NULL)
         next->prev = pool->prev;
     else
-        heap->full_tail[c] = prev;
+        *list_tail(heap, c, state) = prev;
+    pool->next = pool->prev = 0;
+    pool->state = PYM_POOL_DETACHED;
 }
 
 void pymi_heap_unlink(pym_heap_t *heap, pym_pool_t *pool)
 {
-    if (pool->state == PYM_POOL_LINKED)
-        class_remove(heap, pool);
-    else if (pool->state == PYM_POOL_FULL)
-        full_remove(heap, pool);
-    pool->next = pool->prev = 0;
-    pool->state = PYM_POOL_DETACHED;
+    if (pool->state != PYM_POOL_DETACHED)
+        list_remove(heap, pool);
 }
 
 void pymi_heap_link(pym_heap_t *heap, pym_pool_t *pool)
@@ -179,14 +167,14 @@ void pymi_heap_link(pym_heap_t *heap, pym_pool_t *pool)
     if (pool->state == PYM_POOL_LINKED)
         return;
     pymi_heap_unlink(heap, pool);
-    class_append(heap, pool);
+    list_append(heap, pool, PYM_POOL_LINKED);
 }
 
 /* The current pool has no block: from the class list to the FULL list. */
 static void heap_retire(pym_heap_t *heap, pym_pool_t *pool)
 {
-    class_remove(heap, pool);
-    full_append(heap, pool);
+    list_remove(heap, pool);
+    list_append(heap, pool, PYM_POOL_FULL);
 }
 
 /* ---- the malloc slow path --------------------------------------------------------- */
@@ -224,8 +212,8 @@ pym_block_t *pymi_heap_alloc_slow(pym_heap_t *heap, unsigned sizeclass)
             pymi_heap_link(heap, pool);   /* the list was empty: it is current */
             return pool->free;
         }
-        full_remove(heap, pool);   /* still dry: to the back of the line */
-        full_append(heap, pool);
+        list_remove(heap, pool);   /* still dry: to the back of the line */
+        list_append(heap, pool, PYM_POOL_FULL);
     }
     if (atomic_load_explicit(&heap->reclaim, memory_order_relaxed) != NULL) {
         pymi_remote_reclaim_batched(heap, 1, NULL);
