@@ -13,11 +13,11 @@
  */
 #include "unit.h"
 
+#include "child.h"
+
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 struct push_job {
     pym_pool_t *pool;
@@ -95,41 +95,27 @@ static void a_full_pool_is_queued_once(void **state)
         pym_free(blocks[i]);
 }
 
-/* Runs `fn` in a child; returns its stderr, asserts it died of SIGABRT
- * within the alarm (a hang fails instead of blocking the suite). */
-static void expect_abort(void (*fn)(void), const char *phrase)
+/* Runs `fn` in a child (tests/common/child.h); asserts it died of SIGABRT
+ * within the deadline (a hang fails instead of blocking the suite) and
+ * said `phrase`. */
+static void expect_abort(int (*fn)(void *), const char *phrase)
 {
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        alarm(10);
-        fn();
-        _exit(0);
-    }
-    close(fds[1]);
-    char err[512];
-    size_t used = 0;
-    ssize_t r;
-    while (used < sizeof err - 1 && (r = read(fds[0], err + used, sizeof err - 1 - used)) > 0)
-        used += (size_t)r;
-    err[used] = '\0';
-    close(fds[0]);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGABRT)
-        fail_msg("expected SIGABRT, got status 0x%x; stderr: %s", status, err);
-    if (strstr(err, phrase) == NULL)
-        fail_msg("stderr lacks \"%s\": %s", phrase, err);
+    child_result_t r;
+    assert_int_equal(child_run(fn, NULL, 10000, &r), 0);
+    if (!child_killed_by(&r, SIGABRT))
+        fail_msg("expected SIGABRT (timed out: %d, status 0x%x); stderr: %s", r.timed_out,
+                 (unsigned)r.status, r.stderr_text);
+    if (strstr(r.stderr_text, phrase) == NULL)
+        fail_msg("stderr lacks \"%s\": %s", phrase, r.stderr_text);
 }
 
-static void double_push(void)
+static int double_push(void *arg)
 {
+    (void)arg;
     void *block = pym_malloc(48);
     void *twice[2] = {block, block};
     run_pushes(twice, 2);
+    return 0;
 }
 
 static void a_double_push_is_a_double_free(void **state)
@@ -138,8 +124,9 @@ static void a_double_push_is_a_double_free(void **state)
     expect_abort(double_push, "double free");
 }
 
-static void cycle_in_list(void)
+static int cycle_in_list(void *arg)
 {
+    (void)arg;
     void *a = pym_malloc(48), *b = pym_malloc(48);
     void *blocks[3] = {a, b, a};
     run_pushes(blocks, 3);   /* a -> b -> a: a cycle the owner must not walk forever */
@@ -149,8 +136,9 @@ static void cycle_in_list(void)
         seen[n] = pym_malloc(48);
         for (unsigned i = 0; i < n; i++)
             if (seen[i] == seen[n])
-                return;   /* handed out twice: returning fails the test */
+                return 1;   /* handed out twice */
     }
+    return 0;   /* returning at all fails the test */
 }
 
 static void a_cycle_in_the_remote_list_is_caught(void **state)

@@ -36,7 +36,9 @@ tests_unit_test_decay_SOURCES = tests/unit/test_decay.c tests/unit/unit.h
 tests_unit_test_decay_CFLAGS = $(PYM_UNIT_CFLAGS)
 tests_unit_test_decay_LDADD = $(PYM_UNIT_LDADD)
 tests_unit_test_decay_LDFLAGS = $(PYM_UNIT_LINK_FLAGS)
-tests_unit_test_remote_SOURCES = tests/unit/test_remote.c tests/unit/unit.h
+tests_unit_test_remote_SOURCES = tests/unit/test_remote.c tests/unit/unit.h \
+	tests/common/child.c tests/common/child.h
+tests_unit_test_remote_CPPFLAGS = $(tests_cppflags)
 tests_unit_test_remote_CFLAGS = $(PYM_UNIT_CFLAGS)
 tests_unit_test_remote_LDADD = $(PYM_UNIT_LDADD)
 tests_unit_test_remote_LDFLAGS = $(PYM_UNIT_LINK_FLAGS)
