@@ -1,6 +1,6 @@
 """report.py -- turn the raw CSVs of one run into results/latest.md.
 
-    /usr/bin/python3 bench/report.py RESULTS_DIR [--readme bench/README.md]
+    /usr/bin/python3 bench/report.py RESULTS_DIR [--readme bench/README.md --readme README.md]
 
 One table per group; rows are workloads, columns allocators.  Each cell is
 the median over the repetitions followed, in parentheses, by its ratio to
@@ -11,8 +11,9 @@ The headline lists every row of every table (thread scaling aside) with
 pymalloc's figure, the best peer's figure and name, and pymalloc ÷ best
 peer, worst ratio first and losses in bold, under a count of losses, ties
 and wins; a second table gives pymalloc ÷ each peer for the same rows.
-With --readme, the headline replaces the text between the
-"headline:start" and "headline:end" markers of that file.
+With --readme (repeatable), the headline replaces the text between the
+"headline:start" and "headline:end" markers of each file; `make bench`
+writes bench/README.md and the top-level README.md.
 """
 import argparse
 import os
@@ -366,7 +367,7 @@ def per_peer_table(tables):
     return "\n".join(lines) + "\n"
 
 
-def write_report(results, readme=None):
+def write_report(results, readmes=()):
     machine = benchlib.load_json(os.path.join(results, "machine.json"))
     tables = micro_tables(results)
     tables.pop("_ns", None)
@@ -405,7 +406,7 @@ def write_report(results, readme=None):
             parts.append(table.render())
     with open(os.path.join(results, "latest.md"), "w") as f:
         f.write("\n".join(parts))
-    if readme and head:
+    for readme in readmes if head else ():
         replace_between_markers(readme, head)
 
 
@@ -424,7 +425,8 @@ def replace_between_markers(path, text):
 def main():
     parser = argparse.ArgumentParser(description="write latest.md from a results directory")
     parser.add_argument("results")
-    parser.add_argument("--readme")
+    parser.add_argument("--readme", action="append", default=[],
+                        help="a file whose headline markers get the headline (repeatable)")
     args = parser.parse_args()
     write_report(args.results, args.readme)
 

@@ -413,7 +413,9 @@ def main():
 
     import report
     in_tree = os.path.abspath(args.out) == BENCHDIR
-    report.write_report(ctx.results, os.path.join(BENCHDIR, "README.md") if in_tree else None)
+    readmes = [os.path.join(BENCHDIR, "README.md"),
+               os.path.join(os.path.dirname(BENCHDIR), "README.md")] if in_tree else []
+    report.write_report(ctx.results, readmes)
     import plot
     plot.write_plots(ctx.results, ctx.images)
     log(f"done in {ctx.machine['total_seconds']} s: {ctx.results}/latest.md, {ctx.images}/*.png")
