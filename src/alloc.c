@@ -93,8 +93,11 @@ void pymi_free_block_from(pym_heap_t *me, pym_pool_t *pool, pym_block_t *block)
             pymi_pool_settle(me, pool, 1);
         return;
     }
-    if (me != &pymi_null_heap)
+    if (me != &pymi_null_heap) {
         me->remote_frees++;
+        pymi_heap_free_remote(me, pool, block);
+        return;
+    }
     if (atomic_load_explicit(&owner->state, memory_order_acquire) == PYM_HEAP_ABANDONED)
         pymi_heap_free_abandoned(owner, pool, block);
     else

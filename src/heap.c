@@ -229,11 +229,64 @@ pym_block_t *pymi_heap_alloc_slow(pym_heap_t *heap, unsigned sizeclass)
     return pool->free;
 }
 
+/* ---- the outbox: remote frees pushed in batches ----------------------------------
+ * A remote free is a CAS on the pool's remote word, and the CAS waits for
+ * the store of the block's link into a cache line the allocating thread's
+ * core holds: one cross-core round trip per block, one after the other
+ * (it was the remote free's whole cost in the server benchmark).  Frees
+ * into one pool are gathered instead, one outbox per class, and pushed
+ * with one CAS when a block of another pool of the class comes, when
+ * PYM_OUTBOX_MAX are waiting, and when the thread trims or exits.  A block
+ * in an outbox still counts as used in its pool, so the pool cannot change
+ * hands meanwhile.  A thread that stops freeing holds back at most
+ * PYM_OUTBOX_MAX blocks per class until it exits or trims. */
+#define PYM_OUTBOX_MAX 32u
+
+static void outbox_flush(pym_outbox_t *box)
+{
+    pym_pool_t *pool = box->pool;
+    if (pool == NULL)
+        return;
+    box->pool = NULL;
+    pym_heap_t *owner = pymi_pool_owner(pool);
+    if (atomic_load_explicit(&owner->state, memory_order_acquire) != PYM_HEAP_ABANDONED) {
+        pymi_remote_push_list(owner, pool, box->head, box->tail, box->count, box->live_xor);
+        return;
+    }
+    for (pym_block_t *block = box->head, *next; block != NULL; block = next) {
+        next = block == box->tail ? NULL : pymi_block_next(block);
+        pymi_heap_free_abandoned(owner, pool, block);
+    }
+}
+
+void pymi_heap_free_remote(pym_heap_t *me, pym_pool_t *pool, pym_block_t *block)
+{
+    pym_outbox_t *box = &me->outbox[pool->sizeclass];
+    if (box->pool != pool) {
+        outbox_flush(box);
+        box->pool = pool;
+        box->head = NULL;
+        box->tail = block;
+        box->count = 0;
+        box->live_xor = 0;
+    } else if (pym_unlikely(block == box->head)) {
+        pymi_free_invalid(block, "double free");
+    }
+    pymi_block_set_next(block, box->head);
+    box->head = block;
+    box->count++;
+    box->live_xor ^= (uint16_t)(uintptr_t)block;
+    if (box->count == PYM_OUTBOX_MAX)
+        outbox_flush(box);
+}
+
 /* Returns every empty pool and drains what can be drained, PYM_RETURN_BATCH
  * pools per acquisition of the arena lock.  Caller acts as the owner (its
  * own heap, or an abandoned heap whose lock it holds). */
 static void heap_release_empty(pym_heap_t *heap)
 {
+    for (unsigned c = 0; c < PYM_NUM_CLASSES; c++)
+        outbox_flush(&heap->outbox[c]);   /* empty but for the owner thread's own call */
     pym_pool_batch_t batch;   /* only count is set: no 512-byte memset */
     batch.count = 0;
     pymi_remote_reclaim_batched(heap, 0, &batch);

@@ -192,6 +192,10 @@ PYM_INLINE int pymi_is_block_start(const pym_pool_t *pool, const void *ptr)
 
 /* ---- remote.c: frees from other threads, the full-pool handshake ---------- */
 PYM_HIDDEN void pymi_remote_push(pym_heap_t *owner, pym_pool_t *pool, pym_block_t *block);
+/* count blocks linked from head to tail (tail's link is written here), whose
+ * low address bits XOR to live_xor, with one CAS. */
+PYM_HIDDEN void pymi_remote_push_list(pym_heap_t *owner, pym_pool_t *pool, pym_block_t *head,
+                                      pym_block_t *tail, unsigned count, uint16_t live_xor);
 /* Moves the remote list onto the pool's free list; returns how many blocks. */
 PYM_HIDDEN unsigned pymi_remote_take(pym_pool_t *pool);
 /* A pool with no free block: flag it FULL (the next remote free queues it
@@ -221,6 +225,9 @@ PYM_HIDDEN void pymi_heap_unlink(pym_heap_t *heap, pym_pool_t *pool);
  * pools, or a fresh pool; NULL when no memory can be had. */
 PYM_HIDDEN pym_block_t *pymi_heap_alloc_slow(pym_heap_t *heap, unsigned sizeclass);
 PYM_HIDDEN void pymi_heap_free_abandoned(pym_heap_t *owner, pym_pool_t *pool, pym_block_t *block);
+/* A free by `me` into another heap's pool: into me's outbox for that
+ * pool's class, pushed in batches (heap.c). */
+PYM_HIDDEN void pymi_heap_free_remote(pym_heap_t *me, pym_pool_t *pool, pym_block_t *block);
 PYM_HIDDEN int pymi_heap_collect_abandoned(void);
 PYM_HIDDEN int pymi_heap_trim_own(void);
 PYM_HIDDEN pym_heap_t *pymi_heap_list(void);

@@ -67,19 +67,19 @@ static pym_block_t *remote_head(const pym_pool_t *pool, uintptr_t word)
     return (pym_block_t *)(pymi_pool_page(pool) + (word & REMOTE_HEAD_MASK));
 }
 
-void pymi_remote_push(pym_heap_t *owner, pym_pool_t *pool, pym_block_t *block)
+void pymi_remote_push_list(pym_heap_t *owner, pym_pool_t *pool, pym_block_t *head,
+                           pym_block_t *tail, unsigned count, uint16_t live_xor)
 {
-    uintptr_t offset = (uintptr_t)block & PYM_POOL_MASK;
-    uint16_t low = (uint16_t)(uintptr_t)block;
+    uintptr_t offset = (uintptr_t)head & PYM_POOL_MASK;
     uintptr_t old = atomic_load_explicit(&pool->remote, memory_order_relaxed);
     uintptr_t word;
     do {
-        pym_block_t *head = remote_head(pool, old);
-        if (pym_unlikely(head == block))
-            remote_double_free(pool, block);
-        pymi_block_set_next(block, head);
-        word = ((uintptr_t)(remote_count(old) + 1) << REMOTE_COUNT_SHIFT) |
-               ((uintptr_t)(uint16_t)(remote_xor(old) ^ low) << REMOTE_XOR_SHIFT) | offset;
+        pym_block_t *next = remote_head(pool, old);
+        if (pym_unlikely(next == head || next == tail))
+            remote_double_free(pool, next);
+        pymi_block_set_next(tail, next);
+        word = ((uintptr_t)(remote_count(old) + count) << REMOTE_COUNT_SHIFT) |
+               ((uintptr_t)(uint16_t)(remote_xor(old) ^ live_xor) << REMOTE_XOR_SHIFT) | offset;
     /* acq_rel, not release: when we find PYM_REMOTE_FULL we go on to write
      * pool->reclaim_next, which the previous notifier wrote; acquiring the
      * owner's flag orders our write after that one (TSan found it). */
@@ -87,11 +87,16 @@ void pymi_remote_push(pym_heap_t *owner, pym_pool_t *pool, pym_block_t *block)
                                                     memory_order_acq_rel, memory_order_relaxed));
     if (!(old & PYM_REMOTE_FULL))
         return;
-    pym_pool_t *head = atomic_load_explicit(&owner->reclaim, memory_order_relaxed);
+    pym_pool_t *top = atomic_load_explicit(&owner->reclaim, memory_order_relaxed);
     do {
-        pool->reclaim_next = pymi_pool_number(head);
-    } while (!atomic_compare_exchange_weak_explicit(&owner->reclaim, &head, pool,
+        pool->reclaim_next = pymi_pool_number(top);
+    } while (!atomic_compare_exchange_weak_explicit(&owner->reclaim, &top, pool,
                                                     memory_order_release, memory_order_relaxed));
+}
+
+void pymi_remote_push(pym_heap_t *owner, pym_pool_t *pool, pym_block_t *block)
+{
+    pymi_remote_push_list(owner, pool, block, block, 1, (uint16_t)(uintptr_t)block);
 }
 
 /* The last block of a remote list of count blocks, checking each link. */

@@ -133,6 +133,15 @@ typedef struct pym_pool_batch {
  * for it: frees into its pools go on their remote lists and stay there. */
 enum { PYM_HEAP_ACTIVE = 0, PYM_HEAP_ABANDONED = 1, PYM_HEAP_ORPHANED = 2 };
 
+/* Blocks this thread freed into one pool of another heap, linked head to
+ * tail as a remote list is, waiting to be pushed with one CAS (heap.c). */
+typedef struct pym_outbox {
+    pym_pool_t *pool;              /* NULL: empty */
+    pym_block_t *head, *tail;
+    uint16_t count;
+    uint16_t live_xor;             /* as pool->live_xor, for these blocks */
+} pym_outbox_t;
+
 typedef struct pym_heap {
     /* Hot: read by the malloc fast path.  Never NULL: &pymi_exhausted_pool
      * stands in when a class has no usable pool. */
@@ -150,6 +159,7 @@ typedef struct pym_heap {
      * bound of the mallocs served (a block freed and reused locally is not
      * counted again): nothing is counted on the fast paths. */
     uint64_t refilled[PYM_NUM_CLASSES];
+    pym_outbox_t outbox[PYM_NUM_CLASSES];  /* remote frees on their way, per class */
     _Atomic(pym_pool_t *) reclaim;       /* FULL pools that received a remote free */
     _Atomic int state;                   /* PYM_HEAP_ACTIVE, _ABANDONED or _ORPHANED */
     pthread_mutex_t lock;                /* held by a thread acting for an abandoned heap */
