@@ -1,5 +1,5 @@
 /*
- * pool.c -- one pool: its descriptor, its blocks and its three free lists.
+ * pool.c -- one pool: its descriptor, its blocks and its free list.
  *
  * A pool is one page, so it is linked whole when it is taken (pool_init):
  * the page is touched then in any case, by its first block, and malloc's
@@ -43,13 +43,21 @@ void pymi_pool_init(pym_pool_t *pool, pym_heap_t *heap, unsigned sizeclass)
     size_t size = pymi_class_to_size(sizeclass);
     unsigned capacity = pymi_class_capacity(sizeclass);
     char *page = pymi_pool_page(pool);
-    pym_block_t *next = NULL;   /* linked in address order */
-    for (unsigned i = capacity; i-- > 0;) {
-        pym_block_t *block = (pym_block_t *)(page + i * size);
+    /* Linked in address order and written in address order: the page is
+     * usually fresh from the kernel, its lines in no cache, and an ascending
+     * stream of stores is what the hardware prefetcher follows best
+     * (python3 with PYTHONMALLOC=malloc: this loop went from 10 % to 7 % of
+     * the samples, perf; nearly all of it the stores' misses).  Linking a
+     * few blocks at a time as malloc reaches them was tried: 6 %, not worth
+     * the extra state. */
+    pym_block_t *first = (pym_block_t *)page, *block = first;
+    for (unsigned i = 1; i < capacity; i++) {
+        pym_block_t *next = (pym_block_t *)(page + i * size);
         pymi_block_set_next(block, next);
-        next = block;
+        block = next;
     }
-    pool->free = next;
+    pymi_block_set_next(block, NULL);
+    pool->free = first;
     pymi_pool_set_owner(pool, heap);
     pool_set_block_test(pool, (uint32_t)size, capacity);
     pool->used = 0;
