@@ -20,6 +20,7 @@
  */
 #define _GNU_SOURCE 1
 #include "deadline.h"
+#include "fork_alloc.h"
 #include "pattern.h"
 #include "sanitizer.h"
 #include "tap.h"
@@ -29,14 +30,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#ifdef FORK_TEST_PRELOAD
-#define t_malloc malloc
-#define t_free free
-#else
-#include "pymalloc.h"
-#define t_malloc pym_malloc
-#define t_free pym_free
-#endif
 
 #ifdef UNDER_TSAN
 #define SIGNAL_FORKS 20

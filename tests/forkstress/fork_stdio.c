@@ -29,6 +29,7 @@
  */
 #define _GNU_SOURCE 1
 #include "deadline.h"
+#include "fork_alloc.h"
 #include "pattern.h"
 #include "sanitizer.h"
 #include "tap.h"
@@ -40,14 +41,6 @@
 #include <stdint.h>
 #include <string.h>
 
-#ifdef FORK_TEST_PRELOAD
-#define t_malloc malloc
-#define t_free free
-#else
-#include "pymalloc.h"
-#define t_malloc pym_malloc
-#define t_free pym_free
-#endif
 
 #ifdef UNDER_TSAN
 #define FORKS_PER_THREAD 5     /* a fork under TSan costs tens of ms */

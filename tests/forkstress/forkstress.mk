@@ -25,7 +25,8 @@ endif
 # child with a deadline (deadline.h), linked with the library, and again
 # under LD_PRELOAD (the _plain programs do not link it) in override builds
 # without a sanitizer (a sanitizer runtime cannot be preloaded after libc).
-forkstress_deadline_sources = tests/forkstress/deadline.h $(tests_tap_sources) tests/common/pattern.h \
+forkstress_deadline_sources = tests/forkstress/deadline.h tests/forkstress/fork_alloc.h \
+	$(tests_tap_sources) tests/common/pattern.h \
 	tests/common/sanitizer.h
 check_PROGRAMS += tests/forkstress/fork_stdio tests/forkstress/fork_signal
 TESTS += tests/forkstress/fork_stdio tests/forkstress/fork_signal
