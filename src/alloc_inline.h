@@ -62,17 +62,20 @@ PYM_INLINE void pymi_free_inline(void *ptr)
     }
     pym_pool_t *pool = pymi_pool_of(ptr);
     pym_block_t *block = ptr;
-    pym_block_t *head = pool->free;
     if (pym_likely(atomic_load_explicit(&pool->owner, memory_order_relaxed) ==
                        (uintptr_t)pymi_tls_heap &&
-                   pymi_is_block_start(pool, ptr) && block != head)) {
-        pymi_block_set_next(block, head);
-        pool->free = block;
-        pool->live_xor ^= (uint16_t)(uintptr_t)block;
-        if (pym_likely(--pool->used != 0))
+                   pymi_is_block_start(pool, ptr))) {
+        /* Only now: another thread's pool's list is that thread's. */
+        pym_block_t *head = pool->free;
+        if (pym_likely(block != head)) {
+            pymi_block_set_next(block, head);
+            pool->free = block;
+            pool->live_xor ^= (uint16_t)(uintptr_t)block;
+            if (pym_likely(--pool->used != 0))
+                return;
+            pymi_free_emptied(pool);
             return;
-        pymi_free_emptied(pool);
-        return;
+        }
     }
     pymi_free_slow(ptr);
 }
