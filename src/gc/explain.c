@@ -9,7 +9,8 @@
  * the shortest chain to the object; the map `parent` records the edge that
  * first reached each object (a root is its own parent).
  *
- * Uses one collection epoch, so it refuses to run inside a collection.
+ * Uses one collection epoch, so it refuses to run inside a collection;
+ * gc_refs live in the headers' slots, which are given back at the end.
  */
 #include <errno.h>
 #include "gc/gc_internal.h"
@@ -30,8 +31,8 @@ static int visit_decref_all(void *obj, void *arg)
     pymgc_head *h = pymgc_head_of(obj);
     if (pymgc_in_set(h, s)) {
         pymgc_gc_refs_start(h, s);
-        if (h->gc_refs)
-            h->gc_refs--;
+        if (h->slot)
+            h->slot--;
     }
     return 0;
 }
@@ -112,27 +113,31 @@ int pym_gc_explain(void *obj, FILE *out)
     pymgc_head *target = pymgc_head_of(obj);
     if (d->collecting)
         return -1;
-    if (!target->next || target->domain_id != d->id) {
+    if (!pymgc_is_tracked(target) || target->domain_id != d->id) {
         describe(out, obj);
         fprintf(out, " is not tracked by this thread's collector: all its %u reference(s) "
                 "count as held from outside\n", target->refcnt);
         return -1;
     }
     search s = {.set = {d->id, 0, PYMGC_GEN_PERMANENT, pymgc_next_epochs(d, 1)}, .target = obj};
-    pymgc_head *lists[PYM_GC_GENERATIONS + 1] = {&d->gens[0].head, &d->gens[1].head,
-                                                 &d->gens[2].head, &d->permanent};
-    for (int i = 0; i <= PYM_GC_GENERATIONS; i++)
-        for (pymgc_head *h = lists[i]->next; h != lists[i]; h = h->next)
-            pymgc_type_of(h)->traverse(pymgc_object_of(h), visit_decref_all, &s.set);
+    const pymgc_table *tables = d->tables;
+    for (int i = 0; i <= PYMGC_GEN_PERMANENT; i++)
+        for (uint32_t j = 0; j < tables[i].len; j++)
+            if (tables[i].items[j])
+                pymgc_type_of(tables[i].items[j])->traverse(pymgc_object_of(tables[i].items[j]),
+                                                            visit_decref_all, &s.set);
 
     bool found = false;
     if (pymgc_refs(target, &s.set) > 0) {
         found = enqueue(&s, obj, obj);
     } else {
-        for (int i = 0; i <= PYM_GC_GENERATIONS && !s.out_of_memory; i++)
-            for (pymgc_head *h = lists[i]->next; h != lists[i]; h = h->next)
-                if (pymgc_refs(h, &s.set) > 0 && !enqueue(&s, pymgc_object_of(h), pymgc_object_of(h)))
+        for (int i = 0; i <= PYMGC_GEN_PERMANENT && !s.out_of_memory; i++) {
+            for (uint32_t j = 0; j < tables[i].len; j++) {
+                pymgc_head *h = tables[i].items[j];
+                if (h && pymgc_refs(h, &s.set) > 0 && !enqueue(&s, pymgc_object_of(h), pymgc_object_of(h)))
                     s.out_of_memory = true;
+            }
+        }
         while (!s.out_of_memory && s.head < s.tail && !pymgc_ptrmap_get(&s.parent, obj)) {
             s.from = s.queue[s.head++];
             pymgc_type_of(pymgc_head_of(s.from))->traverse(s.from, visit_expand, &s);
@@ -152,5 +157,7 @@ int pym_gc_explain(void *obj, FILE *out)
     }
     pymgc_ptrmap_destroy(&s.parent);
     pym_free(s.queue);
+    for (int i = 0; i <= PYMGC_GEN_PERMANENT; i++)
+        pymgc_table_renumber(&d->tables[i]);
     return length;
 }

@@ -3,21 +3,29 @@
  * shared by the files of src/gc.  Depends only on the public headers.
  *
  * Glossary
- *   header     32 bytes in front of every object (pymgc_head).
+ *   header     16 bytes in front of every object (pymgc_head).
  *   domain     one thread's collector state: generations, settings, stats,
  *              weak-reference map, intern table (pymgc_domain).
- *   generation a doubly linked list of tracked objects, threaded through
- *              the headers; 0..2, plus the permanent one (freeze).
+ *   table      an array of the tracked objects of one generation (or of
+ *              one stage of a collection: pymgc_table), in the order they
+ *              were tracked; each object's header holds its slot there.
+ *              A removed object leaves a NULL hole, filled by compaction.
  *   in the set the objects a collection pass examines: same domain and
  *              `gen` within [lo, hi] (see pymgc_set).
- *   epoch      stamp of a collection pass; gc_refs is valid only when the
- *              header's epoch equals the pass's (lazy initialisation, so no
- *              separate update_refs pass is needed).
+ *   epoch      stamp of a collection pass; `slot` holds the pass's gc_refs
+ *              when the header's epoch equals the pass's (lazy
+ *              initialisation, so no separate update_refs pass is needed).
  *
  * Invariants
- *   - next == NULL  <=>  untracked (then gen == PYMGC_GEN_UNTRACKED).
- *   - Between collections a tracked object is on the list of generation
- *     `gen` of domain `domain_id`; epoch 0 means "no pass has stamped it".
+ *   - gen == PYMGC_GEN_UNTRACKED  <=>  untracked.
+ *   - A tracked object is at d->tables[gen].items[slot] of its domain d,
+ *     except in a collection pass, where the objects of the set have
+ *     their gc_refs in `slot` until the sweep gives them a slot again
+ *     (passes run no user code but traverse, which must not track,
+ *     untrack or free).
+ *   - Tables are compacted only outside collections: user code run by a
+ *     collection (finalizers, callbacks, clears) may untrack objects, which
+ *     then leave holes that the collection's index loops step over.
  *   - refcnt == PYMGC_IMMORTAL: immortal, never tracked, never freed.
  *   - type_id and domain_id never change after pym_new (so another
  *     domain's collector may read them while we run).
@@ -49,10 +57,8 @@
 #endif
 
 typedef struct pymgc_head {
-    struct pymgc_head *next;     /* generation list; NULL when untracked */
-    struct pymgc_head *prev;
     uint32_t refcnt;
-    uint32_t gc_refs;           /* scratch of a collection pass (see epoch) */
+    uint32_t slot;              /* index in its table; a pass's gc_refs (see epoch) */
     uint16_t type_id;           /* index in pymgc_types[] */
     uint16_t domain_id;         /* index in pymgc_domains[] */
     uint8_t gen;                /* PYMGC_GEN_* or a generation number */
@@ -67,11 +73,13 @@ _Static_assert(sizeof(pymgc_head) - offsetof(pymgc_head, refcnt) == PYM_REFCNT_O
 
 #define PYMGC_IMMORTAL PYM_IMMORTAL_REFCNT_
 
-/* Values of pymgc_head.gen. */
+/* Values of pymgc_head.gen, each with its table in pymgc_domain.tables. */
 enum {
     PYMGC_GEN_PERMANENT = 3,     /* frozen */
     PYMGC_GEN_TENTATIVE = 4,     /* found unreachable by the main pass */
     PYMGC_GEN_FINAL = 5,         /* still unreachable after finalizers */
+    PYMGC_GEN_UNCOLLECTABLE = 6, /* unreachable, kept by a legacy finalizer */
+    PYMGC_TABLES = 7,
     PYMGC_GEN_UNTRACKED = 0xFF,
 };
 
@@ -88,10 +96,16 @@ enum {
 };
 
 typedef struct pymgc_generation {
-    pymgc_head head;             /* list sentinel */
     long threshold;
     long count;
 } pymgc_generation;
+
+/* The tracked objects of one gen value, in tracking order: items[0..len)
+ * with `holes` NULL entries among them (see pymgc_table_remove). */
+typedef struct pymgc_table {
+    pymgc_head **items;
+    uint32_t len, capacity, holes;
+} pymgc_table;
 
 /* A type's live objects in one domain.  Their bytes are objects * (header
  * + type->size) + extra_bytes: only objects made by pymgc_new_extra (interned
@@ -125,7 +139,9 @@ typedef struct pymgc_domain {
     long gen0_trigger;          /* see pymgc_set_gen0_trigger */
     unsigned debug;
     pymgc_generation gens[PYM_GC_GENERATIONS];
-    pymgc_head permanent;
+    pymgc_table tables[PYMGC_TABLES];   /* indexed by gen */
+    pymgc_head **mark_stack;    /* the collector's, kept between collections */
+    size_t mark_stack_capacity;
     size_t long_lived_total;    /* survivors of the last full collection */
     size_t long_lived_pending;  /* survivors of gen-1 collections since */
     pym_gc_gen_stats_t stats[PYM_GC_GENERATIONS];
@@ -168,13 +184,13 @@ static inline bool pymgc_in_set(const pymgc_head *h, const pymgc_set *s)
 }
 
 /* The first visit of an object in a pass (its epoch differs from the
- * pass's) starts its gc_refs at the reference count; the collector and
- * pym_gc_explain both subtract referrers from there. */
+ * pass's) starts its gc_refs (in `slot`) at the reference count; the
+ * collector and pym_gc_explain both subtract referrers from there. */
 static inline void pymgc_gc_refs_start(pymgc_head *h, const pymgc_set *s)
 {
     if (h->epoch != s->epoch) {
         h->epoch = s->epoch;
-        h->gc_refs = h->refcnt;
+        h->slot = h->refcnt;
     }
 }
 
@@ -182,48 +198,57 @@ static inline void pymgc_gc_refs_start(pymgc_head *h, const pymgc_set *s)
  * set has been subtracted. */
 static inline uint32_t pymgc_refs(const pymgc_head *h, const pymgc_set *s)
 {
-    return h->epoch == s->epoch ? h->gc_refs : h->refcnt;
+    return h->epoch == s->epoch ? h->slot : h->refcnt;
 }
 
-/* ---- lists -------------------------------------------------------------- */
-static inline void pymgc_list_init(pymgc_head *list) { list->next = list->prev = list; }
-static inline bool pymgc_list_empty(const pymgc_head *list) { return list->next == list; }
+/* ---- tables (table.c) ----------------------------------------------------- */
+static inline bool pymgc_is_tracked(const pymgc_head *h) { return h->gen != PYMGC_GEN_UNTRACKED; }
+static inline size_t pymgc_table_size(const pymgc_table *t) { return t->len - t->holes; }
 
-static inline void pymgc_list_insert(pymgc_head *h, pymgc_head *prev, pymgc_head *next)
+/* Room for one more: false when memory ran out. */
+PYMGC_HIDDEN bool pymgc_table_grow(pymgc_table *t);
+static inline bool pymgc_table_reserve(pymgc_table *t)
 {
-    h->prev = prev;
-    h->next = next;
-    prev->next = h;
-    next->prev = h;
+    return pymgc_likely(t->len < t->capacity) || pymgc_table_grow(t);
 }
 
-static inline void pymgc_list_append(pymgc_head *h, pymgc_head *list) { pymgc_list_insert(h, list->prev, list); }
-static inline void pymgc_list_prepend(pymgc_head *h, pymgc_head *list) { pymgc_list_insert(h, list, list->next); }
-
-static inline void pymgc_list_remove(pymgc_head *h)
+/* Appends h (room reserved) and makes it of generation gen. */
+static inline void pymgc_table_push(pymgc_table *t, pymgc_head *h, uint8_t gen)
 {
-    h->prev->next = h->next;
-    h->next->prev = h->prev;
+    h->gen = gen;
+    h->slot = t->len;
+    t->items[t->len++] = h;
 }
 
-static inline void pymgc_list_move(pymgc_head *h, pymgc_head *list)
-{
-    pymgc_list_remove(h);
-    pymgc_list_append(h, list);
-}
+PYMGC_HIDDEN void pymgc_table_compact(pymgc_table *t);
+PYMGC_HIDDEN void pymgc_table_pop_holes(pymgc_table *t);
 
-/* Appends all of from to to; from becomes empty. */
-static inline void pymgc_list_merge(pymgc_head *from, pymgc_head *to)
+/* Takes h out of its table of domain d and untracks it.  The last entry
+ * goes (with the holes before it); any other leaves a hole, and a table
+ * more than half holes is compacted, outside collections. */
+static inline void pymgc_table_remove(pymgc_domain *d, pymgc_head *h)
 {
-    if (pymgc_list_empty(from))
+    pymgc_table *t = &d->tables[h->gen];
+    h->gen = PYMGC_GEN_UNTRACKED;
+    if (h->slot + 1 == t->len) {
+        t->len--;
+        if (pymgc_unlikely(t->holes != 0))
+            pymgc_table_pop_holes(t);
         return;
-    pymgc_head *to_last = to->prev;
-    to_last->next = from->next;
-    from->next->prev = to_last;
-    to->prev = from->prev;
-    from->prev->next = to;
-    pymgc_list_init(from);
+    }
+    t->items[h->slot] = NULL;
+    if (pymgc_unlikely(++t->holes >= 4096 && t->holes > t->len / 2 && !d->collecting))
+        pymgc_table_compact(t);
 }
+
+/* Appends every object of from to to (as generation gen), in order;
+ * from becomes empty.  Aborts when memory runs out. */
+PYMGC_HIDDEN void pymgc_table_move_all(pymgc_table *from, pymgc_table *to, uint8_t gen);
+/* Room for n more; aborts when memory runs out. */
+PYMGC_HIDDEN void pymgc_table_reserve_n(pymgc_table *t, size_t n);
+/* Gives every object of t its index as slot again (after a pass that
+ * used slots as gc_refs). */
+PYMGC_HIDDEN void pymgc_table_renumber(pymgc_table *t);
 
 /* ---- domain.c ------------------------------------------------------------ */
 /* initial-exec: one %fs-relative load, no __tls_get_addr call (the core
@@ -269,7 +294,7 @@ enum {
     PYMGC_SLOW_SHARED = 2,      /* the shared domain has been entered */
 };
 /* The first of n fresh epochs for n passes.  On wrap-around every stamp is
- * reset, so call it only when all tracked objects are on generation lists
+ * reset, so call it only when all tracked objects are in generation tables
  * (at the start of a collection, not in the middle). */
 PYMGC_HIDDEN uint8_t pymgc_next_epochs(pymgc_domain *d, unsigned n);
 PYMGC_HIDDEN void pymgc_fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
@@ -286,7 +311,6 @@ static inline void pymgc_set_gen0_trigger(pymgc_domain *d)
 /* ---- object.c ------------------------------------------------------------ */
 /* An object with extra bytes after type->size (interned bytes). */
 PYMGC_HIDDEN void *pymgc_new_extra(pym_type *type, size_t extra);
-PYMGC_HIDDEN void pymgc_track(pymgc_domain *d, pymgc_head *h);
 PYMGC_HIDDEN void pymgc_untrack(pymgc_domain *d, pymgc_head *h);
 /* The death of cyclic garbage whose clear has run: h is untracked and its
  * count is 1 (the collector's). */
@@ -294,7 +318,7 @@ PYMGC_HIDDEN void pymgc_release_garbage(pymgc_domain *d, pymgc_head *h);
 
 /* Argument checks (issue 13): is obj, by its header, a live object of
  * this layer?  NULL, a misaligned pointer, a freed object or a pointer into
- * other memory (whose 32 bytes before it are readable) give false. */
+ * other memory (whose 16 bytes before it are readable) give false. */
 PYMGC_HIDDEN bool pymgc_is_object(const void *obj);
 /* NULL with errno = EINVAL unless obj is an object (then its header). */
 PYMGC_HIDDEN pymgc_head *pymgc_checked_head(const void *obj);
@@ -311,10 +335,10 @@ PYMGC_HIDDEN int pymgc_garbage_append(pymgc_domain *d, void *obj);
 /* ---- weakref.c ----------------------------------------------------------- */
 /* Refcount path: clear every weak reference to obj, then run callbacks. */
 PYMGC_HIDDEN void pymgc_weakrefs_clear_and_call(pymgc_domain *d, void *obj);
-/* Collector path: clear weak references to the TENTATIVE objects of list and
- * call the callbacks of those weak references that are not garbage.
- * Returns the number of callbacks run. */
-PYMGC_HIDDEN size_t pymgc_weakrefs_handle_unreachable(pymgc_domain *d, pymgc_head *list);
+/* Collector path: clear weak references to the objects of `unreachable`
+ * (the TENTATIVE table) and call the callbacks of those weak references
+ * that are not garbage.  Returns the number of callbacks run. */
+PYMGC_HIDDEN size_t pymgc_weakrefs_handle_unreachable(pymgc_domain *d, const pymgc_table *unreachable);
 
 /* ---- intern.c ------------------------------------------------------------ */
 PYMGC_HIDDEN extern pym_type pymgc_bytes_type;
