@@ -3,21 +3,20 @@
  * the reachability part done as the free-threaded collector of CPython
  * 3.14 does it (find the roots once, mark from them, sweep), over tables.
  *
- *  1. subtract: for every object of the generations being collected (the
- *     young set), gc_refs = refcount - references from other objects of
- *     that set.  gc_refs lives in the header's slot; the first visit of an
- *     object in the pass copies its count there (the epoch stamp says
- *     whether it is current), so there is no update_refs pass.
+ *  1. gc_refs (gc_refs.c): for every object of the generations being
+ *     collected (the young set), its reference count minus the references
+ *     from other objects of the set, in a dense array by position.
  *  2. mark: an object with gc_refs > 0 is held from outside the set: a
- *     root.  Everything a root reaches in the set is marked reachable (its
- *     epoch becomes the pass's + 1), depth first, with an explicit stack.
+ *     root.  Everything a root reaches in the set is marked reachable,
+ *     depth first, with an explicit stack.  The roots are found by a scan
+ *     of the gc_refs array, not of the headers.
  *  3. sweep: reachable objects go, in order, to the next older
  *     generation's table (a full collection compacts generation 2's in
- *     place) and get their slot back; the rest go to the TENTATIVE table.
- *     Each of 1-3 is one walk of the young tables, oldest generation
- *     first, in tracking order; the walk prefetches the objects a few
- *     entries ahead, wherever they are (v2 chased a linked list,
- *     moving each unreachable object between lists as it went).
+ *     place), the rest to the TENTATIVE table.
+ *     Steps 1 and 3 are one walk each of the young tables, oldest
+ *     generation first, in tracking order, prefetching the objects a few
+ *     entries ahead wherever they are (v2 chased a linked list, moving
+ *     each unreachable object between lists as it went).
  *  4. Unreachable objects whose type is marked PYM_TYPE_LEGACY_FINALIZER,
  *     and all they reach, are uncollectable (CPython's tp_del rule).
  *  5. Weak references to unreachable objects are cleared; callbacks run for
@@ -55,10 +54,6 @@
 #include <time.h>
 #include "gc/gc_internal.h"
 
-/* Table entries between the object a walk is at and the one it
- * prefetches: far enough for the load to arrive, near enough to stay in L1. */
-#define PREFETCH_DISTANCE 64
-
 /* Found by the sweep among the unreachable objects: the steps that would
  * find nothing to do are skipped. */
 enum {
@@ -70,8 +65,7 @@ enum {
 /* One reachability analysis (steps 1-3, or 7). */
 typedef struct reach_ctx {
     pymgc_domain *d;
-    pymgc_set set;          /* set.epoch: gc_refs are current */
-    uint8_t reached;        /* the epoch of objects marked reachable */
+    pymgc_set set;
     size_t depth;           /* objects on d->mark_stack */
     unsigned needs;         /* NEEDS_*: which later steps may have work */
     size_t survivors;       /* reachable objects swept */
@@ -81,40 +75,6 @@ static PYMGC_NOINLINE void report_overcount(const pymgc_head *h)
 {
     pymgc_fatal("pymalloc_gc: traverse of a container reports more references to <%s %p> "
                "than its reference count %u", pymgc_type_of(h)->name, (void *)(h + 1), h->refcnt);
-}
-
-static int visit_decref(void *obj, void *arg)
-{
-    const pymgc_set *s = arg;
-    pymgc_head *h = pymgc_head_of(obj);
-    if (pymgc_in_set(h, s)) {
-        pymgc_gc_refs_start(h, s);
-        if (pymgc_unlikely(h->slot == 0))
-            report_overcount(h);
-        h->slot--;
-    }
-    return 0;
-}
-
-/* The loops below keep a table's items and length in locals: no user code
- * runs in these passes, and stores into headers could otherwise alias
- * them and make the compiler reload them on every step. */
-static inline void prefetch_ahead(pymgc_head *const *items, uint32_t len, uint32_t i)
-{
-    if (i + PREFETCH_DISTANCE < len)
-        __builtin_prefetch(items[i + PREFETCH_DISTANCE]);    /* NULL is harmless */
-}
-
-static void subtract_refs(const pymgc_table *t, const pymgc_set *s)
-{
-    pymgc_head *const *items = t->items;
-    uint32_t len = t->len;
-    for (uint32_t i = 0; i < len; i++) {
-        prefetch_ahead(items, len, i);
-        pymgc_head *h = items[i];
-        if (h)
-            pymgc_type_of(h)->traverse(pymgc_object_of(h), visit_decref, (void *)s);
-    }
 }
 
 static PYMGC_NOINLINE void mark_stack_grow(pymgc_domain *d)
@@ -129,7 +89,7 @@ static PYMGC_NOINLINE void mark_stack_grow(pymgc_domain *d)
 
 static inline void mark(reach_ctx *c, pymgc_head *h)
 {
-    h->epoch = c->reached;
+    h->marked = 1;
     if (pymgc_unlikely(c->depth == c->d->mark_stack_capacity))
         mark_stack_grow(c->d);
     c->d->mark_stack[c->depth++] = h;
@@ -139,20 +99,23 @@ static int visit_mark(void *obj, void *arg)
 {
     reach_ctx *c = arg;
     pymgc_head *h = pymgc_head_of(obj);
-    if (pymgc_in_set(h, &c->set) && h->epoch != c->reached)
+    if (pymgc_in_set(h, &c->set) && !h->marked)
         mark(c, h);
     return 0;
 }
 
-/* Marks what the roots of t reach (in any table of the set). */
-static void mark_from_roots(const pymgc_table *t, reach_ctx *c)
+/* Step 2 for the roots of table `gen`: marks what they reach (in any table
+ * of the set).  The roots are found in the dense gc_refs array; only their
+ * headers are read. */
+static void mark_from_roots(reach_ctx *c, uint8_t gen)
 {
-    pymgc_head *const *items = t->items;
-    uint32_t len = t->len;
-    for (uint32_t i = 0; i < len; i++) {
-        prefetch_ahead(items, len, i);
-        pymgc_head *h = items[i];
-        if (!h || h->epoch == c->reached || pymgc_refs(h, &c->set) == 0)
+    const pymgc_table *t = &c->d->tables[gen];
+    const uint32_t *gc_refs = c->set.gc_refs + c->set.base[gen - c->set.lo];
+    for (uint32_t i = 0; i < t->len; i++) {
+        if (gc_refs[i] == 0)
+            continue;
+        pymgc_head *h = t->items[i];
+        if (h->marked)
             continue;
         mark(c, h);
         while (c->depth > 0) {
@@ -162,27 +125,35 @@ static void mark_from_roots(const pymgc_table *t, reach_ctx *c)
     }
 }
 
-/* Reachable objects of `young` to table `old_gen` (in place when it is
- * young's own), the others to table `unreachable_gen`; young ends empty
- * (or holding the survivors). */
-static void sweep(reach_ctx *c, pymgc_table *young, uint8_t old_gen, uint8_t unreachable_gen)
+/* Step 3 for table `gen`: marked objects to table `old_gen` (in place when
+ * it is the same table), unmarked ones to table `unreachable_gen`.  Items
+ * and lengths are kept in locals: the stores into headers could alias
+ * them. */
+static void sweep(reach_ctx *c, uint8_t gen, uint8_t old_gen, uint8_t unreachable_gen)
 {
+    pymgc_table *young = &c->d->tables[gen];
     pymgc_table *old = &c->d->tables[old_gen];
     pymgc_table *unreachable = &c->d->tables[unreachable_gen];
+    const uint32_t *gc_refs = c->set.gc_refs + c->set.base[gen - c->set.lo];
+    bool in_place = old == young;
     uint32_t len = young->len;
-    if (old != young)
+    if (!in_place)
         pymgc_table_reserve_n(old, len);
     pymgc_table_reserve_n(unreachable, len);
     pymgc_head **items = young->items;
     pymgc_head **kept = old->items, **lost = unreachable->items;
-    uint32_t nkept = old == young ? 0 : old->len, nlost = unreachable->len;
+    uint32_t first_kept = in_place ? 0 : old->len;
+    uint32_t nkept = first_kept, nlost = unreachable->len;
     unsigned needs = 0;
     for (uint32_t i = 0; i < len; i++) {
-        prefetch_ahead(items, len, i);
+        pymgc_prefetch_ahead(items, len, i);
         pymgc_head *h = items[i];
         if (!h)
             continue;
-        if (h->epoch == c->reached) {
+        if (h->marked) {
+            if (pymgc_unlikely(gc_refs[i] > h->refcnt))
+                report_overcount(h);
+            h->marked = 0;
             h->gen = old_gen;
             h->slot = nkept;
             kept[nkept++] = h;
@@ -197,25 +168,23 @@ static void sweep(reach_ctx *c, pymgc_table *young, uint8_t old_gen, uint8_t unr
         lost[nlost++] = h;
     }
     c->needs |= needs;
-    c->survivors += nkept - (old == young ? 0 : old->len);
-    if (old != young)
+    c->survivors += nkept - first_kept;
+    if (!in_place)
         young->len = 0;
     young->holes = 0;
     old->len = nkept;
     unreachable->len = nlost;
 }
 
-/* Steps 1-3 over the tables young[0..n) (their objects' gen within
- * [lo, hi]). */
-static void find_unreachable(reach_ctx *c, pymgc_table *const *young, size_t n, uint8_t old_gen,
-                             uint8_t unreachable_gen)
+/* Steps 1-3 over the tables of gens lo..hi, oldest generation first (the
+ * order survivors keep in the older table). */
+static void find_unreachable(reach_ctx *c, uint8_t lo, uint8_t hi, uint8_t old_gen, uint8_t unreachable_gen)
 {
-    for (size_t i = 0; i < n; i++)
-        subtract_refs(young[i], &c->set);
-    for (size_t i = 0; i < n; i++)
-        mark_from_roots(young[i], c);
-    for (size_t i = 0; i < n; i++)
-        sweep(c, young[i], old_gen, unreachable_gen);
+    pymgc_set_gc_refs(&c->set, c->d, lo, hi);
+    for (int g = hi; g >= lo; g--)
+        mark_from_roots(c, (uint8_t)g);
+    for (int g = hi; g >= lo; g--)
+        sweep(c, (uint8_t)g, old_gen, unreachable_gen);
 }
 
 static void table_move(pymgc_domain *d, pymgc_head *h, uint8_t gen)
@@ -281,7 +250,8 @@ static size_t finalize_garbage(pymgc_domain *d)
  * a cycle.  The release is a death without a second clear
  * (pymgc_release_garbage).  A batch member still referenced after its
  * release lives on in the older generation, as in CPython.  Objects later
- * in the table that a clear frees die the usual way (leaving holes). */
+ * in the table that a clear frees die the usual way (leaving holes): the
+ * table is read afresh for each batch. */
 #define GARBAGE_BATCH 128     /* 4 KiB of 32-byte objects: the three passes stay in L1 */
 
 static void delete_garbage(pymgc_domain *d, uint8_t garbage_gen, uint8_t old_gen)
@@ -290,36 +260,27 @@ static void delete_garbage(pymgc_domain *d, uint8_t garbage_gen, uint8_t old_gen
     pymgc_head *batch[GARBAGE_BATCH];
     uint32_t i = 0;
     while (i < garbage->len) {
+        pymgc_head **items = garbage->items;
+        uint32_t len = garbage->len, taken = 0;
         size_t n = 0;
-        for (; n < GARBAGE_BATCH && i < garbage->len; i++) {
-            prefetch_ahead(garbage->items, garbage->len, i);
-            pymgc_head *h = garbage->items[i];
+        for (; n < GARBAGE_BATCH && i < len; i++) {
+            pymgc_prefetch_ahead(items, len, i);
+            pymgc_head *h = items[i];
             if (!h)
                 continue;
-            garbage->items[i] = NULL;
-            garbage->holes++;
+            items[i] = NULL;
+            taken++;
             h->gen = PYMGC_GEN_UNTRACKED;
             h->refcnt++;
             batch[n++] = h;
         }
+        garbage->holes += taken;
         for (size_t j = 0; j < n; j++) {
             pym_type *t = pymgc_type_of(batch[j]);
             if (t->clear)
                 t->clear(pymgc_object_of(batch[j]));
         }
-        for (size_t j = 0; j < n; j++) {
-            pymgc_head *h = batch[j];
-            if (h->refcnt > 1) {
-                /* Still referenced: it may die later. */
-                h->refcnt--;
-                if (!pymgc_is_tracked(h) && pymgc_type_of(h)->traverse) {
-                    pymgc_table_reserve_n(&d->tables[old_gen], 1);
-                    pymgc_table_push(&d->tables[old_gen], h, old_gen);
-                }
-            } else {
-                pymgc_release_garbage(d, h);
-            }
-        }
+        pymgc_release_garbage(d, batch, n, old_gen);
     }
     garbage->len = garbage->holes = 0;
 }
@@ -377,18 +338,8 @@ static size_t collect_main(pymgc_domain *d, int generation, size_t *uncollectabl
         d->gens[i].count = 0;
 
     uint8_t old_gen = (uint8_t)(generation + 1 < PYM_GC_GENERATIONS ? generation + 1 : generation);
-    /* The young tables, oldest generation first. */
-    pymgc_table *young[PYM_GC_GENERATIONS];
-    size_t nyoung = 0;
-    for (int i = generation; i >= 0; i--)
-        young[nyoung++] = &d->tables[i];
-
-    /* Two analyses (main and resurrection check) of two epochs each,
-     * reserved now while every object is in a generation table. */
-    uint8_t epoch = pymgc_next_epochs(d, 4);
-
-    reach_ctx reach = {d, {d->id, 0, (uint8_t)generation, epoch}, (uint8_t)(epoch + 1), 0, 0, 0};
-    find_unreachable(&reach, young, nyoung, old_gen, PYMGC_GEN_TENTATIVE);
+    reach_ctx reach = {.d = d};
+    find_unreachable(&reach, 0, (uint8_t)generation, old_gen, PYMGC_GEN_TENTATIVE);
     if (old_gen != generation) {
         if (generation == PYM_GC_GENERATIONS - 2)
             d->long_lived_pending += reach.survivors;
@@ -416,10 +367,8 @@ static size_t collect_main(pymgc_domain *d, int generation, size_t *uncollectabl
      * Without user code having run, none can be. */
     uint8_t garbage_gen = PYMGC_GEN_TENTATIVE;
     if (user_code_runs) {
-        reach_ctx again = {d, {d->id, PYMGC_GEN_TENTATIVE, PYMGC_GEN_TENTATIVE, (uint8_t)(epoch + 2)},
-                           (uint8_t)(epoch + 3), 0, 0, 0};
-        pymgc_table *unreachable = &d->tables[PYMGC_GEN_TENTATIVE];
-        find_unreachable(&again, &unreachable, 1, old_gen, PYMGC_GEN_FINAL);
+        reach_ctx again = {.d = d};
+        find_unreachable(&again, PYMGC_GEN_TENTATIVE, PYMGC_GEN_TENTATIVE, old_gen, PYMGC_GEN_FINAL);
         garbage_gen = PYMGC_GEN_FINAL;
         collected = pymgc_table_size(&d->tables[PYMGC_GEN_FINAL]);
     }

@@ -264,26 +264,6 @@ uint16_t pymgc_type_register(pym_type *type)
     return (uint16_t)id;
 }
 
-static void epoch_reset_table(const pymgc_table *t)
-{
-    for (uint32_t i = 0; i < t->len; i++)
-        if (t->items[i])
-            t->items[i]->epoch = 0;
-}
-
-uint8_t pymgc_next_epochs(pymgc_domain *d, unsigned n)
-{
-    if (d->epoch > UINT8_MAX - n) {
-        /* Wrap-around: an old stamp must not pass for a current one. */
-        for (int i = 0; i <= PYMGC_GEN_PERMANENT; i++)
-            epoch_reset_table(&d->tables[i]);
-        d->epoch = 0;
-    }
-    uint8_t first = (uint8_t)(d->epoch + 1);
-    d->epoch = (uint8_t)(d->epoch + n);
-    return first;
-}
-
 /* In a child only the forking thread is inside (if it was). */
 static void shared_child_after_fork(void)
 {

@@ -9,8 +9,8 @@
  * the shortest chain to the object; the map `parent` records the edge that
  * first reached each object (a root is its own parent).
  *
- * Uses one collection epoch, so it refuses to run inside a collection;
- * gc_refs live in the headers' slots, which are given back at the end.
+ * It uses the domain's gc_refs array (gc_refs.c), so it refuses to run
+ * inside a collection.
  */
 #include <errno.h>
 #include "gc/gc_internal.h"
@@ -25,16 +25,12 @@ typedef struct search {
     bool out_of_memory;
 } search;
 
-static int visit_decref_all(void *obj, void *arg)
+/* References from outside the tracked objects (an overcount, which the
+ * collector reports as a fatal error, counts as none here). */
+static uint32_t outside_refs(const search *s, const pymgc_head *h)
 {
-    const pymgc_set *s = arg;
-    pymgc_head *h = pymgc_head_of(obj);
-    if (pymgc_in_set(h, s)) {
-        pymgc_gc_refs_start(h, s);
-        if (h->slot)
-            h->slot--;
-    }
-    return 0;
+    uint32_t refs = s->set.gc_refs[pymgc_position(h, &s->set)];
+    return refs > h->refcnt ? 0 : refs;
 }
 
 static bool enqueue(search *s, void *obj, void *parent)
@@ -94,7 +90,7 @@ static void print_chain(FILE *out, search *s, void *obj, int length)
     }
     describe(out, chain[0]);
     fprintf(out, " is held by %u reference(s) from outside the tracked objects\n",
-            pymgc_refs(pymgc_head_of(chain[0]), &s->set));
+            outside_refs(s, pymgc_head_of(chain[0])));
     for (int i = 1; i <= length; i++) {
         fprintf(out, "  -> which refers to ");
         describe(out, chain[i]);
@@ -119,22 +115,18 @@ int pym_gc_explain(void *obj, FILE *out)
                 "count as held from outside\n", target->refcnt);
         return -1;
     }
-    search s = {.set = {d->id, 0, PYMGC_GEN_PERMANENT, pymgc_next_epochs(d, 1)}, .target = obj};
+    search s = {.target = obj};
+    pymgc_set_gc_refs(&s.set, d, 0, PYMGC_GEN_PERMANENT);
     const pymgc_table *tables = d->tables;
-    for (int i = 0; i <= PYMGC_GEN_PERMANENT; i++)
-        for (uint32_t j = 0; j < tables[i].len; j++)
-            if (tables[i].items[j])
-                pymgc_type_of(tables[i].items[j])->traverse(pymgc_object_of(tables[i].items[j]),
-                                                            visit_decref_all, &s.set);
 
     bool found = false;
-    if (pymgc_refs(target, &s.set) > 0) {
+    if (outside_refs(&s, target) > 0) {
         found = enqueue(&s, obj, obj);
     } else {
         for (int i = 0; i <= PYMGC_GEN_PERMANENT && !s.out_of_memory; i++) {
             for (uint32_t j = 0; j < tables[i].len; j++) {
                 pymgc_head *h = tables[i].items[j];
-                if (h && pymgc_refs(h, &s.set) > 0 && !enqueue(&s, pymgc_object_of(h), pymgc_object_of(h)))
+                if (h && outside_refs(&s, h) > 0 && !enqueue(&s, pymgc_object_of(h), pymgc_object_of(h)))
                     s.out_of_memory = true;
             }
         }
@@ -157,7 +149,5 @@ int pym_gc_explain(void *obj, FILE *out)
     }
     pymgc_ptrmap_destroy(&s.parent);
     pym_free(s.queue);
-    for (int i = 0; i <= PYMGC_GEN_PERMANENT; i++)
-        pymgc_table_renumber(&d->tables[i]);
     return length;
 }

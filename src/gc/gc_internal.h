@@ -12,17 +12,13 @@
  *              A removed object leaves a NULL hole, filled by compaction.
  *   in the set the objects a collection pass examines: same domain and
  *              `gen` within [lo, hi] (see pymgc_set).
- *   epoch      stamp of a collection pass; `slot` holds the pass's gc_refs
- *              when the header's epoch equals the pass's (lazy
- *              initialisation, so no separate update_refs pass is needed).
+ *   position   an object's index in the set: its table's base + its slot;
+ *              the set's gc_refs are an array by position (gc_refs.c).
  *
  * Invariants
  *   - gen == PYMGC_GEN_UNTRACKED  <=>  untracked.
- *   - A tracked object is at d->tables[gen].items[slot] of its domain d,
- *     except in a collection pass, where the objects of the set have
- *     their gc_refs in `slot` until the sweep gives them a slot again
- *     (passes run no user code but traverse, which must not track,
- *     untrack or free).
+ *   - A tracked object is at d->tables[gen].items[slot] of its domain d.
+ *   - `marked` is 0 but between a collection's mark and its sweep.
  *   - Tables are compacted only outside collections: user code run by a
  *     collection (finalizers, callbacks, clears) may untrack objects, which
  *     then leave holes that the collection's index loops step over.
@@ -58,12 +54,12 @@
 
 typedef struct pymgc_head {
     uint32_t refcnt;
-    uint32_t slot;              /* index in its table; a pass's gc_refs (see epoch) */
+    uint32_t slot;              /* index in its table (d->tables[gen]) */
     uint16_t type_id;           /* index in pymgc_types[] */
     uint16_t domain_id;         /* index in pymgc_domains[] */
     uint8_t gen;                /* PYMGC_GEN_* or a generation number */
     uint8_t flags;              /* PYMGC_FLAG_* */
-    uint8_t epoch;
+    uint8_t marked;             /* reachable (a collection's mark to its sweep) */
     uint8_t tag;                /* PYMGC_TAG_*: what a live object's header holds */
 } pymgc_head;
 
@@ -133,7 +129,6 @@ typedef struct pymgc_bytes pymgc_bytes;
 
 typedef struct pymgc_domain {
     uint16_t id;
-    uint8_t epoch;              /* last epoch handed out */
     bool enabled;
     bool collecting;
     long gen0_trigger;          /* see pymgc_set_gen0_trigger */
@@ -142,6 +137,8 @@ typedef struct pymgc_domain {
     pymgc_table tables[PYMGC_TABLES];   /* indexed by gen */
     pymgc_head **mark_stack;    /* the collector's, kept between collections */
     size_t mark_stack_capacity;
+    uint32_t *gc_refs;          /* pymgc_set's, kept between collections */
+    size_t gc_refs_capacity;
     size_t long_lived_total;    /* survivors of the last full collection */
     size_t long_lived_pending;  /* survivors of gen-1 collections since */
     pym_gc_gen_stats_t stats[PYM_GC_GENERATIONS];
@@ -163,13 +160,6 @@ typedef struct pymgc_domain {
     struct pymgc_domain *next_free;  /* on the list of unowned domains */
 } pymgc_domain;
 
-/* The examined set of one pass: domain and generation range. */
-typedef struct pymgc_set {
-    uint16_t domain_id;
-    uint8_t lo, hi;
-    uint8_t epoch;
-} pymgc_set;
-
 static inline pymgc_head *pymgc_head_of(const void *obj) { return (pymgc_head *)obj - 1; }
 static inline void *pymgc_object_of(pymgc_head *h) { return h + 1; }
 
@@ -178,27 +168,13 @@ PYMGC_HIDDEN extern pymgc_domain *pymgc_domains[];
 
 static inline pym_type *pymgc_type_of(const pymgc_head *h) { return pymgc_types[h->type_id]; }
 
-static inline bool pymgc_in_set(const pymgc_head *h, const pymgc_set *s)
+/* Walks over a table prefetch the object this many entries ahead: far
+ * enough for the load to arrive, near enough to stay in L1. */
+#define PYMGC_PREFETCH_DISTANCE 8
+static inline void pymgc_prefetch_ahead(pymgc_head *const *items, uint32_t len, uint32_t i)
 {
-    return h->domain_id == s->domain_id && (uint8_t)(h->gen - s->lo) <= (uint8_t)(s->hi - s->lo);
-}
-
-/* The first visit of an object in a pass (its epoch differs from the
- * pass's) starts its gc_refs (in `slot`) at the reference count; the
- * collector and pym_gc_explain both subtract referrers from there. */
-static inline void pymgc_gc_refs_start(pymgc_head *h, const pymgc_set *s)
-{
-    if (h->epoch != s->epoch) {
-        h->epoch = s->epoch;
-        h->slot = h->refcnt;
-    }
-}
-
-/* gc_refs as the pass sees it: the reference count until a referrer in the
- * set has been subtracted. */
-static inline uint32_t pymgc_refs(const pymgc_head *h, const pymgc_set *s)
-{
-    return h->epoch == s->epoch ? h->slot : h->refcnt;
+    if (i + PYMGC_PREFETCH_DISTANCE < len)
+        __builtin_prefetch(items[i + PYMGC_PREFETCH_DISTANCE]);     /* NULL is harmless */
 }
 
 /* ---- tables (table.c) ----------------------------------------------------- */
@@ -246,9 +222,34 @@ static inline void pymgc_table_remove(pymgc_domain *d, pymgc_head *h)
 PYMGC_HIDDEN void pymgc_table_move_all(pymgc_table *from, pymgc_table *to, uint8_t gen);
 /* Room for n more; aborts when memory runs out. */
 PYMGC_HIDDEN void pymgc_table_reserve_n(pymgc_table *t, size_t n);
-/* Gives every object of t its index as slot again (after a pass that
- * used slots as gc_refs). */
-PYMGC_HIDDEN void pymgc_table_renumber(pymgc_table *t);
+
+/* ---- gc_refs.c ------------------------------------------------------------ */
+/* The objects a pass examines (the tables of gens lo..hi of one domain)
+ * and their gc_refs: reference count minus references from the set,
+ * by position (gc_refs[base[gen - lo] + slot]).  An overcount (a
+ * traverse reporting more references than the count) wraps around:
+ * gc_refs > refcnt. */
+typedef struct pymgc_set {
+    uint16_t domain_id;
+    uint8_t lo, hi;
+    uint32_t base[PYMGC_TABLES];
+    uint32_t *gc_refs;          /* the domain's scratch array */
+} pymgc_set;
+
+static inline bool pymgc_in_set(const pymgc_head *h, const pymgc_set *s)
+{
+    return h->domain_id == s->domain_id && (uint8_t)(h->gen - s->lo) <= (uint8_t)(s->hi - s->lo);
+}
+
+static inline uint32_t pymgc_position(const pymgc_head *h, const pymgc_set *s)
+{
+    return s->base[h->gen - s->lo] + h->slot;
+}
+
+/* Computes the gc_refs of the set of tables lo..hi of d: one walk of the
+ * tables, each object's traverse subtracting from its referents.  No user
+ * code but traverse may run until the set is done with. */
+PYMGC_HIDDEN void pymgc_set_gc_refs(pymgc_set *s, pymgc_domain *d, uint8_t lo, uint8_t hi);
 
 /* ---- domain.c ------------------------------------------------------------ */
 /* initial-exec: one %fs-relative load, no __tls_get_addr call (the core
@@ -293,10 +294,6 @@ enum {
     PYMGC_SLOW_OWNER = 1,       /* PYM_GC_DEBUG_OWNER */
     PYMGC_SLOW_SHARED = 2,      /* the shared domain has been entered */
 };
-/* The first of n fresh epochs for n passes.  On wrap-around every stamp is
- * reset, so call it only when all tracked objects are in generation tables
- * (at the start of a collection, not in the middle). */
-PYMGC_HIDDEN uint8_t pymgc_next_epochs(pymgc_domain *d, unsigned n);
 PYMGC_HIDDEN void pymgc_fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
 /* Allocation compares generation 0's count with one number: its threshold,
@@ -312,9 +309,12 @@ static inline void pymgc_set_gen0_trigger(pymgc_domain *d)
 /* An object with extra bytes after type->size (interned bytes). */
 PYMGC_HIDDEN void *pymgc_new_extra(pym_type *type, size_t extra);
 PYMGC_HIDDEN void pymgc_untrack(pymgc_domain *d, pymgc_head *h);
-/* The death of cyclic garbage whose clear has run: h is untracked and its
- * count is 1 (the collector's). */
-PYMGC_HIDDEN void pymgc_release_garbage(pymgc_domain *d, pymgc_head *h);
+/* The end of a batch of cyclic garbage whose clears have run: each
+ * object is untracked and holds one reference of the collector's, which
+ * goes.  One still referenced lives on, a container in the table of
+ * old_gen.  Called only by the collector (exclusive in the shared
+ * domain). */
+PYMGC_HIDDEN void pymgc_release_garbage(pymgc_domain *d, pymgc_head *const *batch, size_t n, uint8_t old_gen);
 
 /* Argument checks (issue 13): is obj, by its header, a live object of
  * this layer?  NULL, a misaligned pointer, a freed object or a pointer into

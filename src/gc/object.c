@@ -75,7 +75,6 @@ static PYMGC_NOINLINE unsigned type_first_use(pymgc_domain *d, pym_type *type)
 /* Into generation 0, whose table has room. */
 static inline void track_locked(pymgc_domain *d, pymgc_head *h)
 {
-    h->epoch = 0;
     pymgc_table_push(&d->tables[0], h, 0);
 }
 
@@ -228,7 +227,7 @@ static inline void header_clear_identity(pymgc_head *h)
 {
     static const uint64_t zero;
     _Static_assert(offsetof(pymgc_head, type_id) == 8 && sizeof(pymgc_head) == 16,
-                   "type, domain, gen, flags, epoch and tag fill bytes 8-15");
+                   "type, domain, gen, flags, marked and tag fill bytes 8-15");
     memcpy(&h->type_id, &zero, sizeof zero);
 }
 
@@ -403,21 +402,34 @@ static PYMGC_NOINLINE void dealloc_shared(pymgc_head *h)
     dealloc_with_user_code(pymgc_domain_of(h), h, pymgc_type_of(h));
 }
 
-void pymgc_release_garbage(pymgc_domain *d, pymgc_head *h)
+/* One loop here rather than a call per object from the collector: the
+ * common death (no user code left) is release() inlined. */
+void pymgc_release_garbage(pymgc_domain *d, pymgc_head *const *batch, size_t n, uint8_t old_gen)
 {
-    pym_type *t = pymgc_type_of(h);
-    if (t->dealloc || (h->flags & PYMGC_FLAG_WEAKREFS) ||
-        (t->finalize && !(h->flags & PYMGC_FLAG_FINALIZED))) {
-        if (h->tag == PYMGC_TAG_SHARED)
-            dealloc_shared(h);
-        else
-            pym_dealloc_(h + 1);
-        return;
+    for (size_t i = 0; i < n; i++) {
+        pymgc_head *h = batch[i];
+        pym_type *t = pymgc_type_of(h);
+        if (h->refcnt > 1) {
+            /* Still referenced (a clear or a death elsewhere kept it): it
+             * lives on, in the older generation if it is a container. */
+            h->refcnt--;
+            if (!pymgc_is_tracked(h) && t->traverse) {
+                pymgc_table_reserve_n(&d->tables[old_gen], 1);
+                pymgc_table_push(&d->tables[old_gen], h, old_gen);
+            }
+        } else if (t->dealloc || (h->flags & PYMGC_FLAG_WEAKREFS) ||
+                   (t->finalize && !(h->flags & PYMGC_FLAG_FINALIZED))) {
+            if (h->tag == PYMGC_TAG_SHARED)
+                dealloc_shared(h);
+            else
+                pym_dealloc_(h + 1);
+        } else {
+            /* Nothing left to run: its clear (the stand-in for a missing
+             * dealloc) has just run. */
+            h->refcnt = 0;
+            release(d, h, t);
+        }
     }
-    /* Nothing left to run: its clear (the stand-in for a missing dealloc)
-     * has just run. */
-    h->refcnt = 0;
-    release(d, h, t);
 }
 
 void pym_decref_checked_(void *obj)

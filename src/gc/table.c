@@ -68,10 +68,3 @@ void pymgc_table_move_all(pymgc_table *from, pymgc_table *to, uint8_t gen)
             pymgc_table_push(to, from->items[i], gen);
     from->len = from->holes = 0;
 }
-
-void pymgc_table_renumber(pymgc_table *t)
-{
-    for (uint32_t i = 0; i < t->len; i++)
-        if (t->items[i])
-            t->items[i]->slot = i;
-}
