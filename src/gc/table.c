@@ -17,9 +17,14 @@
  */
 #include "gc/gc_internal.h"
 
-bool pymgc_table_grow(pymgc_table *t)
+/* Room for n more in one reallocation (a collection reserves a whole
+ * generation's worth at once: growing step by step would leave every
+ * intermediate size behind in allocators that hold freed blocks back). */
+static bool table_grow_to(pymgc_table *t, size_t n)
 {
-    size_t capacity = t->capacity ? 2 * (size_t)t->capacity : 1024;
+    size_t capacity = t->capacity ? t->capacity : 1024;
+    while (capacity - t->len < n)
+        capacity *= 2;
     if (capacity > UINT32_MAX)
         return false;
     pymgc_head **grown = pym_realloc(t->items, capacity * sizeof *grown);
@@ -30,12 +35,16 @@ bool pymgc_table_grow(pymgc_table *t)
     return true;
 }
 
+bool pymgc_table_grow(pymgc_table *t)
+{
+    return table_grow_to(t, (size_t)t->capacity - t->len + 1);
+}
+
 void pymgc_table_reserve_n(pymgc_table *t, size_t n)
 {
-    while ((size_t)t->capacity - t->len < n)
-        if (!pymgc_table_grow(t))
-            pymgc_fatal("pymalloc_gc: out of memory for a table of %zu tracked objects",
-                        (size_t)t->len + n);
+    if ((size_t)t->capacity - t->len < n && !table_grow_to(t, n))
+        pymgc_fatal("pymalloc_gc: out of memory for a table of %zu tracked objects",
+                    (size_t)t->len + n);
 }
 
 void pymgc_table_pop_holes(pymgc_table *t)
