@@ -31,8 +31,8 @@
  *     turn it goes to the older generation, as in CPython.
  *  9. Uncollectable objects go to the garbage list; statistics; callbacks.
  * 10. An explicit full collection (pym_gc_collect(2)) ends with
- *     pym_trim(), so what it freed goes back to the kernel before it
- *     returns; automatic collections leave that to the allocator's purge
+ *     pym_trim(), so what it freed (and its own scratch) goes back to the
+ *     kernel before it returns; automatic collections leave that to the allocator's purge
  *     policy (pym_trim purges every dirty pool of the process).
  * Steps 4-7 are skipped when step 3 saw no object they could act on (no
  * legacy-finalizer type, no weak reference, no pending finalizer) and step 7
@@ -436,6 +436,39 @@ void pymgc_collect_generations(pymgc_domain *d)
     d->collecting = false;
 }
 
+/* After an explicit full collection, the collector's scratch (the stage
+ * tables, gc_refs, the mark stack) and the tables of emptied generations
+ * are sized for the largest collection so far.  What is more than four
+ * times the tracked objects left (which bound the next collection's
+ * needs) goes back to the allocator with the rest of what the collection
+ * freed; automatic collections keep everything for the next one.  (Given
+ * back every time, the next large collection would page it all in again:
+ * 20 MiB for 1 M objects, 25 ms on this VM.) */
+static void release_scratch(pymgc_domain *d)
+{
+    size_t tracked = 0;
+    for (int g = 0; g <= PYMGC_GEN_PERMANENT; g++)
+        tracked += pymgc_table_size(&d->tables[g]);
+    size_t enough = 4 * tracked + 1024;
+    for (int g = 0; g < PYMGC_TABLES; g++) {
+        pymgc_table *t = &d->tables[g];
+        if (t->len == 0 && t->capacity > enough) {
+            pym_free(t->items);
+            *t = (pymgc_table){0};
+        }
+    }
+    if (d->gc_refs_capacity > enough) {
+        pym_free(d->gc_refs);
+        d->gc_refs = NULL;
+        d->gc_refs_capacity = 0;
+    }
+    if (d->mark_stack_capacity > enough) {
+        pym_free(d->mark_stack);
+        d->mark_stack = NULL;
+        d->mark_stack_capacity = 0;
+    }
+}
+
 long pym_gc_collect(int generation)
 {
     if (generation < 0 || generation >= PYM_GC_GENERATIONS) {
@@ -448,8 +481,10 @@ long pym_gc_collect(int generation)
     d->collecting = true;
     size_t n = pymgc_collect_with_callback(d, generation);
     d->collecting = false;
-    if (generation == PYM_GC_GENERATIONS - 1)
+    if (generation == PYM_GC_GENERATIONS - 1) {
+        release_scratch(d);
         pym_trim();
+    }
     return (long)n;
 }
 
