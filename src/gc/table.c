@@ -49,7 +49,13 @@ void pymgc_table_reserve_n(pymgc_table *t, size_t n)
 
 void pymgc_table_pop_holes(pymgc_table *t)
 {
-    while (t->len > 0 && t->items[t->len - 1] == NULL) {
+    if (t->holes == t->len) {
+        /* Nothing but holes (objects that died in the order they were
+         * made): empty in O(1). */
+        t->len = t->holes = 0;
+        return;
+    }
+    while (t->items[t->len - 1] == NULL) {
         t->len--;
         t->holes--;
     }
