@@ -156,7 +156,7 @@ typedef struct pymgc_domain {
      * that the fast path needs no test of its own for it). */
     size_t fast_type_ids;
     bool shared;                /* the shared domain (see domain.c) */
-    pthread_mutex_t lock;       /* shared domain: lists, counts, type table */
+    pthread_mutex_t lock;       /* shared domain: tables, counts, type table */
     struct pymgc_domain *next_free;  /* on the list of unowned domains */
 } pymgc_domain;
 
@@ -265,7 +265,7 @@ static inline pymgc_domain *pymgc_domain_current(void)
 static inline pymgc_domain *pymgc_domain_of(const pymgc_head *h) { return pymgc_domains[h->domain_id]; }
 PYMGC_HIDDEN uint16_t pymgc_type_register(pym_type *type);
 
-/* The shared domain.  Its lock guards the generation lists, counts and
+/* The shared domain.  Its lock guards the generation tables, counts and
  * type table against threads inside it at the same time; everything else
  * (collection, the gc_api functions) runs "exclusive": every other thread
  * has left the domain or waits at its door. */
