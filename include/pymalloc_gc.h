@@ -30,6 +30,9 @@
  *   An explicit full collection (pym_gc_collect(2)) ends with pym_trim(),
  *   so the pools it emptied go back to the kernel before it returns;
  *   automatic collections leave that to the allocator's purge policy.
+ *   The collector keeps working memory between collections (about 12
+ *   bytes per object of the largest collection so far); an explicit full
+ *   collection gives back what exceeds four times the tracked objects.
  *
  * Threads: one collector domain per thread
  *   Every thread has its own domain (created on first use, like one
