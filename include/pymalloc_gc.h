@@ -5,9 +5,11 @@
  *
  * Objects
  *   An object is allocated by pym_new(type) from pymalloc's pools, with a
- *   hidden 32-byte header in front of it (reference count, collector links,
- *   flags); the pointer you get is 16-byte aligned and its `type->size`
- *   bytes are zeroed.  It starts with one reference.  When the count reaches
+ *   hidden 16-byte header in front of it (reference count, type, place in
+ *   the collector's tables, flags); the pointer you get is 16-byte aligned
+ *   and its `type->size` bytes are zeroed.  A tracked container also has
+ *   an 8-byte entry in its generation's table.  It starts with one
+ *   reference.  When the count reaches
  *   zero the layer runs, in this order: type->finalize (at most once per
  *   object, PEP 442; it may resurrect the object by storing a new reference
  *   to it), clears the weak references to it and calls their callbacks,
@@ -28,6 +30,9 @@
  *   An explicit full collection (pym_gc_collect(2)) ends with pym_trim(),
  *   so the pools it emptied go back to the kernel before it returns;
  *   automatic collections leave that to the allocator's purge policy.
+ *   The collector keeps working memory between collections (about 12
+ *   bytes per object of the largest collection so far); an explicit full
+ *   collection gives back what exceeds four times the tracked objects.
  *
  * Threads: one collector domain per thread
  *   Every thread has its own domain (created on first use, like one
@@ -78,13 +83,14 @@
  *   object, or a pointer that is not one pym_new returned gets the result
  *   written at each function (an error value with errno = EINVAL, or, where
  *   CPython would stop with a fatal error, a one-line message on stderr
- *   and abort()).  The check reads the 32 bytes before the pointer: they
+ *   and abort()).  The check reads the 16 bytes before the pointer: they
  *   must be readable memory (any pointer into a heap block, a stack or
  *   static data).  Reference counting (pym_incref, pym_decref) is inline
  *   and checks nothing.
  *
  * Limits: a reference count saturates at 2^32-1, which makes the object
- * immortal (as in CPython 3.12); at most 65535 types and 65535 domains.
+ * immortal (as in CPython 3.12); at most 65535 types and 65535 domains;
+ * fewer than 2^32 tracked objects per generation of a domain.
  */
 #ifndef PYMALLOC_GC_H
 #define PYMALLOC_GC_H

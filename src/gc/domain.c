@@ -8,7 +8,7 @@
  * objects of exited threads are still collected.  Domains are never freed.
  *
  * Types get a 16-bit id on first use (the header stores the id, not the
- * pointer, to stay 32 bytes).  Ids and domains are handed out under one
+ * pointer, to stay 16 bytes).  Ids and domains are handed out under one
  * mutex; readers of pymgc_types[]/pymgc_domains[] need no lock because a slot
  * is written before its id is published (release/acquire on the id).
  */
@@ -102,12 +102,9 @@ static pymgc_domain *domain_create_locked(void)
     d->id = (uint16_t)++ndomains;
     d->enabled = true;
     static const long default_thresholds[PYM_GC_GENERATIONS] = {700, 10, 10};
-    for (int i = 0; i < PYM_GC_GENERATIONS; i++) {
-        pymgc_list_init(&d->gens[i].head);
+    for (int i = 0; i < PYM_GC_GENERATIONS; i++)
         d->gens[i].threshold = default_thresholds[i];
-    }
     pymgc_set_gen0_trigger(d);
-    pymgc_list_init(&d->permanent);
     __atomic_store_n(&pymgc_domains[d->id], d, __ATOMIC_RELEASE);
     return d;
 }
@@ -265,26 +262,6 @@ uint16_t pymgc_type_register(pym_type *type)
     }
     pthread_mutex_unlock(&registry_lock);
     return (uint16_t)id;
-}
-
-static void epoch_reset_list(pymgc_head *list)
-{
-    for (pymgc_head *h = list->next; h != list; h = h->next)
-        h->epoch = 0;
-}
-
-uint8_t pymgc_next_epochs(pymgc_domain *d, unsigned n)
-{
-    if (d->epoch > UINT8_MAX - n) {
-        /* Wrap-around: an old stamp must not pass for a current one. */
-        for (int i = 0; i < PYM_GC_GENERATIONS; i++)
-            epoch_reset_list(&d->gens[i].head);
-        epoch_reset_list(&d->permanent);
-        d->epoch = 0;
-    }
-    uint8_t first = (uint8_t)(d->epoch + 1);
-    d->epoch = (uint8_t)(d->epoch + n);
-    return first;
 }
 
 /* In a child only the forking thread is inside (if it was). */

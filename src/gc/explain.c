@@ -9,7 +9,8 @@
  * the shortest chain to the object; the map `parent` records the edge that
  * first reached each object (a root is its own parent).
  *
- * Uses one collection epoch, so it refuses to run inside a collection.
+ * It uses the domain's gc_refs array (gc_refs.c), so it refuses to run
+ * inside a collection.
  */
 #include <errno.h>
 #include "gc/gc_internal.h"
@@ -24,16 +25,12 @@ typedef struct search {
     bool out_of_memory;
 } search;
 
-static int visit_decref_all(void *obj, void *arg)
+/* References from outside the tracked objects (an overcount, which the
+ * collector reports as a fatal error, counts as none here). */
+static uint32_t outside_refs(const search *s, const pymgc_head *h)
 {
-    const pymgc_set *s = arg;
-    pymgc_head *h = pymgc_head_of(obj);
-    if (pymgc_in_set(h, s)) {
-        pymgc_gc_refs_start(h, s);
-        if (h->gc_refs)
-            h->gc_refs--;
-    }
-    return 0;
+    uint32_t refs = s->set.gc_refs[pymgc_position(h, &s->set)];
+    return refs > h->refcnt ? 0 : refs;
 }
 
 static bool enqueue(search *s, void *obj, void *parent)
@@ -93,7 +90,7 @@ static void print_chain(FILE *out, search *s, void *obj, int length)
     }
     describe(out, chain[0]);
     fprintf(out, " is held by %u reference(s) from outside the tracked objects\n",
-            pymgc_refs(pymgc_head_of(chain[0]), &s->set));
+            outside_refs(s, pymgc_head_of(chain[0])));
     for (int i = 1; i <= length; i++) {
         fprintf(out, "  -> which refers to ");
         describe(out, chain[i]);
@@ -112,27 +109,27 @@ int pym_gc_explain(void *obj, FILE *out)
     pymgc_head *target = pymgc_head_of(obj);
     if (d->collecting)
         return -1;
-    if (!target->next || target->domain_id != d->id) {
+    if (!pymgc_is_tracked(target) || target->domain_id != d->id) {
         describe(out, obj);
         fprintf(out, " is not tracked by this thread's collector: all its %u reference(s) "
                 "count as held from outside\n", target->refcnt);
         return -1;
     }
-    search s = {.set = {d->id, 0, PYMGC_GEN_PERMANENT, pymgc_next_epochs(d, 1)}, .target = obj};
-    pymgc_head *lists[PYM_GC_GENERATIONS + 1] = {&d->gens[0].head, &d->gens[1].head,
-                                                 &d->gens[2].head, &d->permanent};
-    for (int i = 0; i <= PYM_GC_GENERATIONS; i++)
-        for (pymgc_head *h = lists[i]->next; h != lists[i]; h = h->next)
-            pymgc_type_of(h)->traverse(pymgc_object_of(h), visit_decref_all, &s.set);
+    search s = {.target = obj};
+    pymgc_set_gc_refs(&s.set, d, 0, PYMGC_GEN_PERMANENT);
+    const pymgc_table *tables = d->tables;
 
     bool found = false;
-    if (pymgc_refs(target, &s.set) > 0) {
+    if (outside_refs(&s, target) > 0) {
         found = enqueue(&s, obj, obj);
     } else {
-        for (int i = 0; i <= PYM_GC_GENERATIONS && !s.out_of_memory; i++)
-            for (pymgc_head *h = lists[i]->next; h != lists[i]; h = h->next)
-                if (pymgc_refs(h, &s.set) > 0 && !enqueue(&s, pymgc_object_of(h), pymgc_object_of(h)))
+        for (int i = 0; i <= PYMGC_GEN_PERMANENT && !s.out_of_memory; i++) {
+            for (uint32_t j = 0; j < tables[i].len; j++) {
+                pymgc_head *h = tables[i].items[j];
+                if (h && outside_refs(&s, h) > 0 && !enqueue(&s, pymgc_object_of(h), pymgc_object_of(h)))
                     s.out_of_memory = true;
+            }
+        }
         while (!s.out_of_memory && s.head < s.tail && !pymgc_ptrmap_get(&s.parent, obj)) {
             s.from = s.queue[s.head++];
             pymgc_type_of(pymgc_head_of(s.from))->traverse(s.from, visit_expand, &s);

@@ -6,7 +6,8 @@ include_HEADERS += include/pymalloc_gc.h
 
 libpymalloc_gc_la_SOURCES = \
 	src/gc/gc_internal.h src/gc/domain.c src/gc/object.c src/gc/collect.c \
-	src/gc/gc_api.c src/gc/weakref.c src/gc/intern.c src/gc/explain.c src/gc/ptrmap.c
+	src/gc/gc_api.c src/gc/weakref.c src/gc/intern.c src/gc/explain.c src/gc/ptrmap.c \
+	src/gc/table.c src/gc/gc_refs.c
 # The layer needs only the public pymalloc.h; hidden by default, pym_* exported;
 # -fno-plt: its calls of pym_malloc/pym_free go straight through the GOT.
 libpymalloc_gc_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden -fno-plt -pthread
@@ -21,7 +22,7 @@ gc_test_programs = \
 	tests/gc/test_automatic tests/gc/test_api tests/gc/test_intern \
 	tests/gc/test_explain tests/gc/test_threads tests/gc/test_rss \
 	tests/gc/test_static_link tests/gc/test_fork tests/gc/test_badargs \
-	tests/gc/test_shared
+	tests/gc/test_shared tests/gc/test_tables
 check_PROGRAMS += $(gc_test_programs)
 TESTS += $(gc_test_programs)
 GC_TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) -pthread
@@ -48,6 +49,8 @@ tests_gc_test_badargs_CFLAGS = $(GC_TEST_CFLAGS)
 tests_gc_test_badargs_LDADD = $(GC_TEST_LDADD)
 tests_gc_test_shared_CFLAGS = $(GC_TEST_CFLAGS)
 tests_gc_test_shared_LDADD = $(GC_TEST_LDADD)
+tests_gc_test_tables_CFLAGS = $(GC_TEST_CFLAGS)
+tests_gc_test_tables_LDADD = $(GC_TEST_LDADD)
 tests_gc_test_fork_CFLAGS = $(GC_TEST_CFLAGS)
 tests_gc_test_fork_LDADD = $(GC_TEST_LDADD)
 # Both static archives in one program (libtool's -static takes the .a of

@@ -57,12 +57,15 @@ void pym_gc_get_stats(pym_gc_gen_stats_t out[PYM_GC_GENERATIONS])
 }
 
 /* ---- iteration ------------------------------------------------------------ */
-static size_t each_in_list(pymgc_head *list, pym_gc_object_fn fn, void *arg, bool *stopped)
+/* Oldest first (tracking order). */
+static size_t each_in_table(const pymgc_table *t, pym_gc_object_fn fn, void *arg, bool *stopped)
 {
     size_t calls = 0;
-    for (pymgc_head *h = list->next; h != list && !*stopped; h = h->next) {
+    for (uint32_t i = 0; i < t->len && !*stopped; i++) {
+        if (!t->items[i])
+            continue;
         calls++;
-        *stopped = fn(pymgc_object_of(h), arg) != 0;
+        *stopped = fn(pymgc_object_of(t->items[i]), arg) != 0;
     }
     return calls;
 }
@@ -76,10 +79,10 @@ size_t pym_gc_get_objects(int generation, pym_gc_object_fn fn, void *arg)
     }
     bool stopped = false;
     if (generation >= 0)
-        return each_in_list(&d->gens[generation].head, fn, arg, &stopped);
+        return each_in_table(&d->tables[generation], fn, arg, &stopped);
     size_t calls = 0;
     for (int i = 0; i < PYM_GC_GENERATIONS; i++)
-        calls += each_in_list(&d->gens[i].head, fn, arg, &stopped);
+        calls += each_in_table(&d->tables[i], fn, arg, &stopped);
     return calls;
 }
 
@@ -107,8 +110,11 @@ size_t pym_gc_get_referrers(void *obj, pym_gc_object_fn fn, void *arg)
     }
     size_t calls = 0;
     for (int i = 0; i < PYM_GC_GENERATIONS; i++) {
-        pymgc_head *list = &d->gens[i].head;
-        for (pymgc_head *h = list->next; h != list; h = h->next) {
+        const pymgc_table *t = &d->tables[i];
+        for (uint32_t j = 0; j < t->len; j++) {
+            pymgc_head *h = t->items[j];
+            if (!h)
+                continue;
             referrer_search s = {obj, false};
             pymgc_type_of(h)->traverse(pymgc_object_of(h), visit_find_target, &s);
             if (!s.found)
@@ -149,33 +155,26 @@ size_t pym_gc_get_referents(void *obj, pym_gc_object_fn fn, void *arg)
 }
 
 /* ---- freeze --------------------------------------------------------------- */
-static void move_all(pymgc_head *from, pymgc_head *to, uint8_t gen)
-{
-    for (pymgc_head *h = from->next; h != from; h = h->next)
-        h->gen = gen;
-    pymgc_list_merge(from, to);
-}
-
+/* Oldest generation first, so the permanent one keeps the objects' age
+ * order. */
 void pym_gc_freeze(void)
 {
     PYMGC_DOMAIN_EXCLUSIVE(d);
-    for (int i = 0; i < PYM_GC_GENERATIONS; i++)
-        move_all(&d->gens[i].head, &d->permanent, PYMGC_GEN_PERMANENT);
+    for (int i = PYM_GC_GENERATIONS - 1; i >= 0; i--)
+        pymgc_table_move_all(&d->tables[i], &d->tables[PYMGC_GEN_PERMANENT], PYMGC_GEN_PERMANENT);
 }
 
 void pym_gc_unfreeze(void)
 {
     PYMGC_DOMAIN_EXCLUSIVE(d);
-    move_all(&d->permanent, &d->gens[PYM_GC_GENERATIONS - 1].head, PYM_GC_GENERATIONS - 1);
+    pymgc_table_move_all(&d->tables[PYMGC_GEN_PERMANENT], &d->tables[PYM_GC_GENERATIONS - 1],
+                         PYM_GC_GENERATIONS - 1);
 }
 
 size_t pym_gc_get_freeze_count(void)
 {
     PYMGC_DOMAIN_EXCLUSIVE(d);
-    size_t n = 0;
-    for (pymgc_head *h = d->permanent.next; h != &d->permanent; h = h->next)
-        n++;
-    return n;
+    return pymgc_table_size(&d->tables[PYMGC_GEN_PERMANENT]);
 }
 
 /* ---- debug ---------------------------------------------------------------- */
@@ -274,13 +273,13 @@ size_t pym_gc_get_type_stats(pym_gc_type_stats_t *out, size_t capacity)
         }
         n++;
     }
-    /* Generations are spliced in O(1), so per-generation counts are taken
-     * by walking the lists here rather than kept up to date. */
-    for (int g = 0; row_of && g <= PYM_GC_GENERATIONS; g++) {
-        pymgc_head *list = g < PYM_GC_GENERATIONS ? &d->gens[g].head : &d->permanent;
-        for (pymgc_head *h = list->next; h != list; h = h->next)
-            if (row_of[h->type_id])
-                out[row_of[h->type_id] - 1].per_generation[g]++;
+    /* Per-generation counts by type are taken by walking the tables here
+     * rather than kept up to date by every collection. */
+    for (int g = 0; row_of && g <= PYMGC_GEN_PERMANENT; g++) {
+        const pymgc_table *t = &d->tables[g];
+        for (uint32_t i = 0; i < t->len; i++)
+            if (t->items[i] && row_of[t->items[i]->type_id])
+                out[row_of[t->items[i]->type_id] - 1].per_generation[g]++;
     }
     pym_free(row_of);
     return n;

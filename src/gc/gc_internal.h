@@ -3,21 +3,25 @@
  * shared by the files of src/gc.  Depends only on the public headers.
  *
  * Glossary
- *   header     32 bytes in front of every object (pymgc_head).
+ *   header     16 bytes in front of every object (pymgc_head).
  *   domain     one thread's collector state: generations, settings, stats,
  *              weak-reference map, intern table (pymgc_domain).
- *   generation a doubly linked list of tracked objects, threaded through
- *              the headers; 0..2, plus the permanent one (freeze).
+ *   table      an array of the tracked objects of one generation (or of
+ *              one stage of a collection: pymgc_table), in the order they
+ *              were tracked; each object's header holds its slot there.
+ *              A removed object leaves a NULL hole, filled by compaction.
  *   in the set the objects a collection pass examines: same domain and
  *              `gen` within [lo, hi] (see pymgc_set).
- *   epoch      stamp of a collection pass; gc_refs is valid only when the
- *              header's epoch equals the pass's (lazy initialisation, so no
- *              separate update_refs pass is needed).
+ *   position   an object's index in the set: its table's base + its slot;
+ *              the set's gc_refs are an array by position (gc_refs.c).
  *
  * Invariants
- *   - next == NULL  <=>  untracked (then gen == PYMGC_GEN_UNTRACKED).
- *   - Between collections a tracked object is on the list of generation
- *     `gen` of domain `domain_id`; epoch 0 means "no pass has stamped it".
+ *   - gen == PYMGC_GEN_UNTRACKED  <=>  untracked.
+ *   - A tracked object is at d->tables[gen].items[slot] of its domain d.
+ *   - `marked` is 0 but between a collection's mark and its sweep.
+ *   - Tables are compacted only outside collections: user code run by a
+ *     collection (finalizers, callbacks, clears) may untrack objects, which
+ *     then leave holes that the collection's index loops step over.
  *   - refcnt == PYMGC_IMMORTAL: immortal, never tracked, never freed.
  *   - type_id and domain_id never change after pym_new (so another
  *     domain's collector may read them while we run).
@@ -49,15 +53,13 @@
 #endif
 
 typedef struct pymgc_head {
-    struct pymgc_head *next;     /* generation list; NULL when untracked */
-    struct pymgc_head *prev;
     uint32_t refcnt;
-    uint32_t gc_refs;           /* scratch of a collection pass (see epoch) */
+    uint32_t slot;              /* index in its table (d->tables[gen]) */
     uint16_t type_id;           /* index in pymgc_types[] */
     uint16_t domain_id;         /* index in pymgc_domains[] */
     uint8_t gen;                /* PYMGC_GEN_* or a generation number */
     uint8_t flags;              /* PYMGC_FLAG_* */
-    uint8_t epoch;
+    uint8_t marked;             /* reachable (a collection's mark to its sweep) */
     uint8_t tag;                /* PYMGC_TAG_*: what a live object's header holds */
 } pymgc_head;
 
@@ -67,11 +69,13 @@ _Static_assert(sizeof(pymgc_head) - offsetof(pymgc_head, refcnt) == PYM_REFCNT_O
 
 #define PYMGC_IMMORTAL PYM_IMMORTAL_REFCNT_
 
-/* Values of pymgc_head.gen. */
+/* Values of pymgc_head.gen, each with its table in pymgc_domain.tables. */
 enum {
     PYMGC_GEN_PERMANENT = 3,     /* frozen */
     PYMGC_GEN_TENTATIVE = 4,     /* found unreachable by the main pass */
     PYMGC_GEN_FINAL = 5,         /* still unreachable after finalizers */
+    PYMGC_GEN_UNCOLLECTABLE = 6, /* unreachable, kept by a legacy finalizer */
+    PYMGC_TABLES = 7,
     PYMGC_GEN_UNTRACKED = 0xFF,
 };
 
@@ -88,10 +92,16 @@ enum {
 };
 
 typedef struct pymgc_generation {
-    pymgc_head head;             /* list sentinel */
     long threshold;
     long count;
 } pymgc_generation;
+
+/* The tracked objects of one gen value, in tracking order: items[0..len)
+ * with `holes` NULL entries among them (see pymgc_table_remove). */
+typedef struct pymgc_table {
+    pymgc_head **items;
+    uint32_t len, capacity, holes;
+} pymgc_table;
 
 /* A type's live objects in one domain.  Their bytes are objects * (header
  * + type->size) + extra_bytes: only objects made by pymgc_new_extra (interned
@@ -119,13 +129,16 @@ typedef struct pymgc_bytes pymgc_bytes;
 
 typedef struct pymgc_domain {
     uint16_t id;
-    uint8_t epoch;              /* last epoch handed out */
     bool enabled;
     bool collecting;
     long gen0_trigger;          /* see pymgc_set_gen0_trigger */
     unsigned debug;
     pymgc_generation gens[PYM_GC_GENERATIONS];
-    pymgc_head permanent;
+    pymgc_table tables[PYMGC_TABLES];   /* indexed by gen */
+    pymgc_head **mark_stack;    /* the collector's, kept between collections */
+    size_t mark_stack_capacity;
+    uint32_t *gc_refs;          /* pymgc_set's, kept between collections */
+    size_t gc_refs_capacity;
     size_t long_lived_total;    /* survivors of the last full collection */
     size_t long_lived_pending;  /* survivors of gen-1 collections since */
     pym_gc_gen_stats_t stats[PYM_GC_GENERATIONS];
@@ -143,16 +156,9 @@ typedef struct pymgc_domain {
      * that the fast path needs no test of its own for it). */
     size_t fast_type_ids;
     bool shared;                /* the shared domain (see domain.c) */
-    pthread_mutex_t lock;       /* shared domain: lists, counts, type table */
+    pthread_mutex_t lock;       /* shared domain: tables, counts, type table */
     struct pymgc_domain *next_free;  /* on the list of unowned domains */
 } pymgc_domain;
-
-/* The examined set of one pass: domain and generation range. */
-typedef struct pymgc_set {
-    uint16_t domain_id;
-    uint8_t lo, hi;
-    uint8_t epoch;
-} pymgc_set;
 
 static inline pymgc_head *pymgc_head_of(const void *obj) { return (pymgc_head *)obj - 1; }
 static inline void *pymgc_object_of(pymgc_head *h) { return h + 1; }
@@ -162,68 +168,88 @@ PYMGC_HIDDEN extern pymgc_domain *pymgc_domains[];
 
 static inline pym_type *pymgc_type_of(const pymgc_head *h) { return pymgc_types[h->type_id]; }
 
+/* Walks over a table prefetch the object this many entries ahead: far
+ * enough for the load to arrive, near enough to stay in L1. */
+#define PYMGC_PREFETCH_DISTANCE 8
+static inline void pymgc_prefetch_ahead(pymgc_head *const *items, uint32_t len, uint32_t i)
+{
+    if (i + PYMGC_PREFETCH_DISTANCE < len)
+        __builtin_prefetch(items[i + PYMGC_PREFETCH_DISTANCE]);     /* NULL is harmless */
+}
+
+/* ---- tables (table.c) ----------------------------------------------------- */
+static inline bool pymgc_is_tracked(const pymgc_head *h) { return h->gen != PYMGC_GEN_UNTRACKED; }
+static inline size_t pymgc_table_size(const pymgc_table *t) { return t->len - t->holes; }
+
+/* Room for one more: false when memory ran out. */
+PYMGC_HIDDEN bool pymgc_table_grow(pymgc_table *t);
+static inline bool pymgc_table_reserve(pymgc_table *t)
+{
+    return pymgc_likely(t->len < t->capacity) || pymgc_table_grow(t);
+}
+
+/* Appends h (room reserved) and makes it of generation gen. */
+static inline void pymgc_table_push(pymgc_table *t, pymgc_head *h, uint8_t gen)
+{
+    h->gen = gen;
+    h->slot = t->len;
+    t->items[t->len++] = h;
+}
+
+PYMGC_HIDDEN void pymgc_table_compact(pymgc_table *t);
+PYMGC_HIDDEN void pymgc_table_pop_holes(pymgc_table *t);
+
+/* Takes h out of its table of domain d and untracks it.  The last entry
+ * goes (with the holes before it); any other leaves a hole, and a table
+ * more than half holes is compacted, outside collections. */
+static inline void pymgc_table_remove(pymgc_domain *d, pymgc_head *h)
+{
+    pymgc_table *t = &d->tables[h->gen];
+    h->gen = PYMGC_GEN_UNTRACKED;
+    if (h->slot + 1 == t->len) {
+        t->len--;
+        if (pymgc_unlikely(t->holes != 0))
+            pymgc_table_pop_holes(t);
+        return;
+    }
+    t->items[h->slot] = NULL;
+    if (pymgc_unlikely(++t->holes >= 4096 && t->holes > t->len / 2 && !d->collecting))
+        pymgc_table_compact(t);
+}
+
+/* Appends every object of from to to (as generation gen), in order;
+ * from becomes empty.  Aborts when memory runs out. */
+PYMGC_HIDDEN void pymgc_table_move_all(pymgc_table *from, pymgc_table *to, uint8_t gen);
+/* Room for n more; aborts when memory runs out. */
+PYMGC_HIDDEN void pymgc_table_reserve_n(pymgc_table *t, size_t n);
+
+/* ---- gc_refs.c ------------------------------------------------------------ */
+/* The objects a pass examines (the tables of gens lo..hi of one domain)
+ * and their gc_refs: reference count minus references from the set,
+ * by position (gc_refs[base[gen - lo] + slot]).  An overcount (a
+ * traverse reporting more references than the count) wraps around:
+ * gc_refs > refcnt. */
+typedef struct pymgc_set {
+    uint16_t domain_id;
+    uint8_t lo, hi;
+    uint32_t base[PYMGC_TABLES];
+    uint32_t *gc_refs;          /* the domain's scratch array */
+} pymgc_set;
+
 static inline bool pymgc_in_set(const pymgc_head *h, const pymgc_set *s)
 {
     return h->domain_id == s->domain_id && (uint8_t)(h->gen - s->lo) <= (uint8_t)(s->hi - s->lo);
 }
 
-/* The first visit of an object in a pass (its epoch differs from the
- * pass's) starts its gc_refs at the reference count; the collector and
- * pym_gc_explain both subtract referrers from there. */
-static inline void pymgc_gc_refs_start(pymgc_head *h, const pymgc_set *s)
+static inline uint32_t pymgc_position(const pymgc_head *h, const pymgc_set *s)
 {
-    if (h->epoch != s->epoch) {
-        h->epoch = s->epoch;
-        h->gc_refs = h->refcnt;
-    }
+    return s->base[h->gen - s->lo] + h->slot;
 }
 
-/* gc_refs as the pass sees it: the reference count until a referrer in the
- * set has been subtracted. */
-static inline uint32_t pymgc_refs(const pymgc_head *h, const pymgc_set *s)
-{
-    return h->epoch == s->epoch ? h->gc_refs : h->refcnt;
-}
-
-/* ---- lists -------------------------------------------------------------- */
-static inline void pymgc_list_init(pymgc_head *list) { list->next = list->prev = list; }
-static inline bool pymgc_list_empty(const pymgc_head *list) { return list->next == list; }
-
-static inline void pymgc_list_insert(pymgc_head *h, pymgc_head *prev, pymgc_head *next)
-{
-    h->prev = prev;
-    h->next = next;
-    prev->next = h;
-    next->prev = h;
-}
-
-static inline void pymgc_list_append(pymgc_head *h, pymgc_head *list) { pymgc_list_insert(h, list->prev, list); }
-static inline void pymgc_list_prepend(pymgc_head *h, pymgc_head *list) { pymgc_list_insert(h, list, list->next); }
-
-static inline void pymgc_list_remove(pymgc_head *h)
-{
-    h->prev->next = h->next;
-    h->next->prev = h->prev;
-}
-
-static inline void pymgc_list_move(pymgc_head *h, pymgc_head *list)
-{
-    pymgc_list_remove(h);
-    pymgc_list_append(h, list);
-}
-
-/* Appends all of from to to; from becomes empty. */
-static inline void pymgc_list_merge(pymgc_head *from, pymgc_head *to)
-{
-    if (pymgc_list_empty(from))
-        return;
-    pymgc_head *to_last = to->prev;
-    to_last->next = from->next;
-    from->next->prev = to_last;
-    to->prev = from->prev;
-    from->prev->next = to;
-    pymgc_list_init(from);
-}
+/* Computes the gc_refs of the set of tables lo..hi of d: one walk of the
+ * tables, each object's traverse subtracting from its referents.  No user
+ * code but traverse may run until the set is done with. */
+PYMGC_HIDDEN void pymgc_set_gc_refs(pymgc_set *s, pymgc_domain *d, uint8_t lo, uint8_t hi);
 
 /* ---- domain.c ------------------------------------------------------------ */
 /* initial-exec: one %fs-relative load, no __tls_get_addr call (the core
@@ -239,7 +265,7 @@ static inline pymgc_domain *pymgc_domain_current(void)
 static inline pymgc_domain *pymgc_domain_of(const pymgc_head *h) { return pymgc_domains[h->domain_id]; }
 PYMGC_HIDDEN uint16_t pymgc_type_register(pym_type *type);
 
-/* The shared domain.  Its lock guards the generation lists, counts and
+/* The shared domain.  Its lock guards the generation tables, counts and
  * type table against threads inside it at the same time; everything else
  * (collection, the gc_api functions) runs "exclusive": every other thread
  * has left the domain or waits at its door. */
@@ -268,10 +294,6 @@ enum {
     PYMGC_SLOW_OWNER = 1,       /* PYM_GC_DEBUG_OWNER */
     PYMGC_SLOW_SHARED = 2,      /* the shared domain has been entered */
 };
-/* The first of n fresh epochs for n passes.  On wrap-around every stamp is
- * reset, so call it only when all tracked objects are on generation lists
- * (at the start of a collection, not in the middle). */
-PYMGC_HIDDEN uint8_t pymgc_next_epochs(pymgc_domain *d, unsigned n);
 PYMGC_HIDDEN void pymgc_fatal(const char *fmt, ...) __attribute__((noreturn, format(printf, 1, 2)));
 
 /* Allocation compares generation 0's count with one number: its threshold,
@@ -286,15 +308,17 @@ static inline void pymgc_set_gen0_trigger(pymgc_domain *d)
 /* ---- object.c ------------------------------------------------------------ */
 /* An object with extra bytes after type->size (interned bytes). */
 PYMGC_HIDDEN void *pymgc_new_extra(pym_type *type, size_t extra);
-PYMGC_HIDDEN void pymgc_track(pymgc_domain *d, pymgc_head *h);
 PYMGC_HIDDEN void pymgc_untrack(pymgc_domain *d, pymgc_head *h);
-/* The death of cyclic garbage whose clear has run: h is untracked and its
- * count is 1 (the collector's). */
-PYMGC_HIDDEN void pymgc_release_garbage(pymgc_domain *d, pymgc_head *h);
+/* The end of a batch of cyclic garbage whose clears have run: each
+ * object is untracked and holds one reference of the collector's, which
+ * goes.  One still referenced lives on, a container in the table of
+ * old_gen.  Called only by the collector (exclusive in the shared
+ * domain). */
+PYMGC_HIDDEN void pymgc_release_garbage(pymgc_domain *d, pymgc_head *const *batch, size_t n, uint8_t old_gen);
 
 /* Argument checks (issue 13): is obj, by its header, a live object of
  * this layer?  NULL, a misaligned pointer, a freed object or a pointer into
- * other memory (whose 32 bytes before it are readable) give false. */
+ * other memory (whose 16 bytes before it are readable) give false. */
 PYMGC_HIDDEN bool pymgc_is_object(const void *obj);
 /* NULL with errno = EINVAL unless obj is an object (then its header). */
 PYMGC_HIDDEN pymgc_head *pymgc_checked_head(const void *obj);
@@ -311,10 +335,10 @@ PYMGC_HIDDEN int pymgc_garbage_append(pymgc_domain *d, void *obj);
 /* ---- weakref.c ----------------------------------------------------------- */
 /* Refcount path: clear every weak reference to obj, then run callbacks. */
 PYMGC_HIDDEN void pymgc_weakrefs_clear_and_call(pymgc_domain *d, void *obj);
-/* Collector path: clear weak references to the TENTATIVE objects of list and
- * call the callbacks of those weak references that are not garbage.
- * Returns the number of callbacks run. */
-PYMGC_HIDDEN size_t pymgc_weakrefs_handle_unreachable(pymgc_domain *d, pymgc_head *list);
+/* Collector path: clear weak references to the objects of `unreachable`
+ * (the TENTATIVE table) and call the callbacks of those weak references
+ * that are not garbage.  Returns the number of callbacks run. */
+PYMGC_HIDDEN size_t pymgc_weakrefs_handle_unreachable(pymgc_domain *d, const pymgc_table *unreachable);
 
 /* ---- intern.c ------------------------------------------------------------ */
 PYMGC_HIDDEN extern pym_type pymgc_bytes_type;

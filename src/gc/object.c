@@ -4,7 +4,8 @@
  * reaches zero.
  *
  * Memory: header + object in one pym_malloc block, so objects live in
- * pymalloc's pools (the header is 32 bytes: the object stays 16-aligned).
+ * pymalloc's pools (the header is 16 bytes: the object stays 16-aligned).
+ * A container is also in its generation's table (table.c).
  *
  * Death (pym_dealloc_), CPython's order: untrack; finalize once (PEP 442)
  * with a temporary reference, and stop if the finalizer resurrected the
@@ -14,7 +15,7 @@
  * sees a dying object (what it refers to counts as held from outside).
  * Deep chains of deaths are flattened by a trashcan (dealloc_with_user_code).
  * An object with no user code to run (no finalize, dealloc or clear, no
- * weak reference) takes a short path: unlink, count, free.
+ * weak reference) takes a short path: out of its table, count, free.
  *
  * Speed: pym_new + pym_decref is compared with pym_malloc + pym_free in
  * `make bench-gc` (target under 2x).  The common allocation makes no call
@@ -71,58 +72,54 @@ static PYMGC_NOINLINE unsigned type_first_use(pymgc_domain *d, pym_type *type)
     return id;
 }
 
+/* Into generation 0, whose table has room. */
 static inline void track_locked(pymgc_domain *d, pymgc_head *h)
 {
-    h->gen = 0;
-    h->epoch = 0;
-    pymgc_list_append(h, &d->gens[0].head);
+    pymgc_table_push(&d->tables[0], h, 0);
 }
 
-void pymgc_track(pymgc_domain *d, pymgc_head *h)
+/* Into generation 0, aborting when its table cannot grow (pym_gc_track
+ * and a resurrection have no way to report the failure). */
+static void track_or_abort_locked(pymgc_domain *d, pymgc_head *h)
 {
-    pymgc_lock(d);
+    pymgc_table_reserve_n(&d->tables[0], 1);
     track_locked(d, h);
-    pymgc_unlock(d);
 }
 
 void pymgc_untrack(pymgc_domain *d, pymgc_head *h)
 {
     pymgc_lock(d);
-    pymgc_list_remove(h);
-    h->next = h->prev = NULL;
-    h->gen = PYMGC_GEN_UNTRACKED;
+    pymgc_table_remove(d, h);
     pymgc_unlock(d);
 }
 
-static inline void untrack_if_tracked_locked(pymgc_head *h)
+static inline void untrack_if_tracked_locked(pymgc_domain *d, pymgc_head *h)
 {
-    if (h->next) {
-        pymgc_list_remove(h);
-        h->next = h->prev = NULL;
-        h->gen = PYMGC_GEN_UNTRACKED;
-    }
+    if (pymgc_is_tracked(h))
+        pymgc_table_remove(d, h);
 }
 
 /* Out of line: the lock calls would make every death save registers. */
 static PYMGC_NOINLINE void untrack_if_tracked_shared(pymgc_domain *d, pymgc_head *h)
 {
     pthread_mutex_lock(&d->lock);
-    untrack_if_tracked_locked(h);
+    untrack_if_tracked_locked(d, h);
     pthread_mutex_unlock(&d->lock);
 }
 
-/* In the shared domain h->next is read only with the lock held: a
- * neighbour's unlinking writes it. */
+/* In the shared domain h->gen is read only with the lock held: a
+ * collection's sweep writes it. */
 static inline void untrack_if_tracked(pymgc_domain *d, pymgc_head *h)
 {
     if (pymgc_unlikely(d->shared))
         untrack_if_tracked_shared(d, h);
     else
-        untrack_if_tracked_locked(h);
+        untrack_if_tracked_locked(d, h);
 }
 
 /* The header of a new object, its tracking and its accounting (generation
- * 0's count is the caller's). */
+ * 0's count is the caller's; a container needs room in generation 0's
+ * table). */
 static inline void *init_object(pymgc_domain *d, pymgc_head *h, unsigned id, bool container, size_t extra,
                                uint8_t tag)
 {
@@ -139,7 +136,7 @@ static inline void *init_object(pymgc_domain *d, pymgc_head *h, unsigned id, boo
 
 /* new_object past pym_malloc, when anything is out of the ordinary: first
  * object of its type or thread, an object size that needs memset, a
- * collection to run. */
+ * collection to run, generation 0's table full. */
 static PYMGC_NOINLINE void *new_object_slow(pym_type *type, pymgc_head *h, size_t size, size_t extra)
 {
     pymgc_domain *d = pymgc_domain_current();
@@ -156,6 +153,14 @@ static PYMGC_NOINLINE void *new_object_slow(pym_type *type, pymgc_head *h, size_
     }
     memset(h + 1, 0, size);
     pymgc_lock(d);
+    if (container && !pymgc_table_reserve(&d->tables[0])) {
+        if (d->gens[0].count > 0)
+            d->gens[0].count--;
+        pymgc_unlock(d);
+        pym_free(h);
+        errno = ENOMEM;
+        return NULL;
+    }
     void *obj = init_object(d, h, id, container, extra,
                             d->shared ? PYMGC_TAG_SHARED : PYMGC_TAG_LOCAL);
     pymgc_unlock(d);
@@ -186,7 +191,8 @@ static PYMGC_ALWAYS_INLINE void *new_object(pym_type *type, size_t extra)
     unsigned id = __atomic_load_n(&type->pymgc_type_id, __ATOMIC_ACQUIRE);
     bool container = type->traverse != NULL;
     if (pymgc_unlikely(!d || id == 0 || id >= d->fast_type_ids || size - 16 > 48 ||
-                      (container && d->gens[0].count >= d->gen0_trigger)))
+                      (container && (d->gens[0].count >= d->gen0_trigger ||
+                                     d->tables[0].len == d->tables[0].capacity))))
         return new_object_slow(type, h, size, extra);
     /* 16 to 64 bytes: two or four 16-byte stores, overlapping. */
     static const char zeros[16];
@@ -212,6 +218,19 @@ void *pym_new(pym_type *type)
     return new_object(type, 0);
 }
 
+/* A header that no argument check takes for an object's any more: type,
+ * domain, generation, flags and tag (bytes 8-15) zeroed in one 8-byte
+ * store.  One store, not a byte for the tag: pym_free reads the block's
+ * second word, and a load that overlaps a narrower store still in flight
+ * waits for it (no store-to-load forwarding), ~10 ns per death. */
+static inline void header_clear_identity(pymgc_head *h)
+{
+    static const uint64_t zero;
+    _Static_assert(offsetof(pymgc_head, type_id) == 8 && sizeof(pymgc_head) == 16,
+                   "type, domain, gen, flags, marked and tag fill bytes 8-15");
+    memcpy(&h->type_id, &zero, sizeof zero);
+}
+
 /* The end of every death: the counters, and the block back to pymalloc.
  * release_unlocked: a thread's own domain (or the caller holds the lock);
  * release: any domain. */
@@ -220,7 +239,7 @@ static inline void release_unlocked(pymgc_domain *d, pymgc_head *h, const pym_ty
     if (t->traverse && d->gens[0].count > 0)
         d->gens[0].count--;
     d->type_counts[h->type_id].objects--;
-    h->tag = 0;
+    header_clear_identity(h);
     pym_free(h);
 }
 
@@ -235,7 +254,7 @@ static inline void release(pymgc_domain *d, pymgc_head *h, const pym_type *t)
         d->gens[0].count--;
     d->type_counts[h->type_id].objects--;
     pymgc_unlock(d);
-    h->tag = 0;
+    header_clear_identity(h);
     pym_free(h);
 }
 
@@ -247,6 +266,22 @@ static inline void release(pymgc_domain *d, pymgc_head *h, const pym_type *t)
 #define PYMGC_TRASH_DEPTH 50
 static PYMGC_TLS unsigned dealloc_depth;
 static PYMGC_TLS pymgc_head *trash;
+
+/* A parked object is dead and untracked: its first 8 bytes (count and
+ * slot, read by no one) link it to the next parked one. */
+static inline void trash_push(pymgc_head *h)
+{
+    memcpy(h, &trash, sizeof trash);
+    trash = h;
+}
+
+static inline pymgc_head *trash_pop(void)
+{
+    pymgc_head *h = trash;
+    memcpy(&trash, h, sizeof trash);
+    h->refcnt = 0;
+    return h;
+}
 
 /* A death that runs user code: finalize once (PEP 442), and stop if it
  * resurrected the object; weak references and their callbacks; dealloc or
@@ -263,8 +298,8 @@ static PYMGC_ALWAYS_INLINE void die_with_user_code(pymgc_domain *d, pymgc_head *
             /* Resurrected: it lives on, tracked if it is a container. */
             if (t->traverse) {
                 pymgc_lock(d);
-                if (!h->next)
-                    track_locked(d, h);
+                if (!pymgc_is_tracked(h))
+                    track_or_abort_locked(d, h);
                 pymgc_unlock(d);
             }
             dealloc_depth--;
@@ -288,17 +323,14 @@ static PYMGC_NOINLINE void dealloc_with_user_code(pymgc_domain *d, pymgc_head *h
 {
     untrack_if_tracked(d, h);
     if (dealloc_depth >= PYMGC_TRASH_DEPTH) {
-        h->prev = trash;
-        trash = h;
+        trash_push(h);
         return;
     }
     die_with_user_code(d, h, t);
     if (trash != NULL && dealloc_depth == 0) {
         while (trash) {
-            pymgc_head *parked = trash;
-            trash = parked->prev;
-            parked->prev = NULL;
-            die_with_user_code(d, parked, pymgc_type_of(parked));
+            pymgc_head *parked = trash_pop();
+            die_with_user_code(pymgc_domain_of(parked), parked, pymgc_type_of(parked));
         }
     }
 }
@@ -355,8 +387,8 @@ void pym_dealloc_(void *obj)
     if (t->finalize || t->dealloc || t->clear || (h->flags & PYMGC_FLAG_WEAKREFS)) {
         dealloc_with_user_code(d, h, t);
     } else {
-        if (h->next)    /* no code will see the header again */
-            pymgc_list_remove(h);
+        if (pymgc_is_tracked(h))
+            pymgc_table_remove(d, h);
         release_unlocked(d, h, t);
     }
 }
@@ -370,21 +402,34 @@ static PYMGC_NOINLINE void dealloc_shared(pymgc_head *h)
     dealloc_with_user_code(pymgc_domain_of(h), h, pymgc_type_of(h));
 }
 
-void pymgc_release_garbage(pymgc_domain *d, pymgc_head *h)
+/* One loop here rather than a call per object from the collector: the
+ * common death (no user code left) is release() inlined. */
+void pymgc_release_garbage(pymgc_domain *d, pymgc_head *const *batch, size_t n, uint8_t old_gen)
 {
-    pym_type *t = pymgc_type_of(h);
-    if (t->dealloc || (h->flags & PYMGC_FLAG_WEAKREFS) ||
-        (t->finalize && !(h->flags & PYMGC_FLAG_FINALIZED))) {
-        if (h->tag == PYMGC_TAG_SHARED)
-            dealloc_shared(h);
-        else
-            pym_dealloc_(h + 1);
-        return;
+    for (size_t i = 0; i < n; i++) {
+        pymgc_head *h = batch[i];
+        pym_type *t = pymgc_type_of(h);
+        if (h->refcnt > 1) {
+            /* Still referenced (a clear or a death elsewhere kept it): it
+             * lives on, in the older generation if it is a container. */
+            h->refcnt--;
+            if (!pymgc_is_tracked(h) && t->traverse) {
+                pymgc_table_reserve_n(&d->tables[old_gen], 1);
+                pymgc_table_push(&d->tables[old_gen], h, old_gen);
+            }
+        } else if (t->dealloc || (h->flags & PYMGC_FLAG_WEAKREFS) ||
+                   (t->finalize && !(h->flags & PYMGC_FLAG_FINALIZED))) {
+            if (h->tag == PYMGC_TAG_SHARED)
+                dealloc_shared(h);
+            else
+                pym_dealloc_(h + 1);
+        } else {
+            /* Nothing left to run: its clear (the stand-in for a missing
+             * dealloc) has just run. */
+            h->refcnt = 0;
+            release(d, h, t);
+        }
     }
-    /* Nothing left to run: its clear (the stand-in for a missing dealloc)
-     * has just run. */
-    h->refcnt = 0;
-    release(d, h, t);
 }
 
 void pym_decref_checked_(void *obj)
@@ -415,7 +460,7 @@ bool pymgc_is_object(const void *obj)
     if (__atomic_load_n(&h->refcnt, __ATOMIC_RELAXED) == 0 || !__atomic_load_n(&pymgc_types[h->type_id], __ATOMIC_ACQUIRE) ||
         !__atomic_load_n(&pymgc_domains[h->domain_id], __ATOMIC_ACQUIRE))
         return false;
-    return h->gen <= PYMGC_GEN_FINAL || h->gen == PYMGC_GEN_UNTRACKED;
+    return h->gen <= PYMGC_GEN_UNCOLLECTABLE || h->gen == PYMGC_GEN_UNTRACKED;
 }
 
 pymgc_head *pymgc_checked_head(const void *obj)
@@ -442,8 +487,10 @@ pym_type *pym_typeof(const void *obj)
 void pym_immortalize(void *obj)
 {
     pymgc_head *h = pymgc_required_head(obj, "pym_immortalize");
-    if (h->next)
-        pymgc_untrack(pymgc_domain_of(h), h);
+    pymgc_domain *d = pymgc_domain_of(h);
+    pymgc_lock(d);
+    untrack_if_tracked_locked(d, h);
+    pymgc_unlock(d);
     __atomic_store_n(&h->refcnt, PYMGC_IMMORTAL, __ATOMIC_RELAXED);
 }
 
@@ -460,7 +507,7 @@ int pym_gc_is_tracked(const void *obj)
         return -1;
     pymgc_domain *d = pymgc_domain_of(h);
     pymgc_lock(d);
-    int tracked = h->next != NULL;
+    int tracked = pymgc_is_tracked(h);
     pymgc_unlock(d);
     return tracked;
 }
@@ -478,9 +525,9 @@ void pym_gc_track(void *obj)
         check_owner(h, "track");
     pymgc_domain *d = pymgc_domain_of(h);
     pymgc_lock(d);
-    if (!h->next && pymgc_type_of(h)->traverse &&
+    if (!pymgc_is_tracked(h) && pymgc_type_of(h)->traverse &&
         __atomic_load_n(&h->refcnt, __ATOMIC_RELAXED) != PYMGC_IMMORTAL)
-        track_locked(d, h);
+        track_or_abort_locked(d, h);
     pymgc_unlock(d);
 }
 
@@ -491,10 +538,6 @@ void pym_gc_untrack(void *obj)
         check_owner(h, "untrack");
     pymgc_domain *d = pymgc_domain_of(h);
     pymgc_lock(d);
-    if (h->next) {
-        pymgc_list_remove(h);
-        h->next = h->prev = NULL;
-        h->gen = PYMGC_GEN_UNTRACKED;
-    }
+    untrack_if_tracked_locked(d, h);
     pymgc_unlock(d);
 }

@@ -150,11 +150,12 @@ void pymgc_weakrefs_clear_and_call(pymgc_domain *d, void *obj)
     run_callbacks(pending);
 }
 
-size_t pymgc_weakrefs_handle_unreachable(pymgc_domain *d, pymgc_head *list)
+size_t pymgc_weakrefs_handle_unreachable(pymgc_domain *d, const pymgc_table *unreachable)
 {
     pymgc_weakref *pending = NULL, **tail = &pending;
-    for (pymgc_head *h = list->next; h != list; h = h->next) {
-        if (h->flags & PYMGC_FLAG_WEAKREFS)
+    for (uint32_t i = 0; i < unreachable->len; i++) {
+        pymgc_head *h = unreachable->items[i];
+        if (h && (h->flags & PYMGC_FLAG_WEAKREFS))
             tail = clear_list(d, pymgc_object_of(h), tail, true);
     }
     return run_callbacks(pending);

@@ -13,6 +13,10 @@
 #include <cmocka.h>
 #include "pymalloc_gc.h"
 
+/* The hidden header in front of every object (pymalloc_gc.h: "a hidden
+ * 16-byte header"), which the per-type byte counts include. */
+#define GC_HEADER_BYTES 16
+
 #define NODE_SLOTS 4
 
 typedef struct node {

@@ -96,7 +96,7 @@ static void interned_bytes_are_accounted_with_their_length(void **state)
     void *b = pym_intern(text, len);
     assert_int_equal(type_row(bytes_type, &row), 1);
     assert_int_equal(row.objects, before_objects + 1);
-    assert_int_equal(row.bytes, before_bytes + 32 + bytes_type->size + len + 1);
+    assert_int_equal(row.bytes, before_bytes + GC_HEADER_BYTES + bytes_type->size + len + 1);
     pym_decref(b);
     assert_int_equal(type_row(bytes_type, &row), 1);
     assert_int_equal(row.objects, before_objects);

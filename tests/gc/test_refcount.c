@@ -152,7 +152,7 @@ static void per_type_accounting_follows_births_and_deaths(void **state)
     void *a = pym_new(&leaf_type), *b = pym_new(&leaf_type);
     assert_int_equal(type_row(&leaf_type, &row), 1);
     assert_int_equal(row.objects, 2);
-    assert_int_equal(row.bytes, 2 * (32 + 24));
+    assert_int_equal(row.bytes, 2 * (GC_HEADER_BYTES + 24));
     node *n = node_new();
     pym_gc_collect(0);      /* n survives into generation 1 */
     assert_int_equal(type_row(&node_type, &row), 1);

@@ -21,12 +21,12 @@ static long resident_bytes(void)
 static void full_collection_returns_freed_pools_to_the_kernel(void **state)
 {
     (void)state;
-    enum { CYCLES = 100000, PER_CYCLE = 4 };   /* 400,000 objects of 80 bytes */
+    enum { CYCLES = 100000, PER_CYCLE = 4 };   /* 400,000 objects of 64 bytes */
     pym_gc_disable();
     for (int i = 0; i < CYCLES; i++)
         pym_decref(ring_new(PER_CYCLE));
     long before = resident_bytes();
-    long garbage_bytes = (long)CYCLES * PER_CYCLE * (long)(32 + sizeof(node));
+    long garbage_bytes = (long)CYCLES * PER_CYCLE * (long)(GC_HEADER_BYTES + sizeof(node));
     assert_int_equal(pym_gc_collect(2), CYCLES * PER_CYCLE);
     long after = resident_bytes();
     print_message("# RSS %ld KiB -> %ld KiB after collecting %ld KiB of objects\n",
