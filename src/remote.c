@@ -8,9 +8,11 @@
  *                  addresses' low 16 bits << 16 | the head block's offset in
  *                  the pool | PYM_REMOTE_FULL.  The blocks are linked
  *                  through their first word as on the free list
- *                  (freelist.h), the last one to NULL.  Pushed with one CAS by any thread, taken whole
- *                  with one exchange by the owner (pymi_remote_take), so
- *                  there is no ABA: nobody pops single blocks.  The count
+ *                  (freelist.h), the last one to NULL.  Pushed with one
+ *                  CAS by any thread (a batch at a time: heap.c's outbox),
+ *                  taken whole with one exchange by the owner
+ *                  (pymi_remote_take), so there is no ABA: nobody pops
+ *                  single blocks.  The count
  *                  in the word spares the owner a walk of the list: a walk
  *                  is one cache miss per block, each on a line the freeing
  *                  thread's core holds (it was most of the owner's time in
