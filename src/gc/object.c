@@ -220,9 +220,7 @@ void *pym_new(pym_type *type)
 
 /* A header that no argument check takes for an object's any more: type,
  * domain, generation, flags and tag (bytes 8-15) zeroed in one 8-byte
- * store.  One store, not a byte for the tag: pym_free reads the block's
- * second word, and a load that overlaps a narrower store still in flight
- * waits for it (no store-to-load forwarding), ~10 ns per death. */
+ * store. */
 static inline void header_clear_identity(pymgc_head *h)
 {
     static const uint64_t zero;
