@@ -133,23 +133,23 @@ static void light_activity(size_t size)
     }
 }
 
-/* count blocks of size, each written whole (so resident), in a table that
- * does not come from the allocator under test. */
-static void **fill_blocks(size_t count, size_t size)
+/* count blocks of size, each written whole (so resident), into a table
+ * that does not come from the allocator under test and is resident before
+ * the start figure is read (table_alloc writes it). */
+static void fill_blocks(void **blocks, size_t count, size_t size)
 {
-    void **blocks = table_alloc(count * sizeof *blocks);
     for (size_t i = 0; i < count; i++) {
         blocks[i] = checked_malloc(size);
         memset(blocks[i], (int)(i & 0xFF), size);
     }
-    return blocks;
 }
 
 static int run_allfree(size_t mib, size_t size)
 {
     size_t count = (mib << 20) / size;
+    void **blocks = table_alloc(count * sizeof *blocks);
     long start = rss_kib();
-    void **blocks = fill_blocks(count, size);
+    fill_blocks(blocks, count, size);
     long peak = rss_kib();
     for (size_t i = 0; i < count; i++)
         free(blocks[i]);
@@ -169,8 +169,9 @@ static int run_oldest90(size_t mib, size_t size)
 {
     size_t count = (mib << 20) / size;
     size_t freed = count / 10 * 9;
+    void **blocks = table_alloc(count * sizeof *blocks);
     long start = rss_kib();
-    void **blocks = fill_blocks(count, size);
+    fill_blocks(blocks, count, size);
     long peak = rss_kib();
     for (size_t i = 0; i < freed; i++)
         free(blocks[i]);
