@@ -133,58 +133,36 @@ static void light_activity(size_t size)
     }
 }
 
-/* count blocks of size, each written whole (so resident), into a table
- * that does not come from the allocator under test and is resident before
- * the start figure is read (table_alloc writes it). */
-static void fill_blocks(void **blocks, size_t count, size_t size)
+/* allfree and oldest90: allocate mib MiB of size-byte blocks, each written
+ * whole (so resident), in a table that does not come from the allocator
+ * under test and is resident before the start figure is read (table_alloc
+ * writes it); free the oldest freed_tenths tenths of them (10: all, for
+ * allfree), read RSS right after and after the light second; free the
+ * rest. */
+static int run_free_oldest(const char *name, size_t mib, size_t size, size_t freed_tenths)
 {
+    size_t count = (mib << 20) / size;
+    size_t freed = freed_tenths == 10 ? count : count / 10 * freed_tenths;
+    void **blocks = table_alloc(count * sizeof *blocks);
+    long start = rss_kib();
     for (size_t i = 0; i < count; i++) {
         blocks[i] = checked_malloc(size);
         memset(blocks[i], (int)(i & 0xFF), size);
     }
-}
-
-static int run_allfree(size_t mib, size_t size)
-{
-    size_t count = (mib << 20) / size;
-    void **blocks = table_alloc(count * sizeof *blocks);
-    long start = rss_kib();
-    fill_blocks(blocks, count, size);
-    long peak = rss_kib();
-    for (size_t i = 0; i < count; i++)
-        free(blocks[i]);
-    long after = rss_kib();
-    light_activity(size);
-    long after_light = rss_kib();
-    result("allfree", "requested_kib", (long)((count * size) >> 10));
-    result("allfree", "start_kib", start);
-    result("allfree", "peak_kib", peak);
-    result("allfree", "after_free_kib", after);
-    result("allfree", "after_light_kib", after_light);
-    result("allfree", "hwm_kib", peak_rss_kib());
-    return 0;
-}
-
-static int run_oldest90(size_t mib, size_t size)
-{
-    size_t count = (mib << 20) / size;
-    size_t freed = count / 10 * 9;
-    void **blocks = table_alloc(count * sizeof *blocks);
-    long start = rss_kib();
-    fill_blocks(blocks, count, size);
     long peak = rss_kib();
     for (size_t i = 0; i < freed; i++)
         free(blocks[i]);
     long after = rss_kib();
     light_activity(size);
     long after_light = rss_kib();
-    result("oldest90", "requested_kib", (long)((count * size) >> 10));
-    result("oldest90", "live_request_kib", (long)(((count - freed) * size) >> 10));
-    result("oldest90", "start_kib", start);
-    result("oldest90", "peak_kib", peak);
-    result("oldest90", "after_free_kib", after);
-    result("oldest90", "after_light_kib", after_light);
-    result("oldest90", "hwm_kib", peak_rss_kib());
+    result(name, "requested_kib", (long)((count * size) >> 10));
+    if (freed < count)
+        result(name, "live_request_kib", (long)(((count - freed) * size) >> 10));
+    result(name, "start_kib", start);
+    result(name, "peak_kib", peak);
+    result(name, "after_free_kib", after);
+    result(name, "after_light_kib", after_light);
+    result(name, "hwm_kib", peak_rss_kib());
     for (size_t i = freed; i < count; i++)
         free(blocks[i]);
     return 0;
@@ -322,9 +300,9 @@ static int run_churn(size_t objects)
 int main(int argc, char **argv)
 {
     if (argc == 4 && strcmp(argv[1], "allfree") == 0)
-        return run_allfree(strtoul(argv[2], NULL, 10), strtoul(argv[3], NULL, 10));
+        return run_free_oldest("allfree", strtoul(argv[2], NULL, 10), strtoul(argv[3], NULL, 10), 10);
     if (argc == 4 && strcmp(argv[1], "oldest90") == 0)
-        return run_oldest90(strtoul(argv[2], NULL, 10), strtoul(argv[3], NULL, 10));
+        return run_free_oldest("oldest90", strtoul(argv[2], NULL, 10), strtoul(argv[3], NULL, 10), 9);
     if (argc == 3 && strcmp(argv[1], "churn") == 0)
         return run_churn(strtoul(argv[2], NULL, 10));
     if (argc == 4 && strcmp(argv[1], "xthread-mixed") == 0)
