@@ -73,38 +73,27 @@ static void expect_abort(int (*body)(void *), const char *name)
 
 static void *victim, *second;
 
-static void *free_victim_twice(void *arg)
+/* The other thread's frees, one letter each: v for victim, s for second. */
+static void *free_in_order(void *order)
 {
-    (void)arg;
-    pym_free(victim);
-    pym_free(victim);
+    for (const char *c = order; *c != '\0'; c++)
+        pym_free(*c == 'v' ? victim : second);
     return NULL;
 }
 
-static void *free_victim_second_victim(void *arg)
-{
-    (void)arg;
-    pym_free(victim);
-    pym_free(second);
-    pym_free(victim);
-    return NULL;
-}
-
-static void *free_victim_once(void *arg)
-{
-    (void)arg;
-    pym_free(victim);
-    return NULL;
-}
-
-/* The owner allocates the class afterwards, reaching the remote frees. */
-static int owner_allocates(void *(*other)(void *))
+/* The owner allocates two blocks, frees the victim itself first when
+ * owner_first, lets another thread free in `order`, then allocates the
+ * class, reaching the remote frees. */
+static int owner_allocates(const char *order, int owner_first)
 {
     no_core_dump();
     victim = pym_malloc(48);
     second = pym_malloc(48);
+    if (owner_first)
+        pym_free(victim);
     pthread_t thread;
-    if (pthread_create(&thread, NULL, other, NULL) != 0 || pthread_join(thread, NULL) != 0)
+    if (pthread_create(&thread, NULL, free_in_order, (void *)order) != 0 ||
+        pthread_join(thread, NULL) != 0)
         return 2;
     for (int i = 0; i < 1000; i++)
         sink = pym_malloc(48);
@@ -114,29 +103,20 @@ static int owner_allocates(void *(*other)(void *))
 static int remote_double_free(void *arg)
 {
     (void)arg;
-    return owner_allocates(free_victim_twice);
+    return owner_allocates("vv", 0);
 }
 
 static int remote_non_adjacent_double_free(void *arg)
 {
     (void)arg;
-    return owner_allocates(free_victim_second_victim);
+    return owner_allocates("vsv", 0);
 }
 
 /* Freed by its owner, then again by another thread. */
 static int local_then_remote_double_free(void *arg)
 {
     (void)arg;
-    no_core_dump();
-    victim = pym_malloc(48);
-    sink = pym_malloc(48);
-    pym_free(victim);
-    pthread_t thread;
-    if (pthread_create(&thread, NULL, free_victim_once, NULL) != 0 || pthread_join(thread, NULL) != 0)
-        return 2;
-    for (int i = 0; i < 1000; i++)
-        sink = pym_malloc(48);
-    return 0;
+    return owner_allocates("v", 1);
 }
 
 /* ---- item 2: non-adjacent double free in the owner thread ------------------ */
