@@ -20,6 +20,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "tap.h"
+
 typedef struct deadline_result {
     int timed_out;   /* 1: killed at the deadline (a hang) */
     int status;      /* waitpid status otherwise */
@@ -73,6 +75,22 @@ static inline int deadline_run(int (*body)(void *), void *arg, unsigned timeout_
         continue;
     close(pidfd);
     return 0;
+}
+
+/* Runs body with the deadline and makes it one TAP check, `name`: it ended
+ * in time with exit status 0.  A note says how it ended.  Returns the
+ * check's result. */
+static inline int deadline_check(int (*body)(void *), unsigned timeout_s, const char *name)
+{
+    deadline_result_t r;
+    int started = deadline_run(body, NULL, timeout_s, &r) == 0;
+    int exited = started && !r.timed_out && WIFEXITED(r.status);
+    char note[160];
+    snprintf(note, sizeof note, "%s after %.1f s (limit %u s), exit status %d",
+             !started ? "not started" : r.timed_out ? "HUNG, killed" : "ended",
+             started ? r.seconds : 0.0, timeout_s, exited ? WEXITSTATUS(r.status) : -1);
+    tap_note(note);
+    return tap_check(exited && WEXITSTATUS(r.status) == 0, name);
 }
 
 #endif /* PYM_TEST_DEADLINE_H */

@@ -238,18 +238,6 @@ static int heaps_lock_case(void *arg)
     return free_blocks(exited, PRE_BLOCKS, 3) ? 0 : 6;
 }
 
-static void check_case(int (*body)(void *), const char *name)
-{
-    deadline_result_t r;
-    int started = deadline_run(body, NULL, TIMEOUT_S, &r) == 0;
-    char note[160];
-    snprintf(note, sizeof note, "%s after %.1f s (limit %d s), exit status %d",
-             !started ? "not started" : r.timed_out ? "HUNG, killed" : "ended", started ? r.seconds : 0.0,
-             TIMEOUT_S, started && !r.timed_out && WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1);
-    tap_note(note);
-    tap_check(started && !r.timed_out && WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, name);
-}
-
 int main(void)
 {
     tap_plan(2);
@@ -259,9 +247,11 @@ int main(void)
                  "pymalloc is disabled");
         return 0;
     }
-    check_case(arena_lock_case, "fork while another thread holds the arena lock: the child "
-                                "frees, allocates from new arenas only, starts a thread");
-    check_case(heaps_lock_case, "fork while another thread holds the heap list lock and an abandoned "
-                                "heap's lock: the child frees into the orphaned heap, starts threads");
+    deadline_check(arena_lock_case, TIMEOUT_S,
+                   "fork while another thread holds the arena lock: the child frees, allocates "
+                   "from new arenas only, starts a thread");
+    deadline_check(heaps_lock_case, TIMEOUT_S,
+                   "fork while another thread holds the heap list lock and an abandoned heap's "
+                   "lock: the child frees into the orphaned heap, starts threads");
     return tap_exit_status();
 }

@@ -171,18 +171,6 @@ static int plain_fork(void *arg)
     return pid > 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0 ? 0 : 1;
 }
 
-static void check_run(int (*body)(void *), const char *name)
-{
-    deadline_result_t r;
-    int started = deadline_run(body, NULL, TIMEOUT_S, &r) == 0;
-    char note[160];
-    snprintf(note, sizeof note, "%s after %.1f s (limit %d s), status %d",
-             !started ? "not started" : r.timed_out ? "HUNG, killed" : "ended", started ? r.seconds : 0.0,
-             TIMEOUT_S, started && !r.timed_out ? r.status : -1);
-    tap_note(note);
-    tap_check(started && !r.timed_out && WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0, name);
-}
-
 int main(void)
 {
 #ifdef FORK_TEST_PRELOAD
@@ -204,8 +192,10 @@ int main(void)
     tap_skip("fork in a signal handler that interrupted malloc, free or fork: no deadlock",
              "ASan's fork interceptor is not reentrant from a signal handler");
 #else
-    check_run(scenario, "fork in a signal handler that interrupted malloc, free or fork: no deadlock");
+    deadline_check(scenario, TIMEOUT_S,
+                   "fork in a signal handler that interrupted malloc, free or fork: no deadlock");
 #endif
-    check_run(plain_fork, "the child of a single-threaded fork frees old blocks and allocates");
+    deadline_check(plain_fork, TIMEOUT_S,
+                   "the child of a single-threaded fork frees old blocks and allocates");
     return tap_exit_status();
 }
