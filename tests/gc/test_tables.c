@@ -51,6 +51,18 @@ static void untrack_some(node **kept, long n, long step, int gen)
         assert_int_equal(pym_gc_is_tracked(kept[i]), i % step != 0);
 }
 
+/* The n kept objects are all of generation gen, in tracking order; then
+ * some are untracked (untrack_some) and all released. */
+static void expect_in_order_then_release(node **kept, long n, int gen, long untrack_step)
+{
+    walk w = walk_generation(gen);
+    assert_int_equal(w.count, n);
+    assert_int_equal(w.out_of_order, 0);
+    untrack_some(kept, n, untrack_step, gen);
+    for (long i = 0; i < n; i++)
+        pym_decref(kept[i]);
+}
+
 enum { N = 30000 };
 static node *kept[N];
 
@@ -83,12 +95,7 @@ static void deaths_compact_the_table_and_keep_the_order(void **state)
             kept[survivors++] = kept[i];
         }
     }
-    w = walk_generation(0);
-    assert_int_equal(w.count, survivors);
-    assert_int_equal(w.out_of_order, 0);
-    untrack_some(kept, survivors, 7, 0);
-    for (long i = 0; i < survivors; i++)
-        pym_decref(kept[i]);
+    expect_in_order_then_release(kept, survivors, 0, 7);
     assert_int_equal(walk_generation(0).count, 0);
 }
 
@@ -138,12 +145,7 @@ static void collections_keep_the_survivors_order(void **state)
     }
     n = drop_some(kept, n, every_fourth);   /* holes in generation 2 */
     assert_int_equal(pym_gc_collect(2), garbage);
-    w = walk_generation(2);
-    assert_int_equal(w.count, n);
-    assert_int_equal(w.out_of_order, 0);
-    untrack_some(kept, n, 3, 2);
-    for (long i = 0; i < n; i++)
-        pym_decref(kept[i]);
+    expect_in_order_then_release(kept, n, 2, 3);
 }
 
 static void freeze_and_unfreeze_keep_the_order(void **state)

@@ -226,6 +226,12 @@ static int words_reveal_nothing(void *const *blocks, size_t n, uintptr_t guard)
     return 0;
 }
 
+static void malloc_guard_blocks(void **blocks)
+{
+    for (size_t i = 0; i < GUARD_BLOCKS; i++)
+        blocks[i] = pym_malloc(48);
+}
+
 static int fresh_blocks_hide_the_guard(void *arg)
 {
     (void)arg;
@@ -233,8 +239,7 @@ static int fresh_blocks_hide_the_guard(void *arg)
     if (guard == 0)
         return 2;
     static void *blocks[GUARD_BLOCKS];
-    for (size_t i = 0; i < GUARD_BLOCKS; i++)
-        blocks[i] = pym_malloc(48);
+    malloc_guard_blocks(blocks);
     return words_reveal_nothing(blocks, GUARD_BLOCKS, guard);
 }
 
@@ -245,12 +250,10 @@ static int reused_blocks_hide_the_guard(void *arg)
     if (guard == 0)
         return 2;
     static void *blocks[GUARD_BLOCKS];
-    for (size_t i = 0; i < GUARD_BLOCKS; i++)
-        blocks[i] = pym_malloc(48);
+    malloc_guard_blocks(blocks);
     for (size_t i = 0; i < GUARD_BLOCKS; i++)
         pym_free(blocks[i]);
-    for (size_t i = 0; i < GUARD_BLOCKS; i++)
-        blocks[i] = pym_malloc(48);
+    malloc_guard_blocks(blocks);
     return words_reveal_nothing(blocks, GUARD_BLOCKS, guard);
 }
 
