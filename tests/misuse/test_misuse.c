@@ -232,29 +232,32 @@ static void malloc_guard_blocks(void **blocks)
         blocks[i] = pym_malloc(48);
 }
 
-static int fresh_blocks_hide_the_guard(void *arg)
+/* 200 blocks of 48 bytes, fresh, or (reused) freed and allocated again. */
+static int guard_blocks_case(int reused)
 {
-    (void)arg;
     uintptr_t guard = pointer_guard();
     if (guard == 0)
         return 2;
     static void *blocks[GUARD_BLOCKS];
     malloc_guard_blocks(blocks);
+    if (reused) {
+        for (size_t i = 0; i < GUARD_BLOCKS; i++)
+            pym_free(blocks[i]);
+        malloc_guard_blocks(blocks);
+    }
     return words_reveal_nothing(blocks, GUARD_BLOCKS, guard);
+}
+
+static int fresh_blocks_hide_the_guard(void *arg)
+{
+    (void)arg;
+    return guard_blocks_case(0);
 }
 
 static int reused_blocks_hide_the_guard(void *arg)
 {
     (void)arg;
-    uintptr_t guard = pointer_guard();
-    if (guard == 0)
-        return 2;
-    static void *blocks[GUARD_BLOCKS];
-    malloc_guard_blocks(blocks);
-    for (size_t i = 0; i < GUARD_BLOCKS; i++)
-        pym_free(blocks[i]);
-    malloc_guard_blocks(blocks);
-    return words_reveal_nothing(blocks, GUARD_BLOCKS, guard);
+    return guard_blocks_case(1);
 }
 
 static void expect_clean(int (*body)(void *), const char *name)
