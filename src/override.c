@@ -1,7 +1,8 @@
 /*
  * override.c -- the C library's allocation names, for LD_PRELOAD and for
  * programs linked with libpymalloc.a.  Glue only: every function calls the
- * pym_* implementation (alloc.c) or forwards to glibc.
+ * pym_* implementation (alloc.c) or forwards to glibc; and the check of
+ * whether the program's calls reach our malloc at all (pymi_override_lost).
  *
  * All definitions sit in this one object file on purpose: a static link
  * that needs `malloc` pulls the whole set, so a program can never end up
@@ -21,6 +22,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <link.h>
 #include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,14 +44,71 @@ PYM_PUBLIC void free(void *ptr)
 extern __typeof(malloc) pymi_malloc_ours
     __attribute__((alias("malloc"), visibility("hidden"), malloc, nothrow, leaf));
 
+/* The address of `name` as object `info` defines it (not merely imports
+ * it), from its GNU hash table; NULL when it does not define it. */
+static void *defined_in(const struct dl_phdr_info *info, const char *name)
+{
+    const ElfW(Dyn) *dyn = NULL;
+    for (int i = 0; i < info->dlpi_phnum; i++)
+        if (info->dlpi_phdr[i].p_type == PT_DYNAMIC)
+            dyn = (const ElfW(Dyn) *)(info->dlpi_addr + info->dlpi_phdr[i].p_vaddr);
+    const ElfW(Sym) *symtab = NULL;
+    const char *strtab = NULL;
+    const uint32_t *hash = NULL;
+    for (; dyn != NULL && dyn->d_tag != DT_NULL; dyn++) {
+        /* ld.so relocates these in place, but not in the vDSO. */
+        ElfW(Addr) ptr = dyn->d_un.d_ptr < info->dlpi_addr ? info->dlpi_addr + dyn->d_un.d_ptr
+                                                           : dyn->d_un.d_ptr;
+        if (dyn->d_tag == DT_SYMTAB)
+            symtab = (const ElfW(Sym) *)ptr;
+        else if (dyn->d_tag == DT_STRTAB)
+            strtab = (const char *)ptr;
+        else if (dyn->d_tag == DT_GNU_HASH)
+            hash = (const uint32_t *)ptr;
+    }
+    if (symtab == NULL || strtab == NULL || hash == NULL)
+        return NULL;
+    uint32_t h = 5381;
+    for (const unsigned char *c = (const unsigned char *)name; *c != '\0'; c++)
+        h = h * 33 + *c;
+    uint32_t nbuckets = hash[0], symoffset = hash[1], bloom_words = hash[2];
+    const uint32_t *buckets = (const uint32_t *)((const ElfW(Addr) *)&hash[4] + bloom_words);
+    const uint32_t *chain = buckets + nbuckets;
+    for (uint32_t i = buckets[h % nbuckets]; i >= symoffset && i != 0; i++) {
+        uint32_t link = chain[i - symoffset];
+        const ElfW(Sym) *sym = &symtab[i];
+        if ((link | 1) == (h | 1) && strcmp(strtab + sym->st_name, name) == 0 &&
+            sym->st_shndx != SHN_UNDEF)
+            return (void *)(info->dlpi_addr + sym->st_value);
+        if (link & 1)
+            break;
+    }
+    return NULL;
+}
+
+struct first_malloc { void *address; };
+
+static int find_first_malloc(struct dl_phdr_info *info, size_t size, void *arg)
+{
+    (void)size;
+    struct first_malloc *found = arg;
+    found->address = defined_in(info, "malloc");
+    return found->address != NULL;   /* non-zero stops the walk */
+}
+
 /* 1 when the program's malloc is another allocator's: one preloaded before
  * us won the interposition, and pymalloc serves only what is asked of its
- * pym_* names (PYMALLOC_VERBOSE and the statistics say so).  Taking
- * malloc's address goes through the GOT, to whichever definition won. */
+ * pym_* names (PYMALLOC_VERBOSE and the statistics say so).  A call binds to
+ * the first object, in load order, that defines malloc.  malloc's address
+ * as the program sees it is not the answer: a non-PIE executable that takes
+ * it (python3 does) gets a stub of its own, which the calls pass through. */
 int pymi_override_lost(void)
 {
-    void *(*volatile winner)(size_t) = malloc;
-    return winner != pymi_malloc_ours;
+    struct first_malloc found = {NULL};
+    dl_iterate_phdr(find_first_malloc, &found);
+    if (found.address == NULL)   /* no GNU hash tables (static link): the address */
+        found.address = (void *)(uintptr_t)malloc;
+    return found.address != (void *)(uintptr_t)pymi_malloc_ours;
 }
 
 PYM_PUBLIC void *calloc(size_t count, size_t size)
