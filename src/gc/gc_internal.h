@@ -89,6 +89,10 @@ enum {
 enum {
     PYMGC_FLAG_FINALIZED = 1,    /* finalize has run (or is running) */
     PYMGC_FLAG_WEAKREFS = 2,     /* the domain's weakref map has an entry */
+    /* Copied from the type at pym_new, so that a death reads only the
+     * header: */
+    PYMGC_FLAG_CONTAINER = 4,    /* the type has traverse */
+    PYMGC_FLAG_USER_DEATH = 8,   /* the type has finalize, dealloc or clear */
 };
 
 typedef struct pymgc_generation {
@@ -110,6 +114,10 @@ typedef struct pymgc_table {
 typedef struct pymgc_type_count {
     size_t objects;
     size_t extra_bytes;
+    /* Bytes 8-15 of the header of a new object of the type in this
+     * domain (type, domain, generation, flags, tag), made on first use:
+     * pym_new writes them with one store. */
+    uint64_t head_word;
 } pymgc_type_count;
 
 /* Open-addressing map from object pointers to pointers (ptrmap.c). */

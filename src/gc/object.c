@@ -60,16 +60,34 @@ static PYMGC_NOINLINE void type_counts_grow(pymgc_domain *d, unsigned id)
     d->fast_type_ids = d->shared ? 0 : n;
 }
 
-/* The type's id, registering the type and making room for its counter in
- * this domain on first use. */
-static PYMGC_NOINLINE unsigned type_first_use(pymgc_domain *d, pym_type *type)
+/* Bytes 8-15 of the header of a new object of type (id) in domain d. */
+static uint64_t make_head_word(const pymgc_domain *d, unsigned id, const pym_type *type)
+{
+    bool container = type->traverse != NULL;
+    bool user_death = type->finalize || type->dealloc || type->clear;
+    pymgc_head h = {.type_id = (uint16_t)id, .domain_id = d->id,
+                    .gen = container ? 0 : PYMGC_GEN_UNTRACKED,
+                    .flags = (uint8_t)((container ? PYMGC_FLAG_CONTAINER : 0) |
+                                       (user_death ? PYMGC_FLAG_USER_DEATH : 0)),
+                    .tag = d->shared ? PYMGC_TAG_SHARED : PYMGC_TAG_LOCAL};
+    uint64_t word;
+    memcpy(&word, &h.type_id, sizeof word);
+    return word;
+}
+
+/* The type's counter in this domain, registering the type and making room
+ * for the counter on first use. */
+static PYMGC_NOINLINE pymgc_type_count *type_first_use(pymgc_domain *d, pym_type *type)
 {
     unsigned id = __atomic_load_n(&type->pymgc_type_id, __ATOMIC_ACQUIRE);
     if (id == 0)
         id = pymgc_type_register(type);
     if (id >= d->ntype_counts)
         type_counts_grow(d, id);
-    return id;
+    pymgc_type_count *c = &d->type_counts[id];
+    if (c->head_word == 0)
+        c->head_word = make_head_word(d, id, type);
+    return c;
 }
 
 /* Into generation 0, whose table has room. */
@@ -117,17 +135,16 @@ static inline void untrack_if_tracked(pymgc_domain *d, pymgc_head *h)
         untrack_if_tracked_locked(d, h);
 }
 
-/* The header of a new object, its tracking and its accounting (generation
- * 0's count is the caller's; a container needs room in generation 0's
- * table). */
-static inline void *init_object(pymgc_domain *d, pymgc_head *h, unsigned id, bool container, size_t extra,
-                               uint8_t tag)
+/* The header of a new object (bytes 8-15 from c->head_word), its
+ * tracking and its accounting (generation 0's count is the caller's; a
+ * container needs room in generation 0's table). */
+static inline void *init_object(pymgc_domain *d, pymgc_head *h, pymgc_type_count *c, size_t extra)
 {
-    *h = (pymgc_head){.refcnt = 1, .type_id = (uint16_t)id, .domain_id = d->id,
-                     .gen = PYMGC_GEN_UNTRACKED, .tag = tag};
-    if (container)
+    h->refcnt = 1;
+    h->slot = 0;
+    memcpy(&h->type_id, &c->head_word, sizeof c->head_word);
+    if (h->flags & PYMGC_FLAG_CONTAINER)
         track_locked(d, h);
-    pymgc_type_count *c = &d->type_counts[id];
     c->objects++;
     if (extra)
         c->extra_bytes += extra;
@@ -142,7 +159,7 @@ static PYMGC_NOINLINE void *new_object_slow(pym_type *type, pymgc_head *h, size_
     pymgc_domain *d = pymgc_domain_current();
     bool container = type->traverse != NULL;
     pymgc_lock(d);
-    unsigned id = type_first_use(d, type);
+    pymgc_type_count *c = type_first_use(d, type);
     bool collect = container && ++d->gens[0].count > d->gen0_trigger && !d->collecting;
     pymgc_unlock(d);
     if (collect) {
@@ -161,8 +178,7 @@ static PYMGC_NOINLINE void *new_object_slow(pym_type *type, pymgc_head *h, size_
         errno = ENOMEM;
         return NULL;
     }
-    void *obj = init_object(d, h, id, container, extra,
-                            d->shared ? PYMGC_TAG_SHARED : PYMGC_TAG_LOCAL);
+    void *obj = init_object(d, h, c, extra);
     pymgc_unlock(d);
     return obj;
 }
@@ -190,9 +206,14 @@ static PYMGC_ALWAYS_INLINE void *new_object(pym_type *type, size_t extra)
     pymgc_domain *d = pymgc_current_domain;
     unsigned id = __atomic_load_n(&type->pymgc_type_id, __ATOMIC_ACQUIRE);
     bool container = type->traverse != NULL;
-    if (pymgc_unlikely(!d || id == 0 || id >= d->fast_type_ids || size - 16 > 48 ||
+    if (pymgc_unlikely(!d || id >= d->fast_type_ids || size - 16 > 48 ||
                       (container && (d->gens[0].count >= d->gen0_trigger ||
                                      d->tables[0].len == d->tables[0].capacity))))
+        return new_object_slow(type, h, size, extra);
+    /* Type 0 (unregistered) and a type first seen in this domain have no
+     * head word yet. */
+    pymgc_type_count *c = &d->type_counts[id];
+    if (pymgc_unlikely(c->head_word == 0))
         return new_object_slow(type, h, size, extra);
     /* 16 to 64 bytes: two or four 16-byte stores, overlapping. */
     static const char zeros[16];
@@ -203,9 +224,20 @@ static PYMGC_ALWAYS_INLINE void *new_object(pym_type *type, size_t extra)
         memcpy(p + 16, zeros, 16);
         memcpy(p + size - 32, zeros, 16);
     }
-    if (container)
+    h->refcnt = 1;
+    memcpy(&h->type_id, &c->head_word, sizeof c->head_word);
+    if (container) {
         d->gens[0].count++;
-    return init_object(d, h, id, container, extra, PYMGC_TAG_LOCAL);
+        pymgc_table *t = &d->tables[0];
+        h->slot = t->len;
+        t->items[t->len++] = h;
+    } else {
+        h->slot = 0;
+    }
+    c->objects++;
+    if (extra)
+        c->extra_bytes += extra;
+    return h + 1;
 }
 
 void *pymgc_new_extra(pym_type *type, size_t extra)
@@ -232,23 +264,23 @@ static inline void header_clear_identity(pymgc_head *h)
 /* The end of every death: the counters, and the block back to pymalloc.
  * release_unlocked: a thread's own domain (or the caller holds the lock);
  * release: any domain. */
-static inline void release_unlocked(pymgc_domain *d, pymgc_head *h, const pym_type *t)
+static inline void release_unlocked(pymgc_domain *d, pymgc_head *h)
 {
-    if (t->traverse && d->gens[0].count > 0)
+    if ((h->flags & PYMGC_FLAG_CONTAINER) && d->gens[0].count > 0)
         d->gens[0].count--;
     d->type_counts[h->type_id].objects--;
     header_clear_identity(h);
     pym_free(h);
 }
 
-static inline void release(pymgc_domain *d, pymgc_head *h, const pym_type *t)
+static inline void release(pymgc_domain *d, pymgc_head *h)
 {
     if (pymgc_likely(!d->shared)) {
-        release_unlocked(d, h, t);
+        release_unlocked(d, h);
         return;
     }
     pymgc_lock(d);
-    if (t->traverse && d->gens[0].count > 0)
+    if ((h->flags & PYMGC_FLAG_CONTAINER) && d->gens[0].count > 0)
         d->gens[0].count--;
     d->type_counts[h->type_id].objects--;
     pymgc_unlock(d);
@@ -311,7 +343,7 @@ static PYMGC_ALWAYS_INLINE void die_with_user_code(pymgc_domain *d, pymgc_head *
     else if (t->clear)
         t->clear(obj);
     untrack_if_tracked(d, h);   /* dealloc may have tracked it again */
-    release(d, h, t);
+    release(d, h);
     dealloc_depth--;
 }
 
@@ -381,13 +413,12 @@ void pym_dealloc_(void *obj)
                    pymgc_type_of(h)->name, obj);
     __atomic_store_n(&h->refcnt, 0, __ATOMIC_RELAXED);
     pymgc_domain *d = pymgc_domain_of(h);
-    pym_type *t = pymgc_type_of(h);
-    if (t->finalize || t->dealloc || t->clear || (h->flags & PYMGC_FLAG_WEAKREFS)) {
-        dealloc_with_user_code(d, h, t);
+    if (h->flags & (PYMGC_FLAG_USER_DEATH | PYMGC_FLAG_WEAKREFS)) {
+        dealloc_with_user_code(d, h, pymgc_type_of(h));
     } else {
         if (pymgc_is_tracked(h))
             pymgc_table_remove(d, h);
-        release_unlocked(d, h, t);
+        release_unlocked(d, h);
     }
 }
 
@@ -425,7 +456,7 @@ void pymgc_release_garbage(pymgc_domain *d, pymgc_head *const *batch, size_t n, 
             /* Nothing left to run: its clear (the stand-in for a missing
              * dealloc) has just run. */
             h->refcnt = 0;
-            release(d, h, t);
+            release(d, h);
         }
     }
 }
