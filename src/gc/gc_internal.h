@@ -92,7 +92,8 @@ enum {
     /* Copied from the type at pym_new, so that a death reads only the
      * header: */
     PYMGC_FLAG_CONTAINER = 4,    /* the type has traverse */
-    PYMGC_FLAG_USER_DEATH = 8,   /* the type has finalize, dealloc or clear */
+    PYMGC_FLAG_CLEAR_DEATH = 8,  /* the type has clear (a death runs it) */
+    PYMGC_FLAG_CODE_DEATH = 16,  /* the type has finalize or dealloc */
 };
 
 typedef struct pymgc_generation {

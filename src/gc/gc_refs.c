@@ -55,19 +55,31 @@ static int visit_subtract(void *obj, void *arg)
     return 0;
 }
 
+/* The same for a set of one table (a young collection): the position is
+ * the slot. */
+static int visit_subtract_one_table(void *obj, void *arg)
+{
+    const pymgc_set *s = arg;
+    pymgc_head *h = pymgc_head_of(obj);
+    if (h->domain_id == s->domain_id && h->gen == s->lo)
+        s->gc_refs[h->slot]--;
+    return 0;
+}
+
 /* Entries [from, to) of table t, whose position 0 is gc_refs[0].  Items
  * in locals: traverse is opaque, and would otherwise make the compiler
  * load them again at every step. */
 static void subtract_table(const pymgc_table *t, pymgc_set *s, uint32_t *gc_refs, uint32_t from, uint32_t to)
 {
     pymgc_head *const *items = t->items;
+    pym_visit_fn visit = s->lo == s->hi ? visit_subtract_one_table : visit_subtract;
     for (uint32_t i = from; i < to; i++) {
         pymgc_prefetch_ahead(items, to, i);
         pymgc_head *h = items[i];
         if (!h)
             continue;
         gc_refs[i] += h->refcnt;
-        pymgc_type_of(h)->traverse(pymgc_object_of(h), visit_subtract, s);
+        pymgc_type_of(h)->traverse(pymgc_object_of(h), visit, s);
     }
 }
 

@@ -64,11 +64,11 @@ static PYMGC_NOINLINE void type_counts_grow(pymgc_domain *d, unsigned id)
 static uint64_t make_head_word(const pymgc_domain *d, unsigned id, const pym_type *type)
 {
     bool container = type->traverse != NULL;
-    bool user_death = type->finalize || type->dealloc || type->clear;
     pymgc_head h = {.type_id = (uint16_t)id, .domain_id = d->id,
                     .gen = container ? 0 : PYMGC_GEN_UNTRACKED,
                     .flags = (uint8_t)((container ? PYMGC_FLAG_CONTAINER : 0) |
-                                       (user_death ? PYMGC_FLAG_USER_DEATH : 0)),
+                                       (type->clear ? PYMGC_FLAG_CLEAR_DEATH : 0) |
+                                       (type->finalize || type->dealloc ? PYMGC_FLAG_CODE_DEATH : 0)),
                     .tag = d->shared ? PYMGC_TAG_SHARED : PYMGC_TAG_LOCAL};
     uint64_t word;
     memcpy(&word, &h.type_id, sizeof word);
@@ -413,7 +413,7 @@ void pym_dealloc_(void *obj)
                    pymgc_type_of(h)->name, obj);
     __atomic_store_n(&h->refcnt, 0, __ATOMIC_RELAXED);
     pymgc_domain *d = pymgc_domain_of(h);
-    if (h->flags & (PYMGC_FLAG_USER_DEATH | PYMGC_FLAG_WEAKREFS)) {
+    if (h->flags & (PYMGC_FLAG_CLEAR_DEATH | PYMGC_FLAG_CODE_DEATH | PYMGC_FLAG_WEAKREFS)) {
         dealloc_with_user_code(d, h, pymgc_type_of(h));
     } else {
         if (pymgc_is_tracked(h))
@@ -437,17 +437,17 @@ void pymgc_release_garbage(pymgc_domain *d, pymgc_head *const *batch, size_t n, 
 {
     for (size_t i = 0; i < n; i++) {
         pymgc_head *h = batch[i];
-        pym_type *t = pymgc_type_of(h);
         if (h->refcnt > 1) {
             /* Still referenced (a clear or a death elsewhere kept it): it
              * lives on, in the older generation if it is a container. */
             h->refcnt--;
-            if (!pymgc_is_tracked(h) && t->traverse) {
+            if (!pymgc_is_tracked(h) && (h->flags & PYMGC_FLAG_CONTAINER)) {
                 pymgc_table_reserve_n(&d->tables[old_gen], 1);
                 pymgc_table_push(&d->tables[old_gen], h, old_gen);
             }
-        } else if (t->dealloc || (h->flags & PYMGC_FLAG_WEAKREFS) ||
-                   (t->finalize && !(h->flags & PYMGC_FLAG_FINALIZED))) {
+        } else if ((h->flags & (PYMGC_FLAG_CODE_DEATH | PYMGC_FLAG_WEAKREFS)) &&
+                   (pymgc_type_of(h)->dealloc || (h->flags & PYMGC_FLAG_WEAKREFS) ||
+                    !(h->flags & PYMGC_FLAG_FINALIZED))) {
             if (h->tag == PYMGC_TAG_SHARED)
                 dealloc_shared(h);
             else
