@@ -54,12 +54,13 @@
 #include <time.h>
 #include "gc/gc_internal.h"
 
-/* Found by the sweep among the unreachable objects: the steps that would
- * find nothing to do are skipped. */
+/* Found by the sweep among the unreachable objects (header flags): the
+ * steps that would find nothing to do are skipped. */
 enum {
-    NEEDS_UNCOLLECTABLE = 1,    /* an object of a legacy-finalizer type */
-    NEEDS_WEAKREFS = 2,         /* an object with weak references */
-    NEEDS_FINALIZE = 4,         /* an object whose finalizer has not run */
+    NEEDS_UNCOLLECTABLE = PYMGC_FLAG_LEGACY,    /* an object of a legacy-finalizer type */
+    NEEDS_WEAKREFS = PYMGC_FLAG_WEAKREFS,       /* an object with weak references */
+    NEEDS_FINALIZE = PYMGC_FLAG_FINALIZE,       /* an object whose finalizer has not run */
+    NEEDS_ANY = NEEDS_UNCOLLECTABLE | NEEDS_WEAKREFS | NEEDS_FINALIZE,
 };
 
 /* One reachability analysis (steps 1-3, or 7). */
@@ -126,10 +127,14 @@ static void mark_from_roots(reach_ctx *c, uint8_t gen)
 }
 
 /* Step 3 for table `gen`: marked objects to table `old_gen` (in place when
- * it is the same table), unmarked ones to table `unreachable_gen`.  Items
- * and lengths are kept in locals: the stores into headers could alias
- * them. */
-static void sweep(reach_ctx *c, uint8_t gen, uint8_t old_gen, uint8_t unreachable_gen)
+ * it is the same table), unmarked ones to table `unreachable_gen`.  With
+ * `hold` (the main pass), an unmarked object goes there untracked and held
+ * (+1) already, its slot not written: ready for delete_held when the set
+ * turns out to need none of steps 4-7, or made an ordinary table entry by
+ * unhold_unreachable.  Items and lengths are kept in locals: the stores
+ * into headers could alias them. */
+static PYMGC_ALWAYS_INLINE void sweep(reach_ctx *c, uint8_t gen, uint8_t old_gen, uint8_t unreachable_gen,
+                                      bool hold)
 {
     pymgc_table *young = &c->d->tables[gen];
     pymgc_table *old = &c->d->tables[old_gen];
@@ -159,15 +164,18 @@ static void sweep(reach_ctx *c, uint8_t gen, uint8_t old_gen, uint8_t unreachabl
             kept[nkept++] = h;
             continue;
         }
-        pym_type *t = pymgc_type_of(h);
-        needs |= (t->flags & PYM_TYPE_LEGACY_FINALIZER ? NEEDS_UNCOLLECTABLE : 0u)
-               | (h->flags & PYMGC_FLAG_WEAKREFS ? NEEDS_WEAKREFS : 0u)
-               | (t->finalize && !(h->flags & PYMGC_FLAG_FINALIZED) ? NEEDS_FINALIZE : 0u);
-        h->gen = unreachable_gen;
-        h->slot = nlost;
+        unsigned flags = h->flags;     /* a finalizer that has run is no need */
+        needs |= flags & ~((flags & PYMGC_FLAG_FINALIZED) * PYMGC_FLAG_FINALIZE);
+        if (hold) {
+            h->gen = PYMGC_GEN_UNTRACKED;
+            h->refcnt++;
+        } else {
+            h->gen = unreachable_gen;
+            h->slot = nlost;
+        }
         lost[nlost++] = h;
     }
-    c->needs |= needs;
+    c->needs |= needs & NEEDS_ANY;
     c->survivors += nkept - first_kept;
     if (!in_place)
         young->len = 0;
@@ -177,14 +185,32 @@ static void sweep(reach_ctx *c, uint8_t gen, uint8_t old_gen, uint8_t unreachabl
 }
 
 /* Steps 1-3 over the tables of gens lo..hi, oldest generation first (the
- * order survivors keep in the older table). */
-static void find_unreachable(reach_ctx *c, uint8_t lo, uint8_t hi, uint8_t old_gen, uint8_t unreachable_gen)
+ * order survivors keep in the older table); `hold` as for sweep. */
+static void find_unreachable(reach_ctx *c, uint8_t lo, uint8_t hi, uint8_t old_gen, uint8_t unreachable_gen,
+                             bool hold)
 {
     pymgc_set_gc_refs(&c->set, c->d, lo, hi);
     for (int g = hi; g >= lo; g--)
         mark_from_roots(c, (uint8_t)g);
-    for (int g = hi; g >= lo; g--)
-        sweep(c, (uint8_t)g, old_gen, unreachable_gen);
+    for (int g = hi; g >= lo; g--) {
+        if (hold)
+            sweep(c, (uint8_t)g, old_gen, unreachable_gen, true);
+        else
+            sweep(c, (uint8_t)g, old_gen, unreachable_gen, false);
+    }
+}
+
+/* The held unreachable objects of the TENTATIVE table become its ordinary
+ * entries (tracked there, not held), for steps 4-8 in full. */
+static void unhold_unreachable(pymgc_domain *d)
+{
+    pymgc_table *unreachable = &d->tables[PYMGC_GEN_TENTATIVE];
+    for (uint32_t i = 0; i < unreachable->len; i++) {
+        pymgc_head *h = unreachable->items[i];
+        h->refcnt--;
+        h->gen = PYMGC_GEN_TENTATIVE;
+        h->slot = i;
+    }
 }
 
 static void table_move(pymgc_domain *d, pymgc_head *h, uint8_t gen)
@@ -285,6 +311,26 @@ static void delete_garbage(pymgc_domain *d, uint8_t garbage_gen, uint8_t old_gen
     garbage->len = garbage->holes = 0;
 }
 
+/* Step 8 when the sweep held the unreachable objects (and nothing had to
+ * run before): each batch gets its clears, then its release, straight from
+ * the TENTATIVE table's array (these objects are untracked; the table is
+ * read afresh for each batch, and emptied at the end). */
+static void delete_held(pymgc_domain *d, uint8_t old_gen)
+{
+    pymgc_table *held = &d->tables[PYMGC_GEN_TENTATIVE];
+    for (uint32_t i = 0; i < held->len; i += GARBAGE_BATCH) {
+        pymgc_head *const *batch = held->items + i;
+        size_t n = held->len - i < GARBAGE_BATCH ? held->len - i : GARBAGE_BATCH;
+        for (size_t j = 0; j < n; j++) {
+            pym_type *t = pymgc_type_of(batch[j]);
+            if (t->clear)
+                t->clear(pymgc_object_of(batch[j]));
+        }
+        pymgc_release_garbage(d, batch, n, old_gen);
+    }
+    held->len = held->holes = 0;
+}
+
 /* With PYM_GC_DEBUG_SAVEALL: everything to the garbage list, untracked. */
 static void save_garbage(pymgc_domain *d, uint8_t garbage_gen)
 {
@@ -322,6 +368,46 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
+/* Steps 4-8 in full, when the unreachable objects of the main pass (in
+ * the TENTATIVE table, no longer held) need any of them or a debug flag
+ * asks to see them.  Returns the number collected; *uncollectable_out gets
+ * the number moved to the UNCOLLECTABLE table. */
+static size_t collect_unreachable_in_full(pymgc_domain *d, unsigned needs, uint8_t old_gen,
+                                          size_t *uncollectable_out)
+{
+    size_t n_uncollectable = 0;
+    if (needs & NEEDS_UNCOLLECTABLE)
+        n_uncollectable = move_uncollectable(d);
+    size_t collected = pymgc_table_size(&d->tables[PYMGC_GEN_TENTATIVE]);
+
+    if (d->debug & PYM_GC_DEBUG_COLLECTABLE)
+        debug_objects(&d->tables[PYMGC_GEN_TENTATIVE], "collectable");
+
+    size_t user_code_runs = 0;
+    if (needs & NEEDS_WEAKREFS)
+        user_code_runs += pymgc_weakrefs_handle_unreachable(d, &d->tables[PYMGC_GEN_TENTATIVE]);
+    if (needs & NEEDS_FINALIZE)
+        user_code_runs += finalize_garbage(d);
+
+    /* Resurrection check: which unreachable objects are now held from
+     * outside the unreachable set (by a finalizer, a weakref callback)?
+     * Without user code having run, none can be. */
+    uint8_t garbage_gen = PYMGC_GEN_TENTATIVE;
+    if (user_code_runs) {
+        reach_ctx again = {.d = d};
+        find_unreachable(&again, PYMGC_GEN_TENTATIVE, PYMGC_GEN_TENTATIVE, old_gen, PYMGC_GEN_FINAL, false);
+        garbage_gen = PYMGC_GEN_FINAL;
+        collected = pymgc_table_size(&d->tables[PYMGC_GEN_FINAL]);
+    }
+
+    if (d->debug & PYM_GC_DEBUG_SAVEALL)
+        save_garbage(d, garbage_gen);
+    else
+        delete_garbage(d, garbage_gen, old_gen);
+    *uncollectable_out = n_uncollectable;
+    return collected;
+}
+
 /* Returns the number of objects collected; *uncollectable_out gets the
  * number of unreachable objects that could not be. */
 static size_t collect_main(pymgc_domain *d, int generation, size_t *uncollectable_out)
@@ -339,7 +425,7 @@ static size_t collect_main(pymgc_domain *d, int generation, size_t *uncollectabl
 
     uint8_t old_gen = (uint8_t)(generation + 1 < PYM_GC_GENERATIONS ? generation + 1 : generation);
     reach_ctx reach = {.d = d};
-    find_unreachable(&reach, 0, (uint8_t)generation, old_gen, PYMGC_GEN_TENTATIVE);
+    find_unreachable(&reach, 0, (uint8_t)generation, old_gen, PYMGC_GEN_TENTATIVE, true);
     if (old_gen != generation) {
         if (generation == PYM_GC_GENERATIONS - 2)
             d->long_lived_pending += reach.survivors;
@@ -348,35 +434,15 @@ static size_t collect_main(pymgc_domain *d, int generation, size_t *uncollectabl
         d->long_lived_total = reach.survivors;
     }
 
-    size_t n_uncollectable = 0;
-    if (reach.needs & NEEDS_UNCOLLECTABLE)
-        n_uncollectable = move_uncollectable(d);
-    size_t collected = pymgc_table_size(&d->tables[PYMGC_GEN_TENTATIVE]);
-
-    if (d->debug & PYM_GC_DEBUG_COLLECTABLE)
-        debug_objects(&d->tables[PYMGC_GEN_TENTATIVE], "collectable");
-
-    size_t user_code_runs = 0;
-    if (reach.needs & NEEDS_WEAKREFS)
-        user_code_runs += pymgc_weakrefs_handle_unreachable(d, &d->tables[PYMGC_GEN_TENTATIVE]);
-    if (reach.needs & NEEDS_FINALIZE)
-        user_code_runs += finalize_garbage(d);
-
-    /* Resurrection check: which unreachable objects are now held from
-     * outside the unreachable set (by a finalizer, a weakref callback)?
-     * Without user code having run, none can be. */
-    uint8_t garbage_gen = PYMGC_GEN_TENTATIVE;
-    if (user_code_runs) {
-        reach_ctx again = {.d = d};
-        find_unreachable(&again, PYMGC_GEN_TENTATIVE, PYMGC_GEN_TENTATIVE, old_gen, PYMGC_GEN_FINAL);
-        garbage_gen = PYMGC_GEN_FINAL;
-        collected = pymgc_table_size(&d->tables[PYMGC_GEN_FINAL]);
+    size_t collected, n_uncollectable = 0;
+    if (!reach.needs && !(d->debug & (PYM_GC_DEBUG_SAVEALL | PYM_GC_DEBUG_COLLECTABLE))) {
+        /* The common case: nothing to run before the clears. */
+        collected = d->tables[PYMGC_GEN_TENTATIVE].len;
+        delete_held(d, old_gen);
+    } else {
+        unhold_unreachable(d);
+        collected = collect_unreachable_in_full(d, reach.needs, old_gen, &n_uncollectable);
     }
-
-    if (d->debug & PYM_GC_DEBUG_SAVEALL)
-        save_garbage(d, garbage_gen);
-    else
-        delete_garbage(d, garbage_gen, old_gen);
 
     pymgc_table *uncollectable = &d->tables[PYMGC_GEN_UNCOLLECTABLE];
     if (d->debug & PYM_GC_DEBUG_UNCOLLECTABLE)

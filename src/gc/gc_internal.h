@@ -94,6 +94,8 @@ enum {
     PYMGC_FLAG_CONTAINER = 4,    /* the type has traverse */
     PYMGC_FLAG_CLEAR_DEATH = 8,  /* the type has clear (a death runs it) */
     PYMGC_FLAG_CODE_DEATH = 16,  /* the type has finalize or dealloc */
+    PYMGC_FLAG_FINALIZE = 32,    /* the type has finalize */
+    PYMGC_FLAG_LEGACY = 64,      /* the type is PYM_TYPE_LEGACY_FINALIZER */
 };
 
 typedef struct pymgc_generation {

@@ -68,7 +68,9 @@ static uint64_t make_head_word(const pymgc_domain *d, unsigned id, const pym_typ
                     .gen = container ? 0 : PYMGC_GEN_UNTRACKED,
                     .flags = (uint8_t)((container ? PYMGC_FLAG_CONTAINER : 0) |
                                        (type->clear ? PYMGC_FLAG_CLEAR_DEATH : 0) |
-                                       (type->finalize || type->dealloc ? PYMGC_FLAG_CODE_DEATH : 0)),
+                                       (type->finalize || type->dealloc ? PYMGC_FLAG_CODE_DEATH : 0) |
+                                       (type->finalize ? PYMGC_FLAG_FINALIZE : 0) |
+                                       (type->flags & PYM_TYPE_LEGACY_FINALIZER ? PYMGC_FLAG_LEGACY : 0)),
                     .tag = d->shared ? PYMGC_TAG_SHARED : PYMGC_TAG_LOCAL};
     uint64_t word;
     memcpy(&word, &h.type_id, sizeof word);
