@@ -230,6 +230,25 @@ static inline void pymgc_table_remove(pymgc_domain *d, pymgc_head *h)
         pymgc_table_compact(t);
 }
 
+/* pymgc_table_remove when it needs no upkeep (no holes to pop, no
+ * compaction due): true, and h is out.  Otherwise false, nothing changed. */
+static inline bool pymgc_table_remove_without_upkeep(pymgc_domain *d, pymgc_head *h)
+{
+    pymgc_table *t = &d->tables[h->gen];
+    if (h->slot + 1 == t->len) {
+        if (t->holes != 0)
+            return false;
+        t->len--;
+    } else {
+        if (t->holes + 1 >= 4096)
+            return false;
+        t->items[h->slot] = NULL;
+        t->holes++;
+    }
+    h->gen = PYMGC_GEN_UNTRACKED;
+    return true;
+}
+
 /* Appends every object of from to to (as generation gen), in order;
  * from becomes empty.  Aborts when memory runs out. */
 PYMGC_HIDDEN void pymgc_table_move_all(pymgc_table *from, pymgc_table *to, uint8_t gen);

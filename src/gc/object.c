@@ -407,6 +407,15 @@ void pym_incref_checked_(void *obj)
         h->refcnt++;
 }
 
+/* A death without user code whose table removal needs upkeep: out of
+ * line, so that pym_dealloc_'s common path makes no call but its tail
+ * call of pym_free, and saves no registers. */
+static PYMGC_NOINLINE void dealloc_plain_with_upkeep(pymgc_domain *d, pymgc_head *h)
+{
+    pymgc_table_remove(d, h);
+    release_unlocked(d, h);
+}
+
 void pym_dealloc_(void *obj)
 {
     pymgc_head *h = pymgc_head_of(obj);
@@ -417,9 +426,9 @@ void pym_dealloc_(void *obj)
     pymgc_domain *d = pymgc_domain_of(h);
     if (h->flags & (PYMGC_FLAG_CLEAR_DEATH | PYMGC_FLAG_CODE_DEATH | PYMGC_FLAG_WEAKREFS)) {
         dealloc_with_user_code(d, h, pymgc_type_of(h));
+    } else if (pymgc_is_tracked(h) && !pymgc_table_remove_without_upkeep(d, h)) {
+        dealloc_plain_with_upkeep(d, h);
     } else {
-        if (pymgc_is_tracked(h))
-            pymgc_table_remove(d, h);
         release_unlocked(d, h);
     }
 }
