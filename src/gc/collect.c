@@ -12,7 +12,10 @@
  *     of the gc_refs array, not of the headers.
  *  3. sweep: reachable objects go, in order, to the next older
  *     generation's table (a full collection compacts generation 2's in
- *     place), the rest to the TENTATIVE table.
+ *     place), the rest to the TENTATIVE table, held (+1) and untracked
+ *     already: when no step 4-7 has work (and no debug flag lists them),
+ *     step 8 takes them from there (delete_held); otherwise they become
+ *     ordinary entries of that table first (unhold_unreachable).
  *     Steps 1 and 3 are one walk each of the young tables, oldest
  *     generation first, in tracking order, prefetching the objects a few
  *     entries ahead wherever they are (v2 chased a linked list, moving
