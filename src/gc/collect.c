@@ -283,6 +283,17 @@ static size_t finalize_garbage(pymgc_domain *d)
  * table is read afresh for each batch. */
 #define GARBAGE_BATCH 128     /* 4 KiB of 32-byte objects: the three passes stay in L1 */
 
+/* The clears of a batch of held garbage, then its release. */
+static void clear_then_release(pymgc_domain *d, pymgc_head *const *batch, size_t n, uint8_t old_gen)
+{
+    for (size_t j = 0; j < n; j++) {
+        pym_type *t = pymgc_type_of(batch[j]);
+        if (t->clear)
+            t->clear(pymgc_object_of(batch[j]));
+    }
+    pymgc_release_garbage(d, batch, n, old_gen);
+}
+
 static void delete_garbage(pymgc_domain *d, uint8_t garbage_gen, uint8_t old_gen)
 {
     pymgc_table *garbage = &d->tables[garbage_gen];
@@ -304,12 +315,7 @@ static void delete_garbage(pymgc_domain *d, uint8_t garbage_gen, uint8_t old_gen
             batch[n++] = h;
         }
         garbage->holes += taken;
-        for (size_t j = 0; j < n; j++) {
-            pym_type *t = pymgc_type_of(batch[j]);
-            if (t->clear)
-                t->clear(pymgc_object_of(batch[j]));
-        }
-        pymgc_release_garbage(d, batch, n, old_gen);
+        clear_then_release(d, batch, n, old_gen);
     }
     garbage->len = garbage->holes = 0;
 }
@@ -322,14 +328,8 @@ static void delete_held(pymgc_domain *d, uint8_t old_gen)
 {
     pymgc_table *held = &d->tables[PYMGC_GEN_TENTATIVE];
     for (uint32_t i = 0; i < held->len; i += GARBAGE_BATCH) {
-        pymgc_head *const *batch = held->items + i;
-        size_t n = held->len - i < GARBAGE_BATCH ? held->len - i : GARBAGE_BATCH;
-        for (size_t j = 0; j < n; j++) {
-            pym_type *t = pymgc_type_of(batch[j]);
-            if (t->clear)
-                t->clear(pymgc_object_of(batch[j]));
-        }
-        pymgc_release_garbage(d, batch, n, old_gen);
+        clear_then_release(d, held->items + i,
+                           held->len - i < GARBAGE_BATCH ? held->len - i : GARBAGE_BATCH, old_gen);
     }
     held->len = held->holes = 0;
 }
