@@ -131,11 +131,7 @@ typedef int (*pym_visit_fn)(void *obj, void *arg);
 typedef struct pym_type {
     const char *name;   /* used in debug messages and statistics */
     size_t size;        /* bytes of an object, the header not included */
-    /* Report every reference to a pymalloc_gc object held by self, and
-     * change nothing: a large collection (64 Ki objects or more) calls
-     * traverse from two threads at once, the collecting one and the
-     * layer's helper thread, for different objects
-     * (PYMALLOC_GC_HELPER=0 keeps every call on the collecting thread). */
+    /* Report every reference to a pymalloc_gc object held by self. */
     int (*traverse)(void *self, pym_visit_fn visit, void *arg);
     /* Drop the references self holds (PYM_CLEAR each), leaving a valid,
      * possibly useless object.  NULL (CPython's tuple): the object cannot

@@ -4,8 +4,7 @@
  * Read once, at process initialisation, by scanning `environ` directly:
  * getenv() is fine too, but scanning lets us warn about misspelt names, and
  * neither allocates, so this works before main and inside malloc.  A bad
- * value or an unknown PYMALLOC_ name gets one warning line and the default
- * (names under PYMALLOC_GC_ are the GC layer's, read by src/gc).
+ * value or an unknown PYMALLOC_ name gets one warning line and the default.
  * PYMALLOC_STATS_FILE without PYMALLOC_STATS turns the statistics on.
  */
 #include "internal.h"
@@ -114,8 +113,6 @@ static void apply(const char *name, size_t name_len, const char *text)
         given[i] = 1;
         return;
     }
-    if (name_len > 3 && memcmp(name, "GC_", 3) == 0)
-        return;     /* PYMALLOC_GC_*: libpymalloc_gc's own (src/gc) */
     char shown[64];
     size_t n = name_len < sizeof shown - 1 ? name_len : sizeof shown - 1;
     memcpy(shown, name, n);

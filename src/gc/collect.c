@@ -531,11 +531,6 @@ static void release_scratch(pymgc_domain *d)
         d->gc_refs = NULL;
         d->gc_refs_capacity = 0;
     }
-    if (d->helper_gc_refs_capacity > enough) {
-        pym_free(d->helper_gc_refs);
-        d->helper_gc_refs = NULL;
-        d->helper_gc_refs_capacity = 0;
-    }
     if (d->mark_stack_capacity > enough) {
         pym_free(d->mark_stack);
         d->mark_stack = NULL;

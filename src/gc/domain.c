@@ -65,7 +65,6 @@ static void registry_child_after_fork(void)
     pthread_mutex_t fresh = PTHREAD_MUTEX_INITIALIZER;
     registry_lock = fresh;
     shared_child_after_fork();
-    pymgc_helper_child_after_fork();
 }
 
 __attribute__((constructor)) static void registry_atfork_install(void)

@@ -7,7 +7,7 @@ include_HEADERS += include/pymalloc_gc.h
 libpymalloc_gc_la_SOURCES = \
 	src/gc/gc_internal.h src/gc/domain.c src/gc/object.c src/gc/collect.c \
 	src/gc/gc_api.c src/gc/weakref.c src/gc/intern.c src/gc/explain.c src/gc/ptrmap.c \
-	src/gc/table.c src/gc/gc_refs.c src/gc/helper.c
+	src/gc/table.c src/gc/gc_refs.c
 # The layer needs only the public pymalloc.h; hidden by default, pym_* exported;
 # -fno-plt: its calls of pym_malloc/pym_free go straight through the GOT.
 libpymalloc_gc_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden -fno-plt -pthread

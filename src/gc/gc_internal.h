@@ -150,8 +150,6 @@ typedef struct pymgc_domain {
     size_t mark_stack_capacity;
     uint32_t *gc_refs;          /* pymgc_set's, kept between collections */
     size_t gc_refs_capacity;
-    uint32_t *helper_gc_refs;   /* the helper thread's share (gc_refs.c) */
-    size_t helper_gc_refs_capacity;
     size_t long_lived_total;    /* survivors of the last full collection */
     size_t long_lived_pending;  /* survivors of gen-1 collections since */
     pym_gc_gen_stats_t stats[PYM_GC_GENERATIONS];
@@ -282,15 +280,6 @@ static inline uint32_t pymgc_position(const pymgc_head *h, const pymgc_set *s)
  * tables, each object's traverse subtracting from its referents.  No user
  * code but traverse may run until the set is done with. */
 PYMGC_HIDDEN void pymgc_set_gc_refs(pymgc_set *s, pymgc_domain *d, uint8_t lo, uint8_t hi);
-
-/* ---- helper.c ------------------------------------------------------------ */
-/* Hands fn(arg) to the collector's helper thread; false when it cannot be
- * had (busy with another collection, not startable, PYMALLOC_GC_HELPER=0),
- * and then the caller does the job's work itself.  After true, the caller
- * must call pymgc_helper_wait, which returns when fn has returned. */
-PYMGC_HIDDEN bool pymgc_helper_start(void (*fn)(void *), void *arg);
-PYMGC_HIDDEN void pymgc_helper_wait(void);
-PYMGC_HIDDEN void pymgc_helper_child_after_fork(void);
 
 /* ---- domain.c ------------------------------------------------------------ */
 /* initial-exec: one %fs-relative load, no __tls_get_addr call (the core

@@ -1,19 +1,11 @@
 /*
  * test_collect.c -- what a collection frees and what it keeps (CPython's
  * test_gc: test_list, test_selfcycle, test_function..., test_saveall,
- * test_legacy_finalizer, test_resurrection), and the two-thread walk of a
- * large collection.
+ * test_legacy_finalizer, test_resurrection).
  */
-#define _GNU_SOURCE
-#include <dirent.h>
 #include <errno.h>
-#include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include "gc_test.h"
-#include "../common/sanitizer.h"
 
 static void self_cycle_is_collected(void **state)
 {
@@ -414,103 +406,6 @@ static void finalizer_that_allocates_resurrects_through_new_object(void **state)
     assert_int_equal(node_finalizes, 1);
 }
 
-/* A graph large enough for the collector's two-thread gc_refs walk
- * (gc_refs.c: 64 Ki objects and up): n nodes, node i linked to i + 1 and
- * to i + n/2 (mod n), so the references that decrement a node's gc_refs
- * come from every part of the set, and both threads decrement the same
- * nodes.  One strongly connected component: a lost decrement leaves a
- * node that looks held from outside and keeps the whole graph; an extra
- * one frees a graph that is held. */
-#define LARGE_GRAPH 200000
-
-static node **large_graph_new(void)
-{
-    node **nodes = malloc(LARGE_GRAPH * sizeof *nodes);
-    assert_non_null(nodes);
-    for (long i = 0; i < LARGE_GRAPH; i++)
-        nodes[i] = node_new();
-    for (long i = 0; i < LARGE_GRAPH; i++) {
-        node_link(nodes[i], 0, nodes[(i + 1) % LARGE_GRAPH]);
-        node_link(nodes[i], 1, nodes[(i + LARGE_GRAPH / 2) % LARGE_GRAPH]);
-    }
-    return nodes;
-}
-
-/* Drops the references the test holds but the one to nodes[keep]. */
-static void large_graph_drop_all_but(node **nodes, long keep)
-{
-    for (long i = 0; i < LARGE_GRAPH; i++)
-        if (i != keep)
-            pym_decref(nodes[i]);
-}
-
-static int helper_thread_exists(void)
-{
-    DIR *tasks = opendir("/proc/self/task");
-    assert_non_null(tasks);
-    int found = 0;
-    struct dirent *e;
-    while (!found && (e = readdir(tasks)) != NULL) {
-        char path[300], name[32] = "";
-        snprintf(path, sizeof path, "/proc/self/task/%s/comm", e->d_name);
-        FILE *f = fopen(path, "r");
-        if (f) {
-            found = fgets(name, sizeof name, f) && strncmp(name, "pymalloc-gc", 11) == 0;
-            fclose(f);
-        }
-    }
-    closedir(tasks);
-    return found;
-}
-
-static void large_collection_on_two_threads_is_exact(void **state)
-{
-    (void)state;
-    pym_gc_disable();
-    node **nodes = large_graph_new();
-    large_graph_drop_all_but(nodes, LARGE_GRAPH / 3);
-    assert_int_equal(pym_gc_collect(2), 0);         /* one reference holds it all */
-    assert_int_equal(node_deallocs, 0);
-    assert_true(helper_thread_exists());
-    for (long i = 0; i < LARGE_GRAPH; i += 997)     /* every node still whole */
-        assert_ptr_equal(nodes[i]->slot[0], nodes[(i + 1) % LARGE_GRAPH]);
-    pym_decref(nodes[LARGE_GRAPH / 3]);
-    assert_int_equal(pym_gc_collect(2), LARGE_GRAPH);
-    assert_int_equal(node_deallocs, LARGE_GRAPH);
-    free(nodes);
-}
-
-/* The child of a process whose helper exists has none (helper.c): its own
- * large collection starts one and is exact. */
-static void large_collection_in_fork_child_is_exact(void **state)
-{
-    (void)state;
-#ifdef UNDER_TSAN
-    skip();     /* TSan cannot follow a thread started in the child of a threaded process */
-#endif
-    pym_gc_disable();
-    node **nodes = large_graph_new();
-    large_graph_drop_all_but(nodes, -1);
-    assert_int_equal(pym_gc_collect(2), LARGE_GRAPH);
-    nodes = large_graph_new();
-    large_graph_drop_all_but(nodes, -1);
-    fflush(NULL);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        alarm(60);      /* a helper that never answers: SIGALRM, not a hang */
-        long deallocs_before = node_deallocs;
-        long collected = pym_gc_collect(2);
-        _exit(collected == LARGE_GRAPH && node_deallocs - deallocs_before == LARGE_GRAPH ? 0 : 1);
-    }
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFEXITED(status));
-    assert_int_equal(WEXITSTATUS(status), 0);
-    assert_int_equal(pym_gc_collect(2), LARGE_GRAPH);
-    free(nodes);
-}
-
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -533,8 +428,6 @@ int main(void)
         GC_TEST(refcount_death_runs_finalizer_once),
         GC_TEST(finalizer_calling_collect_gets_zero),
         GC_TEST(finalizer_that_allocates_resurrects_through_new_object),
-        GC_TEST(large_collection_on_two_threads_is_exact),
-        GC_TEST(large_collection_in_fork_child_is_exact),
     };
     return cmocka_run_group_tests_name("gc collect", tests, NULL, NULL);
 }

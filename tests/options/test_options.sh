@@ -20,7 +20,7 @@ else
 fi
 if "$probe" | grep -q 'malloc_owns=-'; then override=no; else override=yes; fi
 
-echo "1..15"
+echo "1..14"
 
 run timeout 30 "$probe"
 check "no PYMALLOC_* variable: no message, defaults, pymalloc serves" \
@@ -29,10 +29,6 @@ check "no PYMALLOC_* variable: no message, defaults, pymalloc serves" \
 run PYMALLOC_STATZ=1 timeout 30 "$probe"
 check "misspelt PYMALLOC_STATZ: exactly one warning line, naming it" \
   '[ $status -eq 0 ] && [ "$(lines "$tmp/err")" = 1 ] && grep -q "PYMALLOC_STATZ" "$tmp/err" && grep -q "STATS=0" "$tmp/out"'
-
-run PYMALLOC_GC_HELPER=0 timeout 30 "$probe"
-check "PYMALLOC_GC_HELPER (the GC layer's): no warning from the core" \
-  '[ $status -eq 0 ] && [ ! -s "$tmp/err" ]'
 
 run PYMALLOC_ARENA_CACHE=abc timeout 30 "$probe"
 check "PYMALLOC_ARENA_CACHE=abc: one warning naming it, default kept" \
