@@ -127,7 +127,9 @@ typedef int (*pym_visit_fn)(void *obj, void *arg);
     } while (0)
 
 /* A type descriptor.  It must outlive its objects (a static is usual) and
- * must not be const: the layer numbers it on first use. */
+ * must not be const: the layer numbers it on first use.  Its functions,
+ * size and flags must not change after its first object: the layer keeps
+ * what they say in each object's header. */
 typedef struct pym_type {
     const char *name;   /* used in debug messages and statistics */
     size_t size;        /* bytes of an object, the header not included */
