@@ -207,29 +207,9 @@ static inline void pymgc_table_push(pymgc_table *t, pymgc_head *h, uint8_t gen)
     t->items[t->len++] = h;
 }
 
-PYMGC_HIDDEN void pymgc_table_compact(pymgc_table *t);
-PYMGC_HIDDEN void pymgc_table_pop_holes(pymgc_table *t);
-
-/* Takes h out of its table of domain d and untracks it.  The last entry
- * goes (with the holes before it); any other leaves a hole, and a table
- * more than half holes is compacted, outside collections. */
-static inline void pymgc_table_remove(pymgc_domain *d, pymgc_head *h)
-{
-    pymgc_table *t = &d->tables[h->gen];
-    h->gen = PYMGC_GEN_UNTRACKED;
-    if (h->slot + 1 == t->len) {
-        t->len--;
-        if (pymgc_unlikely(t->holes != 0))
-            pymgc_table_pop_holes(t);
-        return;
-    }
-    t->items[h->slot] = NULL;
-    if (pymgc_unlikely(++t->holes >= 4096 && t->holes > t->len / 2 && !d->collecting))
-        pymgc_table_compact(t);
-}
-
-/* pymgc_table_remove when it needs no upkeep (no holes to pop, no
- * compaction due): true, and h is out.  Otherwise false, nothing changed. */
+/* Takes h out of its table of domain d and untracks it, when that needs
+ * no upkeep (no holes to pop behind the last entry, no compaction due):
+ * true, and h is out.  Otherwise false, nothing changed. */
 static inline bool pymgc_table_remove_without_upkeep(pymgc_domain *d, pymgc_head *h)
 {
     pymgc_table *t = &d->tables[h->gen];
@@ -245,6 +225,18 @@ static inline bool pymgc_table_remove_without_upkeep(pymgc_domain *d, pymgc_head
     }
     h->gen = PYMGC_GEN_UNTRACKED;
     return true;
+}
+
+/* The removal with its upkeep (table.c): the last entry goes with the
+ * holes before it; any other leaves a hole, and a table more than half
+ * holes is compacted, outside collections. */
+PYMGC_HIDDEN void pymgc_table_remove_with_upkeep(pymgc_domain *d, pymgc_head *h);
+
+/* Takes h out of its table of domain d and untracks it. */
+static inline void pymgc_table_remove(pymgc_domain *d, pymgc_head *h)
+{
+    if (pymgc_unlikely(!pymgc_table_remove_without_upkeep(d, h)))
+        pymgc_table_remove_with_upkeep(d, h);
 }
 
 /* Appends every object of from to to (as generation gen), in order;

@@ -47,7 +47,7 @@ void pymgc_table_reserve_n(pymgc_table *t, size_t n)
                     (size_t)t->len + n);
 }
 
-void pymgc_table_pop_holes(pymgc_table *t)
+static void table_pop_holes(pymgc_table *t)
 {
     if (t->holes == t->len) {
         /* Nothing but holes (objects that died in the order they were
@@ -61,7 +61,7 @@ void pymgc_table_pop_holes(pymgc_table *t)
     }
 }
 
-void pymgc_table_compact(pymgc_table *t)
+static void table_compact(pymgc_table *t)
 {
     uint32_t kept = 0;
     for (uint32_t i = 0; i < t->len; i++) {
@@ -73,6 +73,21 @@ void pymgc_table_compact(pymgc_table *t)
     }
     t->len = kept;
     t->holes = 0;
+}
+
+void pymgc_table_remove_with_upkeep(pymgc_domain *d, pymgc_head *h)
+{
+    pymgc_table *t = &d->tables[h->gen];
+    h->gen = PYMGC_GEN_UNTRACKED;
+    if (h->slot + 1 == t->len) {
+        t->len--;
+        if (t->holes != 0)
+            table_pop_holes(t);
+        return;
+    }
+    t->items[h->slot] = NULL;
+    if (++t->holes >= 4096 && t->holes > t->len / 2 && !d->collecting)
+        table_compact(t);
 }
 
 void pymgc_table_move_all(pymgc_table *from, pymgc_table *to, uint8_t gen)
