@@ -139,14 +139,17 @@ static inline void untrack_if_tracked(pymgc_domain *d, pymgc_head *h)
 
 /* The header of a new object (bytes 8-15 from c->head_word), its
  * tracking and its accounting (generation 0's count is the caller's; a
- * container needs room in generation 0's table). */
-static inline void *init_object(pymgc_domain *d, pymgc_head *h, pymgc_type_count *c, size_t extra)
+ * container, as the type's head word says, needs room in generation 0's
+ * table). */
+static inline void *init_object(pymgc_domain *d, pymgc_head *h, pymgc_type_count *c, size_t extra,
+                                bool container)
 {
     h->refcnt = 1;
-    h->slot = 0;
     memcpy(&h->type_id, &c->head_word, sizeof c->head_word);
-    if (h->flags & PYMGC_FLAG_CONTAINER)
+    if (container)
         track_locked(d, h);
+    else
+        h->slot = 0;
     c->objects++;
     if (extra)
         c->extra_bytes += extra;
@@ -180,7 +183,7 @@ static PYMGC_NOINLINE void *new_object_slow(pym_type *type, pymgc_head *h, size_
         errno = ENOMEM;
         return NULL;
     }
-    void *obj = init_object(d, h, c, extra);
+    void *obj = init_object(d, h, c, extra, container);
     pymgc_unlock(d);
     return obj;
 }
@@ -226,20 +229,9 @@ static PYMGC_ALWAYS_INLINE void *new_object(pym_type *type, size_t extra)
         memcpy(p + 16, zeros, 16);
         memcpy(p + size - 32, zeros, 16);
     }
-    h->refcnt = 1;
-    memcpy(&h->type_id, &c->head_word, sizeof c->head_word);
-    if (container) {
+    if (container)
         d->gens[0].count++;
-        pymgc_table *t = &d->tables[0];
-        h->slot = t->len;
-        t->items[t->len++] = h;
-    } else {
-        h->slot = 0;
-    }
-    c->objects++;
-    if (extra)
-        c->extra_bytes += extra;
-    return h + 1;
+    return init_object(d, h, c, extra, container);
 }
 
 void *pymgc_new_extra(pym_type *type, size_t extra)
@@ -263,14 +255,19 @@ static inline void header_clear_identity(pymgc_head *h)
     memcpy(&h->type_id, &zero, sizeof zero);
 }
 
-/* The end of every death: the counters, and the block back to pymalloc.
- * release_unlocked: a thread's own domain (or the caller holds the lock);
- * release: any domain. */
-static inline void release_unlocked(pymgc_domain *d, pymgc_head *h)
+/* The end of every death: the counters (count_death), and the block back
+ * to pymalloc.  release_unlocked: a thread's own domain (or the caller
+ * holds the lock); release: any domain. */
+static inline void count_death(pymgc_domain *d, const pymgc_head *h)
 {
     if ((h->flags & PYMGC_FLAG_CONTAINER) && d->gens[0].count > 0)
         d->gens[0].count--;
     d->type_counts[h->type_id].objects--;
+}
+
+static inline void release_unlocked(pymgc_domain *d, pymgc_head *h)
+{
+    count_death(d, h);
     header_clear_identity(h);
     pym_free(h);
 }
@@ -282,9 +279,7 @@ static inline void release(pymgc_domain *d, pymgc_head *h)
         return;
     }
     pymgc_lock(d);
-    if ((h->flags & PYMGC_FLAG_CONTAINER) && d->gens[0].count > 0)
-        d->gens[0].count--;
-    d->type_counts[h->type_id].objects--;
+    count_death(d, h);
     pymgc_unlock(d);
     header_clear_identity(h);
     pym_free(h);
@@ -412,7 +407,7 @@ void pym_incref_checked_(void *obj)
  * call of pym_free, and saves no registers. */
 static PYMGC_NOINLINE void dealloc_plain_with_upkeep(pymgc_domain *d, pymgc_head *h)
 {
-    pymgc_table_remove(d, h);
+    pymgc_table_remove_with_upkeep(d, h);
     release_unlocked(d, h);
 }
 
