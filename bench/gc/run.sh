@@ -25,36 +25,52 @@ median() {
     tr ' ' '\n' | grep . | sort -g | awk '{v[NR] = $1} END {print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2}'
 }
 
-ours_all= theirs_all=
-for r in $(seq "$rounds"); do
-    ours=$("$build/bench/gc/bench_collect" "$n" 3)
-    theirs=$($python "$src/bench/gc/graph.py" "$n" 3)
-    echo "$ours"
-    echo "$theirs"
-    ours_all="$ours_all $(figure "$ours" ns/object)"
-    theirs_all="$theirs_all $(figure "$theirs" ns/object)"
-done
-a=$(echo "$theirs_all" | median) b=$(echo "$ours_all" | median)
-awk -v a="$a" -v b="$b" 'BEGIN { printf "collect ratio: pymalloc_gc is %.1fx faster per object than CPython gc.collect() (medians %.2f and %.2f ns/object; target >= 5x)\n", a / b, b, a }'
+# One run of benchmark $1 (collect or gen0): ours, or CPython's.
+run_ours() {
+    case $1 in
+    collect) "$build/bench/gc/bench_collect" "$n" 3 ;;
+    gen0) "$build/bench/gc/bench_gen0" ;;
+    esac
+}
+run_theirs() {
+    case $1 in
+    collect) $python "$src/bench/gc/graph.py" "$n" 3 ;;
+    gen0) $python "$src/bench/gc/gen0.py" ;;
+    esac
+}
 
-ours_all= theirs_all=
-for r in $(seq "$rounds"); do
-    ours=$("$build/bench/gc/bench_gen0")
-    theirs=$($python "$src/bench/gc/gen0.py")
-    echo "$ours"
-    echo "$theirs"
-    ours_all="$ours_all $(figure "$ours" ns/container)"
-    theirs_all="$theirs_all $(figure "$theirs" ns/container)"
-done
-a=$(echo "$theirs_all" | median) b=$(echo "$ours_all" | median)
-awk -v a="$a" -v b="$b" 'BEGIN { printf "gen0 ratio: automatic collections cost %.2f of CPython'"'"'s per container (medians %.2f and %.2f ns; target <= 0.20)\n", b / a, b, a }'
+# Runs benchmark $1 $rounds times, ours and CPython's alternating, printing
+# every line; sets ours and theirs to the medians of their figures in unit $2.
+compare() {
+    ours_all= theirs_all=
+    for r in $(seq "$rounds"); do
+        line_ours=$(run_ours "$1")
+        line_theirs=$(run_theirs "$1")
+        echo "$line_ours"
+        echo "$line_theirs"
+        ours_all="$ours_all $(figure "$line_ours" "$2")"
+        theirs_all="$theirs_all $(figure "$line_theirs" "$2")"
+    done
+    ours=$(echo "$ours_all" | median) theirs=$(echo "$theirs_all" | median)
+}
+
+compare collect ns/object
+awk -v a="$theirs" -v b="$ours" 'BEGIN { printf "collect ratio: pymalloc_gc is %.1fx faster per object than CPython gc.collect() (medians %.2f and %.2f ns/object; target >= 5x)\n", a / b, b, a }'
+
+compare gen0 ns/container
+awk -v a="$theirs" -v b="$ours" 'BEGIN { printf "gen0 ratio: automatic collections cost %.2f of CPython'"'"'s per container (medians %.2f and %.2f ns; target <= 0.20)\n", b / a, b, a }'
+
+# The container's ratio to malloc+free ("container T ns (R x)") in the
+# "new+decref $2" line of bench_newdecref's output $1.
+container_ratio() {
+    echo "$1" | grep "new+decref $2" | sed 's|.*container [0-9.]* ns (\([0-9.]*\)x).*|\1|'
+}
 
 pair_all= batch_all=
 for r in $(seq "$rounds"); do
     out=$("$build/bench/gc/bench_newdecref")
     echo "$out"
-    # "container T ns (R x)": the container's ratio to malloc+free.
-    pair_all="$pair_all $(echo "$out" | grep 'new+decref pair' | sed 's|.*container [0-9.]* ns (\([0-9.]*\)x).*|\1|')"
-    batch_all="$batch_all $(echo "$out" | grep 'new+decref batch' | sed 's|.*container [0-9.]* ns (\([0-9.]*\)x).*|\1|')"
+    pair_all="$pair_all $(container_ratio "$out" pair)"
+    batch_all="$batch_all $(container_ratio "$out" batch)"
 done
 echo "new+decref ratio: container new+decref costs $(echo "$pair_all" | median)x malloc+free one at a time, $(echo "$batch_all" | median)x 1 000 at a time (medians; target <= 2x)"
