@@ -55,6 +55,9 @@ PYM_EXPORT PYM_MALLOC_ATTR void *pym_calloc(size_t count, size_t size);
 PYM_EXPORT void *pym_realloc(void *ptr, size_t size);
 PYM_EXPORT void *pym_reallocarray(void *ptr, size_t count, size_t size);
 PYM_EXPORT void pym_free(void *ptr);
+/* pym_free of ptrs[0..n), cheaper per block when consecutive pointers lie
+ * in one pool (for example in address order). */
+PYM_EXPORT void pym_free_batch(void *const *ptrs, size_t n);
 /* size (and alignment) must be what was asked for.  In debug mode
  * (PYMALLOC_DEBUG=1) they are checked: a size other than the one requested
  * (for a block forwarded to libc: larger than its usable size), or a block

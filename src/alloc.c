@@ -136,6 +136,51 @@ void pym_free(void *ptr)
     pymi_free_inline(ptr);
 }
 
+/* Frees ptrs[0..n).  A run of pointers into one pool (a collector's
+ * garbage, freed in address order) is freed as one: the ownership and
+ * owner tests, the count and the emptiness test once per run, and per
+ * block only the block-start test, the double-free tests of the fast path
+ * and the push.  Anything else goes through pym_free's own paths. */
+void pym_free_batch(void *const *ptrs, size_t n)
+{
+    pym_heap_t *heap = pymi_tls_heap;
+    size_t i = 0;
+    while (i < n) {
+        void *ptr = ptrs[i];
+        pym_pool_t *pool = pymi_pool_of(ptr);
+        if (!pymi_owns(ptr) ||
+            atomic_load_explicit(&pool->owner, memory_order_relaxed) != (uintptr_t)heap) {
+            pymi_free_inline(ptr);
+            i++;
+            continue;
+        }
+        /* In locals: the stores into blocks could alias all of these. */
+        uintptr_t page = (uintptr_t)ptr >> PYM_POOL_SHIFT;
+        pym_block_t *head = pool->free;
+        unsigned used = pool->used;
+        uint16_t live_xor = pool->live_xor;
+        uint32_t start_magic = pool->start_magic, start_limit = pool->start_limit;
+        uintptr_t key0 = pymi_secrets.key0, key1 = pymi_secrets.key1;
+        for (; i < n; i++) {
+            pym_block_t *block = ptrs[i];
+            if (((uintptr_t)block >> PYM_POOL_SHIFT) != page)
+                break;
+            uint32_t offset = (uint32_t)((uintptr_t)block & PYM_POOL_MASK);
+            if (pym_unlikely((uint32_t)(offset * start_magic) > start_limit || block == head || used <= 1))
+                break;   /* the slow path below, after the run so far is in */
+            block->encoded_next = pymi_encode_link(block, head, key0, key1);
+            head = block;
+            live_xor ^= (uint16_t)(uintptr_t)block;
+            used--;
+        }
+        pool->free = head;
+        pool->live_xor = live_xor;
+        pool->used = (uint16_t)used;
+        if (i < n && ((uintptr_t)ptrs[i] >> PYM_POOL_SHIFT) == page)
+            pymi_free_inline(ptrs[i++]);   /* the last block, or a bad pointer */
+    }
+}
+
 /* The size (and alignment) are checked in debug mode only (debug.c). */
 void pym_free_sized(void *ptr, size_t size)
 {

@@ -71,14 +71,19 @@ PYM_INLINE pym_block_t *pymi_block_next(const pym_block_t *block)
     return (pym_block_t *)(x ^ (uintptr_t)block);
 }
 
+/* The encoded link from block to next, with the keys given (a loop that
+ * stores many links keeps them in registers). */
+PYM_INLINE uintptr_t pymi_encode_link(const pym_block_t *block, const pym_block_t *next, uintptr_t key0,
+                                      uintptr_t key1)
+{
+    if (!pym_hardening)
+        return (uintptr_t)next;
+    return (pymi_rotl17((uintptr_t)next ^ (uintptr_t)block) ^ key0) + key1;
+}
+
 PYM_INLINE void pymi_block_set_next(pym_block_t *block, const pym_block_t *next)
 {
-    if (!pym_hardening) {
-        block->encoded_next = (uintptr_t)next;
-        return;
-    }
-    block->encoded_next =
-        (pymi_rotl17((uintptr_t)next ^ (uintptr_t)block) ^ pymi_secrets.key0) + pymi_secrets.key1;
+    block->encoded_next = pymi_encode_link(block, next, pymi_secrets.key0, pymi_secrets.key1);
 }
 
 /* A non-NULL link stays inside the pool of the block that holds it. */

@@ -9,6 +9,9 @@
  * used, so the cases run in --disable-override builds too (malloc is the
  * same code).  PYMALLOC_DEBUG must not be set: these are release checks.
  *
+ * Cases 9-11: a bad pointer in a pym_free_batch ends in the very line
+ * pym_free of the same pointers, one by one, gives.
+ *
  * Before core v2, cases 2-7 failed: a non-adjacent double free handed the
  * same block out twice, a double free by another thread made the owner spin
  * for ever, and fresh blocks showed glibc's pointer guard ^ 1.
@@ -25,6 +28,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
 
 /* The core aborts within milliseconds; a hang is killed after this long. */
@@ -269,9 +273,102 @@ static void expect_clean(int (*body)(void *), const char *name)
         note_outcome(&r);
 }
 
+/* ---- pym_free_batch: a bad pointer in a batch ------------------------------- */
+
+/* The pointer a child is about to free wrongly, told to the parent through
+ * a shared page mapped before the children are forked. */
+static void *volatile *bad_pointer;
+
+/* *(int *)mode: 1 frees with one pym_free_batch, 0 with pym_free one by one. */
+static void free_all(void *mode, void *const *ptrs, size_t n)
+{
+    if (*(const int *)mode) {
+        pym_free_batch(ptrs, n);
+        return;
+    }
+    for (size_t i = 0; i < n; i++)
+        pym_free(ptrs[i]);
+}
+
+/* a, b, c, d, d, e, f: the same pointer twice in a row, in one pool's run. */
+static int batch_with_a_pointer_twice(void *mode)
+{
+    no_core_dump();
+    void *b[6];
+    for (int i = 0; i < 6; i++)
+        b[i] = pym_malloc(80);
+    void *batch[7] = { b[0], b[1], b[2], b[3], b[3], b[4], b[5] };
+    *bad_pointer = b[3];
+    free_all(mode, batch, 7);
+    return 0;   /* returning at all is the failure */
+}
+
+/* a, b, c + 8, d, e: an interior pointer in the middle of a valid run. */
+static int batch_with_an_interior_pointer(void *mode)
+{
+    no_core_dump();
+    char *b[5];
+    for (int i = 0; i < 5; i++)
+        b[i] = pym_malloc(80);
+    void *batch[5] = { b[0], b[1], b[2] + 8, b[3], b[4] };
+    *bad_pointer = b[2] + 8;
+    free_all(mode, batch, 5);
+    return 0;
+}
+
+/* Five pools' worth of 240-byte blocks (a class nothing else here uses),
+ * all freed: the first pool emptied is kept as the spare, the next ones go
+ * back to their arena, so a block from the middle lies in a pool that holds
+ * no blocks.  Then a batch frees it again between live blocks. */
+static int batch_with_a_block_of_a_returned_pool(void *mode)
+{
+    no_core_dump();
+    enum { SIZE = 240, COUNT = 5 * 17 + 1 };
+    static void *blocks[COUNT];
+    for (int i = 0; i < COUNT; i++)
+        blocks[i] = pym_malloc(SIZE);
+    free_all(mode, blocks, COUNT);
+    void *stale = blocks[COUNT / 2];
+    void *live[3] = { pym_malloc(SIZE), pym_malloc(SIZE), pym_malloc(SIZE) };
+    void *batch[5] = { live[0], live[1], NULL, stale, live[2] };
+    *bad_pointer = stale;
+    free_all(mode, batch, 5);
+    return 0;
+}
+
+/* Runs body twice, freeing with pym_free_batch and with pym_free one by
+ * one; each child must abort with exactly one line: "pymalloc: free(<the
+ * pointer it reported>): " and then `what`. */
+static void expect_batch_abort(int (*body)(void *), const char *what, const char *name)
+{
+    child_result_t r[2];
+    int ok[2];
+    for (int batch = 0; batch < 2; batch++) {
+        *bad_pointer = NULL;
+        ok[batch] = child_run(body, &batch, CHILD_TIMEOUT_MS, &r[batch]) == 0 &&
+                    aborted_with_one_line(&r[batch]) && *bad_pointer != NULL;
+        char expected[300];
+        snprintf(expected, sizeof expected, "pymalloc: free(0x%lx): %s\n",
+                 (unsigned long)(uintptr_t)*bad_pointer, what);
+        ok[batch] = ok[batch] && strcmp(r[batch].stderr_text, expected) == 0;
+    }
+    tap_check(ok[0] && ok[1], name);
+    for (int batch = 0; batch < 2; batch++) {
+        if (!ok[batch]) {
+            tap_note(batch ? "with pym_free_batch:" : "with pym_free one by one:");
+            note_outcome(&r[batch]);
+        }
+    }
+}
+
 int main(void)
 {
-    tap_plan(8);
+    bad_pointer = mmap(NULL, sizeof(void *), PROT_READ | PROT_WRITE, MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    if (bad_pointer == MAP_FAILED) {
+        perror("mmap");
+        return 99;
+    }
+    tap_plan(11);
     expect_abort(local_adjacent_double_free,
                  "free(a); free(a) of a 48-byte block aborts with one line");
     expect_abort(local_non_adjacent_double_free,
@@ -293,5 +390,17 @@ int main(void)
     expect_clean(reused_blocks_hide_the_guard,
                  "words 0 and 1 of malloc(48) blocks after free: not glibc's pointer guard (^1), "
                  "no constant key");
+    expect_batch_abort(batch_with_a_pointer_twice, "double free (inside a pool of 80-byte blocks)",
+                       "pym_free_batch of a, b, c, d, d, e, f: abort with pym_free's one line, "
+                       "double free of d");
+    expect_batch_abort(batch_with_an_interior_pointer,
+                       "invalid pointer (not the start of a block) (inside a pool of 80-byte blocks)",
+                       "pym_free_batch of a, b, c + 8, d, e: abort with pym_free's one line, "
+                       "invalid pointer c + 8");
+    expect_batch_abort(batch_with_a_block_of_a_returned_pool,
+                       "block not allocated (double free, or a pointer never returned by malloc) "
+                       "(inside a pymalloc arena, in a pool that holds no blocks)",
+                       "pym_free_batch of a block whose pool went back to its arena, between live "
+                       "blocks: abort with pym_free's one line, block not allocated");
     return tap_exit_status();
 }

@@ -1,7 +1,15 @@
-/* Unit tests: the descriptor table, pool lists and the full-pool handshake. */
+/* Unit tests: the descriptor table, pool lists, the full-pool handshake and
+ * pym_free_batch. */
 #include "unit.h"
 
+#include "../common/pattern.h"
+
+#include <errno.h>
 #include <pthread.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 static const size_t size64 = 64;
 
@@ -206,6 +214,812 @@ static void empty_pools_go_back_to_their_arena(void **state)
     assert_null(pymi_pool_owner(pymi_pool_of(middle)));
 }
 
+/* ---- pym_free_batch ------------------------------------------------------------ */
+
+/* The blocks a pool has handed out: used without the current pool's pin. */
+static unsigned pool_live(const pym_pool_t *pool)
+{
+    const pym_heap_t *heap = pymi_pool_owner(pool);
+    return pool->used - (heap != NULL && heap->pools[pool->sizeclass] == pool);
+}
+
+/* A heap's pools of some classes before a test allocates from them: every
+ * pool on a class list or a FULL list, with its live blocks.  A pool not in
+ * the census held none of them (it was free in its arena).  Taken by the
+ * heap's own thread, which may not be cmocka's: no assertion here. */
+#define CENSUS_MAX 512
+struct census {
+    const pym_heap_t *heap;
+    unsigned count;
+    int overflow;
+    const pym_pool_t *pools[CENSUS_MAX];
+    unsigned live[CENSUS_MAX];
+};
+
+static void census_add_list(struct census *cs, const pym_pool_t *pool)
+{
+    for (; pool != NULL && pool != &pymi_exhausted_pool; pool = pymi_pool_at(pool->next)) {
+        if (cs->count == CENSUS_MAX) {
+            cs->overflow = 1;
+            return;
+        }
+        cs->pools[cs->count] = pool;
+        cs->live[cs->count++] = pool_live(pool);
+    }
+}
+
+static void census_take(struct census *cs, const pym_heap_t *heap, const size_t *sizes, unsigned nsizes)
+{
+    cs->heap = heap;
+    cs->count = 0;
+    cs->overflow = 0;
+    for (unsigned k = 0; k < nsizes; k++) {
+        unsigned c = (unsigned)pymi_size_to_class(sizes[k]);
+        census_add_list(cs, heap->pools[c]);
+        census_add_list(cs, heap->full_head[c]);
+    }
+}
+
+/* Takes out of the census a block allocated only to give the thread a heap. */
+static void census_forget(struct census *cs, const void *block)
+{
+    for (unsigned i = 0; i < cs->count; i++)
+        if (cs->pools[i] == pymi_pool_of(block) && cs->live[i] > 0)
+            cs->live[i]--;
+}
+
+static unsigned census_live(const struct census *cs, const pym_pool_t *pool)
+{
+    for (unsigned i = 0; i < cs->count; i++)
+        if (cs->pools[i] == pool)
+            return cs->live[i];
+    return 0;
+}
+
+/* The blocks of ours in pool were all freed but `kept`: the pool has as many
+ * blocks out as in the census, plus kept.  One left with none was settled
+ * as pym_free settles one: it is its heap's current pool or spare, or back
+ * in its arena (no owner), always back when the owner thread has exited. */
+static void expect_pool_back(const struct census *before, const pym_pool_t *pool, unsigned kept,
+                             int owner_exited)
+{
+    unsigned expected = census_live(before, pool) + kept;
+    const pym_heap_t *owner = pymi_pool_owner(pool);
+    if (expected == 0 && owner == NULL)
+        return;   /* back in its arena */
+    assert_ptr_equal(owner, before->heap);
+    assert_int_equal(pool_live(pool), expected);
+    if (expected != 0)
+        return;
+    if (owner_exited)
+        fail_msg("pool %p of an exited thread holds no block and was not given back", (void *)pool);
+    unsigned c = pool->sizeclass;
+    if (owner->pools[c] != pool && owner->spare[c] != pool)
+        fail_msg("pool %p holds no block and is neither current, spare nor given back (state %u, "
+                 "queued %u)", (void *)pool, pool->state, pool->queued);
+}
+
+static int on_free_list(const pym_pool_t *pool, const void *block)
+{
+    unsigned steps = 0;
+    for (const pym_block_t *b = pool->free; b != NULL && steps <= pool->capacity;
+         b = pymi_block_next(b), steps++)
+        if (b == block)
+            return 1;
+    return 0;
+}
+
+struct test_block {
+    void *ptr;
+    size_t size;
+    unsigned ordinal;   /* its pool's place among its class's pools, in allocation order */
+    unsigned index;     /* its place among its class's blocks */
+};
+
+/* Allocates pools_each and a half pools' worth of blocks of each size, the
+ * sizes taking turns, and fills each with its pattern.  Returns the count. */
+static unsigned alloc_blocks(struct test_block *out, const size_t *sizes, unsigned nsizes,
+                             unsigned pools_each, uint64_t salt)
+{
+    unsigned count[8] = {0}, ordinal[8] = {0}, total = 0, n = 0;
+    const pym_pool_t *last[8] = {NULL};
+    unsigned want[8];
+    for (unsigned k = 0; k < nsizes; k++) {
+        unsigned cap = pymi_class_capacity((unsigned)pymi_size_to_class(sizes[k]));
+        want[k] = pools_each * cap + cap / 2;
+        total += want[k];
+    }
+    while (n < total) {
+        for (unsigned k = 0; k < nsizes; k++) {
+            if (count[k] == want[k])
+                continue;
+            void *p = pym_malloc(sizes[k]);
+            const pym_pool_t *pool = pymi_pool_of(p);
+            if (last[k] != NULL && pool != last[k])
+                ordinal[k]++;
+            last[k] = pool;
+            pattern_fill(p, sizes[k], pattern_seed(p, salt));
+            out[n++] = (struct test_block){p, sizes[k], ordinal[k], count[k]++};
+        }
+    }
+    return n;
+}
+
+static int intact(const struct test_block *b, uint64_t salt)
+{
+    return pattern_intact(b->ptr, b->size, pattern_seed(b->ptr, salt));
+}
+
+/* The distinct pools of the blocks, into pools (at most max). */
+static unsigned pools_of(const pym_pool_t **pools, unsigned max, const struct test_block *b, unsigned n)
+{
+    unsigned count = 0;
+    for (unsigned i = 0; i < n; i++) {
+        const pym_pool_t *pool = pymi_pool_of(b[i].ptr);
+        unsigned j = 0;
+        while (j < count && pools[j] != pool)
+            j++;
+        if (j == count) {
+            assert_true(count < max);
+            pools[count++] = pool;
+        }
+    }
+    return count;
+}
+
+static int by_address(const void *a, const void *b)
+{
+    uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
+    return x < y ? -1 : x > y;
+}
+
+static int in_sorted(void *const *sorted, unsigned n, const void *p)
+{
+    return bsearch(&p, sorted, n, sizeof *sorted, by_address) != NULL;
+}
+
+static uint64_t shuffle_state = 42;
+
+static void shuffle(void **v, unsigned n)
+{
+    for (unsigned i = n; i > 1; i--) {
+        shuffle_state = pattern_mix(shuffle_state);
+        unsigned j = (unsigned)(shuffle_state % i);
+        void *t = v[i - 1];
+        v[i - 1] = v[j];
+        v[j] = t;
+    }
+}
+
+/* The batch: NULL, the blocks with a NULL after every fifth one and the
+ * extras (forwarded pointers) spread among them, NULL.  Returns its length
+ * (at most n + n / 5 + nextras + 3). */
+static unsigned make_batch(void **batch, void *const *blocks, unsigned n, void *const *extras,
+                           unsigned nextras)
+{
+    unsigned m = 0, e = 0;
+    batch[m++] = NULL;
+    for (unsigned i = 0; i < n; i++) {
+        batch[m++] = blocks[i];
+        if (i % 5 == 2)
+            batch[m++] = NULL;
+        if (e < nextras && i + 1 == (e + 1) * n / (nextras + 1))
+            batch[m++] = extras[e++];
+    }
+    while (e < nextras)
+        batch[m++] = extras[e++];
+    batch[m++] = NULL;
+    return m;
+}
+
+/* The allocator below's free, recording what pym_free_batch hands it. */
+#define SYS_FREED_MAX 64
+static void (*real_sys_free)(void *);
+static void *sys_freed[SYS_FREED_MAX];
+static unsigned sys_freed_count;
+
+static void recording_sys_free(void *ptr)
+{
+    if (ptr != NULL) {   /* free(NULL) may or may not reach it */
+        if (sys_freed_count < SYS_FREED_MAX)
+            sys_freed[sys_freed_count] = ptr;
+        sys_freed_count++;
+    }
+    real_sys_free(ptr);
+}
+
+static void free_batch_recording(void *const *ptrs, size_t n)
+{
+    real_sys_free = pymi_sys.free;
+    sys_freed_count = 0;
+    pymi_sys.free = recording_sys_free;
+    pym_free_batch(ptrs, n);
+    pymi_sys.free = real_sys_free;
+}
+
+/* What reached the allocator below is the batch's foreign pointers (the
+ * forwarded ones), each once, in order. */
+static void expect_forwarded_exactly(void *const *ptrs, size_t n)
+{
+    unsigned k = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (ptrs[i] == NULL || pymi_owns(ptrs[i]))
+            continue;
+        assert_true(k < sys_freed_count && k < SYS_FREED_MAX);
+        assert_ptr_equal(sys_freed[k], ptrs[i]);
+        k++;
+    }
+    assert_int_equal(sys_freed_count, k);
+}
+
+static size_t blocks_in_use(const pym_stats_t *stats, size_t size)
+{
+    return stats->classes[pymi_size_to_class(size)].blocks_in_use;
+}
+
+#define LOCAL_MAX 1200
+#define LOCAL_POOLS 64
+static struct test_block local_blocks[LOCAL_MAX];
+#define AGAIN_MAX 8192
+static void *local_freed[LOCAL_MAX], *local_kept[LOCAL_MAX], *local_again[AGAIN_MAX];
+static void *local_batch[2 * LOCAL_MAX];
+
+/* Kept by the first batch: every third block of the even-numbered pools of
+ * its class; the odd-numbered ones lose all their blocks at once. */
+static int kept_first(const struct test_block *b)
+{
+    return b->ordinal % 2 == 0 && b->index % 3 == 0;
+}
+
+static unsigned kept_in(const pym_pool_t *pool, const struct test_block *b, unsigned n,
+                        int (*kept)(const struct test_block *))
+{
+    unsigned count = 0;
+    for (unsigned i = 0; i < n; i++)
+        count += pymi_pool_of(b[i].ptr) == pool && kept(&b[i]);
+    return count;
+}
+
+static int kept_all(const struct test_block *b)
+{
+    (void)b;
+    return 1;
+}
+
+/* pym_free_batch frees its blocks and nothing else, in any order: 4 classes,
+ * 3.5 pools each, the first batch in address order with NULLs and forwarded
+ * (1000-byte) pointers among them, the second shuffled.  After each, every
+ * pool has as many blocks out as before we allocated plus those we kept,
+ * the freed blocks are on its free list and the kept ones are intact, the
+ * forwarded pointers went to the allocator below, pools left empty are
+ * settled as pym_free settles them (some go back to their arena), and
+ * malloc hands the freed blocks out again. */
+static void a_batch_frees_exactly_its_blocks_in_any_order(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {16, 144, 208, 256};
+    enum { NSIZES = 4, NFWD = 6 };
+    const uint64_t salt = 0xba7c4;
+    pym_free(pym_malloc(16));   /* this thread has a heap */
+    pym_heap_t *heap = pymi_tls_heap;
+    static struct census before;
+    census_take(&before, heap, sizes, NSIZES);
+    assert_false(before.overflow);
+    pym_stats_t stats_before, stats_after;
+    pym_stats_get(&stats_before);
+
+    struct test_block *b = local_blocks;
+    unsigned n = alloc_blocks(b, sizes, NSIZES, 3, salt);
+    assert_true(n <= LOCAL_MAX);
+    void *fwd[NFWD];
+    for (unsigned i = 0; i < NFWD; i++) {
+        fwd[i] = pym_malloc(1000 + 16 * i);
+        assert_false(pym_owns(fwd[i]));
+    }
+    const pym_pool_t *pools[LOCAL_POOLS];
+    unsigned npools = pools_of(pools, LOCAL_POOLS, b, n);
+
+    /* First batch: in address order, runs of one pool each. */
+    unsigned nf = 0, nk = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (kept_first(&b[i]))
+            local_kept[nk++] = b[i].ptr;
+        else
+            local_freed[nf++] = b[i].ptr;
+    }
+    qsort(local_freed, nf, sizeof local_freed[0], by_address);
+    qsort(local_kept, nk, sizeof local_kept[0], by_address);
+    unsigned m = make_batch(local_batch, local_freed, nf, fwd, NFWD / 2);
+    free_batch_recording(local_batch, m);
+    expect_forwarded_exactly(local_batch, m);
+    for (unsigned p = 0; p < npools; p++)
+        expect_pool_back(&before, pools[p], kept_in(pools[p], b, n, kept_first), 0);
+    for (unsigned i = 0; i < n; i++) {
+        const pym_pool_t *pool = pymi_pool_of(b[i].ptr);
+        if (kept_first(&b[i])) {
+            assert_true(intact(&b[i], salt));
+            assert_false(on_free_list(pool, b[i].ptr));
+        } else if (pymi_pool_owner(pool) == heap) {
+            assert_true(on_free_list(pool, b[i].ptr));
+        }
+    }
+
+    /* malloc hands out again every freed block of the pools still ours. */
+    unsigned na = 0;
+    for (unsigned k = 0; k < NSIZES; k++) {
+        unsigned cap = pymi_class_capacity((unsigned)pymi_size_to_class(sizes[k]));
+        unsigned wanted = 0, seen = 0;
+        for (unsigned i = 0; i < n; i++)
+            wanted += b[i].size == sizes[k] && !kept_first(&b[i]) &&
+                      pymi_pool_owner(pymi_pool_of(b[i].ptr)) == heap;
+        unsigned limit = na + wanted + 8 * cap;   /* and blocks that were never ours */
+        assert_true(limit <= AGAIN_MAX);
+        while (seen < wanted && na < limit) {
+            void *p = pym_malloc(sizes[k]);
+            assert_false(in_sorted(local_kept, nk, p));   /* a live block handed out */
+            seen += in_sorted(local_freed, nf, p);
+            local_again[na++] = p;
+        }
+        assert_int_equal(seen, wanted);
+    }
+    qsort(local_again, na, sizeof local_again[0], by_address);
+    for (unsigned i = 1; i < na; i++)
+        assert_ptr_not_equal(local_again[i - 1], local_again[i]);   /* handed out twice */
+    shuffle(local_again, na);
+    pym_free_batch(local_again, na);
+    for (unsigned p = 0; p < npools; p++)
+        expect_pool_back(&before, pools[p], kept_in(pools[p], b, n, kept_first), 0);
+
+    /* Second batch: the kept blocks, shuffled. */
+    for (unsigned i = 0; i < n; i++)
+        if (kept_first(&b[i]))
+            assert_true(intact(&b[i], salt));
+    shuffle(local_kept, nk);
+    m = make_batch(local_batch, local_kept, nk, fwd + NFWD / 2, NFWD - NFWD / 2);
+    free_batch_recording(local_batch, m);
+    expect_forwarded_exactly(local_batch, m);
+    unsigned released[NSIZES] = {0};
+    for (unsigned p = 0; p < npools; p++) {
+        expect_pool_back(&before, pools[p], 0, 0);
+        for (unsigned k = 0; k < NSIZES; k++)
+            released[k] += pools[p]->block_size == sizes[k] && pymi_pool_owner(pools[p]) == NULL;
+    }
+    pym_stats_get(&stats_after);
+    for (unsigned k = 0; k < NSIZES; k++) {
+        assert_true(released[k] > 0);   /* 3 or 4 pools emptied, one current and one spare kept */
+        assert_int_equal(blocks_in_use(&stats_after, sizes[k]), blocks_in_use(&stats_before, sizes[k]));
+    }
+}
+
+/* One pool's state as a test compares it: for a pool its heap still owns,
+ * every field the owner keeps and its free list (offsets, head first). */
+struct pool_picture {
+    uintptr_t owner;
+    uintptr_t remote;
+    unsigned used, state, flagged, queued, next, prev, live_xor;
+    unsigned free_count;   /* capacity + 1: the list did not end */
+    uint16_t free_offsets[PYM_POOL_SIZE / 16 + 1];
+};
+
+#define PICTURE_SIZES 3
+#define PICTURE_POOLS 32
+struct heap_picture {
+    uintptr_t lists[PICTURE_SIZES][5];   /* current, tail, FULL head and tail, spare */
+    struct pool_picture pools[PICTURE_POOLS];
+};
+
+static void picture_take(struct heap_picture *pic, const pym_heap_t *heap, const size_t *sizes,
+                         const pym_pool_t *const *pools, unsigned npools)
+{
+    memset(pic, 0, sizeof *pic);
+    for (unsigned k = 0; k < PICTURE_SIZES; k++) {
+        unsigned c = (unsigned)pymi_size_to_class(sizes[k]);
+        pic->lists[k][0] = (uintptr_t)heap->pools[c];
+        pic->lists[k][1] = (uintptr_t)heap->tails[c];
+        pic->lists[k][2] = (uintptr_t)heap->full_head[c];
+        pic->lists[k][3] = (uintptr_t)heap->full_tail[c];
+        pic->lists[k][4] = (uintptr_t)heap->spare[c];
+    }
+    for (unsigned p = 0; p < npools; p++) {
+        const pym_pool_t *pool = pools[p];
+        struct pool_picture *pp = &pic->pools[p];
+        pp->owner = (uintptr_t)pymi_pool_owner(pool);
+        if (pp->owner != (uintptr_t)heap)
+            continue;   /* back in its arena: the arena's business */
+        pp->remote = atomic_load(&pool->remote);
+        pp->used = pool->used;
+        pp->state = pool->state;
+        pp->flagged = pool->flagged;
+        pp->queued = pool->queued;
+        pp->next = pool->next;
+        pp->prev = pool->prev;
+        pp->live_xor = pool->live_xor;
+        uintptr_t page = (uintptr_t)pymi_pool_page(pool);
+        for (const pym_block_t *blk = pool->free;
+             blk != NULL && pp->free_count <= pool->capacity; blk = pymi_block_next(blk)) {
+            if (((uintptr_t)blk & ~(uintptr_t)PYM_POOL_MASK) != page) {
+                pp->free_count = pool->capacity + 1;   /* a link out of the pool */
+                break;
+            }
+            pp->free_offsets[pp->free_count++] = (uint16_t)((uintptr_t)blk - page);
+        }
+    }
+}
+
+static struct test_block picture_blocks[LOCAL_MAX];
+static void *picture_freed[LOCAL_MAX], *picture_kept[LOCAL_MAX];
+
+static int kept_picture(const struct test_block *b)
+{
+    return b->ordinal % 3 == 0 && b->index % 3 == 0;
+}
+
+/* pym_free_batch leaves the heap exactly as pym_free of the same pointers,
+ * one by one in the same order, does: a forked child frees them that way
+ * from the same state and sends its picture back through shared memory.
+ * Same class lists, current pools and spares; every pool of the blocks has
+ * the same owner (given back to its arena or not), count, state and free
+ * list, block for block.  3 classes, 3.5 pools each: two thirds of the
+ * blocks of pools 0 and 3, all of pools 1 and 2 (emptied), half the batch
+ * in address order, half shuffled, with NULLs and forwarded pointers. */
+static void a_batch_leaves_the_pools_as_pym_free_one_by_one_does(void **state)
+{
+    (void)state;
+    static const size_t sizes[PICTURE_SIZES] = {32, 128, 192};
+    enum { NFWD = 4 };
+    const uint64_t salt = 0xf0c4;
+    pym_free(pym_malloc(32));
+    pym_heap_t *heap = pymi_tls_heap;
+    static struct census before;
+    census_take(&before, heap, sizes, PICTURE_SIZES);
+    assert_false(before.overflow);
+    struct test_block *b = picture_blocks;
+    unsigned n = alloc_blocks(b, sizes, PICTURE_SIZES, 3, salt);
+    assert_true(n <= LOCAL_MAX);
+    const pym_pool_t *pools[PICTURE_POOLS];
+    unsigned npools = pools_of(pools, PICTURE_POOLS, b, n);
+    void *fwd[NFWD];
+    for (unsigned i = 0; i < NFWD; i++)
+        fwd[i] = pym_malloc(1000);
+    unsigned nf = 0, nk = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (kept_picture(&b[i]))
+            picture_kept[nk++] = b[i].ptr;
+        else
+            picture_freed[nf++] = b[i].ptr;
+    }
+    qsort(picture_freed, nf, sizeof picture_freed[0], by_address);
+    shuffle(picture_freed + nf / 2, nf - nf / 2);
+    unsigned m = make_batch(local_batch, picture_freed, nf, fwd, NFWD);
+
+    struct heap_picture *theirs = mmap(NULL, sizeof *theirs, PROT_READ | PROT_WRITE,
+                                       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+    assert_true(theirs != MAP_FAILED);
+    fflush(NULL);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        for (unsigned i = 0; i < m; i++)
+            pym_free(local_batch[i]);
+        picture_take(theirs, heap, sizes, pools, npools);
+        _exit(0);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+    pym_free_batch(local_batch, m);
+    static struct heap_picture mine;
+    picture_take(&mine, heap, sizes, pools, npools);
+    for (unsigned k = 0; k < PICTURE_SIZES; k++)
+        for (unsigned l = 0; l < 5; l++)
+            assert_int_equal(mine.lists[k][l], theirs->lists[k][l]);
+    unsigned emptied = 0;
+    for (unsigned p = 0; p < npools; p++) {
+        const struct pool_picture *a = &mine.pools[p], *z = &theirs->pools[p];
+        assert_int_equal(a->owner, z->owner);
+        assert_int_equal(a->used, z->used);
+        assert_int_equal(a->state, z->state);
+        assert_int_equal(a->flagged, z->flagged);
+        assert_int_equal(a->queued, z->queued);
+        assert_int_equal(a->next, z->next);
+        assert_int_equal(a->prev, z->prev);
+        assert_int_equal(a->live_xor, z->live_xor);
+        assert_int_equal(a->remote, z->remote);
+        assert_int_equal(a->free_count, z->free_count);
+        assert_true(a->free_count <= pools[p]->capacity);
+        assert_memory_equal(a->free_offsets, z->free_offsets, a->free_count * sizeof a->free_offsets[0]);
+        expect_pool_back(&before, pools[p], kept_in(pools[p], b, n, kept_picture), 0);
+        emptied += a->owner == 0;
+    }
+    assert_true(emptied > 0);
+    assert_int_equal(munmap(theirs, sizeof *theirs), 0);
+
+    for (unsigned i = 0; i < n; i++)
+        if (kept_picture(&b[i]))
+            assert_true(intact(&b[i], salt));
+    pym_free_batch(picture_kept, nk);
+    for (unsigned p = 0; p < npools; p++)
+        expect_pool_back(&before, pools[p], 0, 0);
+}
+
+struct nulls_job {
+    pym_heap_t *heap_before, *heap_after;
+};
+
+static void *free_nulls_in_thread(void *arg)
+{
+    struct nulls_job *job = arg;
+    void *nulls[4] = {NULL, NULL, NULL, NULL};
+    job->heap_before = pymi_tls_heap;
+    pym_free_batch(nulls, 4);
+    pym_free_batch(NULL, 0);
+    job->heap_after = pymi_tls_heap;
+    return NULL;
+}
+
+/* n == 0 reads nothing (not even ptrs), and a batch of NULLs does nothing:
+ * the heap, the pool and the block stay as they were, byte for byte, errno
+ * too; a thread without a heap does not get one. */
+static void an_empty_batch_or_one_of_nulls_changes_nothing(void **state)
+{
+    (void)state;
+    char *block = pym_malloc(96);
+    pattern_fill(block, 96, 96);
+    pym_heap_t *heap = pymi_tls_heap;
+    pym_pool_t *pool = pymi_pool_of(block);
+    static pym_heap_t heap_copy;
+    pym_pool_t pool_copy;
+    memcpy(&heap_copy, heap, sizeof heap_copy);
+    memcpy(&pool_copy, pool, sizeof pool_copy);
+
+    void *bad[2] = {block + 8, block};   /* would abort, or free the block, if read */
+    errno = ERANGE;
+    pym_free_batch(bad, 0);
+    pym_free_batch(NULL, 0);
+    void *nulls[7] = {NULL};
+    pym_free_batch(nulls, 7);
+    assert_int_equal(errno, ERANGE);
+    assert_memory_equal(heap, &heap_copy, sizeof heap_copy);
+    assert_memory_equal(pool, &pool_copy, sizeof pool_copy);
+    assert_true(pattern_intact(block, 96, 96));
+
+    struct nulls_job job;
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, free_nulls_in_thread, &job), 0);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    assert_ptr_equal(job.heap_after, job.heap_before);
+
+    pym_free(block);   /* still live: an ordinary free */
+    assert_int_equal(pool->used, pool_copy.used - 1);
+}
+
+/* A thread's pym_free_batch of blocks another thread owns. */
+#define REMOTE_OWN 40
+struct batch_job {
+    void **ptrs;
+    unsigned n;
+    const size_t *sizes;   /* with own: blocks of its own, of these sizes, */
+    unsigned nsizes;       /* mixed into the batch */
+    int own;
+    /* Filled by the thread, read after the join. */
+    struct census census;   /* its heap before it allocated its own blocks */
+    void *own_blocks[REMOTE_OWN + 1];
+    void *mixed[2 * LOCAL_MAX];
+};
+
+static void *free_batch_in_thread(void *arg)
+{
+    struct batch_job *job = arg;
+    if (!job->own) {
+        pym_free_batch(job->ptrs, job->n);   /* a thread that never allocates */
+        return NULL;
+    }
+    job->own_blocks[0] = pym_malloc(16);   /* a heap, for the census */
+    census_take(&job->census, pymi_tls_heap, job->sizes, job->nsizes);
+    census_forget(&job->census, job->own_blocks[0]);
+    for (unsigned i = 1; i <= REMOTE_OWN; i++)
+        job->own_blocks[i] = pym_malloc(job->sizes[i % job->nsizes]);
+    /* Its own blocks two at a time between runs of three of the owner's,
+     * and a forwarded pointer. */
+    unsigned m = 0, o = 0;
+    for (unsigned i = 0; i < job->n; i++) {
+        job->mixed[m++] = job->ptrs[i];
+        for (unsigned j = 0; j < 2 && i % 3 == 2 && o <= REMOTE_OWN; j++)
+            job->mixed[m++] = job->own_blocks[o++];
+    }
+    while (o <= REMOTE_OWN)
+        job->mixed[m++] = job->own_blocks[o++];
+    job->mixed[m++] = pym_malloc(1000);
+    pym_free_batch(job->mixed, m);
+    return NULL;
+}
+
+static void run_batch_job(struct batch_job *job)
+{
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, free_batch_in_thread, job), 0);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+}
+
+static struct test_block remote_blocks[LOCAL_MAX];
+static void *remote_by_f[LOCAL_MAX], *remote_by_g[LOCAL_MAX], *remote_batch[2 * LOCAL_MAX];
+static void *remote_sent[LOCAL_MAX], *remote_kept[LOCAL_MAX], *remote_again[AGAIN_MAX];
+
+/* Batches freed by other threads go back to the owner, who is alive: one
+ * thread that never allocates frees a third of the blocks (address order,
+ * with NULLs), another frees a third (shuffled) mixed with blocks of its
+ * own and a forwarded pointer, and exits.  The owner's counts have not
+ * moved (remote frees do not touch them) and its other blocks are intact;
+ * its malloc slow path then takes every one of those blocks back and hands
+ * it out again; once it frees all, its pools are as before it allocated.
+ * The second thread's own blocks went back to their pools, which its exit
+ * gave back to the arena. */
+static void a_batch_from_other_threads_goes_back_to_the_owner(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {80, 224};
+    static const size_t g_sizes[] = {16, 80, 224};
+    enum { NSIZES = 2 };
+    const uint64_t salt = 0x4e307e;
+    pym_free(pym_malloc(80));
+    pym_heap_t *heap = pymi_tls_heap;
+    static struct census before;
+    census_take(&before, heap, sizes, NSIZES);
+    assert_false(before.overflow);
+    pym_stats_t stats_before, stats_after;
+    pym_stats_get(&stats_before);
+
+    struct test_block *b = remote_blocks;
+    unsigned n = alloc_blocks(b, sizes, NSIZES, 2, salt);
+    const pym_pool_t *pools[LOCAL_POOLS];
+    unsigned npools = pools_of(pools, LOCAL_POOLS, b, n);
+    unsigned used_before[LOCAL_POOLS];
+    for (unsigned p = 0; p < npools; p++)
+        used_before[p] = pools[p]->used;
+    unsigned nf = 0, ng = 0, ns = 0, nk = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (b[i].index % 3 == 1)
+            remote_by_f[nf++] = remote_sent[ns++] = b[i].ptr;
+        else if (b[i].index % 3 == 2)
+            remote_by_g[ng++] = remote_sent[ns++] = b[i].ptr;
+        else
+            remote_kept[nk++] = b[i].ptr;
+    }
+    qsort(remote_by_f, nf, sizeof remote_by_f[0], by_address);
+    shuffle(remote_by_g, ng);
+    qsort(remote_sent, ns, sizeof remote_sent[0], by_address);
+    qsort(remote_kept, nk, sizeof remote_kept[0], by_address);
+
+    static struct batch_job f, g;
+    f = (struct batch_job){.ptrs = remote_batch, .n = make_batch(remote_batch, remote_by_f, nf, NULL, 0)};
+    run_batch_job(&f);
+    g = (struct batch_job){.ptrs = remote_by_g, .n = ng, .sizes = g_sizes, .nsizes = 3, .own = 1};
+    run_batch_job(&g);
+    assert_false(g.census.overflow);
+
+    for (unsigned p = 0; p < npools; p++) {
+        assert_ptr_equal(pymi_pool_owner(pools[p]), heap);
+        assert_int_equal(pools[p]->used, used_before[p]);
+    }
+    for (unsigned i = 0; i < n; i++)
+        if (b[i].index % 3 == 0)
+            assert_true(intact(&b[i], salt));
+    for (unsigned i = 0; i <= REMOTE_OWN; i++)
+        expect_pool_back(&g.census, pymi_pool_of(g.own_blocks[i]), 0, 1);
+
+    /* The owner's mallocs drain the remote lists: every block comes back. */
+    unsigned na = 0;
+    for (unsigned k = 0; k < NSIZES; k++) {
+        unsigned cap = pymi_class_capacity((unsigned)pymi_size_to_class(sizes[k]));
+        unsigned wanted = 0, seen = 0;
+        for (unsigned i = 0; i < n; i++)
+            wanted += b[i].size == sizes[k] && b[i].index % 3 != 0;
+        unsigned limit = na + wanted + 16 * cap;
+        assert_true(limit <= AGAIN_MAX);
+        while (seen < wanted && na < limit) {
+            void *p = pym_malloc(sizes[k]);
+            assert_false(in_sorted(remote_kept, nk, p));
+            seen += in_sorted(remote_sent, ns, p);
+            remote_again[na++] = p;
+        }
+        assert_int_equal(seen, wanted);
+    }
+    qsort(remote_again, na, sizeof remote_again[0], by_address);
+    for (unsigned i = 1; i < na; i++)
+        assert_ptr_not_equal(remote_again[i - 1], remote_again[i]);
+    pym_free_batch(remote_again, na);
+    pym_free_batch(remote_kept, nk);
+    /* Pools reclaimed from the FULL list stay on the reclaim stack until
+     * malloc's slow path pops it; pop it now, as the owner. */
+    pymi_remote_reclaim_batched(heap, 1, NULL);
+    for (unsigned p = 0; p < npools; p++)
+        expect_pool_back(&before, pools[p], 0, 0);
+    pym_stats_get(&stats_after);
+    for (unsigned k = 0; k < NSIZES; k++)
+        assert_int_equal(blocks_in_use(&stats_after, sizes[k]), blocks_in_use(&stats_before, sizes[k]));
+}
+
+struct owner_job {
+    const size_t *sizes;
+    unsigned nsizes;
+    uint64_t salt;
+    struct test_block *blocks;
+    unsigned n;
+    struct census census;
+};
+
+static void *allocate_and_exit(void *arg)
+{
+    struct owner_job *job = arg;
+    void *first = pym_malloc(16);   /* a heap, for the census */
+    census_take(&job->census, pymi_tls_heap, job->sizes, job->nsizes);
+    job->n = alloc_blocks(job->blocks, job->sizes, job->nsizes, 2, job->salt);
+    pym_free(first);
+    return NULL;
+}
+
+static struct test_block exited_blocks[LOCAL_MAX];
+static void *exited_freed[LOCAL_MAX], *exited_kept[LOCAL_MAX], *exited_batch[2 * LOCAL_MAX];
+
+/* Batches into the pools of a thread that has exited (its heap abandoned,
+ * still holding the blocks) act for it, as pym_free does: the first (two
+ * thirds, address order, with NULLs and forwarded pointers) leaves its
+ * pools with just the kept blocks and gives back to the arena the pools it
+ * emptied, the second (the rest, shuffled) gives back every pool. */
+static void a_batch_into_the_pools_of_an_exited_thread_gives_them_back(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {176, 240};
+    enum { NSIZES = 2, NFWD = 2 };
+    const uint64_t salt = 0xe61;
+    pym_stats_t stats_before, stats_after;
+    pym_stats_get(&stats_before);
+    static struct owner_job w;
+    w = (struct owner_job){.sizes = sizes, .nsizes = NSIZES, .salt = salt, .blocks = exited_blocks};
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, allocate_and_exit, &w), 0);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    assert_false(w.census.overflow);
+    const pym_heap_t *owner = w.census.heap;
+    assert_int_equal(atomic_load(&owner->state), PYM_HEAP_ABANDONED);
+
+    struct test_block *b = w.blocks;
+    unsigned n = w.n;
+    const pym_pool_t *pools[LOCAL_POOLS];
+    unsigned npools = pools_of(pools, LOCAL_POOLS, b, n);
+    for (unsigned p = 0; p < npools; p++)
+        expect_pool_back(&w.census, pools[p], kept_in(pools[p], b, n, kept_all), 1);
+    unsigned nf = 0, nk = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (kept_first(&b[i]))
+            exited_kept[nk++] = b[i].ptr;
+        else
+            exited_freed[nf++] = b[i].ptr;
+    }
+    qsort(exited_freed, nf, sizeof exited_freed[0], by_address);
+    void *fwd[NFWD];
+    for (unsigned i = 0; i < NFWD; i++)
+        fwd[i] = pym_malloc(1000);
+    static struct batch_job f;
+    f = (struct batch_job){.ptrs = exited_batch, .n = make_batch(exited_batch, exited_freed, nf, fwd, NFWD)};
+    run_batch_job(&f);
+    for (unsigned p = 0; p < npools; p++)
+        expect_pool_back(&w.census, pools[p], kept_in(pools[p], b, n, kept_first), 1);
+    for (unsigned i = 0; i < n; i++)
+        if (kept_first(&b[i]))
+            assert_true(intact(&b[i], salt));
+
+    shuffle(exited_kept, nk);
+    f = (struct batch_job){.ptrs = exited_batch, .n = make_batch(exited_batch, exited_kept, nk, NULL, 0)};
+    run_batch_job(&f);
+    for (unsigned p = 0; p < npools; p++)
+        expect_pool_back(&w.census, pools[p], 0, 1);
+    pym_stats_get(&stats_after);
+    for (unsigned k = 0; k < NSIZES; k++)
+        assert_int_equal(blocks_in_use(&stats_after, sizes[k]), blocks_in_use(&stats_before, sizes[k]));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -215,6 +1029,11 @@ int main(void)
         cmocka_unit_test(a_full_pool_leaves_the_list_and_comes_back_on_free),
         cmocka_unit_test(a_remote_free_into_a_full_pool_queues_it_for_its_owner),
         cmocka_unit_test(empty_pools_go_back_to_their_arena),
+        cmocka_unit_test(a_batch_frees_exactly_its_blocks_in_any_order),
+        cmocka_unit_test(a_batch_leaves_the_pools_as_pym_free_one_by_one_does),
+        cmocka_unit_test(an_empty_batch_or_one_of_nulls_changes_nothing),
+        cmocka_unit_test(a_batch_from_other_threads_goes_back_to_the_owner),
+        cmocka_unit_test(a_batch_into_the_pools_of_an_exited_thread_gives_them_back),
     };
     return cmocka_run_group_tests_name("pool", tests, NULL, NULL);
 }
