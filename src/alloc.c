@@ -70,10 +70,13 @@ void pymi_free_invalid(const void *ptr, const char *what)
     pymi_fatal("free(%p): %s (inside a pymalloc arena, in a pool that holds no blocks)", ptr, what);
 }
 
+/* The fast path's free left pool->used at 0, or wrapped it (the pool had
+ * no block in use). */
 void pymi_free_emptied(pym_pool_t *pool)
 {
     pym_heap_t *heap = pymi_pool_owner(pool);
-    if (pool == heap->pools[pool->sizeclass])   /* its +1 is gone: more frees than blocks */
+    /* A current pool's +1 gone, or a count below zero: more frees than blocks. */
+    if (pool->used != 0 || pool == heap->pools[pool->sizeclass])
         pymi_free_invalid(pool->free, "double free");
     pymi_pool_settle(heap, pool, 1);
     pymi_heap_decay_soon(heap);

@@ -16,10 +16,14 @@
  * free: ownership (a subtraction, a shift, a compare, one byte) -> pool
  * descriptor (arithmetic) -> owner is this thread's heap (FULL pools
  * included: they stay on the FULL list, where malloc's slow path finds
- * their blocks, heap.c), the pointer is a block start (one multiply), the block is not the list's head -> push on the
- * pool's free list.  The block itself is written, never read.  Anything
- * else (a foreign pointer, another thread's pool, a FULL pool, a double
- * free, a pool that becomes empty) goes to a slow function.
+ * their blocks, heap.c), the pointer is a block start (one multiply), the
+ * block is not the list's head -> push on the pool's free list -> the
+ * count of blocks in use was above 1.  The block itself is written, never
+ * read.  Anything else (a foreign pointer, another thread's pool, a double
+ * free, a pool that becomes empty, a count already at 0: a double free into
+ * the heap's empty spare pool) goes to a slow function.  Testing the count
+ * before the decrement rather than the result costs two instructions; the
+ * wrapped count it catches would have hidden the double free for good.
  */
 #ifndef PYM_ALLOC_INLINE_H
 #define PYM_ALLOC_INLINE_H
@@ -75,7 +79,11 @@ PYM_INLINE void pymi_free_inline(void *ptr)
             pymi_block_set_next(block, head);
             pool->free = block;
             pool->live_xor ^= (uint16_t)(uintptr_t)block;
-            if (pym_likely(--pool->used != 0))
+            /* used 1: the pool is empty now; used 0: a double free (into a
+             * spare pool); both leave the fast path. */
+            unsigned used = pool->used;
+            pool->used = (uint16_t)(used - 1);
+            if (pym_likely(used > 1))
                 return;
             pymi_free_emptied(pool);
             return;

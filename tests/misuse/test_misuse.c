@@ -9,7 +9,7 @@
  * used, so the cases run in --disable-override builds too (malloc is the
  * same code).  PYMALLOC_DEBUG must not be set: these are release checks.
  *
- * Cases 9-11: a bad pointer in a pym_free_batch ends in the very line
+ * Cases 9-12: a bad pointer in a pym_free_batch ends in the very line
  * pym_free of the same pointers, one by one, gives.
  *
  * Before core v2, cases 2-7 failed: a non-adjacent double free handed the
@@ -336,6 +336,28 @@ static int batch_with_a_block_of_a_returned_pool(void *mode)
     return 0;
 }
 
+/* The blocks of one 112-byte pool, all freed: the pool is empty and not the
+ * class's current one, so the heap keeps it as its spare.  Then one of them,
+ * not the last freed, is freed again.  Before the fast path tested the
+ * count before decrementing it, the count wrapped from 0 to 65535 and the
+ * double free went unseen: the block was on the free list twice. */
+static int double_free_into_the_spare_pool(void *mode)
+{
+    no_core_dump();
+    enum { SIZE = 112, MOST = 2 * (4096 / SIZE) + 2 };
+    static char *blocks[MOST];
+    int n = 0;
+    blocks[n++] = pym_malloc(SIZE);
+    uintptr_t first_pool = (uintptr_t)blocks[0] >> 12;
+    while (n < MOST && (uintptr_t)(blocks[n - 1]) >> 12 == first_pool)
+        blocks[n++] = pym_malloc(SIZE);   /* the last one opens the next pool */
+    free_all(mode, (void *const *)blocks, (size_t)n - 1);
+    void *again[1] = {blocks[0]};
+    *bad_pointer = blocks[0];
+    free_all(mode, again, 1);
+    return 0;
+}
+
 /* Runs body twice, freeing with pym_free_batch and with pym_free one by
  * one; each child must abort with exactly one line: "pymalloc: free(<the
  * pointer it reported>): " and then `what`. */
@@ -368,7 +390,7 @@ int main(void)
         perror("mmap");
         return 99;
     }
-    tap_plan(11);
+    tap_plan(12);
     expect_abort(local_adjacent_double_free,
                  "free(a); free(a) of a 48-byte block aborts with one line");
     expect_abort(local_non_adjacent_double_free,
@@ -402,5 +424,8 @@ int main(void)
                        "(inside a pymalloc arena, in a pool that holds no blocks)",
                        "pym_free_batch of a block whose pool went back to its arena, between live "
                        "blocks: abort with pym_free's one line, block not allocated");
+    expect_batch_abort(double_free_into_the_spare_pool, "double free (inside a pool of 112-byte blocks)",
+                       "free of a block of the heap's empty spare pool (not its free list's head): "
+                       "abort with one line, double free");
     return tap_exit_status();
 }
