@@ -144,7 +144,7 @@ static PYMGC_ALWAYS_INLINE void sweep(reach_ctx *c, uint8_t gen, uint8_t old_gen
     pymgc_table *unreachable = &c->d->tables[unreachable_gen];
     const uint32_t *gc_refs = c->set.gc_refs + c->set.base[gen - c->set.lo];
     bool in_place = old == young;
-    uint32_t len = young->len;
+    uint32_t len = young->len, prefetch_end = pymgc_prefetch_end(len);
     if (!in_place)
         pymgc_table_reserve_n(old, len);
     pymgc_table_reserve_n(unreachable, len);
@@ -154,7 +154,7 @@ static PYMGC_ALWAYS_INLINE void sweep(reach_ctx *c, uint8_t gen, uint8_t old_gen
     uint32_t nkept = first_kept, nlost = unreachable->len;
     unsigned needs = 0;
     for (uint32_t i = 0; i < len; i++) {
-        pymgc_prefetch_ahead(items, len, i);
+        pymgc_prefetch_ahead(items, prefetch_end, i);
         pymgc_head *h = items[i];
         if (!h)
             continue;
@@ -301,10 +301,10 @@ static void delete_garbage(pymgc_domain *d, uint8_t garbage_gen, uint8_t old_gen
     uint32_t i = 0;
     while (i < garbage->len) {
         pymgc_head **items = garbage->items;
-        uint32_t len = garbage->len, taken = 0;
+        uint32_t len = garbage->len, taken = 0, prefetch_end = pymgc_prefetch_end(len);
         size_t n = 0;
         for (; n < GARBAGE_BATCH && i < len; i++) {
-            pymgc_prefetch_ahead(items, len, i);
+            pymgc_prefetch_ahead(items, prefetch_end, i);
             pymgc_head *h = items[i];
             if (!h)
                 continue;

@@ -55,10 +55,10 @@ static int visit_subtract_one_table(void *obj, void *arg)
 static void subtract_table(const pymgc_table *t, pymgc_set *s, uint32_t *gc_refs)
 {
     pymgc_head *const *items = t->items;
-    uint32_t len = t->len;
+    uint32_t len = t->len, prefetch_end = pymgc_prefetch_end(len);
     pym_visit_fn visit = s->lo == s->hi ? visit_subtract_one_table : visit_subtract;
     for (uint32_t i = 0; i < len; i++) {
-        pymgc_prefetch_ahead(items, len, i);
+        pymgc_prefetch_ahead(items, prefetch_end, i);
         pymgc_head *h = items[i];
         if (!h)
             continue;
