@@ -299,16 +299,6 @@ static void expect_pool_back(const struct census *before, const pym_pool_t *pool
                  "queued %u)", (void *)pool, pool->state, pool->queued);
 }
 
-static int on_free_list(const pym_pool_t *pool, const void *block)
-{
-    unsigned steps = 0;
-    for (const pym_block_t *b = pool->free; b != NULL && steps <= pool->capacity;
-         b = pymi_block_next(b), steps++)
-        if (b == block)
-            return 1;
-    return 0;
-}
-
 struct test_block {
     void *ptr;
     size_t size;
@@ -343,6 +333,22 @@ static unsigned alloc_blocks(struct test_block *out, const size_t *sizes, unsign
         }
     }
     return n;
+}
+
+/* alloc_blocks after the census of this (cmocka's) thread's heap: gives the
+ * thread a heap with a malloc and free of sizes[0], takes the census of its
+ * pools of those sizes into before (it must not overflow) and, with stats,
+ * the statistics, then allocates the blocks.  Returns their count. */
+static unsigned alloc_blocks_after_census(struct test_block *out, const size_t *sizes, unsigned nsizes,
+                                          unsigned pools_each, uint64_t salt, struct census *before,
+                                          pym_stats_t *stats)
+{
+    pym_free(pym_malloc(sizes[0]));
+    census_take(before, pymi_tls_heap, sizes, nsizes);
+    assert_false(before->overflow);
+    if (stats != NULL)
+        pym_stats_get(stats);
+    return alloc_blocks(out, sizes, nsizes, pools_each, salt);
 }
 
 static int intact(const struct test_block *b, uint64_t salt)
@@ -486,6 +492,20 @@ static int kept_all(const struct test_block *b)
     return 1;
 }
 
+/* Splits the blocks by kept: the pointers of those it keeps into kept_out,
+ * the others into freed_out, each in the blocks' order. */
+static void split_kept(const struct test_block *b, unsigned n, int (*kept)(const struct test_block *),
+                       void **freed_out, unsigned *nf, void **kept_out, unsigned *nk)
+{
+    *nf = *nk = 0;
+    for (unsigned i = 0; i < n; i++) {
+        if (kept(&b[i]))
+            kept_out[(*nk)++] = b[i].ptr;
+        else
+            freed_out[(*nf)++] = b[i].ptr;
+    }
+}
+
 /* pym_free_batch frees its blocks and nothing else, in any order: 4 classes,
  * 3.5 pools each, the first batch in address order with NULLs and forwarded
  * (1000-byte) pointers among them, the second shuffled.  After each, every
@@ -500,17 +520,12 @@ static void a_batch_frees_exactly_its_blocks_in_any_order(void **state)
     static const size_t sizes[] = {16, 144, 208, 256};
     enum { NSIZES = 4, NFWD = 6 };
     const uint64_t salt = 0xba7c4;
-    pym_free(pym_malloc(16));   /* this thread has a heap */
-    pym_heap_t *heap = pymi_tls_heap;
     static struct census before;
-    census_take(&before, heap, sizes, NSIZES);
-    assert_false(before.overflow);
     pym_stats_t stats_before, stats_after;
-    pym_stats_get(&stats_before);
-
     struct test_block *b = local_blocks;
-    unsigned n = alloc_blocks(b, sizes, NSIZES, 3, salt);
+    unsigned n = alloc_blocks_after_census(b, sizes, NSIZES, 3, salt, &before, &stats_before);
     assert_true(n <= LOCAL_MAX);
+    pym_heap_t *heap = pymi_tls_heap;
     void *fwd[NFWD];
     for (unsigned i = 0; i < NFWD; i++) {
         fwd[i] = pym_malloc(1000 + 16 * i);
@@ -520,13 +535,8 @@ static void a_batch_frees_exactly_its_blocks_in_any_order(void **state)
     unsigned npools = pools_of(pools, LOCAL_POOLS, b, n);
 
     /* First batch: in address order, runs of one pool each. */
-    unsigned nf = 0, nk = 0;
-    for (unsigned i = 0; i < n; i++) {
-        if (kept_first(&b[i]))
-            local_kept[nk++] = b[i].ptr;
-        else
-            local_freed[nf++] = b[i].ptr;
-    }
+    unsigned nf, nk;
+    split_kept(b, n, kept_first, local_freed, &nf, local_kept, &nk);
     qsort(local_freed, nf, sizeof local_freed[0], by_address);
     qsort(local_kept, nk, sizeof local_kept[0], by_address);
     unsigned m = make_batch(local_batch, local_freed, nf, fwd, NFWD / 2);
@@ -668,26 +678,18 @@ static void a_batch_leaves_the_pools_as_pym_free_one_by_one_does(void **state)
     static const size_t sizes[PICTURE_SIZES] = {32, 128, 192};
     enum { NFWD = 4 };
     const uint64_t salt = 0xf0c4;
-    pym_free(pym_malloc(32));
-    pym_heap_t *heap = pymi_tls_heap;
     static struct census before;
-    census_take(&before, heap, sizes, PICTURE_SIZES);
-    assert_false(before.overflow);
     struct test_block *b = picture_blocks;
-    unsigned n = alloc_blocks(b, sizes, PICTURE_SIZES, 3, salt);
+    unsigned n = alloc_blocks_after_census(b, sizes, PICTURE_SIZES, 3, salt, &before, NULL);
     assert_true(n <= LOCAL_MAX);
+    pym_heap_t *heap = pymi_tls_heap;
     const pym_pool_t *pools[PICTURE_POOLS];
     unsigned npools = pools_of(pools, PICTURE_POOLS, b, n);
     void *fwd[NFWD];
     for (unsigned i = 0; i < NFWD; i++)
         fwd[i] = pym_malloc(1000);
-    unsigned nf = 0, nk = 0;
-    for (unsigned i = 0; i < n; i++) {
-        if (kept_picture(&b[i]))
-            picture_kept[nk++] = b[i].ptr;
-        else
-            picture_freed[nf++] = b[i].ptr;
-    }
+    unsigned nf, nk;
+    split_kept(b, n, kept_picture, picture_freed, &nf, picture_kept, &nk);
     qsort(picture_freed, nf, sizeof picture_freed[0], by_address);
     shuffle(picture_freed + nf / 2, nf - nf / 2);
     unsigned m = make_batch(local_batch, picture_freed, nf, fwd, NFWD);
@@ -862,16 +864,11 @@ static void a_batch_from_other_threads_goes_back_to_the_owner(void **state)
     static const size_t g_sizes[] = {16, 80, 224};
     enum { NSIZES = 2 };
     const uint64_t salt = 0x4e307e;
-    pym_free(pym_malloc(80));
-    pym_heap_t *heap = pymi_tls_heap;
     static struct census before;
-    census_take(&before, heap, sizes, NSIZES);
-    assert_false(before.overflow);
     pym_stats_t stats_before, stats_after;
-    pym_stats_get(&stats_before);
-
     struct test_block *b = remote_blocks;
-    unsigned n = alloc_blocks(b, sizes, NSIZES, 2, salt);
+    unsigned n = alloc_blocks_after_census(b, sizes, NSIZES, 2, salt, &before, &stats_before);
+    pym_heap_t *heap = pymi_tls_heap;
     const pym_pool_t *pools[LOCAL_POOLS];
     unsigned npools = pools_of(pools, LOCAL_POOLS, b, n);
     unsigned used_before[LOCAL_POOLS];
@@ -990,13 +987,8 @@ static void a_batch_into_the_pools_of_an_exited_thread_gives_them_back(void **st
     unsigned npools = pools_of(pools, LOCAL_POOLS, b, n);
     for (unsigned p = 0; p < npools; p++)
         expect_pool_back(&w.census, pools[p], kept_in(pools[p], b, n, kept_all), 1);
-    unsigned nf = 0, nk = 0;
-    for (unsigned i = 0; i < n; i++) {
-        if (kept_first(&b[i]))
-            exited_kept[nk++] = b[i].ptr;
-        else
-            exited_freed[nf++] = b[i].ptr;
-    }
+    unsigned nf, nk;
+    split_kept(b, n, kept_first, exited_freed, &nf, exited_kept, &nk);
     qsort(exited_freed, nf, sizeof exited_freed[0], by_address);
     void *fwd[NFWD];
     for (unsigned i = 0; i < NFWD; i++)

@@ -41,16 +41,6 @@ static void run_pushes(void **blocks, unsigned count)
     assert_int_equal(pthread_join(thread, NULL), 0);
 }
 
-static int on_free_list(const pym_pool_t *pool, const void *block)
-{
-    unsigned steps = 0;
-    for (const pym_block_t *b = pool->free; b != NULL && steps <= pool->capacity;
-         b = pymi_block_next(b), steps++)
-        if (b == block)
-            return 1;
-    return 0;
-}
-
 static void pushes_and_takes(void **state)
 {
     (void)state;

@@ -15,4 +15,16 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
+/* Whether block is on pool's free list (the owner's list, not the remote
+ * one); a walk of at most capacity + 1 links, so a cycle ends it. */
+static inline int on_free_list(const pym_pool_t *pool, const void *block)
+{
+    unsigned steps = 0;
+    for (const pym_block_t *b = pool->free; b != NULL && steps <= pool->capacity;
+         b = pymi_block_next(b), steps++)
+        if (b == block)
+            return 1;
+    return 0;
+}
+
 #endif
