@@ -168,8 +168,8 @@ void pym_free_batch(void *const *ptrs, size_t n)
             pym_block_t *block = ptrs[i];
             if (((uintptr_t)block >> PYM_POOL_SHIFT) != page)
                 break;
-            uint32_t offset = (uint32_t)((uintptr_t)block & PYM_POOL_MASK);
-            if (pym_unlikely((uint32_t)(offset * start_magic) > start_limit || block == head || used <= 1))
+            if (pym_unlikely(!pymi_is_block_start_of(block, start_magic, start_limit) || block == head ||
+                             used <= 1))
                 break;   /* the slow path below, after the run so far is in */
             block->encoded_next = pymi_encode_link(block, head, key0, key1);
             head = block;

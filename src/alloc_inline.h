@@ -22,7 +22,7 @@
  * read.  Anything else (a foreign pointer, another thread's pool, a double
  * free, a pool that becomes empty, a count already at 0: a double free into
  * the heap's empty spare pool) goes to a slow function.  Testing the count
- * before the decrement rather than the result costs two instructions; the
+ * before the decrement rather than the result costs three instructions; the
  * wrapped count it catches would have hidden the double free for good.
  */
 #ifndef PYM_ALLOC_INLINE_H

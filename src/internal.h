@@ -183,11 +183,17 @@ PYM_HIDDEN void pymi_pool_check_empty(const pym_pool_t *pool);
 
 /* offset * magic (mod 2^64) is small exactly for multiples of the block
  * size (Lemire's divisibility test); limit also cuts off a tail too short
- * for a whole block.  pool.c derives both. */
-PYM_INLINE int pymi_is_block_start(const pym_pool_t *pool, const void *ptr)
+ * for a whole block.  pool.c derives both; a loop over one pool's blocks
+ * passes them from registers. */
+PYM_INLINE int pymi_is_block_start_of(const void *ptr, uint32_t start_magic, uint32_t start_limit)
 {
     uint32_t offset = (uint32_t)((uintptr_t)ptr & PYM_POOL_MASK);
-    return (uint32_t)(offset * pool->start_magic) <= pool->start_limit;
+    return (uint32_t)(offset * start_magic) <= start_limit;
+}
+
+PYM_INLINE int pymi_is_block_start(const pym_pool_t *pool, const void *ptr)
+{
+    return pymi_is_block_start_of(ptr, pool->start_magic, pool->start_limit);
 }
 
 /* ---- remote.c: frees from other threads, the full-pool handshake ---------- */
