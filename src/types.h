@@ -154,6 +154,9 @@ typedef struct pym_heap {
     pym_pool_t *full_head[PYM_NUM_CLASSES];  /* FULL pools of each class, oldest first */
     pym_pool_t *full_tail[PYM_NUM_CLASSES];
     pym_pool_t *spare[PYM_NUM_CLASSES];  /* an empty pool kept against thrash */
+    /* 1: the last look at the class's FULL pools found none with a block,
+     * so the next looks at one only (heap.c). */
+    uint8_t full_dry[PYM_NUM_CLASSES];
     /* Statistics, owner-written in slow paths only: blocks put on a free
      * list by carving a fresh pool or taking back remote frees.  A lower
      * bound of the mallocs served (a block freed and reused locally is not
