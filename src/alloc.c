@@ -16,10 +16,11 @@
 
 void *pymi_heap_alloc_block(pym_heap_t *heap, unsigned sizeclass)
 {
-    pym_block_t *block = heap->pools[sizeclass]->free;
-    if (block == NULL && (block = pymi_heap_alloc_slow(heap, sizeclass)) == NULL)
+    pym_pool_t *pool = heap->pools[sizeclass];
+    if (!pymi_pool_has_block(pool) && (pool = pymi_heap_alloc_slow(heap, sizeclass)) == NULL)
         return NULL;   /* no address space left */
-    return pymi_pool_pop(heap->pools[sizeclass], block);
+    pym_block_t *block = pool->free;
+    return block != NULL ? pymi_pool_pop(pool, block) : pymi_pool_carve(pool);
 }
 
 /* Small request, nothing on the current pool's free list; or a thread with
@@ -120,8 +121,12 @@ void pymi_free_slow(void *ptr)
     pym_pool_t *pool = pymi_pool_of(ptr);
     if (pymi_pool_owner(pool) == NULL)
         pymi_free_invalid(ptr, "block not allocated (double free, or a pointer never returned by malloc)");
-    if (!pymi_is_block_start(pool, ptr))
+    if (!pymi_is_block_start(pool, ptr)) {
+        uintptr_t offset = (uintptr_t)ptr & PYM_POOL_MASK;
+        if (offset >= pool->carved && offset % pool->block_size == 0)
+            pymi_free_invalid(ptr, "block not allocated (a pointer never returned by malloc)");
         pymi_free_invalid(ptr, "invalid pointer (not the start of a block)");
+    }
     pymi_free_block_from(pymi_tls_heap, pool, ptr);
     pymi_heap_decay_soon(pymi_tls_heap);
     pymi_purger_start_if_wanted();
@@ -162,7 +167,8 @@ void pym_free_batch(void *const *ptrs, size_t n)
         pym_block_t *head = pool->free;
         unsigned used = pool->used;
         uint16_t live_xor = pool->live_xor;
-        uint32_t start_magic = pool->start_magic, start_limit = pool->start_limit;
+        uint32_t start_magic = pool->start_magic;
+        uint32_t start_limit = atomic_load_explicit(&pool->start_limit, memory_order_relaxed);
         uintptr_t key0 = pymi_secrets.key0, key1 = pymi_secrets.key1;
         for (; i < n; i++) {
             pym_block_t *block = ptrs[i];

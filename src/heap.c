@@ -187,22 +187,23 @@ static void heap_retire(pym_heap_t *heap, pym_pool_t *pool)
  * random churn, whose looks find blocks, keeps looking at four. */
 #define PYM_FULL_LOOKS 4u
 
-/* The current pool has nothing on its free list.  Refill it from its
- * remote list; else retire it (FULL) and move to the next pool of the
- * class; else take back the oldest FULL pool that has blocks again; else
- * bring back pools that remote frees refilled; else a fresh pool. */
-pym_block_t *pymi_heap_alloc_slow(pym_heap_t *heap, unsigned sizeclass)
+/* The current pool has nothing on its free list and nothing to carve.
+ * Refill it from its remote list; else retire it (FULL) and move to the
+ * next pool of the class; else take back the oldest FULL pool that has
+ * blocks again; else bring back pools that remote frees refilled; else a
+ * fresh pool. */
+pym_pool_t *pymi_heap_alloc_slow(pym_heap_t *heap, unsigned sizeclass)
 {
     for (;;) {
         pym_pool_t *pool = heap->pools[sizeclass];
         if (pool == &pymi_exhausted_pool)
             break;
-        if (pool->free != NULL)
-            return pool->free;   /* the next pool of the list */
+        if (pymi_pool_has_block(pool))
+            return pool;   /* the next pool of the list */
         unsigned got = pymi_remote_take(pool);
         if (got != 0) {
             heap->refilled[sizeclass] += got;
-            return pool->free;
+            return pool;
         }
         if (pymi_remote_mark_full(pool))
             heap_retire(heap, pool);   /* the next pool becomes current */
@@ -217,7 +218,7 @@ pym_block_t *pymi_heap_alloc_slow(pym_heap_t *heap, unsigned sizeclass)
         if (pool->free != NULL) {
             heap->full_dry[sizeclass] = 0;
             pymi_heap_link(heap, pool);   /* the list was empty: it is current */
-            return pool->free;
+            return pool;
         }
         list_remove(heap, pool);   /* still dry: to the back of the line */
         list_append(heap, pool, PYM_POOL_FULL);
@@ -233,8 +234,8 @@ pym_block_t *pymi_heap_alloc_slow(pym_heap_t *heap, unsigned sizeclass)
         return NULL;
     pymi_pool_init(pool, heap, sizeclass);
     pymi_heap_link(heap, pool);
-    heap->refilled[sizeclass] += pool->capacity;
-    return pool->free;
+    heap->refilled[sizeclass] += pymi_class_capacity(sizeclass);
+    return pool;
 }
 
 /* ---- the outbox: remote frees pushed in batches ----------------------------------

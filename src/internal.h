@@ -166,8 +166,19 @@ PYM_HIDDEN void pymi_purger_want(size_t dirty_bytes);
 PYM_HIDDEN void pymi_purger_start_if_wanted(void);
 
 /* ---- pool.c: one pool's blocks and lists (owner or heap-lock holder) ---- */
-/* Stands in for "no usable pool": its free list is always empty. */
+/* Stands in for "no usable pool": its free list is always empty and it
+ * has nothing to carve. */
 PYM_HIDDEN extern pym_pool_t pymi_exhausted_pool;
+/* A block of the page is still uncarved (pool.c). */
+PYM_INLINE int pymi_pool_can_carve(const pym_pool_t *pool)
+{
+    return pool->carved <= pool->last_block;
+}
+/* malloc has a block to take from the pool: a free one or an uncarved one. */
+PYM_INLINE int pymi_pool_has_block(const pym_pool_t *pool)
+{
+    return pool->free != NULL || pymi_pool_can_carve(pool);
+}
 PYM_HIDDEN void pymi_pool_init(pym_pool_t *pool, pym_heap_t *heap, unsigned sizeclass);
 PYM_HIDDEN void pymi_pool_settle(pym_heap_t *heap, pym_pool_t *pool, int keep_spare);
 /* The same, an empty pool joining batch; the caller returns the batch. */
@@ -193,7 +204,8 @@ PYM_INLINE int pymi_is_block_start_of(const void *ptr, uint32_t start_magic, uin
 
 PYM_INLINE int pymi_is_block_start(const pym_pool_t *pool, const void *ptr)
 {
-    return pymi_is_block_start_of(ptr, pool->start_magic, pool->start_limit);
+    return pymi_is_block_start_of(ptr, pool->start_magic,
+                                  atomic_load_explicit(&pool->start_limit, memory_order_relaxed));
 }
 
 /* ---- remote.c: frees from other threads, the full-pool handshake ---------- */
@@ -227,9 +239,10 @@ PYM_HIDDEN int pymi_heap_init_process(void);
 PYM_HIDDEN void pymi_heap_link(pym_heap_t *heap, pym_pool_t *pool);
 /* Takes the pool off whichever list holds it. */
 PYM_HIDDEN void pymi_heap_unlink(pym_heap_t *heap, pym_pool_t *pool);
-/* A block for the class: the current pool refilled, another pool, reclaimed
- * pools, or a fresh pool; NULL when no memory can be had. */
-PYM_HIDDEN pym_block_t *pymi_heap_alloc_slow(pym_heap_t *heap, unsigned sizeclass);
+/* The class's current pool once it has a block (pymi_pool_has_block): the
+ * current pool refilled, another pool, reclaimed pools, or a fresh pool;
+ * NULL when no memory can be had. */
+PYM_HIDDEN pym_pool_t *pymi_heap_alloc_slow(pym_heap_t *heap, unsigned sizeclass);
 PYM_HIDDEN void pymi_heap_free_abandoned(pym_heap_t *owner, pym_pool_t *pool, pym_block_t *block);
 /* A free by `me` into another heap's pool: into me's outbox for that
  * pool's class, pushed in batches (heap.c). */

@@ -1,11 +1,16 @@
 /*
  * pool.c -- one pool: its descriptor, its blocks and its free list.
  *
- * A pool is one page, so it is linked whole when it is taken (pool_init):
- * the page is touched then in any case, by its first block, and malloc's
- * fast path no longer carves (CPython's nextoffset) -- it only pops.
+ * A pool is born with an empty free list and all its blocks uncarved:
+ * malloc pops the free list and, when it is empty, carves the next block
+ * of the page (CPython's nextoffset; alloc_inline.h), so the blocks of a
+ * fresh pool are neither linked at its birth nor unlinked again one by one
+ * (v2 linked the whole page in pool_init: 12 of 125 instructions per pair
+ * in a batch of 100 000 objects, and the pop decoded each link again).
+ * The block-start limit grows with each carved block, so a free of a block
+ * never handed out fails the block-start test instead of joining the list.
  * Blocks freed by the owner go back on free; malloc's slow path takes the
- * remote list (remote.c) when free runs dry.
+ * remote list (remote.c) when free runs dry and nothing is left to carve.
  *
  * Everything here runs in the owner's context: the owning thread, or a
  * thread holding the lock of an abandoned owner heap (heap.c).  The only
@@ -15,7 +20,7 @@
  */
 #include "internal.h"
 
-pym_pool_t pymi_exhausted_pool;   /* free == NULL forever */
+pym_pool_t pymi_exhausted_pool = {.carved = UINT16_MAX};   /* no block, ever */
 struct pymi_secrets pymi_secrets;
 
 void pymi_freelist_corrupt(const void *block)
@@ -25,48 +30,36 @@ void pymi_freelist_corrupt(const void *block)
 }
 
 /* The block-start test (internal.h): offset = q * size + r is a block start
- * iff r == 0 and q < capacity.  With magic = ceil(2^32 / size) and
- * e = magic * size - 2^32 (< size), offset * magic = q * e + r * magic
- * (mod 2^32): at most (capacity - 1) * e (< 4096) for block starts, at
- * least magic (>= 2^24) for everything else, and never wrapping, since
- * (q + 1) * e < 2^16 < magic (Lemire, Kaser, Kurz 2019). */
-static void pool_set_block_test(pym_pool_t *pool, uint32_t size, unsigned capacity)
+ * iff r == 0 and q < n, the number of blocks carved.  With magic =
+ * floor(2^32 / size) + 1 and e = magic * size - 2^32 (0 < e <= size),
+ * offset * magic = q * e + r * magic (mod 2^32): at most (n - 1) * e
+ * (< 4096) for the carved block starts, at least n * e for the uncarved
+ * ones and at least magic (>= 2^24) for everything else, never wrapping,
+ * since (q + 1) * e <= 4096 < magic (Lemire, Kaser, Kurz 2019).  e > 0
+ * even for a power of two (ceil(2^32 / size) would make it 0), so that the
+ * limit can count carved blocks: carving the block at offset o sets it to
+ * (uint16)(o * magic), which is (n - 1) * e (alloc_inline.h). */
+static void pool_set_block_test(pym_pool_t *pool, uint32_t size)
 {
-    uint32_t magic = (uint32_t)(UINT32_MAX / size + 1);
-    uint32_t e = magic * size;   /* wraps: magic * size - 2^32 */
-    pool->start_magic = magic;
-    pool->start_limit = (uint16_t)((capacity - 1) * e);
+    pool->start_magic = (uint32_t)(((uint64_t)1 << 32) / size + 1);
+    atomic_store_explicit(&pool->start_limit, 0, memory_order_relaxed);
 }
 
 void pymi_pool_init(pym_pool_t *pool, pym_heap_t *heap, unsigned sizeclass)
 {
     size_t size = pymi_class_to_size(sizeclass);
     unsigned capacity = pymi_class_capacity(sizeclass);
-    char *page = pymi_pool_page(pool);
-    /* Linked in address order and written in address order: the page is
-     * usually fresh from the kernel, its lines in no cache, and an ascending
-     * stream of stores is what the hardware prefetcher follows best
-     * (python3 with PYTHONMALLOC=malloc: this loop went from 10 % to 7 % of
-     * the samples, perf; nearly all of it the stores' misses).  Linking a
-     * few blocks at a time as malloc reaches them was tried: 6 %, not worth
-     * the extra state. */
-    pym_block_t *first = (pym_block_t *)page, *block = first;
-    for (unsigned i = 1; i < capacity; i++) {
-        pym_block_t *next = (pym_block_t *)(page + i * size);
-        pymi_block_set_next(block, next);
-        block = next;
-    }
-    pymi_block_set_next(block, NULL);
-    pool->free = first;
+    pool->free = NULL;
+    pool->carved = 0;
     pymi_pool_set_owner(pool, heap);
-    pool_set_block_test(pool, (uint32_t)size, capacity);
+    pool_set_block_test(pool, (uint32_t)size);
     pool->used = 0;
     pool->block_size = (uint16_t)size;
     pool->sizeclass = (uint8_t)sizeclass;
     pool->state = PYM_POOL_DETACHED;   /* until heap.c links it */
     pool->flagged = 0;
     pool->queued = 0;
-    pool->capacity = (uint16_t)capacity;
+    pool->last_block = (uint16_t)((capacity - 1) * size);
     pool->next = pool->prev = 0;
     pool->reclaim_next = 0;
     pool->live_xor = 0;

@@ -80,12 +80,15 @@ typedef struct pym_pool {
      * trailers belong to: block size << 48 | generation. */
     _Atomic uint64_t debug_life;
     /* offset is a block start iff (uint32)(offset * start_magic) <= start_limit:
-     * one multiply, no division, no table (pool.c). */
+     * one multiply, no division, no table (pool.c).  The limit grows by one
+     * block with each block carved, so a block never handed out is not a
+     * block start.  Atomic (relaxed): remote frees read it while the owner
+     * carves. */
     uint32_t start_magic;
-    uint16_t start_limit;
+    _Atomic uint16_t start_limit;
     uint16_t used;                 /* blocks off the free lists, + 1 while current */
     uint16_t block_size;
-    uint16_t capacity;             /* blocks the pool holds */
+    uint16_t last_block;           /* offset of the page's last block (pool.c) */
     uint8_t sizeclass;
     uint8_t state;                 /* PYM_POOL_LINKED or PYM_POOL_FULL */
     uint8_t flagged;               /* owner set PYM_REMOTE_FULL, not yet seen cleared */
@@ -96,7 +99,9 @@ typedef struct pym_pool {
     /* XOR of the low 16 address bits of the blocks handed out and not yet
      * back on a list: 0 whenever the pool is really empty (freelist.h). */
     uint16_t live_xor;
-    uint16_t reserved_;
+    /* Offset of the first block never handed out: the blocks from there to
+     * the end of the page are on no list (malloc carves them, pool.c). */
+    uint16_t carved;
     _Atomic uintptr_t remote;      /* remote free list (remote.c) | PYM_REMOTE_FULL */
 } pym_pool_t;
 

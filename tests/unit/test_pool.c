@@ -33,11 +33,13 @@ static void descriptors_are_out_of_line(void **state)
      * the next one (a different L1 set: the 64-byte stride). */
     assert_ptr_equal(pymi_pool_of(page + PYM_POOL_SIZE), pool + 1);
     assert_int_equal(pool->block_size, 64);
-    assert_int_equal(pool->capacity, PYM_POOL_SIZE / 64);
+    assert_int_equal(pool->last_block, PYM_POOL_SIZE - 64);
     pym_free(a);
 }
 
-/* A fresh pool is linked whole, in address order, from offset 0. */
+/* A fresh pool is carved in address order from offset 0: its free list
+ * stays empty until a block comes back, and the blocks malloc has not
+ * reached are on no list. */
 static void a_fresh_pool_hands_out_blocks_from_offset_zero(void **state)
 {
     (void)state;
@@ -49,41 +51,56 @@ static void a_fresh_pool_hands_out_blocks_from_offset_zero(void **state)
     blocks[n++] = pym_malloc(96);
     heap = pymi_tls_heap;
     pym_pool_t *first = pymi_pool_of(blocks[0]);
-    while (heap->pools[c] == first && first->free != NULL)
+    while (heap->pools[c] == first && pymi_pool_has_block(first))
         blocks[n++] = pym_malloc(96);
     char *fresh = pym_malloc(96);
     pym_pool_t *pool = pymi_pool_of(fresh);
-    if (pool != first) {
-        assert_ptr_equal(fresh, pymi_pool_page(pool));   /* offset 0 */
-        char *second = pym_malloc(96);
-        assert_ptr_equal(second, fresh + 96);
-        pym_free(second);
-    }
+    assert_ptr_not_equal(pool, first);
+    assert_ptr_equal(fresh, pymi_pool_page(pool));   /* offset 0 */
+    assert_null(pool->free);
+    assert_int_equal(pool->carved, 96);
+    char *second = pym_malloc(96);
+    assert_ptr_equal(second, fresh + 96);
+    assert_int_equal(pool->carved, 2 * 96);
+    assert_null(pool->free);
+    /* A freed block is handed out again before the next uncarved one. */
+    pym_free(fresh);
+    assert_ptr_equal(pool->free, fresh);
+    assert_ptr_equal(pym_malloc(96), fresh);
+    assert_ptr_equal(pym_malloc(96), fresh + 2 * 96);
+    assert_int_equal(pool->carved, 3 * 96);
+    pym_free(fresh + 2 * 96);
+    pym_free(second);
     pym_free(fresh);
     for (unsigned i = 0; i < n; i++)
         pym_free(blocks[i]);
 }
 
-static void block_starts_are_exact(void **state)
+/* The block-start test admits exactly the multiples of the block size that
+ * malloc has carved: in a live pool, and for every class at every count of
+ * carved blocks from 1 to the pool's capacity (power-of-two sizes too,
+ * whose divisibility constant had no room for a count before carving). */
+static void block_starts_are_exactly_the_carved_blocks(void **state)
 {
     (void)state;
     char *p = pym_malloc(48);
     pym_pool_t *pool = pymi_pool_of(p);
     char *page = pymi_pool_page(pool);
-    for (unsigned off = 0; off < PYM_POOL_SIZE; off++) {
-        int start = off % 48 == 0 && off + 48 <= PYM_POOL_SIZE;
-        assert_int_equal(pymi_is_block_start(pool, page + off), start);
-    }
-    /* Every class: exactly the multiples of its size that fit whole. */
+    for (unsigned off = 0; off < PYM_POOL_SIZE; off++)
+        assert_int_equal(pymi_is_block_start(pool, page + off), off % 48 == 0 && off < pool->carved);
     for (unsigned c = 0; c < PYM_NUM_CLASSES; c++) {
-        pym_pool_t fake = {0};
         size_t size = pymi_class_to_size(c);
+        unsigned capacity = pymi_class_capacity(c);
         void *block = pym_malloc(size);
-        fake = *pymi_pool_of(block);
-        for (unsigned off = 0; off < PYM_POOL_SIZE; off++)
-            assert_int_equal(pymi_is_block_start(&fake, page + off),
-                             off % size == 0 && off + size <= PYM_POOL_SIZE);
+        pym_pool_t fake = *pymi_pool_of(block);
         pym_free(block);
+        assert_int_equal(fake.last_block, (capacity - 1) * size);
+        for (unsigned carved = 1; carved <= capacity; carved++) {
+            atomic_store(&fake.start_limit, (uint16_t)((carved - 1) * size * fake.start_magic));
+            for (unsigned off = 0; off < PYM_POOL_SIZE; off++)
+                assert_int_equal(pymi_is_block_start(&fake, page + off),
+                                 off % size == 0 && off < carved * size);
+        }
     }
     pym_free(p);
 }
@@ -606,7 +623,7 @@ static void a_batch_frees_exactly_its_blocks_in_any_order(void **state)
 struct pool_picture {
     uintptr_t owner;
     uintptr_t remote;
-    unsigned used, state, flagged, queued, next, prev, live_xor;
+    unsigned used, state, flagged, queued, next, prev, live_xor, carved, start_limit;
     unsigned free_count;   /* capacity + 1: the list did not end */
     uint16_t free_offsets[PYM_POOL_SIZE / 16 + 1];
 };
@@ -644,11 +661,13 @@ static void picture_take(struct heap_picture *pic, const pym_heap_t *heap, const
         pp->next = pool->next;
         pp->prev = pool->prev;
         pp->live_xor = pool->live_xor;
+        pp->carved = pool->carved;
+        pp->start_limit = atomic_load(&pool->start_limit);
         uintptr_t page = (uintptr_t)pymi_pool_page(pool);
         for (const pym_block_t *blk = pool->free;
-             blk != NULL && pp->free_count <= pool->capacity; blk = pymi_block_next(blk)) {
+             blk != NULL && pp->free_count <= pymi_class_capacity(pool->sizeclass); blk = pymi_block_next(blk)) {
             if (((uintptr_t)blk & ~(uintptr_t)PYM_POOL_MASK) != page) {
-                pp->free_count = pool->capacity + 1;   /* a link out of the pool */
+                pp->free_count = pymi_class_capacity(pool->sizeclass) + 1;   /* a link out of the pool */
                 break;
             }
             pp->free_offsets[pp->free_count++] = (uint16_t)((uintptr_t)blk - page);
@@ -727,9 +746,11 @@ static void a_batch_leaves_the_pools_as_pym_free_one_by_one_does(void **state)
         assert_int_equal(a->next, z->next);
         assert_int_equal(a->prev, z->prev);
         assert_int_equal(a->live_xor, z->live_xor);
+        assert_int_equal(a->carved, z->carved);
+        assert_int_equal(a->start_limit, z->start_limit);
         assert_int_equal(a->remote, z->remote);
         assert_int_equal(a->free_count, z->free_count);
-        assert_true(a->free_count <= pools[p]->capacity);
+        assert_true(a->free_count <= pymi_class_capacity(pools[p]->sizeclass));
         assert_memory_equal(a->free_offsets, z->free_offsets, a->free_count * sizeof a->free_offsets[0]);
         expect_pool_back(&before, pools[p], kept_in(pools[p], b, n, kept_picture), 0);
         emptied += a->owner == 0;
@@ -1017,7 +1038,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(descriptors_are_out_of_line),
         cmocka_unit_test(a_fresh_pool_hands_out_blocks_from_offset_zero),
-        cmocka_unit_test(block_starts_are_exact),
+        cmocka_unit_test(block_starts_are_exactly_the_carved_blocks),
         cmocka_unit_test(a_full_pool_leaves_the_list_and_comes_back_on_free),
         cmocka_unit_test(a_remote_free_into_a_full_pool_queues_it_for_its_owner),
         cmocka_unit_test(empty_pools_go_back_to_their_arena),

@@ -122,7 +122,7 @@ static int cycle_in_list(void *arg)
     run_pushes(blocks, 3);   /* a -> b -> a: a cycle the owner must not walk forever */
     pym_pool_t *pool = pymi_pool_of(a);
     void *seen[2 * 256];
-    for (unsigned n = 0; n < 2u * pool->capacity; n++) {
+    for (unsigned n = 0; n < 2u * pymi_class_capacity(pool->sizeclass); n++) {
         seen[n] = pym_malloc(48);
         for (unsigned i = 0; i < n; i++)
             if (seen[i] == seen[n])
