@@ -15,7 +15,11 @@
  * Workloads: pair/16, pair/64, pair/256, pair/1024 (malloc then free of one
  * size, after a warm-up) and churn/10k (free a random block of a 10 000
  * block working set and allocate a replacement from the CPython-like mix;
- * the plan is precomputed).  churn runs last: its stub loop overwrites the
+ * the plan is precomputed) and batch/random (N blocks of 8..256 B, the
+ * micro benchmark's batch mix, allocated, then freed in a shuffled order:
+ * every pool of the cycle is taken and given back, so what a pool's life
+ * costs shows here and not in the pairs; one cycle as warm-up, one
+ * counted).  churn runs after the pairs: its stub loop overwrites the
  * working set with the stub block, which is never freed.
  *
  * Without the valgrind headers the program still builds and runs; it then
@@ -90,6 +94,20 @@ __attribute__((noinline)) static void churn_loop(void **live, const struct churn
     }
 }
 
+__attribute__((noinline)) static void batch_loop(char **blocks, const unsigned *sizes,
+                                                 const unsigned *order, unsigned long n)
+{
+    malloc_fn_t do_malloc = chosen_malloc;
+    free_fn_t do_free = chosen_free;
+    for (unsigned long i = 0; i < n; i++) {
+        char *p = do_malloc(sizes[i]);
+        p[0] = 1;
+        blocks[i] = p;
+    }
+    for (unsigned long i = 0; i < n; i++)
+        do_free(blocks[order[i]]);
+}
+
 static void use_real(void)
 {
     chosen_malloc = malloc;
@@ -156,6 +174,32 @@ static void count_churn(unsigned long n)
     dump("stub", "churn/10k");
 }
 
+static void count_batch(unsigned long n)
+{
+    bench_rng_t rng = bench_rng_seeded(42);
+    char **blocks = table_alloc(n * sizeof *blocks);
+    unsigned *sizes = table_alloc(n * sizeof *sizes);
+    unsigned *order = table_alloc(n * sizeof *order);
+    for (unsigned long i = 0; i < n; i++) {
+        sizes[i] = (unsigned)bench_size_small_uniform(&rng);
+        order[i] = (unsigned)i;
+    }
+    for (unsigned long i = n - 1; i > 0; i--) {
+        unsigned long j = bench_rng_below(&rng, i + 1);
+        unsigned t = order[i];
+        order[i] = order[j];
+        order[j] = t;
+    }
+    use_real();
+    batch_loop(blocks, sizes, order, n); /* warm-up: the pools exist and went back once */
+    dump("setup", "batch/random");
+    batch_loop(blocks, sizes, order, n);
+    dump("real", "batch/random");
+    use_stub();
+    batch_loop(blocks, sizes, order, n);
+    dump("stub", "batch/random");
+}
+
 int main(int argc, char **argv)
 {
     unsigned long n = argc > 1 ? strtoul(argv[1], NULL, 10) : 0;
@@ -167,6 +211,7 @@ int main(int argc, char **argv)
     static const size_t sizes[] = {16, 64, 256, 1024};
     for (size_t i = 0; i < sizeof sizes / sizeof sizes[0]; i++)
         count_pairs(sizes[i], n);
+    count_batch(n);
     count_churn(n);
     printf("count_pairs: %lu pairs per workload\n", n);
     return 0;
