@@ -212,11 +212,17 @@ static inline bool pymgc_table_reserve(pymgc_table *t)
 }
 
 /* Appends h (room reserved) and makes it of generation gen. */
+/* Appends h, whose gen already names t's generation. */
+static inline void pymgc_table_append(pymgc_table *t, pymgc_head *h)
+{
+    h->slot = t->len;
+    t->items[t->len++] = h;
+}
+
 static inline void pymgc_table_push(pymgc_table *t, pymgc_head *h, uint8_t gen)
 {
     h->gen = gen;
-    h->slot = t->len;
-    t->items[t->len++] = h;
+    pymgc_table_append(t, h);
 }
 
 /* Takes h out of its table of domain d and untracks it, when that needs

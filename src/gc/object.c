@@ -147,7 +147,7 @@ static inline void *init_object(pymgc_domain *d, pymgc_head *h, pymgc_type_count
     h->refcnt = 1;
     memcpy(&h->type_id, &c->head_word, sizeof c->head_word);
     if (container)
-        track_locked(d, h);
+        pymgc_table_append(&d->tables[0], h);   /* the head word says generation 0 */
     else
         h->slot = 0;
     c->objects++;
