@@ -31,12 +31,16 @@
 #include "internal.h"
 
 /* Takes the head of a pool's non-empty free list; a link that leaves the
- * pool ends in the corruption diagnostic (freelist.h). */
+ * pool ends in the corruption diagnostic, a NULL one (a remote list's end)
+ * becomes the end mark (freelist.h). */
 PYM_INLINE pym_block_t *pymi_pool_pop(pym_pool_t *pool, pym_block_t *block)
 {
     pym_block_t *next = pymi_block_next(block);
-    if (pym_unlikely(!pymi_block_link_is_sane(block, next)) && next != NULL)
-        pymi_freelist_corrupt(block);
+    if (pym_unlikely(!pymi_block_link_is_sane(block, next))) {
+        if (next != NULL)
+            pymi_freelist_corrupt(block);
+        next = pymi_list_end(block);
+    }
     pool->free = next;
     pool->used++;
     pool->live_xor ^= (uint16_t)(uintptr_t)block;
@@ -68,7 +72,7 @@ PYM_INLINE void *pymi_malloc_inline(size_t size)
         pym_heap_t *heap = pymi_tls_heap;
         pym_pool_t *pool = heap->pools[sizeclass];
         pym_block_t *block = pool->free;
-        if (pym_likely(block != NULL))
+        if (pym_likely(!pymi_is_list_end(block)))
             pymi_pool_pop(pool, block);
         else if (pymi_pool_can_carve(pool))
             block = pymi_pool_carve(pool);

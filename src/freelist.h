@@ -86,10 +86,30 @@ PYM_INLINE void pymi_block_set_next(pym_block_t *block, const pym_block_t *next)
     block->encoded_next = pymi_encode_link(block, next, pymi_secrets.key0, pymi_secrets.key1);
 }
 
-/* A non-NULL link stays inside the pool of the block that holds it. */
+/* The end of a pool's free list: an address in the pool's page that no
+ * block has (blocks are 16-byte aligned), not NULL, so that the pop's
+ * check that a link stays in the pool holds for the last block as well
+ * (a list that ended in NULL sent every pop of a one-block list, a
+ * malloc/free pair's, out of line), and malloc finds it with one bit test.
+ * A remote list still ends in NULL (remote.c), which the pop turns into
+ * the end mark.  pymi_exhausted_pool's list is the bare mark. */
+#define PYM_LIST_END_BIT ((uintptr_t)8)
+PYM_INLINE pym_block_t *pymi_list_end(const void *in_page)
+{
+    return (pym_block_t *)(((uintptr_t)in_page & ~(uintptr_t)PYM_POOL_MASK) | PYM_LIST_END_BIT);
+}
+PYM_INLINE int pymi_is_list_end(const pym_block_t *block)
+{
+    return ((uintptr_t)block & PYM_LIST_END_BIT) != 0;
+}
+
+/* A link stays inside the pool of the block that holds it (the list's end
+ * mark does; NULL does not).  Without hardening: the link is not NULL. */
 PYM_INLINE int pymi_block_link_is_sane(const pym_block_t *block, const pym_block_t *next)
 {
-    return !pym_hardening || (((uintptr_t)block ^ (uintptr_t)next) >> PYM_POOL_SHIFT) == 0;
+    if (!pym_hardening)
+        return next != NULL;
+    return (((uintptr_t)block ^ (uintptr_t)next) >> PYM_POOL_SHIFT) == 0;
 }
 
 PYM_HIDDEN PYM_NORETURN PYM_COLD void pymi_freelist_corrupt(const void *block);

@@ -213,9 +213,9 @@ pym_pool_t *pymi_heap_alloc_slow(pym_heap_t *heap, unsigned sizeclass)
         pym_pool_t *pool = heap->full_head[sizeclass];
         if (pool == NULL)
             break;
-        if (pool->free == NULL)
+        if (pymi_is_list_end(pool->free))
             heap->refilled[sizeclass] += pymi_remote_take(pool);
-        if (pool->free != NULL) {
+        if (!pymi_is_list_end(pool->free)) {
             heap->full_dry[sizeclass] = 0;
             pymi_heap_link(heap, pool);   /* the list was empty: it is current */
             return pool;

@@ -166,8 +166,8 @@ PYM_HIDDEN void pymi_purger_want(size_t dirty_bytes);
 PYM_HIDDEN void pymi_purger_start_if_wanted(void);
 
 /* ---- pool.c: one pool's blocks and lists (owner or heap-lock holder) ---- */
-/* Stands in for "no usable pool": its free list is always empty and it
- * has nothing to carve. */
+/* Stands in for "no usable pool": its free list is always empty (the bare
+ * end mark, freelist.h) and it has nothing to carve. */
 PYM_HIDDEN extern pym_pool_t pymi_exhausted_pool;
 /* A block of the page is still uncarved (pool.c). */
 PYM_INLINE int pymi_pool_can_carve(const pym_pool_t *pool)
@@ -177,7 +177,7 @@ PYM_INLINE int pymi_pool_can_carve(const pym_pool_t *pool)
 /* malloc has a block to take from the pool: a free one or an uncarved one. */
 PYM_INLINE int pymi_pool_has_block(const pym_pool_t *pool)
 {
-    return pool->free != NULL || pymi_pool_can_carve(pool);
+    return !pymi_is_list_end(pool->free) || pymi_pool_can_carve(pool);
 }
 PYM_HIDDEN void pymi_pool_init(pym_pool_t *pool, pym_heap_t *heap, unsigned sizeclass);
 PYM_HIDDEN void pymi_pool_settle(pym_heap_t *heap, pym_pool_t *pool, int keep_spare);

@@ -20,7 +20,8 @@
  */
 #include "internal.h"
 
-pym_pool_t pymi_exhausted_pool = {.carved = UINT16_MAX};   /* no block, ever */
+/* No block, ever: an empty list and nothing to carve. */
+pym_pool_t pymi_exhausted_pool = {.free = (pym_block_t *)PYM_LIST_END_BIT, .carved = UINT16_MAX};
 struct pymi_secrets pymi_secrets;
 
 void pymi_freelist_corrupt(const void *block)
@@ -49,7 +50,7 @@ void pymi_pool_init(pym_pool_t *pool, pym_heap_t *heap, unsigned sizeclass)
 {
     size_t size = pymi_class_to_size(sizeclass);
     unsigned capacity = pymi_class_capacity(sizeclass);
-    pool->free = NULL;
+    pool->free = pymi_list_end(pymi_pool_page(pool));
     pool->carved = 0;
     pymi_pool_set_owner(pool, heap);
     pool_set_block_test(pool, (uint32_t)size);
@@ -133,6 +134,6 @@ void pymi_pool_settle_batched(pym_heap_t *heap, pym_pool_t *pool, int keep_spare
         return;
     /* A FULL pool popped from the reclaim stack may have had its remote
      * blocks taken already; if it is still full, flag it again. */
-    if (pool->free != NULL || !pymi_remote_mark_full(pool))
+    if (!pymi_is_list_end(pool->free) || !pymi_remote_mark_full(pool))
         pymi_heap_link(heap, pool);
 }

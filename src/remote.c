@@ -135,7 +135,7 @@ unsigned pymi_remote_take(pym_pool_t *pool)
     pym_block_t *head = remote_head(pool, word);
     if (pym_unlikely(pool->used < count))
         remote_double_free(pool, head);
-    if (pool->free != NULL)
+    if (!pymi_is_list_end(pool->free))   /* else the list ends in the remote one's NULL */
         pymi_block_set_next(remote_tail(pool, head, count), pool->free);
     pool->free = head;
     pool->used = (uint16_t)(pool->used - count);

@@ -57,12 +57,12 @@ static void a_fresh_pool_hands_out_blocks_from_offset_zero(void **state)
     pym_pool_t *pool = pymi_pool_of(fresh);
     assert_ptr_not_equal(pool, first);
     assert_ptr_equal(fresh, pymi_pool_page(pool));   /* offset 0 */
-    assert_null(pool->free);
+    assert_true(pymi_is_list_end(pool->free));
     assert_int_equal(pool->carved, 96);
     char *second = pym_malloc(96);
     assert_ptr_equal(second, fresh + 96);
     assert_int_equal(pool->carved, 2 * 96);
-    assert_null(pool->free);
+    assert_true(pymi_is_list_end(pool->free));
     /* A freed block is handed out again before the next uncarved one. */
     pym_free(fresh);
     assert_ptr_equal(pool->free, fresh);
@@ -665,7 +665,7 @@ static void picture_take(struct heap_picture *pic, const pym_heap_t *heap, const
         pp->start_limit = atomic_load(&pool->start_limit);
         uintptr_t page = (uintptr_t)pymi_pool_page(pool);
         for (const pym_block_t *blk = pool->free;
-             blk != NULL && pp->free_count <= pymi_class_capacity(pool->sizeclass); blk = pymi_block_next(blk)) {
+             blk != NULL && !pymi_is_list_end(blk) && pp->free_count <= pymi_class_capacity(pool->sizeclass); blk = pymi_block_next(blk)) {
             if (((uintptr_t)blk & ~(uintptr_t)PYM_POOL_MASK) != page) {
                 pp->free_count = pymi_class_capacity(pool->sizeclass) + 1;   /* a link out of the pool */
                 break;

@@ -20,7 +20,7 @@
 static inline int on_free_list(const pym_pool_t *pool, const void *block)
 {
     unsigned steps = 0;
-    for (const pym_block_t *b = pool->free; b != NULL && steps <= pymi_class_capacity(pool->sizeclass);
+    for (const pym_block_t *b = pool->free; b != NULL && !pymi_is_list_end(b) && steps <= pymi_class_capacity(pool->sizeclass);
          b = pymi_block_next(b), steps++)
         if (b == block)
             return 1;
