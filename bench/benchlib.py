@@ -168,3 +168,13 @@ def save_json(path, data):
 def load_json(path):
     with open(path) as f:
         return json.load(f)
+
+
+def instruction_workload_order(workload):
+    """Sort key of count_pairs' workloads: pair/16 < ... < pair/1024 <
+    batch/random < churn/10k."""
+    kind, _, rest = workload.partition("/")
+    kinds = ["pair", "batch", "churn"]
+    number = rest.rstrip("k")
+    return (kinds.index(kind) if kind in kinds else len(kinds),
+            int(number) if number.isdigit() else 0, rest)

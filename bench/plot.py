@@ -109,8 +109,7 @@ def plot_timeline(plt, rows, images, subtitle):
 def plot_instructions(plt, rows, images, subtitle):
     per_pair = median_by(rows, ["allocator", "workload"], "ir_per_pair")
     allocs = ordered({a for a, _ in per_pair})
-    workloads = sorted({w for _, w in per_pair},
-                       key=lambda w: (w.startswith("churn"), int(w.split("/")[1].rstrip("k"))))
+    workloads = sorted({w for _, w in per_pair}, key=benchlib.instruction_workload_order)
     fig, ax = plt.subplots(figsize=(8, 4.2))
     width = 0.8 / max(1, len(allocs))
     for i, alloc in enumerate(allocs):

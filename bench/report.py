@@ -151,8 +151,7 @@ def instruction_table(results):
                   "instructions per pair beyond a no-op stub (deterministic)", allocs, digits=1,
                   note=f"{rows[0]['pairs']} pairs per workload; pymalloc run with PYMALLOC_DISABLE=0.")
     for workload in sorted({r["workload"] for r in rows if r["workload"] != FAILED},
-                           key=lambda w: (not w.startswith("pair"), int(w.split("/")[1].rstrip("k"))
-                                          if w.startswith("pair") else 0)):
+                           key=benchlib.instruction_workload_order):
         table.add(workload, {a: per_pair.get((a, workload)) for a in allocs})
     return table
 
