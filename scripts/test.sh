@@ -5,7 +5,9 @@
 #   2. --disable-override: the same suite through the pym_* API alone;
 #   3. --disable-override with ASan+UBSan: make check;
 #   4. --disable-override with TSan: make check (stress and lifecycle are
-#      what it is for; the others run too).
+#      what it is for; the others run too);
+#   5. --disable-override --disable-hardening: make check (links in the
+#      clear; the cases only checked links catch are skipped there).
 # Ends with one line "N passed, M failed[, K skipped]" summed over all
 # builds (automake's TAP counts: one per test case), and exits non-zero when
 # anything failed.  Builds go to build-test/<name>; PYM_TEST_BUILDS picks a
@@ -20,9 +22,10 @@ declare -A configure_args=(
   [no-override]="--disable-override"
   [asan]="--disable-override --enable-debug --enable-sanitizer=address,undefined"
   [tsan]="--disable-override --enable-sanitizer=thread"
+  [no-hardening]="--disable-override --disable-hardening"
 )
 mkdir -p "$top/build-test"
-builds=${PYM_TEST_BUILDS:-"default no-override asan tsan"}
+builds=${PYM_TEST_BUILDS:-"default no-override asan tsan no-hardening"}
 jobs=$(nproc)
 passed=0 failed=0 skipped=0
 
