@@ -122,8 +122,10 @@ void pymi_free_slow(void *ptr)
     if (pymi_pool_owner(pool) == NULL)
         pymi_free_invalid(ptr, "block not allocated (double free, or a pointer never returned by malloc)");
     if (!pymi_is_block_start(pool, ptr)) {
+        /* A whole block's start that fails the test is one not carved yet
+         * (last_block, unlike carved, is fixed while blocks are out). */
         uintptr_t offset = (uintptr_t)ptr & PYM_POOL_MASK;
-        if (offset >= pool->carved && offset % pool->block_size == 0)
+        if (offset <= pool->last_block && offset % pool->block_size == 0)
             pymi_free_invalid(ptr, "block not allocated (a pointer never returned by malloc)");
         pymi_free_invalid(ptr, "invalid pointer (not the start of a block)");
     }

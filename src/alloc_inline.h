@@ -7,10 +7,10 @@
  * 9-16 % faster, pairs unchanged within noise); an empty list: carve the
  * page's next block (pool.c).  No lock, no atomic instruction; one count
  * down to the next look at the decay clock (every 32 or 1024 mallocs).  A
- * pool with nothing to pop or carve, a class with no pool, a request that is not small: one call to
- * a slow function that takes the fast path's own arguments and returns its
- * result, so the call is a tail call and the fast path saves no registers
- * (jemalloc's imalloc_fastpath habit).  Requests over PYM_SMALL_MAX go
+ * pool with nothing to pop or carve, a class with no pool, a request that
+ * is not small: one call to a slow function that takes the fast path's own
+ * arguments and returns its result, so the call is a tail call and the
+ * fast path saves no registers (jemalloc's imalloc_fastpath habit).  Requests over PYM_SMALL_MAX go
  * straight to the allocator below (sysalloc.c), through one pointer.
  *
  * free: ownership (a subtraction, a shift, a compare, one byte) -> pool

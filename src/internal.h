@@ -192,9 +192,10 @@ PYM_HIDDEN void pymi_pool_push_free(pym_pool_t *pool, pym_block_t *block);
  * one line and abort otherwise. */
 PYM_HIDDEN void pymi_pool_check_empty(const pym_pool_t *pool);
 
-/* offset * magic (mod 2^64) is small exactly for multiples of the block
- * size (Lemire's divisibility test); limit also cuts off a tail too short
- * for a whole block.  pool.c derives both; a loop over one pool's blocks
+/* offset * magic (mod 2^32) is small exactly for multiples of the block
+ * size (Lemire's divisibility test); limit also cuts off the blocks not
+ * carved yet and the tail too short for a block.  pool.c derives magic,
+ * the carve raises limit (alloc_inline.h); a loop over one pool's blocks
  * passes them from registers. */
 PYM_INLINE int pymi_is_block_start_of(const void *ptr, uint32_t start_magic, uint32_t start_limit)
 {

@@ -19,7 +19,7 @@
  * micro benchmark's batch mix, allocated, then freed in a shuffled order:
  * every pool of the cycle is taken and given back, so what a pool's life
  * costs shows here and not in the pairs; one cycle as warm-up, one
- * counted).  churn runs after the pairs: its stub loop overwrites the
+ * counted).  churn runs last: its stub loop overwrites the
  * working set with the stub block, which is never freed.
  *
  * Without the valgrind headers the program still builds and runs; it then

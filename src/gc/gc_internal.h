@@ -211,14 +211,14 @@ static inline bool pymgc_table_reserve(pymgc_table *t)
     return pymgc_likely(t->len < t->capacity) || pymgc_table_grow(t);
 }
 
-/* Appends h (room reserved) and makes it of generation gen. */
-/* Appends h, whose gen already names t's generation. */
+/* Appends h (room reserved), whose gen already names t's generation. */
 static inline void pymgc_table_append(pymgc_table *t, pymgc_head *h)
 {
     h->slot = t->len;
     t->items[t->len++] = h;
 }
 
+/* Appends h (room reserved) and makes it of generation gen. */
 static inline void pymgc_table_push(pymgc_table *t, pymgc_head *h, uint8_t gen)
 {
     h->gen = gen;
