@@ -70,7 +70,8 @@ enum {
 typedef struct reach_ctx {
     pymgc_domain *d;
     pymgc_set set;
-    size_t depth;           /* objects on d->mark_stack */
+    pymgc_head **stack;     /* d->mark_stack, and its capacity, at hand */
+    size_t depth, capacity;
     unsigned needs;         /* NEEDS_*: which later steps may have work */
     size_t survivors;       /* reachable objects swept */
 } reach_ctx;
@@ -81,22 +82,31 @@ static PYMGC_NOINLINE void report_overcount(const pymgc_head *h)
                "than its reference count %u", pymgc_type_of(h)->name, (void *)(h + 1), h->refcnt);
 }
 
-static PYMGC_NOINLINE void mark_stack_grow(pymgc_domain *d)
+static reach_ctx reach_ctx_for(pymgc_domain *d)
 {
+    return (reach_ctx){.d = d, .stack = d->mark_stack, .capacity = d->mark_stack_capacity};
+}
+
+/* Out of line, so that mark's common case needs no stack frame. */
+static PYMGC_NOINLINE void mark_stack_grow_then_push(reach_ctx *c, pymgc_head *h)
+{
+    pymgc_domain *d = c->d;
     size_t capacity = d->mark_stack_capacity ? 2 * d->mark_stack_capacity : 1024;
     pymgc_head **grown = pym_realloc(d->mark_stack, capacity * sizeof *grown);
     if (!grown)
         pymgc_fatal("pymalloc_gc: out of memory for the collector's mark stack (%zu entries)", capacity);
-    d->mark_stack = grown;
-    d->mark_stack_capacity = capacity;
+    d->mark_stack = c->stack = grown;
+    d->mark_stack_capacity = c->capacity = capacity;
+    c->stack[c->depth++] = h;
 }
 
 static inline void mark(reach_ctx *c, pymgc_head *h)
 {
     h->marked = 1;
-    if (pymgc_unlikely(c->depth == c->d->mark_stack_capacity))
-        mark_stack_grow(c->d);
-    c->d->mark_stack[c->depth++] = h;
+    if (pymgc_unlikely(c->depth == c->capacity))
+        mark_stack_grow_then_push(c, h);
+    else
+        c->stack[c->depth++] = h;
 }
 
 static int visit_mark(void *obj, void *arg)
@@ -108,6 +118,26 @@ static int visit_mark(void *obj, void *arg)
     return 0;
 }
 
+/* The first position from i on whose gc_refs is not 0 (len if none).
+ * Most objects of a large set are held only from inside it: the scan
+ * tests eight at a time, as four 8-byte words. */
+static inline uint32_t next_root(const uint32_t *gc_refs, uint32_t i, uint32_t len)
+{
+    for (; i < len && i % 8; i++)
+        if (gc_refs[i])
+            return i;
+    for (; len - i >= 8; i += 8) {
+        uint64_t w[4];
+        memcpy(w, gc_refs + i, sizeof w);
+        if (w[0] | w[1] | w[2] | w[3])
+            break;
+    }
+    for (; i < len; i++)
+        if (gc_refs[i])
+            return i;
+    return len;
+}
+
 /* Step 2 for the roots of table `gen`: marks what they reach (in any table
  * of the set).  The roots are found in the dense gc_refs array; only their
  * headers are read. */
@@ -115,15 +145,14 @@ static void mark_from_roots(reach_ctx *c, uint8_t gen)
 {
     const pymgc_table *t = &c->d->tables[gen];
     const uint32_t *gc_refs = c->set.gc_refs + c->set.base[gen - c->set.lo];
-    for (uint32_t i = 0; i < t->len; i++) {
-        if (gc_refs[i] == 0)
-            continue;
+    uint32_t len = t->len;
+    for (uint32_t i = next_root(gc_refs, 0, len); i < len; i = next_root(gc_refs, i + 1, len)) {
         pymgc_head *h = t->items[i];
         if (h->marked)
             continue;
         mark(c, h);
         while (c->depth > 0) {
-            pymgc_head *x = c->d->mark_stack[--c->depth];
+            pymgc_head *x = c->stack[--c->depth];
             pymgc_type_of(x)->traverse(pymgc_object_of(x), visit_mark, c);
         }
     }
@@ -397,7 +426,7 @@ static size_t collect_unreachable_in_full(pymgc_domain *d, unsigned needs, uint8
      * Without user code having run, none can be. */
     uint8_t garbage_gen = PYMGC_GEN_TENTATIVE;
     if (user_code_runs) {
-        reach_ctx again = {.d = d};
+        reach_ctx again = reach_ctx_for(d);
         find_unreachable(&again, PYMGC_GEN_TENTATIVE, PYMGC_GEN_TENTATIVE, old_gen, PYMGC_GEN_FINAL, false);
         garbage_gen = PYMGC_GEN_FINAL;
         collected = pymgc_table_size(&d->tables[PYMGC_GEN_FINAL]);
@@ -427,7 +456,7 @@ static size_t collect_main(pymgc_domain *d, int generation, size_t *uncollectabl
         d->gens[i].count = 0;
 
     uint8_t old_gen = (uint8_t)(generation + 1 < PYM_GC_GENERATIONS ? generation + 1 : generation);
-    reach_ctx reach = {.d = d};
+    reach_ctx reach = reach_ctx_for(d);
     find_unreachable(&reach, 0, (uint8_t)generation, old_gen, PYMGC_GEN_TENTATIVE, true);
     if (old_gen != generation) {
         if (generation == PYM_GC_GENERATIONS - 2)

@@ -34,8 +34,9 @@ static int visit_subtract(void *obj, void *arg)
 {
     const pymgc_set *s = arg;
     pymgc_head *h = pymgc_head_of(obj);
-    if (pymgc_in_set(h, s))
-        s->gc_refs[pymgc_position(h, s)]--;
+    uint32_t index = pymgc_set_index(h, s);
+    if (index <= s->span)
+        s->gc_refs[s->base[index] + h->slot]--;
     return 0;
 }
 
@@ -45,7 +46,7 @@ static int visit_subtract_one_table(void *obj, void *arg)
 {
     const pymgc_set *s = arg;
     pymgc_head *h = pymgc_head_of(obj);
-    if (h->domain_id == s->domain_id && h->gen == s->lo)
+    if (pymgc_head_key(h) == s->key_lo)
         s->gc_refs[h->slot]--;
     return 0;
 }
@@ -72,6 +73,8 @@ void pymgc_set_gc_refs(pymgc_set *s, pymgc_domain *d, uint8_t lo, uint8_t hi)
     s->domain_id = d->id;
     s->lo = lo;
     s->hi = hi;
+    s->key_lo = d->id | (uint32_t)lo << 16;
+    s->span = (uint32_t)(hi - lo);
     size_t n = 0;
     for (unsigned g = lo; g <= hi; g++) {
         s->base[g - lo] = (uint32_t)n;

@@ -443,16 +443,41 @@ static PYMGC_NOINLINE void dealloc_shared(pymgc_head *h)
     dealloc_with_user_code(pymgc_domain_of(h), h, pymgc_type_of(h));
 }
 
+/* The deaths release_garbage has counted but not yet written: a run of
+ * objects of one type, and the containers among them.  Written before any
+ * user code runs and at the end, so the counts go through the same values
+ * as with one count_death per object (the generation-0 count is clamped
+ * at 0 either way). */
+typedef struct pending_deaths {
+    uint16_t type_id;
+    size_t objects, containers;
+} pending_deaths;
+
+static void pending_deaths_write(pymgc_domain *d, pending_deaths *p)
+{
+    if (!p->objects)
+        return;
+    if (d->shared)
+        pymgc_lock(d);
+    long count = d->gens[0].count, containers = (long)p->containers;
+    d->gens[0].count = count > containers ? count - containers : (count > 0 ? 0 : count);
+    d->type_counts[p->type_id].objects -= p->objects;
+    if (d->shared)
+        pymgc_unlock(d);
+    p->objects = p->containers = 0;
+}
+
 /* One loop here rather than a call per object from the collector: the
- * common death (no user code left) is release() inlined, and the memory of
- * those deaths goes back in pym_free_batch calls (garbage is mostly
- * consecutive blocks of a few pools: 4 % fewer instructions per
- * collection under callgrind). */
+ * common death (no user code left) is inlined, its counts are written
+ * once per run of one type, and the memory goes back in pym_free_batch
+ * calls (garbage is mostly consecutive blocks of a few pools: 4 % fewer
+ * instructions per collection under callgrind). */
 #define DEAD_BATCH 128
 void pymgc_release_garbage(pymgc_domain *d, pymgc_head *const *batch, size_t n, uint8_t old_gen)
 {
     void *dead[DEAD_BATCH];
     size_t ndead = 0;
+    pending_deaths pending = {0};
     for (size_t i = 0; i < n; i++) {
         pymgc_head *h = batch[i];
         if (h->refcnt > 1) {
@@ -466,6 +491,7 @@ void pymgc_release_garbage(pymgc_domain *d, pymgc_head *const *batch, size_t n, 
         } else if ((h->flags & (PYMGC_FLAG_CODE_DEATH | PYMGC_FLAG_WEAKREFS)) &&
                    (pymgc_type_of(h)->dealloc || (h->flags & PYMGC_FLAG_WEAKREFS) ||
                     !(h->flags & PYMGC_FLAG_FINALIZED))) {
+            pending_deaths_write(d, &pending);
             if (h->tag == PYMGC_TAG_SHARED)
                 dealloc_shared(h);
             else
@@ -473,8 +499,14 @@ void pymgc_release_garbage(pymgc_domain *d, pymgc_head *const *batch, size_t n, 
         } else {
             /* Nothing left to run: its clear (the stand-in for a missing
              * dealloc) has just run. */
+            if (h->type_id != pending.type_id) {
+                pending_deaths_write(d, &pending);
+                pending.type_id = h->type_id;
+            }
+            pending.objects++;
+            pending.containers += h->flags & PYMGC_FLAG_CONTAINER ? 1 : 0;
             h->refcnt = 0;
-            forget(d, h);
+            header_clear_identity(h);
             dead[ndead++] = h;
             if (ndead == DEAD_BATCH) {
                 pym_free_batch(dead, ndead);
@@ -482,6 +514,7 @@ void pymgc_release_garbage(pymgc_domain *d, pymgc_head *const *batch, size_t n, 
             }
         }
     }
+    pending_deaths_write(d, &pending);
     pym_free_batch(dead, ndead);
 }
 
