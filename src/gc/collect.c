@@ -196,8 +196,7 @@ static PYMGC_ALWAYS_INLINE void sweep(reach_ctx *c, uint8_t gen, uint8_t old_gen
             kept[nkept++] = h;
             continue;
         }
-        unsigned flags = h->flags;     /* a finalizer that has run is no need */
-        needs |= flags & ~((flags & PYMGC_FLAG_FINALIZED) * PYMGC_FLAG_FINALIZE);
+        needs |= h->flags;
         if (hold) {
             h->gen = PYMGC_GEN_UNTRACKED;
             h->refcnt++;
@@ -291,7 +290,7 @@ static size_t finalize_garbage(pymgc_domain *d)
             continue;
         pym_type *t = pymgc_type_of(h);
         if (t->finalize && !(h->flags & PYMGC_FLAG_FINALIZED)) {
-            h->flags |= PYMGC_FLAG_FINALIZED;
+            pymgc_set_finalized(h);
             h->refcnt++;
             t->finalize(pymgc_object_of(h));
             pym_decref(pymgc_object_of(h));

@@ -95,9 +95,16 @@ enum {
     PYMGC_FLAG_CONTAINER = 4,    /* the type has traverse */
     PYMGC_FLAG_CLEAR_DEATH = 8,  /* the type has clear (a death runs it) */
     PYMGC_FLAG_CODE_DEATH = 16,  /* the type has finalize or dealloc */
-    PYMGC_FLAG_FINALIZE = 32,    /* the type has finalize */
+    PYMGC_FLAG_FINALIZE = 32,    /* the type has finalize, not run yet on this object */
     PYMGC_FLAG_LEGACY = 64,      /* the type is PYM_TYPE_LEGACY_FINALIZER */
 };
+
+/* Before an object's finalizer runs (once per object, PEP 442): the
+ * collector's sweep then needs only the flags to tell that none is due. */
+static inline void pymgc_set_finalized(pymgc_head *h)
+{
+    h->flags = (uint8_t)((h->flags | PYMGC_FLAG_FINALIZED) & ~PYMGC_FLAG_FINALIZE);
+}
 
 typedef struct pymgc_generation {
     long threshold;

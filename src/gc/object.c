@@ -324,7 +324,7 @@ static PYMGC_ALWAYS_INLINE void die_with_user_code(pymgc_domain *d, pymgc_head *
     void *obj = h + 1;
     dealloc_depth++;
     if (t->finalize && !(h->flags & PYMGC_FLAG_FINALIZED)) {
-        h->flags |= PYMGC_FLAG_FINALIZED;
+        pymgc_set_finalized(h);
         __atomic_store_n(&h->refcnt, 1, __ATOMIC_RELAXED);
         t->finalize(obj);
         if (__atomic_sub_fetch(&h->refcnt, 1, __ATOMIC_ACQ_REL) != 0) {
@@ -450,7 +450,8 @@ static PYMGC_NOINLINE void dealloc_shared(pymgc_head *h)
  * at 0 either way). */
 typedef struct pending_deaths {
     uint16_t type_id;
-    size_t objects, containers;
+    bool containers;        /* the type's objects are (all or none) */
+    size_t objects;
 } pending_deaths;
 
 static void pending_deaths_write(pymgc_domain *d, pending_deaths *p)
@@ -459,12 +460,12 @@ static void pending_deaths_write(pymgc_domain *d, pending_deaths *p)
         return;
     if (d->shared)
         pymgc_lock(d);
-    long count = d->gens[0].count, containers = (long)p->containers;
+    long count = d->gens[0].count, containers = p->containers ? (long)p->objects : 0;
     d->gens[0].count = count > containers ? count - containers : (count > 0 ? 0 : count);
     d->type_counts[p->type_id].objects -= p->objects;
     if (d->shared)
         pymgc_unlock(d);
-    p->objects = p->containers = 0;
+    p->objects = 0;
 }
 
 /* One loop here rather than a call per object from the collector: the
@@ -477,7 +478,7 @@ void pymgc_release_garbage(pymgc_domain *d, pymgc_head *const *batch, size_t n, 
 {
     void *dead[DEAD_BATCH];
     size_t ndead = 0;
-    pending_deaths pending = {0};
+    pending_deaths pending = {0};      /* type id 0 is no type */
     for (size_t i = 0; i < n; i++) {
         pymgc_head *h = batch[i];
         if (h->refcnt > 1) {
@@ -502,9 +503,9 @@ void pymgc_release_garbage(pymgc_domain *d, pymgc_head *const *batch, size_t n, 
             if (h->type_id != pending.type_id) {
                 pending_deaths_write(d, &pending);
                 pending.type_id = h->type_id;
+                pending.containers = h->flags & PYMGC_FLAG_CONTAINER;
             }
             pending.objects++;
-            pending.containers += h->flags & PYMGC_FLAG_CONTAINER ? 1 : 0;
             h->refcnt = 0;
             header_clear_identity(h);
             dead[ndead++] = h;
