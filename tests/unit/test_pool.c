@@ -146,6 +146,67 @@ static void a_full_pool_leaves_the_list_and_comes_back_on_free(void **state)
         pym_free(blocks[i]);
 }
 
+/* The refill of random churn: the current pool, alone on its list and
+ * dry, trades places with the oldest FULL pool that has a block again.
+ * The lists and the pin end as a retire followed by a relink leaves them. */
+static void a_dry_current_pool_trades_places_with_the_oldest_full_one(void **state)
+{
+    (void)state;
+    const size_t size = 112;   /* a class no other test here uses: its lists start empty */
+    unsigned c = pymi_size_to_class(size);
+    unsigned cap = pymi_class_capacity(c);
+    void *blocks[200];
+    unsigned n = 0;
+    blocks[n++] = pym_malloc(size);
+    pym_heap_t *heap = pymi_tls_heap;
+    assert_null(heap->full_head[c]);
+    pym_pool_t *pools[3] = {pymi_pool_of(blocks[0])};
+    for (unsigned k = 1; k < 3; k++) {
+        while (heap->pools[c] == pools[k - 1]) {
+            assert_true(n < 200);
+            blocks[n++] = pym_malloc(size);
+        }
+        pools[k] = heap->pools[c];
+    }
+    /* Two dry FULL pools, in the order the looks left them. */
+    pym_pool_t *current = pools[2], *a = heap->full_head[c];
+    pym_pool_t *b = pymi_pool_at(a->next);
+    assert_true((a == pools[0] && b == pools[1]) || (a == pools[1] && b == pools[0]));
+    assert_ptr_equal(heap->full_tail[c], b);
+
+    unsigned i_back = 0;
+    while (pymi_pool_of(blocks[i_back]) != a)
+        i_back++;
+    void *back = blocks[i_back];
+    blocks[i_back] = NULL;
+    pym_free(back);   /* into the oldest FULL pool, which stays FULL */
+    assert_int_equal(a->state, PYM_POOL_FULL);
+    void *got;
+    while (pymi_pool_of(got = pym_malloc(size)) == current) {
+        assert_true(n < 200);
+        blocks[n++] = got;
+    }
+    assert_ptr_equal(got, back);
+    assert_ptr_equal(heap->pools[c], a);
+    assert_ptr_equal(heap->tails[c], a);
+    assert_int_equal(a->state, PYM_POOL_LINKED);
+    assert_int_equal(a->next, 0);
+    assert_int_equal(a->prev, 0);
+    assert_int_equal(current->state, PYM_POOL_FULL);
+    assert_ptr_equal(heap->full_head[c], b);
+    assert_ptr_equal(heap->full_tail[c], current);
+    assert_int_equal(b->prev, 0);
+    assert_ptr_equal(pymi_pool_at(b->next), current);
+    assert_ptr_equal(pymi_pool_at(current->prev), b);
+    assert_int_equal(current->next, 0);
+    assert_int_equal(a->used, cap + 1);       /* every block out, and the pin */
+    assert_int_equal(current->used, cap);     /* the pin left it */
+
+    pym_free(got);
+    for (unsigned i = 0; i < n; i++)
+        pym_free(blocks[i]);   /* NULL for the one freed already */
+}
+
 struct remote_job {
     void **blocks;
     unsigned count;
@@ -1040,6 +1101,7 @@ int main(void)
         cmocka_unit_test(a_fresh_pool_hands_out_blocks_from_offset_zero),
         cmocka_unit_test(block_starts_are_exactly_the_carved_blocks),
         cmocka_unit_test(a_full_pool_leaves_the_list_and_comes_back_on_free),
+        cmocka_unit_test(a_dry_current_pool_trades_places_with_the_oldest_full_one),
         cmocka_unit_test(a_remote_free_into_a_full_pool_queues_it_for_its_owner),
         cmocka_unit_test(empty_pools_go_back_to_their_arena),
         cmocka_unit_test(a_batch_frees_exactly_its_blocks_in_any_order),
