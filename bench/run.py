@@ -139,9 +139,10 @@ def micro_groups(binary, user_filter):
     """The micro benchmarks to run, as (filter, cpus) pairs: the
     single-threaded ones pinned to one CPU, the same for every allocator, and
     the multi-threaded ones (threads/..., xthread/...) free to use them all.
-    Unpinned, a process stays on whichever CPU it started on, and the two
-    vCPUs of the VM these figures come from differ by 1.7x (tcmalloc's
-    pair/64: 3.1 ns on one, 5.7 ns on the other), more than the allocators
+    Unpinned, a process stays on whichever CPU it started on, and one of
+    the two vCPUs of the VM these figures come from runs 1.7x slower than
+    the other at a time (tcmalloc's pair/64: 3.1 ns on one, 5.7 ns on the
+    other; which one changes over the hours), more than the allocators
     differ: which allocator drew which CPU decided the ratios."""
     cmd = [binary, "--benchmark_list_tests"]
     if user_filter:

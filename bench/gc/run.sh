@@ -14,7 +14,15 @@
 set -e
 build=$1 src=$2 n=${3:-1000000} rounds=${4:-3}
 python=/usr/bin/python3
-echo "== GC benchmarks ($(uname -m), $(nproc) cpus, $($python -V 2>&1)), $rounds rounds each"
+# Both sides run pinned to the same CPU (the first this script may use):
+# the vCPUs of a VM can differ by 1.7x, and an unpinned process stays on
+# whichever it started on (bench/README.md).
+pin=
+if command -v taskset >/dev/null 2>&1; then
+    cpu=$(taskset -pc $$ | sed 's/.*: *//; s/[-,].*//')
+    pin="taskset -c $cpu"
+fi
+echo "== GC benchmarks ($(uname -m), $(nproc) cpus${pin:+, pinned to cpu $cpu}, $($python -V 2>&1)), $rounds rounds each"
 
 # The number before $2 (a unit such as "ns/object") in a benchmark's line.
 figure() {
@@ -28,14 +36,14 @@ median() {
 # One run of benchmark $1 (collect or gen0): ours, or CPython's.
 run_ours() {
     case $1 in
-    collect) "$build/bench/gc/bench_collect" "$n" 3 ;;
-    gen0) "$build/bench/gc/bench_gen0" ;;
+    collect) $pin "$build/bench/gc/bench_collect" "$n" 3 ;;
+    gen0) $pin "$build/bench/gc/bench_gen0" ;;
     esac
 }
 run_theirs() {
     case $1 in
-    collect) $python "$src/bench/gc/graph.py" "$n" 3 ;;
-    gen0) $python "$src/bench/gc/gen0.py" ;;
+    collect) $pin $python "$src/bench/gc/graph.py" "$n" 3 ;;
+    gen0) $pin $python "$src/bench/gc/gen0.py" ;;
     esac
 }
 
@@ -68,7 +76,7 @@ container_ratio() {
 
 pair_all= batch_all=
 for r in $(seq "$rounds"); do
-    out=$("$build/bench/gc/bench_newdecref")
+    out=$($pin "$build/bench/gc/bench_newdecref")
     echo "$out"
     pair_all="$pair_all $(container_ratio "$out" pair)"
     batch_all="$batch_all $(container_ratio "$out" batch)"
