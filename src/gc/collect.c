@@ -168,13 +168,55 @@ static void mark_from_roots(reach_ctx *c, uint8_t gen)
     }
 }
 
+/* Where step 3 puts a table's objects (sweep): the kept ones at
+ * kept[nkept++], the lost ones at lost[nlost++]. */
+typedef struct sweep_out {
+    pymgc_head **kept, **lost;
+    uint32_t nkept, nlost;
+    unsigned needs;         /* the flags of the lost ones, ORed */
+} sweep_out;
+
+/* items[from..to) of table `gen`, prefetching ahead or not: the two loops
+ * of sweep, so that a small table's walk tests nothing per object for the
+ * prefetch. */
+static PYMGC_ALWAYS_INLINE void sweep_range(pymgc_head *const *items, const uint32_t *gc_refs,
+                                            uint32_t from, uint32_t to, bool prefetch, uint8_t old_gen,
+                                            uint8_t unreachable_gen, bool hold, sweep_out *out)
+{
+    for (uint32_t i = from; i < to; i++) {
+        if (prefetch)
+            __builtin_prefetch(items[i + PYMGC_PREFETCH_DISTANCE]);     /* NULL is harmless */
+        pymgc_head *h = items[i];
+        if (!h)
+            continue;
+        if (h->marked) {
+            if (pymgc_unlikely(gc_refs[i] > h->refcnt))
+                report_overcount(h);
+            h->marked = 0;
+            h->gen = old_gen;
+            h->slot = out->nkept;
+            out->kept[out->nkept++] = h;
+            continue;
+        }
+        out->needs |= h->flags;
+        if (hold) {
+            h->gen = PYMGC_GEN_UNTRACKED;
+            h->refcnt++;
+        } else {
+            h->gen = unreachable_gen;
+            h->slot = out->nlost;
+        }
+        out->lost[out->nlost++] = h;
+    }
+}
+
 /* Step 3 for table `gen`: marked objects to table `old_gen` (in place when
  * it is the same table), unmarked ones to table `unreachable_gen`.  With
  * `hold` (the main pass), an unmarked object goes there untracked and held
  * (+1) already, its slot not written: ready for delete_held when the set
  * turns out to need none of steps 4-7, or made an ordinary table entry by
- * unhold_unreachable.  Items and lengths are kept in locals: the stores
- * into headers could alias them. */
+ * unhold_unreachable.  Items, lengths and counts are kept in locals: the
+ * stores into headers could alias them. */
 static PYMGC_ALWAYS_INLINE void sweep(reach_ctx *c, uint8_t gen, uint8_t old_gen, uint8_t unreachable_gen,
                                       bool hold)
 {
@@ -188,41 +230,18 @@ static PYMGC_ALWAYS_INLINE void sweep(reach_ctx *c, uint8_t gen, uint8_t old_gen
         pymgc_table_reserve_n(old, len);
     pymgc_table_reserve_n(unreachable, len);
     pymgc_head **items = young->items;
-    pymgc_head **kept = old->items, **lost = unreachable->items;
     uint32_t first_kept = in_place ? 0 : old->len;
-    uint32_t nkept = first_kept, nlost = unreachable->len;
-    unsigned needs = 0;
-    for (uint32_t i = 0; i < len; i++) {
-        pymgc_prefetch_ahead(items, prefetch_end, i);
-        pymgc_head *h = items[i];
-        if (!h)
-            continue;
-        if (h->marked) {
-            if (pymgc_unlikely(gc_refs[i] > h->refcnt))
-                report_overcount(h);
-            h->marked = 0;
-            h->gen = old_gen;
-            h->slot = nkept;
-            kept[nkept++] = h;
-            continue;
-        }
-        needs |= h->flags;
-        if (hold) {
-            h->gen = PYMGC_GEN_UNTRACKED;
-            h->refcnt++;
-        } else {
-            h->gen = unreachable_gen;
-            h->slot = nlost;
-        }
-        lost[nlost++] = h;
-    }
-    c->needs |= needs & NEEDS_ANY;
-    c->survivors += nkept - first_kept;
+    sweep_out out = {.kept = old->items, .lost = unreachable->items,
+                     .nkept = first_kept, .nlost = unreachable->len};
+    sweep_range(items, gc_refs, 0, prefetch_end, true, old_gen, unreachable_gen, hold, &out);
+    sweep_range(items, gc_refs, prefetch_end, len, false, old_gen, unreachable_gen, hold, &out);
+    c->needs |= out.needs & NEEDS_ANY;
+    c->survivors += out.nkept - first_kept;
     if (!in_place)
         young->len = 0;
     young->holes = 0;
-    old->len = nkept;
-    unreachable->len = nlost;
+    old->len = out.nkept;
+    unreachable->len = out.nlost;
 }
 
 /* Steps 1-3 over the tables of gens lo..hi, oldest generation first (the

@@ -51,6 +51,24 @@ static int visit_subtract_one_table(void *obj, void *arg)
     return 0;
 }
 
+/* items[from..to), prefetching ahead or not: the two loops of
+ * subtract_table, so that a small table's walk tests nothing per object
+ * for the prefetch. */
+static PYMGC_ALWAYS_INLINE void subtract_range(pymgc_head *const *items, uint32_t from, uint32_t to,
+                                               bool prefetch, pym_visit_fn visit, pymgc_set *s,
+                                               uint32_t *gc_refs)
+{
+    for (uint32_t i = from; i < to; i++) {
+        if (prefetch)
+            __builtin_prefetch(items[i + PYMGC_PREFETCH_DISTANCE]);     /* NULL is harmless */
+        pymgc_head *h = items[i];
+        if (!h)
+            continue;
+        gc_refs[i] += h->refcnt;
+        pymgc_type_of(h)->traverse(pymgc_object_of(h), visit, s);
+    }
+}
+
 /* Items and length in locals: traverse is opaque, and would otherwise
  * make the compiler load them again at every step. */
 static void subtract_table(const pymgc_table *t, pymgc_set *s, uint32_t *gc_refs)
@@ -58,14 +76,8 @@ static void subtract_table(const pymgc_table *t, pymgc_set *s, uint32_t *gc_refs
     pymgc_head *const *items = t->items;
     uint32_t len = t->len, prefetch_end = pymgc_prefetch_end(len);
     pym_visit_fn visit = s->lo == s->hi ? visit_subtract_one_table : visit_subtract;
-    for (uint32_t i = 0; i < len; i++) {
-        pymgc_prefetch_ahead(items, prefetch_end, i);
-        pymgc_head *h = items[i];
-        if (!h)
-            continue;
-        gc_refs[i] += h->refcnt;
-        pymgc_type_of(h)->traverse(pymgc_object_of(h), visit, s);
-    }
+    subtract_range(items, 0, prefetch_end, true, visit, s, gc_refs);
+    subtract_range(items, prefetch_end, len, false, visit, s, gc_refs);
 }
 
 void pymgc_set_gc_refs(pymgc_set *s, pymgc_domain *d, uint8_t lo, uint8_t hi)
