@@ -185,7 +185,7 @@ static PYMGC_ALWAYS_INLINE void sweep_range(pymgc_head *const *items, const uint
 {
     for (uint32_t i = from; i < to; i++) {
         if (prefetch)
-            __builtin_prefetch(items[i + PYMGC_PREFETCH_DISTANCE]);     /* NULL is harmless */
+            pymgc_prefetch_entry(items, i);
         pymgc_head *h = items[i];
         if (!h)
             continue;

@@ -202,10 +202,17 @@ static inline uint32_t pymgc_prefetch_end(uint32_t len)
     return len > PYMGC_PREFETCH_MIN_LEN ? len - PYMGC_PREFETCH_DISTANCE : 0;
 }
 
+/* The object PYMGC_PREFETCH_DISTANCE entries after items[i]; i must be
+ * below pymgc_prefetch_end. */
+static inline void pymgc_prefetch_entry(pymgc_head *const *items, uint32_t i)
+{
+    __builtin_prefetch(items[i + PYMGC_PREFETCH_DISTANCE]);     /* NULL is harmless */
+}
+
 static inline void pymgc_prefetch_ahead(pymgc_head *const *items, uint32_t end, uint32_t i)
 {
     if (i < end)
-        __builtin_prefetch(items[i + PYMGC_PREFETCH_DISTANCE]);     /* NULL is harmless */
+        pymgc_prefetch_entry(items, i);
 }
 
 /* ---- tables (table.c) ----------------------------------------------------- */

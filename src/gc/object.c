@@ -304,14 +304,14 @@ static PYMGC_TLS pymgc_head *trash;
  * slot, read by no one) link it to the next parked one. */
 static inline void trash_push(pymgc_head *h)
 {
-    memcpy(h, &trash, sizeof trash);
+    memcpy((char *)h, &trash, sizeof trash);   /* the link, not a header */
     trash = h;
 }
 
 static inline pymgc_head *trash_pop(void)
 {
     pymgc_head *h = trash;
-    memcpy(&trash, h, sizeof trash);
+    memcpy(&trash, (const char *)h, sizeof trash);
     h->refcnt = 0;
     return h;
 }
