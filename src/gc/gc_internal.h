@@ -285,9 +285,8 @@ PYMGC_HIDDEN void pymgc_table_reserve_n(pymgc_table *t, size_t n);
  * traverse reporting more references than the count) wraps around:
  * gc_refs > refcnt. */
 typedef struct pymgc_set {
-    uint16_t domain_id;
-    uint8_t lo, hi;
-    uint32_t key_lo;            /* pymgc_head_key of (domain_id, lo) */
+    uint8_t lo;
+    uint32_t key_lo;            /* pymgc_head_key of (the domain's id, lo) */
     uint32_t span;              /* hi - lo */
     uint32_t base[PYMGC_TABLES];
     uint32_t *gc_refs;          /* the domain's scratch array */

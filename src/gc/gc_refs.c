@@ -75,16 +75,14 @@ static void subtract_table(const pymgc_table *t, pymgc_set *s, uint32_t *gc_refs
 {
     pymgc_head *const *items = t->items;
     uint32_t len = t->len, prefetch_end = pymgc_prefetch_end(len);
-    pym_visit_fn visit = s->lo == s->hi ? visit_subtract_one_table : visit_subtract;
+    pym_visit_fn visit = s->span == 0 ? visit_subtract_one_table : visit_subtract;
     subtract_range(items, 0, prefetch_end, true, visit, s, gc_refs);
     subtract_range(items, prefetch_end, len, false, visit, s, gc_refs);
 }
 
 void pymgc_set_gc_refs(pymgc_set *s, pymgc_domain *d, uint8_t lo, uint8_t hi)
 {
-    s->domain_id = d->id;
     s->lo = lo;
-    s->hi = hi;
     s->key_lo = d->id | (uint32_t)lo << 16;
     s->span = (uint32_t)(hi - lo);
     size_t n = 0;
