@@ -200,13 +200,15 @@ static inline void pym_incref(void *obj)
 static inline void pym_decref(void *obj)
 {
     uint32_t *rc = pym_refcnt_word_(obj);
-    if (PYM_UNLIKELY_(__atomic_load_n(&pym_gc_slow_refcount_, __ATOMIC_RELAXED)))
+    if (PYM_UNLIKELY_(__atomic_load_n(&pym_gc_slow_refcount_, __ATOMIC_RELAXED))) {
         pym_decref_checked_(obj);
-    else if (*rc > 1) {
-        if (*rc != PYM_IMMORTAL_REFCNT_)
-            --*rc;
     } else {
-        pym_dealloc_(obj);
+        uint32_t n = *rc;
+        /* 2 .. immortal - 1: one compare (unsigned, so 0 and 1 wrap above). */
+        if (n - 2 < PYM_IMMORTAL_REFCNT_ - 2)
+            *rc = n - 1;
+        else if (n < 2)
+            pym_dealloc_(obj);
     }
 }
 
