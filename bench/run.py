@@ -135,6 +135,34 @@ def run_measured(cmd, env, stdin=None, stdout=subprocess.DEVNULL, timeout=600, c
 
 
 # ---------------------------------------------------------------- micro ----
+CPU_PROBE = ("import time\nt = time.perf_counter()\nx = 0\nfor i in range(200000):\n"
+             "    x += i\nprint(time.perf_counter() - t)")
+
+
+def fastest_cpu(cpus):
+    """The CPU of cpus that runs a fixed Python loop fastest right now (best
+    of three runs on each).  The two vCPUs of the VM these figures come from
+    take turns at running 1.7x slower than the other, for minutes at a time;
+    a run pinned to the slow one moved the memory-bound rows' ratios by up
+    to 20 % (session 16).  Choosing at the start does not protect against a
+    change during the run; the interleaving and the medians do that."""
+    if len(cpus) == 1:
+        return next(iter(cpus))
+    timings = {}
+    for cpu in sorted(cpus):
+        runs = []
+        for _ in range(3):
+            out = subprocess.run([sys.executable, "-c", CPU_PROBE], stdout=subprocess.PIPE,
+                                 preexec_fn=lambda c=cpu: os.sched_setaffinity(0, {c}),
+                                 check=True).stdout
+            runs.append(float(out))
+        timings[cpu] = min(runs)
+    best = min(timings, key=timings.get)
+    log("micro: pinned to cpu %d (loop probe: %s)" % (
+        best, ", ".join("cpu %d %.1f ms" % (c, t * 1e3) for c, t in sorted(timings.items()))))
+    return best
+
+
 def micro_groups(binary, user_filter):
     """The micro benchmarks to run, as (filter, cpus) pairs: the
     single-threaded ones pinned to one CPU, the same for every allocator, and
@@ -151,7 +179,7 @@ def micro_groups(binary, user_filter):
                            check=True).stdout.decode().split()
     threaded = [n for n in names if "threads:" in n or n.startswith("xthread/")]
     single = [n for n in names if n not in threaded]
-    one_cpu = {min(os.sched_getaffinity(0))}
+    one_cpu = {fastest_cpu(os.sched_getaffinity(0))}
     exact = lambda group: "^(" + "|".join(re.escape(n) for n in group) + ")$"
     return [(exact(g), cpus) for g, cpus in ((single, one_cpu), (threaded, None)) if g]
 

@@ -14,13 +14,14 @@
 set -e
 build=$1 src=$2 n=${3:-1000000} rounds=${4:-3}
 python=/usr/bin/python3
-# Both sides run pinned to the same CPU (the first this script may use):
-# the vCPUs of a VM can differ by 1.7x, and an unpinned process stays on
+# Both sides run pinned to the same CPU, the one of those this script may
+# use that runs a fixed loop fastest now (bench/run.py's fastest_cpu): the
+# vCPUs of a VM can differ by 1.7x, and an unpinned process stays on
 # whichever it started on (bench/README.md).
 pin=
 if command -v taskset >/dev/null 2>&1; then
-    cpu=$(taskset -pc $$ | sed 's/.*: *//; s/[-,].*//')
-    pin="taskset -c $cpu"
+    cpu=$($python -c 'import os, sys; sys.path.insert(0, sys.argv[1]); import run; print(run.fastest_cpu(os.sched_getaffinity(0)))' "$src/bench" 2>/dev/null)
+    [ -n "$cpu" ] && pin="taskset -c $cpu"
 fi
 echo "== GC benchmarks ($(uname -m), $(nproc) cpus${pin:+, pinned to cpu $cpu}, $($python -V 2>&1)), $rounds rounds each"
 
