@@ -366,6 +366,26 @@ def per_peer_table(tables):
     return "\n".join(lines) + "\n"
 
 
+def cpu_probe_range(machine):
+    """(low, high) ms of the pinned CPU's probe loop (bench/run.py's
+    cpu_probe_ms, taken before each allocator's pinned micro run), or None.
+    A higher figure is a slower CPU; a wide range says its speed changed
+    during the run, and the rows measured then moved with it."""
+    probes = [p["ms"] for p in machine.get("cpu_probe_ms", [])]
+    return (min(probes), max(probes)) if probes else None
+
+
+def cpu_probe_warning(machine):
+    """One sentence for the headline when the pinned CPU's speed moved by
+    more than 20 % during the run, else ''."""
+    span = cpu_probe_range(machine)
+    if not span or span[1] <= 1.2 * span[0]:
+        return ""
+    return (f"During this run the pinned CPU's speed changed by {span[1] / span[0]:.2f}x "
+            f"(probe loop {span[0]:.1f}-{span[1]:.1f} ms before the allocators' micro runs): "
+            "the single-threaded rows moved with it.")
+
+
 def write_report(results, readmes=()):
     machine = benchlib.load_json(os.path.join(results, "machine.json"))
     tables = micro_tables(results)
@@ -375,11 +395,16 @@ def write_report(results, readmes=()):
     tables["memory"] = memory_table(results)
     tables["program_times"], tables["program_rss"] = program_tables(results)
     head = headline(tables)
+    if head and cpu_probe_warning(machine):
+        head = cpu_probe_warning(machine) + "\n\n" + head
 
     parts = ["# pymalloc benchmark results", "",
              f"- Command: `{machine['command']}` ({machine['mode']} mode, "
              f"{machine.get('total_seconds', '?')} s)",
              f"- Date: {machine['date']}",
+             *[f"- Pinned CPU's probe loop before each allocator's micro run: "
+               f"{span[0]:.1f}-{span[1]:.1f} ms (a higher figure is a slower CPU)"
+               for span in [cpu_probe_range(machine)] if span],
              f"- Machine: {benchlib.machine_summary(machine)}; {machine['compiler']}"]
     for name, version in machine["versions"].items():
         parts.append(f"- {name}: {version} — preload: `{machine['allocators'].get(name, '?')}`")

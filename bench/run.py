@@ -139,27 +139,30 @@ CPU_PROBE = ("import time\nt = time.perf_counter()\nx = 0\nfor i in range(200000
              "    x += i\nprint(time.perf_counter() - t)")
 
 
+def cpu_probe_ms(cpu):
+    """Milliseconds a fixed Python loop takes on cpu now (best of three)."""
+    runs = []
+    for _ in range(3):
+        out = subprocess.run([sys.executable, "-c", CPU_PROBE], stdout=subprocess.PIPE,
+                             preexec_fn=lambda: os.sched_setaffinity(0, {cpu}), check=True).stdout
+        runs.append(float(out) * 1e3)
+    return min(runs)
+
+
 def fastest_cpu(cpus):
-    """The CPU of cpus that runs a fixed Python loop fastest right now (best
-    of three runs on each).  The two vCPUs of the VM these figures come from
-    take turns at running 1.7x slower than the other, for minutes at a time;
-    a run pinned to the slow one moved the memory-bound rows' ratios by up
-    to 20 % (session 16).  Choosing at the start does not protect against a
-    change during the run; the interleaving and the medians do that."""
+    """The CPU of cpus that runs the probe loop fastest right now.  The two
+    vCPUs of the VM these figures come from take turns at running 1.7x
+    slower than the other, for minutes at a time; a run pinned to the slow
+    one moved the memory-bound rows' ratios by up to 20 % (session 16).
+    Choosing at the start does not protect against a change during the run:
+    run_micro probes again before each allocator's pinned run and
+    machine.json keeps the figures (report.py prints their range)."""
     if len(cpus) == 1:
         return next(iter(cpus))
-    timings = {}
-    for cpu in sorted(cpus):
-        runs = []
-        for _ in range(3):
-            out = subprocess.run([sys.executable, "-c", CPU_PROBE], stdout=subprocess.PIPE,
-                                 preexec_fn=lambda c=cpu: os.sched_setaffinity(0, {c}),
-                                 check=True).stdout
-            runs.append(float(out))
-        timings[cpu] = min(runs)
+    timings = {cpu: cpu_probe_ms(cpu) for cpu in sorted(cpus)}
     best = min(timings, key=timings.get)
     log("micro: pinned to cpu %d (loop probe: %s)" % (
-        best, ", ".join("cpu %d %.1f ms" % (c, t * 1e3) for c, t in sorted(timings.items()))))
+        best, ", ".join("cpu %d %.1f ms" % (c, t) for c, t in sorted(timings.items()))))
     return best
 
 
@@ -198,6 +201,9 @@ def run_micro(ctx):
             log(f"micro rep {rep + 1}/{ctx.mode['micro_reps']}: {name}")
             benchmarks = []
             for k, (group_filter, cpus) in enumerate(groups):
+                if cpus:
+                    ctx.machine.setdefault("cpu_probe_ms", []).append(
+                        {"rep": rep, "allocator": name, "ms": round(cpu_probe_ms(min(cpus)), 2)})
                 json_path = os.path.join(ctx.tmp, f"micro-{name}-{rep}-{k}.json")
                 cmd = [binary, f"--benchmark_min_time={ctx.mode['micro_min_time']}",
                        f"--benchmark_out={json_path}", "--benchmark_out_format=json",
