@@ -395,8 +395,9 @@ def write_report(results, readmes=()):
     tables["memory"] = memory_table(results)
     tables["program_times"], tables["program_rss"] = program_tables(results)
     head = headline(tables)
-    if head and cpu_probe_warning(machine):
-        head = cpu_probe_warning(machine) + "\n\n" + head
+    warning = cpu_probe_warning(machine)
+    if head and warning:
+        head = warning + "\n\n" + head
 
     parts = ["# pymalloc benchmark results", "",
              f"- Command: `{machine['command']}` ({machine['mode']} mode, "
