@@ -6,6 +6,9 @@ One table per group; rows are workloads, columns allocators.  Each cell is
 the median over the repetitions followed, in parentheses, by its ratio to
 glibc; the last column is pymalloc's ratio to the best of the other
 allocators (named).  Lower is better in every table except thread scaling.
+A micro row's pymalloc ÷ peer is paired: the median over repetitions of
+pymalloc's figure ÷ the peer's in the same repetition (paired_ratios says
+why); the other sections divide the medians.
 
 The headline lists every row of every table (thread scaling aside) with
 pymalloc's figure, the best peer's figure and name, and pymalloc ÷ best
@@ -40,6 +43,50 @@ def medians(rows, key_fields, value_field):
     return {key: statistics.median(v) if v else FAILED for key, v in values.items()}
 
 
+def paired_ratios(rows, value_field):
+    """{benchmark: {peer: median over repetitions of pymalloc ÷ peer}}, each
+    ratio taken within one repetition; a repetition one of the two lacks is
+    left out.
+
+    Why: the pinned CPU of the VM these figures come from changes speed by
+    up to 1.8x from one minute to the next.  bench/run.py runs the
+    allocators of one (repetition, benchmark) cell seconds apart, so a
+    ratio within the cell cancels most of the swing; the ratio of two
+    medians mixes runs made minutes apart, at different speeds."""
+    figures = {}
+    for row in rows:
+        try:
+            figures[(row["allocator"], row["benchmark"], row["rep"])] = float(row[value_field])
+        except ValueError:
+            pass
+    pymalloc = {(bench, rep): v for (a, bench, rep), v in figures.items() if a == "pymalloc"}
+    ratios = defaultdict(lambda: defaultdict(list))
+    for (allocator, bench, rep), v in figures.items():
+        mine = pymalloc.get((bench, rep))
+        if allocator != "pymalloc" and mine is not None and v > 0:
+            ratios[bench][allocator].append(mine / v)
+    return {bench: {peer: statistics.median(r) for peer, r in peers.items()}
+            for bench, peers in ratios.items()}
+
+
+def best_paired_peer(paired):
+    """(peer, ratio) of the best peer of a paired row, the one pymalloc ÷
+    peer is highest against; None when no peer was paired with pymalloc."""
+    if not paired:
+        return None
+    peer = max(paired, key=paired.get)
+    return peer, paired[peer]
+
+
+def ratio_to(peer, values, paired):
+    """pymalloc ÷ peer of one row: paired by repetition for micro rows
+    (paired is not None), else of the medians; None when there is none."""
+    if paired is not None:
+        return paired.get(peer)
+    pym, v = values.get("pymalloc"), values.get(peer)
+    return pym / v if isinstance(pym, float) and isinstance(v, float) and v > 0 else None
+
+
 def allocators_in(rows):
     present = {row["allocator"] for row in rows}
     return [name for name in benchlib.ORDER if name in present]
@@ -59,11 +106,13 @@ class Table:
     def __init__(self, title, unit, allocators, higher_is_better=False, digits=1, note=None):
         self.title, self.unit, self.allocators = title, unit, allocators
         self.higher_is_better, self.digits, self.note = higher_is_better, digits, note
-        self.rows = []  # (label, {allocator: value})
+        self.rows = []  # (label, {allocator: value}, paired ratios or None)
 
-    def add(self, label, values):
+    def add(self, label, values, paired=None):
+        """paired: {peer: pymalloc ÷ peer, paired by repetition} for micro
+        rows (see paired_ratios); None divides the medians."""
         if any(isinstance(v, float) for v in values.values()):
-            self.rows.append((label, values))
+            self.rows.append((label, values, paired))
 
     def best_peer(self, values):
         peers = [(v, name) for name, v in values.items()
@@ -71,6 +120,15 @@ class Table:
         if not peers:
             return None, None
         return (max if self.higher_is_better else min)(peers)
+
+    def versus_best_peer(self, values, paired):
+        """The last column: pymalloc ÷ best peer, and the peer's name."""
+        if paired is not None:
+            best = best_paired_peer(paired)
+            return f"{best[1]:.2f} vs {best[0]}" if best else "-"
+        best, best_name = self.best_peer(values)
+        pym = values.get("pymalloc")
+        return f"{pym / best:.2f} vs {best_name}" if isinstance(pym, float) and best else "-"
 
     def render(self):
         if not self.rows:
@@ -84,7 +142,7 @@ class Table:
         header = ["workload"] + self.allocators + (["pymalloc vs best peer"] if with_pym else [])
         lines.append("| " + " | ".join(header) + " |")
         lines.append("|" + "---|" * len(header))
-        for label, values in self.rows:
+        for label, values, paired in self.rows:
             glibc = values.get("glibc")
             cells = [label]
             for name in self.allocators:
@@ -94,10 +152,7 @@ class Table:
                     cell += f" ({v / glibc:.2f})"
                 cells.append(cell)
             if with_pym:
-                best, best_name = self.best_peer(values)
-                pym = values.get("pymalloc")
-                cells.append(f"{pym / best:.2f} vs {best_name}"
-                             if isinstance(pym, float) and best else "-")
+                cells.append(self.versus_best_peer(values, paired))
             lines.append("| " + " | ".join(cells) + " |")
         return "\n".join(lines) + "\n"
 
@@ -109,6 +164,7 @@ def micro_tables(results):
     allocs = allocators_in(rows)
     ns = medians(rows, ["allocator", "benchmark"], "ns_per_op")
     ips = medians(rows, ["allocator", "benchmark"], "items_per_second")
+    paired = paired_ratios(rows, "ns_per_op")
     names = []
     for row in rows:
         if row["benchmark"] != FAILED and row["benchmark"] not in names:
@@ -128,7 +184,7 @@ def micro_tables(results):
     for bench in names:
         group = (pairs if bench.startswith(("pair/", "calloc/")) else
                  threads if bench.startswith(("xthread/", "threads/")) else sets)
-        group.add(bench, values(ns, bench))
+        group.add(bench, values(ns, bench), paired.get(bench, {}))
     one = [n for n in names if n.startswith("threads/churn") and n.endswith("threads:1")]
     for bench in names:
         if bench.startswith("threads/churn") and one:
@@ -257,13 +313,14 @@ TIE = 0.005  # |ratio - 1| below this prints as 1.00: a tie
 
 
 def headline_rows(tables):
-    """[(label, measure, {allocator: value})]: every row of every table."""
+    """[(label, measure, {allocator: value}, paired ratios or None)]: every
+    row of every table."""
     rows = []
     for group, measure in HEADLINE_GROUPS:
         table = tables.get(group)
         if table is None:
             continue
-        for label, values in table.rows:
+        for label, values, paired in table.rows:
             row_measure = measure
             if group == "instructions":
                 label = f"{label} (callgrind)"
@@ -271,7 +328,7 @@ def headline_rows(tables):
                 row_measure = "ns per realloc call"
             elif group == "program_rss":
                 label = f"{label} (peak RSS)"
-            rows.append((label, row_measure, values))
+            rows.append((label, row_measure, values, paired))
     return rows
 
 
@@ -281,7 +338,7 @@ def python_own_allocator_row(tables):
     table = tables.get("program_times")
     if table is None:
         return None
-    by_label = dict(table.rows)
+    by_label = {label: values for label, values, _ in table.rows}
     malloc_row = by_label.get(f"{PY_MALLOC} (wall)")
     own_row = by_label.get(f"{PY_OBMALLOC} (wall)")
     if not malloc_row or not own_row:
@@ -290,13 +347,14 @@ def python_own_allocator_row(tables):
     if not isinstance(pym, float) or not isinstance(own, float):
         return None
     return ("python3-objects: pymalloc with PYTHONMALLOC=malloc vs python3's own obmalloc "
-            "(wall)", "seconds", pym, own, "python3 as shipped")
+            "(wall)", "seconds", pym, own, "python3 as shipped",
+            pym / own if own > 0 else None)
 
 
-def verdict(pym, best):
-    """(sort key, ratio text, verdict): ratio > 1 loses, < 1 wins."""
-    if best > 0:
-        ratio = pym / best
+def verdict(pym, best, ratio):
+    """(sort key, ratio text, verdict): ratio > 1 loses, < 1 wins; ratio
+    None when best is zero or less (a memory row)."""
+    if ratio is not None:
         text = f"{ratio:.2f}"
         if abs(ratio - 1) < TIE:
             return ratio, text, "tie"
@@ -307,27 +365,43 @@ def verdict(pym, best):
     return float("inf"), f"**n/a** (+{pym - best:.1f})", "loses"
 
 
+def against_best_peer(values, paired):
+    """(pymalloc, best peer's figure, its name, pymalloc ÷ best peer or
+    None) of one row, or None when there is nothing to compare.  A paired
+    (micro) row's best peer is the one its paired ratio is highest against;
+    another row's is the lowest figure, and its ratio is None when that
+    figure is zero or less."""
+    pym = values.get("pymalloc")
+    if not isinstance(pym, float):
+        return None
+    if paired is not None:
+        best = best_paired_peer(paired)
+        return (pym, values[best[0]], best[0], best[1]) if best else None
+    peers = [(v, name) for name, v in values.items()
+             if name != "pymalloc" and isinstance(v, float)]
+    if not peers:
+        return None
+    best, best_name = min(peers)
+    return pym, best, best_name, pym / best if best > 0 else None
+
+
 def headline(tables):
     """Every workload: pymalloc, the best peer (figure and name), pymalloc ÷
     best peer; sorted worst ratio first, so the losses lead the table."""
     rows = []
-    for label, measure, values in headline_rows(tables):
-        pym = values.get("pymalloc")
-        peers = [(v, name) for name, v in values.items()
-                 if name != "pymalloc" and isinstance(v, float)]
-        if not isinstance(pym, float) or not peers:
-            continue
-        best, best_name = min(peers)
-        rows.append((label, measure, pym, best, best_name))
+    for label, measure, values, paired in headline_rows(tables):
+        compared = against_best_peer(values, paired)
+        if compared:
+            rows.append((label, measure, *compared))
     own = python_own_allocator_row(tables)
     if own:
         rows.append(own)
     if not rows:
         return ""
     judged = []
-    for label, measure, pym, best, best_name in rows:
-        key, ratio, word = verdict(pym, best)
-        judged.append((key, label, measure, pym, best, best_name, ratio, word))
+    for label, measure, pym, best, best_name, ratio in rows:
+        key, ratio_text, word = verdict(pym, best, ratio)
+        judged.append((key, label, measure, pym, best, best_name, ratio_text, word))
     judged.sort(key=lambda r: -r[0])
     count = {w: sum(1 for r in judged if r[7] == w) for w in ("loses", "tie", "wins")}
     lines = [f"pymalloc loses on **{count['loses']}** of {len(judged)} workloads "
@@ -343,34 +417,33 @@ def headline(tables):
 
 def per_peer_table(tables):
     """Every workload, pymalloc's figure divided by each peer's (latest.md only)."""
-    rows = [(f"{label} ({measure})", values) for label, measure, values in headline_rows(tables)]
+    rows = [(f"{label} ({measure})", values, paired)
+            for label, measure, values, paired in headline_rows(tables)]
     if not rows:
         return ""
-    allocs = [a for a in benchlib.ORDER if any(a in v for _, v in rows)]
+    allocs = [a for a in benchlib.ORDER if any(a in v for _, v, _ in rows)]
     peers = [a for a in allocs if a != "pymalloc"]
     if "pymalloc" not in allocs:
         lines = ["| workload | " + " | ".join(allocs) + " |", "|" + "---|" * (len(allocs) + 1)]
-        for label, values in rows:
+        for label, values, _ in rows:
             lines.append(f"| {label} | " + " | ".join(fmt(values.get(a), 2) for a in allocs) + " |")
         return "\n".join(lines) + "\n"
     lines = ["| workload | pymalloc | " + " | ".join(f"pymalloc / {p}" for p in peers) + " |",
              "|" + "---|" * (len(peers) + 2)]
-    for label, values in rows:
-        pym = values.get("pymalloc")
-        cells = [fmt(pym, 2)]
-        for p in peers:
-            v = values.get(p)
-            cells.append(f"{pym / v:.2f}" if isinstance(pym, float) and isinstance(v, float)
-                         and v > 0 else "-")
+    for label, values, paired in rows:
+        ratios = [ratio_to(p, values, paired) for p in peers]
+        cells = [fmt(values.get("pymalloc"), 2)]
+        cells += [f"{r:.2f}" if r is not None else "-" for r in ratios]
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
 def cpu_probe_range(machine):
     """(low, high) ms of the pinned CPU's probe loop (bench/run.py's
-    cpu_probe_ms, taken before each allocator's pinned micro run), or None.
-    A higher figure is a slower CPU; a wide range says its speed changed
-    during the run, and the rows measured then moved with it."""
+    cpu_probe_ms, taken before each benchmark's pinned micro runs; in runs
+    before that, before each allocator's), or None.  A higher figure is a
+    slower CPU; a wide range says its speed changed during the run, and the
+    ns figures measured then moved with it."""
     probes = [p["ms"] for p in machine.get("cpu_probe_ms", [])]
     return (min(probes), max(probes)) if probes else None
 
@@ -382,8 +455,8 @@ def cpu_probe_warning(machine):
     if not span or span[1] <= 1.2 * span[0]:
         return ""
     return (f"During this run the pinned CPU's speed changed by {span[1] / span[0]:.2f}x "
-            f"(probe loop {span[0]:.1f}-{span[1]:.1f} ms before the allocators' micro runs): "
-            "the single-threaded rows moved with it.")
+            f"(probe loop {span[0]:.1f}-{span[1]:.1f} ms over the pinned micro runs): "
+            "the single-threaded rows' ns figures moved with it.")
 
 
 def write_report(results, readmes=()):
@@ -403,7 +476,7 @@ def write_report(results, readmes=()):
              f"- Command: `{machine['command']}` ({machine['mode']} mode, "
              f"{machine.get('total_seconds', '?')} s)",
              f"- Date: {machine['date']}",
-             *[f"- Pinned CPU's probe loop before each allocator's micro run: "
+             *[f"- Pinned CPU's probe loop over the micro runs: "
                f"{span[0]:.1f}-{span[1]:.1f} ms (a higher figure is a slower CPU)"
                for span in [cpu_probe_range(machine)] if span],
              f"- Machine: {benchlib.machine_summary(machine)}; {machine['compiler']}"]
@@ -413,7 +486,11 @@ def write_report(results, readmes=()):
     parts += [f"- Repetitions: micro {settings['micro_reps']} × (min time "
               f"{settings['micro_min_time']} s per benchmark), programs {settings['program_reps']}, "
               f"memory {settings['memory_reps']}; allocators interleaved, order rotated each "
-              "repetition; cells are medians. Single-thread micro figures are CPU time per "
+              "repetition; cells are medians. Micro runs every allocator on one benchmark "
+              "back to back, seconds apart, and a micro row's pymalloc ÷ peer is the median "
+              "over repetitions of pymalloc's figure ÷ the peer's in the same repetition, "
+              "so the CPU's speed swings over the run cancel out; other rows divide "
+              "the medians. Single-thread micro figures are CPU time per "
               "operation (google-benchmark's items_per_second), thread figures wall time. Raw data: `micro.csv`, `memory.csv`, "
               "`instructions.csv`, `programs.csv`, `rss_timeline.csv` next to this file.", ""]
     if head:

@@ -13,8 +13,10 @@ results; then report.py writes latest.md and plot.py the PNGs.
 
 Every allocator runs the same binaries: preloaded with LD_PRELOAD, glibc
 with nothing preloaded.  Runs are interleaved (repetition r runs the
-allocators in an order rotated by r) and repeated, so a noisy moment on a
-shared machine hits every allocator alike; report.py uses the medians.
+allocators in an order rotated by r; micro rotates per benchmark too and
+runs every allocator on one benchmark before the next) and repeated, so a
+noisy moment on a shared machine hits every allocator alike; report.py
+uses the medians, and for micro the paired ratios of each repetition.
 Nothing here judges: a failing or slower allocator is recorded, not fatal.
 """
 import argparse
@@ -155,7 +157,7 @@ def fastest_cpu(cpus):
     slower than the other, for minutes at a time; a run pinned to the slow
     one moved the memory-bound rows' ratios by up to 20 % (session 16).
     Choosing at the start does not protect against a change during the run:
-    run_micro probes again before each allocator's pinned run and
+    run_micro probes again before each benchmark's pinned runs and
     machine.json keeps the figures (report.py prints their range)."""
     if len(cpus) == 1:
         return next(iter(cpus))
@@ -166,8 +168,8 @@ def fastest_cpu(cpus):
     return best
 
 
-def micro_groups(binary, user_filter):
-    """The micro benchmarks to run, as (filter, cpus) pairs: the
+def micro_benchmarks(binary, user_filter):
+    """The micro benchmarks to run, as (name, cpus) pairs: the
     single-threaded ones pinned to one CPU, the same for every allocator, and
     the multi-threaded ones (threads/..., xthread/...) free to use them all.
     Unpinned, a process stays on whichever CPU it started on, and one of
@@ -183,11 +185,73 @@ def micro_groups(binary, user_filter):
     threaded = [n for n in names if "threads:" in n or n.startswith("xthread/")]
     single = [n for n in names if n not in threaded]
     one_cpu = {fastest_cpu(os.sched_getaffinity(0))}
-    exact = lambda group: "^(" + "|".join(re.escape(n) for n in group) + ")$"
-    return [(exact(g), cpus) for g, cpus in ((single, one_cpu), (threaded, None)) if g]
+    return [(n, one_cpu) for n in single] + [(n, None) for n in threaded]
+
+
+def run_one_micro(ctx, binary, benchmark, cpus, allocator, json_path):
+    """google-benchmark's iteration entries of one allocator's run of one
+    benchmark (in a process of its own), or None when the run failed."""
+    name, path, extra = allocator
+    cmd = [binary, f"--benchmark_min_time={ctx.mode['micro_min_time']}",
+           f"--benchmark_out={json_path}", "--benchmark_out_format=json",
+           f"--benchmark_filter=^{re.escape(benchmark)}$"]
+    code, *_ = run_measured(cmd, benchlib.allocator_env(path, extra), cpus=cpus)
+    if code != 0 or not os.path.exists(json_path):
+        return None
+    return [b for b in benchlib.load_json(json_path)["benchmarks"]
+            if b.get("run_type", "iteration") == "iteration"]
+
+
+def micro_row(allocator, rep, entry):
+    """micro.csv's row for one google-benchmark entry."""
+    scale = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[entry.get("time_unit", "ns")]
+    real_ns = entry["real_time"] * scale
+    ips = entry.get("items_per_second")
+    ns_per_op = 1e9 / ips if ips else real_ns
+    name = entry["name"].replace("/real_time", "").replace("/manual_time", "")
+    return (allocator, name, rep, entry.get("threads", 1), entry["iterations"],
+            f"{real_ns:.3f}", f"{ns_per_op:.4f}", f"{ips or 0:.1f}")
+
+
+def probe_pinned_cpu(ctx, rep, benchmark, cpus):
+    """Time the probe loop on the pinned CPU before a cell's runs and keep
+    the figure in machine.json; the log line's note of where the cell runs."""
+    if not cpus:
+        return "all cpus"
+    cpu = min(cpus)
+    ms = round(cpu_probe_ms(cpu), 2)
+    ctx.machine.setdefault("cpu_probe_ms", []).append(
+        {"rep": rep, "benchmark": benchmark, "ms": ms})
+    return f"cpu {cpu}, probe {ms:.1f} ms"
+
+
+def run_micro_cell(ctx, out, binary, rep, index, benchmark, cpus):
+    """Every allocator on one benchmark, back to back, in an order rotated
+    by repetition and by benchmark so that no allocator is always first."""
+    order = rotated(ctx.allocators, rep + index)
+    where = probe_pinned_cpu(ctx, rep, benchmark, cpus)
+    log(f"micro rep {rep + 1}/{ctx.mode['micro_reps']}: {benchmark} ({where}): "
+        + ", ".join(name for name, _, _ in order))
+    for allocator in order:
+        name = allocator[0]
+        json_path = os.path.join(ctx.tmp, f"micro-{name}-{rep}-{index}.json")
+        entries = run_one_micro(ctx, binary, benchmark, cpus, allocator, json_path)
+        if entries is None:
+            out.row(name, "FAILED", rep, "", "", "", "", "")
+            continue
+        for entry in entries:
+            out.row(*micro_row(name, rep, entry))
 
 
 def run_micro(ctx):
+    """Each repetition runs every allocator on one benchmark, then the next.
+
+    The pinned CPU's speed swings by up to 1.8x from one minute to the next
+    on the VM these figures come from (machine.json's cpu_probe_ms shows
+    it).  Running one allocator over every benchmark before the next put
+    minutes, and those swings, between the figures report.py compares; now
+    the allocators of one (repetition, benchmark) cell run seconds apart,
+    and report.py pairs them by repetition."""
     binary = os.path.join(ctx.builddir, "bench", "micro", "pym_micro")
     if not os.path.exists(binary):
         log("micro: bench/micro/pym_micro not built (google-benchmark missing?); skipped")
@@ -195,37 +259,10 @@ def run_micro(ctx):
     out = benchlib.RawCsv(os.path.join(ctx.results, "micro.csv"), ctx.command, ctx.machine,
                           ["allocator", "benchmark", "rep", "threads", "iterations",
                            "real_time_ns", "ns_per_op", "items_per_second"])
-    groups = micro_groups(binary, ctx.filter)
+    benchmarks = micro_benchmarks(binary, ctx.filter)
     for rep in range(ctx.mode["micro_reps"]):
-        for name, path, extra in rotated(ctx.allocators, rep):
-            log(f"micro rep {rep + 1}/{ctx.mode['micro_reps']}: {name}")
-            benchmarks = []
-            for k, (group_filter, cpus) in enumerate(groups):
-                if cpus:
-                    ctx.machine.setdefault("cpu_probe_ms", []).append(
-                        {"rep": rep, "allocator": name, "ms": round(cpu_probe_ms(min(cpus)), 2)})
-                json_path = os.path.join(ctx.tmp, f"micro-{name}-{rep}-{k}.json")
-                cmd = [binary, f"--benchmark_min_time={ctx.mode['micro_min_time']}",
-                       f"--benchmark_out={json_path}", "--benchmark_out_format=json",
-                       f"--benchmark_filter={group_filter}"]
-                code, *_ = run_measured(cmd, benchlib.allocator_env(path, extra), cpus=cpus)
-                if code != 0 or not os.path.exists(json_path):
-                    benchmarks = None
-                    break
-                benchmarks += benchlib.load_json(json_path)["benchmarks"]
-            if benchmarks is None:
-                out.row(name, "FAILED", rep, "", "", "", "", "")
-                continue
-            for b in benchmarks:
-                if b.get("run_type", "iteration") != "iteration":
-                    continue
-                scale = {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[b.get("time_unit", "ns")]
-                real_ns = b["real_time"] * scale
-                ips = b.get("items_per_second")
-                ns_per_op = 1e9 / ips if ips else real_ns
-                bench_name = b["name"].replace("/real_time", "").replace("/manual_time", "")
-                out.row(name, bench_name, rep, b.get("threads", 1), b["iterations"],
-                        f"{real_ns:.3f}", f"{ns_per_op:.4f}", f"{ips or 0:.1f}")
+        for index, (benchmark, cpus) in enumerate(benchmarks):
+            run_micro_cell(ctx, out, binary, rep, index, benchmark, cpus)
     out.close()
 
 
