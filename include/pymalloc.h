@@ -117,6 +117,10 @@ typedef struct pym_stats {
     /* kernel calls */
     uint64_t madvise_calls;     /* page ranges returned to the kernel */
     uint64_t pages_purged;      /* 4 KiB pages returned that way */
+    /* glibc's chunks of 257 B-4 KiB that threads freed and keep for their
+     * next malloc (PYMALLOC_FWD_CACHE; at most 512 KiB a thread) */
+    size_t fwd_cache_chunks;
+    size_t fwd_cache_bytes;
 } pym_stats_t;
 
 /* Fills *out with a snapshot.  Counters of other live threads are read
@@ -136,6 +140,7 @@ typedef enum pym_option {
     PYM_OPTION_VERBOSE,         /* PYMALLOC_VERBOSE: report decisions on stderr */
     PYM_OPTION_PURGE_DELAY_MS,  /* PYMALLOC_PURGE_DELAY_MS: free pages stay this long for reuse */
     PYM_OPTION_PURGE_THREAD,    /* PYMALLOC_PURGE_THREAD: 1 (default) a thread purges an idle program */
+    PYM_OPTION_FWD_CACHE,       /* PYMALLOC_FWD_CACHE: 1 (default) threads keep freed 257 B-4 KiB chunks */
     PYM_OPTION_COUNT_
 } pym_option_t;
 

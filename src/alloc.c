@@ -111,7 +111,7 @@ void pymi_free_block_from(pym_heap_t *me, pym_pool_t *pool, pym_block_t *block)
 void pymi_free_slow(void *ptr)
 {
     if (!pymi_owns(ptr)) {
-        pymi_sys.free(ptr);
+        pymi_fwd_free(pymi_tls_heap, ptr);
         return;
     }
     if (pym_unlikely(pymi_debug_on)) {
@@ -237,7 +237,7 @@ void *pym_calloc(size_t count, size_t size)
         return NULL;
     }
     if (!pymi_is_small(total))
-        return pymi_sys.calloc(count, size);
+        return pymi_fwd_calloc(pymi_tls_heap, total);
     void *ptr = pymi_malloc_inline(total);
     if (pym_unlikely(pymi_debug_on)) {
         if (ptr != NULL)
@@ -291,7 +291,7 @@ void *pym_realloc(void *ptr, size_t size)
             return NULL;
         size_t old = pymi_sys.usable_size(ptr);
         memcpy(fresh, ptr, old < size ? old : size);
-        pymi_sys.free(ptr);
+        pymi_fwd_free(pymi_tls_heap, ptr);
         return fresh;
     }
     if (pym_unlikely(pymi_debug_on))
@@ -375,7 +375,7 @@ int pym_trim(void)
 {
     if (!pymi_init())
         return 0;
-    pymi_heap_trim_own();
+    pymi_heap_trim_own();   /* this thread's cache of glibc chunks included */
     pymi_heap_collect_abandoned();
     return pymi_arena_trim();
 }

@@ -11,9 +11,11 @@
  * is not small: one call to a slow function that takes the fast path's own
  * arguments and returns its result, so the call is a tail call and the
  * fast path saves no registers (jemalloc's imalloc_fastpath habit).  Requests over PYM_SMALL_MAX go
- * straight to the allocator below (sysalloc.c), through one pointer.
+ * to the allocator below (sysalloc.c) through fwdcache.c, which serves
+ * those up to 4 KiB from the glibc chunks this thread freed when it can.
  *
- * free: ownership (a subtraction, a shift, a compare, one byte) -> pool
+ * free: ownership (a subtraction, a shift, a compare, one byte; a foreign
+ * pointer goes to fwdcache.c) -> pool
  * descriptor (arithmetic) -> owner is this thread's heap (FULL pools
  * included: they stay on the FULL list, where malloc's slow path finds
  * their blocks, heap.c), the pointer is a block start (one multiply), the
@@ -82,13 +84,13 @@ PYM_INLINE void *pymi_malloc_inline(size_t size)
             return pymi_malloc_tick(heap, block);
         return block;
     }
-    return pymi_sys.malloc(size);
+    return pymi_fwd_malloc(pymi_tls_heap, size);
 }
 
 PYM_INLINE void pymi_free_inline(void *ptr)
 {
     if (pym_unlikely(!pymi_owns(ptr))) {
-        pymi_sys.free(ptr);   /* forwarded, foreign or NULL: the allocator below's */
+        pymi_fwd_free(pymi_tls_heap, ptr);   /* forwarded, foreign or NULL: the allocator below's */
         return;
     }
     pym_pool_t *pool = pymi_pool_of(ptr);

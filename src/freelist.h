@@ -50,6 +50,7 @@ static const int pym_hardening = PYM_HARDENING;
  * together on every fast path, so they share one cache line. */
 struct pymi_secrets {
     uintptr_t key0, key1;
+    uintptr_t fwd_mark;   /* never 0: fwdcache.c's mark of a cached chunk */
 };
 PYM_HIDDEN extern struct pymi_secrets pymi_secrets;
 

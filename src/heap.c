@@ -57,6 +57,7 @@ static pym_heap_t *heap_new_locked(void)
     for (unsigned c = 0; c < PYM_NUM_CLASSES; c++)
         heap->pools[c] = &pymi_exhausted_pool;
     heap->decay_tick = PYM_DECAY_TICK_IDLE;
+    heap->fwd_on = (uint8_t)pymi_fwd_enabled;
     atomic_init(&heap->reclaim, NULL);
     atomic_init(&heap->state, PYM_HEAP_ACTIVE);
     pthread_mutex_init(&heap->lock, NULL);
@@ -321,6 +322,7 @@ void pymi_heap_free_remote(pym_heap_t *me, pym_pool_t *pool, pym_block_t *block)
  * own heap, or an abandoned heap whose lock it holds). */
 static void heap_release_empty(pym_heap_t *heap)
 {
+    pymi_fwd_flush(heap);
     for (unsigned c = 0; c < PYM_NUM_CLASSES; c++)
         outbox_flush(&heap->outbox[c]);   /* empty but for the owner thread's own call */
     pym_pool_batch_t batch;   /* only count is set: no 512-byte memset */

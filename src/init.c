@@ -28,14 +28,14 @@ static _Atomic(pthread_t) init_thread;
  * fallback mixes what varies between runs: addresses under ASLR, the clock. */
 static void secrets_init(struct pymi_secrets *out)
 {
-    uintptr_t words[2];
+    uintptr_t words[3];
     ssize_t got = syscall(SYS_getrandom, words, sizeof words, GRND_NONBLOCK);
     if (got != (ssize_t)sizeof words) {
         struct timespec now;
         clock_gettime(CLOCK_MONOTONIC, &now);
         uintptr_t seed = (uintptr_t)&now ^ ((uintptr_t)now.tv_nsec << 32) ^ (uintptr_t)now.tv_sec ^
                          (uintptr_t)&secrets_init;
-        for (int i = 0; i < 2; i++) {   /* splitmix64 */
+        for (int i = 0; i < 3; i++) {   /* splitmix64 */
             seed += 0x9e3779b97f4a7c15u;
             uintptr_t z = seed;
             z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9u;
@@ -45,6 +45,7 @@ static void secrets_init(struct pymi_secrets *out)
     }
     out->key0 = words[0];
     out->key1 = words[1];
+    out->fwd_mark = words[2] | 1;
     /* The word malloc leaves in a block it hands out (0) must decode to a
      * link outside any pool, so that a block handed out and found on a
      * free list again is caught (freelist.h): one key in 2^52 fails. */
@@ -66,11 +67,11 @@ static void report_start(void)
 #endif
                  PYM_HARDENING ? "on" : "off", PYM_DEBUG_LEVEL, PYM_SMALL_MAX);
     pymi_message("options: STATS=%ld DEBUG=%ld ARENA_CACHE=%ld DISABLE=%ld VERBOSE=%ld "
-                 "PURGE_DELAY_MS=%ld PURGE_THREAD=%ld",
+                 "PURGE_DELAY_MS=%ld PURGE_THREAD=%ld FWD_CACHE=%ld",
                  pymi_option(PYM_OPTION_STATS), pymi_option(PYM_OPTION_DEBUG),
                  pymi_option(PYM_OPTION_ARENA_CACHE), pymi_option(PYM_OPTION_DISABLE),
                  pymi_option(PYM_OPTION_VERBOSE), pymi_option(PYM_OPTION_PURGE_DELAY_MS),
-                 pymi_option(PYM_OPTION_PURGE_THREAD));
+                 pymi_option(PYM_OPTION_PURGE_THREAD), pymi_option(PYM_OPTION_FWD_CACHE));
     if (pymi_option(PYM_OPTION_DISABLE)) {
         pymi_message("disabled (%s): forwarding every request to libc",
                      pymi_option_disable_reason());
@@ -105,6 +106,7 @@ static int init_run(void)
         return 0;
     pymi_debug_on = pymi_option(PYM_OPTION_DEBUG) != 0;
     secrets_init(&pymi_secrets);
+    pymi_fwd_enabled = pymi_sys_is_glibc() && pymi_option(PYM_OPTION_FWD_CACHE);
     if (!pymi_range_init()) {
         pymi_message("cannot reserve address space; forwarding every request to libc");
         return 0;

@@ -3,7 +3,7 @@
  * hidden).  Dependency direction, lowest first (STYLE.md §1):
  *
  *   config/types/freelist/sizeclass -> diag, os -> options -> range -> arena
- *   -> pool -> remote -> heap -> alloc (+ alloc_inline.h) -> sysalloc
+ *   -> pool -> remote -> fwdcache -> heap -> alloc (+ alloc_inline.h) -> sysalloc
  *   -> stats -> init -> override
  *
  * Locks, in the only order they may be taken:
@@ -224,6 +224,18 @@ PYM_HIDDEN int pymi_remote_mark_full(pym_pool_t *pool);
 /* Takes the heap's reclaim stack; each pool's remote blocks come back and
  * the pool is settled (into batch, unless NULL). */
 PYM_HIDDEN void pymi_remote_reclaim_batched(pym_heap_t *heap, int keep_spare, pym_pool_batch_t *batch);
+
+/* ---- fwdcache.c: glibc's chunks of 257 B-4 KiB kept per thread ----------------
+ * heap is the calling thread's (the null heap, whose fwd_on is 0, when it
+ * has none): requests and frees go straight to the allocator below when
+ * the heap keeps no cache, and for sizes outside the classes. */
+PYM_HIDDEN extern int pymi_fwd_enabled;
+PYM_HIDDEN PYM_NOINLINE void *pymi_fwd_malloc(pym_heap_t *heap, size_t size);
+PYM_HIDDEN void *pymi_fwd_calloc(pym_heap_t *heap, size_t size);
+PYM_HIDDEN PYM_NOINLINE void pymi_fwd_free(pym_heap_t *heap, void *ptr);
+/* Gives every cached chunk back to glibc (owner context). */
+PYM_HIDDEN void pymi_fwd_flush(pym_heap_t *heap);
+PYM_HIDDEN void pymi_fwd_count(const pym_heap_t *heap, size_t *chunks, size_t *bytes);
 
 /* ---- heap.c: per-thread heaps ---------------------------------------------- */
 PYM_HIDDEN extern PYM_TLS pym_heap_t *pymi_tls_heap;

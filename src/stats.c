@@ -98,6 +98,7 @@ PYM_RACY_READER void pym_stats_get(pym_stats_t *out)
         for (unsigned c = 0; c < PYM_NUM_CLASSES; c++)
             out->classes[c].mallocs += h->refilled[c];
         out->remote_frees += h->remote_frees;
+        pymi_fwd_count(h, &out->fwd_cache_chunks, &out->fwd_cache_bytes);
         if (atomic_load_explicit(&h->state, memory_order_relaxed) != PYM_HEAP_ACTIVE) {
             int holds_pools = 0;
             for (unsigned c = 0; c < PYM_NUM_CLASSES && !holds_pools; c++)
@@ -152,6 +153,8 @@ void pym_stats_print(FILE *out)
         fprintf(out, "# malloc is another allocator's (preloaded before pymalloc): "
                      "pymalloc served only pym_* calls\n");
     fprintf(out, "# remote (cross-thread) frees       = %15llu\n", (unsigned long long)s.remote_frees);
+    fprintf(out, "# glibc chunks cached by threads    = %zu (%zu bytes)\n", s.fwd_cache_chunks,
+            s.fwd_cache_bytes);
     fprintf(out, "# heaps active / abandoned / adopted = %zu / %zu / %llu\n", s.heaps_active,
             s.heaps_abandoned, (unsigned long long)s.heaps_adopted);
     fprintf(out, "# madvise calls / pages returned    = %llu / %llu\n",

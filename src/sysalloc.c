@@ -3,8 +3,9 @@
  *
  * Requests over PYM_SMALL_MAX, over-aligned ones, and everything while
  * pymalloc is disabled go to the allocator below through one table of
- * function pointers (pymi_sys): the forwarding path is one indirect call,
- * with no heap lookup and nothing counted.  Which allocator that is:
+ * function pointers (pymi_sys), nothing counted; when that allocator is
+ * glibc, requests of up to 4 KiB pass a per-thread cache of its chunks
+ * first (fwdcache.c).  Which allocator that is:
  *   - overriding malloc (the default), dynamically linked: glibc's own
  *     functions, looked up in libc.so.6's own scope (dlopen with
  *     RTLD_NOLOAD, then dlsym on that handle).  Not the __libc_* names and not

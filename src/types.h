@@ -147,6 +147,15 @@ typedef struct pym_outbox {
     uint16_t live_xor;             /* as pool->live_xor, for these blocks */
 } pym_outbox_t;
 
+/* Chunks glibc made for requests of 257 B to 4 KiB, kept for this thread's
+ * next malloc of their class (fwdcache.c): linked as a free list
+ * (freelist.h), ending in NULL. */
+#define PYM_FWD_CLASSES 32u
+typedef struct pym_fwd_bin {
+    pym_block_t *head;
+    uint32_t count;                /* the owner writes it, statistics read it */
+} pym_fwd_bin_t;
+
 typedef struct pym_heap {
     /* Hot: read by the malloc fast path.  Never NULL: &pymi_exhausted_pool
      * stands in when a class has no usable pool. */
@@ -173,6 +182,10 @@ typedef struct pym_heap {
     pthread_mutex_t lock;                /* held by a thread acting for an abandoned heap */
     struct pym_heap *next_all;           /* every heap ever made (append only) */
     uint64_t remote_frees;               /* statistics: blocks this thread freed remotely */
+    /* glibc's chunks this thread freed (fwdcache.c); fwd_on is 0 in the
+     * null heap and when glibc is not the allocator below. */
+    uint8_t fwd_on;
+    pym_fwd_bin_t fwd[PYM_FWD_CLASSES];
 } pym_heap_t;
 
 #endif /* PYM_TYPES_H */

@@ -35,6 +35,16 @@ tests_api_invalid_free_CPPFLAGS = $(tests_cppflags)
 tests_api_invalid_free_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS)
 tests_api_invalid_free_LDADD = libpymalloc.la $(CMOCKA_LIBS)
 
+# The cache of glibc's chunks (src/fwdcache.c): its cases in override
+# builds, and that it stays out of the way without override.
+check_PROGRAMS += tests/api/fwd_cache
+TESTS += tests/api/fwd_cache
+tests_api_fwd_cache_SOURCES = tests/api/fwd_cache.c $(tests_child_sources) $(tests_pattern_sources)
+tests_api_fwd_cache_CPPFLAGS = $(tests_cppflags)
+tests_api_fwd_cache_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) -fno-builtin -pthread
+tests_api_fwd_cache_LDADD = libpymalloc.la $(CMOCKA_LIBS)
+tests_api_fwd_cache_LDFLAGS = -pthread
+
 if PYM_OVERRIDE
 check_PROGRAMS += tests/api/api_libc
 TESTS += tests/api/api_libc

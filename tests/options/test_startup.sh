@@ -78,7 +78,7 @@ check "PYMALLOC_STATS=auto (not listed for STATS): one warning, default kept" \
 # ---- PYMALLOC_VERBOSE ------------------------------------------------------------
 run PYMALLOC_VERBOSE=1 timeout 30 "$probe"
 check "PYMALLOC_VERBOSE=1: build, options, enabled and why, one line each" \
-  '[ $status -eq 0 ] && grep -q "^pymalloc: pymalloc [0-9.]* in pid [0-9]* (.*option_probe): build override=" "$tmp/err" && grep -q "^pymalloc: options: STATS=0 DEBUG=0 ARENA_CACHE=1 DISABLE=0 VERBOSE=1 PURGE_DELAY_MS=250 PURGE_THREAD=1$" "$tmp/err" && grep -q "^pymalloc: enabled (PYMALLOC_DISABLE: auto: not running under valgrind)$" "$tmp/err"'
+  '[ $status -eq 0 ] && grep -q "^pymalloc: pymalloc [0-9.]* in pid [0-9]* (.*option_probe): build override=" "$tmp/err" && grep -q "^pymalloc: options: STATS=0 DEBUG=0 ARENA_CACHE=1 DISABLE=0 VERBOSE=1 PURGE_DELAY_MS=250 PURGE_THREAD=1 FWD_CACHE=1$" "$tmp/err" && grep -q "^pymalloc: enabled (PYMALLOC_DISABLE: auto: not running under valgrind)$" "$tmp/err"'
 
 run PYMALLOC_VERBOSE=1 PYMALLOC_DEBUG=1 PYMALLOC_STATS_FILE="$tmp/s2.txt" timeout 30 "$probe"
 check "PYMALLOC_VERBOSE=1 reports debug mode and where the statistics go" \

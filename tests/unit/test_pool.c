@@ -606,7 +606,9 @@ static void a_batch_frees_exactly_its_blocks_in_any_order(void **state)
     pym_heap_t *heap = pymi_tls_heap;
     void *fwd[NFWD];
     for (unsigned i = 0; i < NFWD; i++) {
-        fwd[i] = pym_malloc(1000 + 16 * i);
+        /* Over 4 KiB, past the cache of glibc's chunks (fwdcache.c): each
+         * free reaches the allocator below, where it is recorded. */
+        fwd[i] = pym_malloc(8000 + 16 * i);
         assert_false(pym_owns(fwd[i]));
     }
     const pym_pool_t *pools[LOCAL_POOLS];

@@ -1,0 +1,232 @@
+/*
+ * fwdcache.c -- a per-thread cache in front of glibc for forwarded
+ * requests of PYM_SMALL_MAX+1 bytes to 4 KiB.
+ *
+ * Requests over PYM_SMALL_MAX are glibc's: its chunks, its realloc, its
+ * malloc_usable_size.  What glibc does poorly is the middle sizes under
+ * threads: its tcache holds 7 chunks of up to 1032 bytes per thread, and
+ * every other free of a chunk another thread allocated takes the lock of
+ * that thread's arena.  In the server benchmark (threads that free each
+ * other's blocks, 15 % of them 257 B-4 KiB) glibc and its futex waits
+ * were most of the time.  So a thread that frees such a chunk keeps it,
+ * whoever made it, and its next malloc of that size class gets it back,
+ * with no lock and no call into glibc (tcmalloc's thread caches do the
+ * same for every size).
+ *
+ * Classes: 8 per doubling, 288, 320 ... 4096 (32 classes; waste under
+ * 12.5 %).  A request is rounded up to its class's size when glibc is
+ * asked, so every chunk of a class can serve every request of it.  A freed
+ * chunk is filed by what glibc says it holds (its size word, the one
+ * malloc_usable_size reads): the largest class not above that, so a chunk
+ * from anywhere -- made before us, by memalign, by a thread without a
+ * heap -- is filed where it can serve every request.  Mapped chunks and
+ * sizes outside the classes go straight to glibc.
+ *
+ * Memory: each class keeps at most PYM_FWD_BIN_BYTES (16 KiB) worth of
+ * chunks and at least 4, so a thread holds at most 512 KiB here, most of
+ * it only in a program that frees many middle-sized chunks without
+ * allocating them again.  The cache empties into glibc when the thread
+ * exits and when it trims (pym_trim, malloc_trim); the statistics count
+ * it (fwd_cache_bytes).  Active only when glibc is the allocator below
+ * (the preloaded or dynamically linked override build): a sanitizer's
+ * malloc, a preloaded allocator (--disable-override) and the static
+ * build's bigalloc get every request themselves.
+ *
+ * Hardening, as for the pools' free lists (freelist.h): the links are
+ * encoded with the free-list keys; a cached chunk carries a per-process
+ * mark in its second word, so a free that finds the mark looks for the
+ * chunk in its class and ends a double free in one line and abort()
+ * (glibc's tcache does the same with its key); malloc checks the mark of
+ * the chunk it takes and clears both words, so no key material reaches
+ * the program.  The chunk's first two words are written and read in one
+ * cache line; glibc's free reads and writes the same ones.
+ */
+#include "internal.h"
+
+#include <string.h>
+
+/* glibc's chunk header (malloc/malloc.c): the size word just below the
+ * pointer, its low three bits flags. */
+#define GLIBC_SIZE_FLAGS ((uintptr_t)7)
+#define GLIBC_IS_MMAPPED ((uintptr_t)2)
+#define GLIBC_SIZE_WORD  ((uintptr_t)8)   /* usable = chunk size - the size word */
+
+#define PYM_FWD_MAX        4096u
+#define PYM_FWD_BIN_BYTES  (16u << 10)
+#define PYM_FWD_BIN_MIN    4u
+
+int pymi_fwd_enabled;   /* set once by init; each new heap copies it (fwd_on) */
+
+/* The class of a request of n bytes, PYM_SMALL_MAX < n <= PYM_FWD_MAX:
+ * 8 classes per doubling, class 0 holding 257-288 bytes. */
+PYM_INLINE unsigned class_of_request(size_t n)
+{
+    size_t m = n - 1;
+    unsigned e = 63u - (unsigned)__builtin_clzll(m), shift = e - 3;
+    return ((e - 8) << 3) + (unsigned)(m >> shift) - 8;
+}
+
+#define CLASS_SIZE(c) ((size_t)((c) % 8 + 9) << (5 + (c) / 8))
+
+PYM_INLINE size_t class_size(unsigned c)
+{
+    return CLASS_SIZE(c);
+}
+
+/* The largest class whose requests a chunk of `usable` bytes can serve,
+ * or PYM_FWD_CLASSES when none can. */
+PYM_INLINE unsigned class_of_usable(size_t usable)
+{
+    if (usable < class_size(0) || usable >= class_size(PYM_FWD_CLASSES - 1) + 512)
+        return PYM_FWD_CLASSES;
+    unsigned e = 63u - (unsigned)__builtin_clzll(usable), shift = e - 3;
+    return ((e - 8) << 3) + (unsigned)(usable >> shift) - 9;   /* 4096..4607: 31 */
+}
+
+_Static_assert(PYM_SMALL_MAX >= 256 && PYM_SMALL_MAX < PYM_FWD_MAX, "the classes start above 256 bytes");
+
+/* How many chunks a bin keeps: PYM_FWD_BIN_BYTES worth, at least
+ * PYM_FWD_BIN_MIN (56 of 288 bytes ... 4 of 4096). */
+#define CAPACITY(c) (PYM_FWD_BIN_BYTES / CLASS_SIZE(c) > PYM_FWD_BIN_MIN ? PYM_FWD_BIN_BYTES / CLASS_SIZE(c) \
+                                                                          : PYM_FWD_BIN_MIN)
+#define CAPACITY8(b) CAPACITY(b), CAPACITY(b + 1), CAPACITY(b + 2), CAPACITY(b + 3), CAPACITY(b + 4), \
+                     CAPACITY(b + 5), CAPACITY(b + 6), CAPACITY(b + 7)
+static const uint16_t bin_capacity[PYM_FWD_CLASSES] = {CAPACITY8(0), CAPACITY8(8), CAPACITY8(16), CAPACITY8(24)};
+
+/* Words 0 (the link) and 1 (the mark) of a cached chunk. */
+PYM_INLINE uintptr_t *chunk_words(void *chunk)
+{
+    return (uintptr_t *)chunk;
+}
+
+PYM_INLINE uintptr_t chunk_mark(void)
+{
+    return pymi_secrets.fwd_mark;
+}
+
+/* The owner's counts are read by the statistics of other threads. */
+PYM_INLINE void bin_set_count(pym_fwd_bin_t *bin, uint32_t count)
+{
+    __atomic_store_n(&bin->count, count, __ATOMIC_RELAXED);
+}
+
+static PYM_NORETURN PYM_COLD void cache_corrupt(const void *chunk)
+{
+    pymi_fatal("malloc: pymalloc's cache of glibc chunks is corrupt at %p (a write into a freed block?)",
+               chunk);
+}
+
+/* Into bin c, or to glibc when the bin is full. */
+PYM_INLINE void bin_push(pym_heap_t *heap, void *chunk, unsigned c)
+{
+    pym_fwd_bin_t *bin = &heap->fwd[c];
+    if (bin->count >= bin_capacity[c]) {
+        pymi_sys.free(chunk);
+        return;
+    }
+    pymi_block_set_next((pym_block_t *)chunk, bin->head);
+    chunk_words(chunk)[1] = chunk_mark();
+    bin->head = (pym_block_t *)chunk;
+    bin_set_count(bin, bin->count + 1);
+}
+
+/* A free that found the mark in the chunk: a double free if the chunk is
+ * in its bin already (else the program wrote the mark's value there, and
+ * the chunk is pushed as usual).  Out of line, so that the common free
+ * makes no call but its tail call and saves no registers. */
+static PYM_NOINLINE void free_marked(pym_heap_t *heap, void *chunk, unsigned c, size_t usable)
+{
+    const pym_fwd_bin_t *bin = &heap->fwd[c];
+    unsigned seen = 0;
+    for (const pym_block_t *b = bin->head; b != NULL; b = pymi_block_next(b)) {
+        if (b == chunk)
+            pymi_fatal("free(%p): double free (a %zu-byte block, in pymalloc's cache of glibc's chunks)",
+                       chunk, usable);
+        if (++seen > bin->count || ((uintptr_t)b & (PYM_ALIGNMENT - 1)) != 0)
+            break;   /* a corrupt list: the pop will say so */
+    }
+    bin_push(heap, chunk, c);
+}
+
+/* The head of bin c, taken off and cleared; NULL when the bin is empty. */
+PYM_INLINE void *bin_pop(pym_heap_t *heap, unsigned c)
+{
+    pym_fwd_bin_t *bin = &heap->fwd[c];
+    pym_block_t *chunk = bin->head;
+    if (chunk == NULL)
+        return NULL;
+    uintptr_t *words = chunk_words(chunk);
+    pym_block_t *next = pymi_block_next(chunk);
+    if (pym_unlikely(words[1] != chunk_mark() || ((uintptr_t)next & (PYM_ALIGNMENT - 1)) != 0))
+        cache_corrupt(chunk);
+    bin->head = next;
+    bin_set_count(bin, bin->count - 1);
+    words[0] = 0;
+    words[1] = 0;
+    return chunk;
+}
+
+void *pymi_fwd_malloc(pym_heap_t *heap, size_t size)
+{
+    if (size > PYM_FWD_MAX || !heap->fwd_on)
+        return pymi_sys.malloc(size);
+    unsigned c = class_of_request(size);
+    void *chunk = bin_pop(heap, c);
+    return chunk != NULL ? chunk : pymi_sys.malloc(class_size(c));
+}
+
+void *pymi_fwd_calloc(pym_heap_t *heap, size_t size)
+{
+    if (size > PYM_FWD_MAX || !heap->fwd_on)
+        return pymi_sys.calloc(1, size);
+    unsigned c = class_of_request(size);
+    void *chunk = bin_pop(heap, c);
+    if (chunk == NULL)
+        return pymi_sys.calloc(1, class_size(c));
+    return memset(chunk, 0, size);
+}
+
+void pymi_fwd_free(pym_heap_t *heap, void *ptr)
+{
+    if (!heap->fwd_on || ((uintptr_t)ptr & (PYM_ALIGNMENT - 1)) != 0 || ptr == NULL) {
+        pymi_sys.free(ptr);   /* NULL, or a pointer glibc will judge */
+        return;
+    }
+    uintptr_t size_word = ((const uintptr_t *)ptr)[-1], chunk_size = size_word & ~GLIBC_SIZE_FLAGS;
+    unsigned c = class_of_usable(chunk_size - GLIBC_SIZE_WORD);
+    if ((size_word & GLIBC_IS_MMAPPED) || (chunk_size & (PYM_ALIGNMENT - 1)) != 0 || c >= PYM_FWD_CLASSES ||
+        c < class_of_request(PYM_SMALL_MAX + 1)) {
+        pymi_sys.free(ptr);   /* mapped, outside the classes, or a size glibc will call invalid */
+        return;
+    }
+    if (pym_unlikely(chunk_words(ptr)[1] == chunk_mark())) {
+        free_marked(heap, ptr, c, chunk_size - GLIBC_SIZE_WORD);
+        return;
+    }
+    bin_push(heap, ptr, c);
+}
+
+void pymi_fwd_flush(pym_heap_t *heap)
+{
+    for (unsigned c = 0; c < PYM_FWD_CLASSES; c++) {
+        pym_fwd_bin_t *bin = &heap->fwd[c];
+        pym_block_t *chunk = bin->head;
+        bin->head = NULL;
+        bin_set_count(bin, 0);
+        while (chunk != NULL) {
+            pym_block_t *next = pymi_block_next(chunk);
+            chunk_words(chunk)[1] = 0;
+            pymi_sys.free(chunk);
+            chunk = next;
+        }
+    }
+}
+
+PYM_RACY_READER void pymi_fwd_count(const pym_heap_t *heap, size_t *chunks, size_t *bytes)
+{
+    for (unsigned c = 0; c < PYM_FWD_CLASSES; c++) {
+        size_t n = __atomic_load_n(&heap->fwd[c].count, __ATOMIC_RELAXED);
+        *chunks += n;
+        *bytes += n * class_size(c);
+    }
+}

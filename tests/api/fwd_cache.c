@@ -1,0 +1,402 @@
+/*
+ * fwd_cache.c -- the per-thread cache of glibc's chunks of 257 B-4 KiB
+ * (src/fwdcache.c), through the libc names of an override build, where
+ * glibc is the allocator below.  The figures come from pym_stats_get
+ * (fwd_cache_chunks, fwd_cache_bytes), taken as differences around the
+ * operations under test.
+ *
+ *   a_freed_chunk_serves_the_next_malloc_of_its_class: the same chunk
+ *     comes back, its first two words (link and mark) cleared, its
+ *     usable size enough, and the count goes up by one and down again;
+ *   every_size_gets_back_a_chunk_of_its_class: for each size of 257 B to
+ *     4 KiB, a chunk freed comes back for the next malloc of that size and
+ *     holds it (the class arithmetic, both ways);
+ *   calloc_of_a_cached_chunk_is_zeroed: a dirty chunk comes back zeroed;
+ *   realloc_keeps_the_contents_of_a_cached_chunk;
+ *   a_class_keeps_at_most_16_KiB: 200 frees of 300 B leave 16 KiB minus
+ *     less than one chunk cached, the rest went to glibc;
+ *   sizes_outside_the_classes_go_to_glibc: 200 B (a pool's), 8 KiB and
+ *     1 MiB (mapped) leave nothing cached;
+ *   a_thread_keeps_what_it_frees: a thread that frees the main thread's
+ *     chunks gets exactly those chunks back for its own mallocs (a thread
+ *     keeps chunks once it has a heap, i.e. after its first small malloc;
+ *     before that its frees go straight to glibc);
+ *   an_exiting_thread_gives_its_chunks_back: what a thread kept is gone
+ *     from the count once it has exited;
+ *   trim_gives_the_chunks_back: malloc_trim empties this thread's cache;
+ *   a_double_free_aborts_with_one_line and
+ *   a_write_into_a_cached_chunk_aborts_with_one_line (child processes);
+ *   pymalloc_fwd_cache_0_turns_it_off: the program run again with
+ *     PYMALLOC_FWD_CACHE=0 keeps nothing, and without it keeps the chunk.
+ * In --disable-override builds (sanitizers included) requests over 256 B
+ * go to the program's own malloc, which the cache must leave alone:
+ *   without_override_nothing_is_kept.
+ */
+#define _GNU_SOURCE 1
+#ifdef HAVE_CONFIG_H
+#include "pym_build_config.h"   /* PYM_OVERRIDE */
+#endif
+#include "child.h"
+#include "cmocka_all.h"
+#include "pymalloc.h"
+
+#include <malloc.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#define CHILD_TIMEOUT_MS 10000
+#define BIN_BYTES (16 << 10)
+
+static size_t cached_chunks(void)
+{
+    pym_stats_t s;
+    pym_stats_get(&s);
+    return s.fwd_cache_chunks;
+}
+
+static size_t cached_bytes(void)
+{
+    pym_stats_t s;
+    pym_stats_get(&s);
+    return s.fwd_cache_bytes;
+}
+
+#ifdef PYM_OVERRIDE
+
+/* Keeps the compiler from pairing or dropping the calls under test. */
+static void *(*volatile do_malloc)(size_t) = malloc;
+static void (*volatile do_free)(void *) = free;
+
+/* A thread keeps chunks once it has a heap: after its first small malloc. */
+static int give_the_main_thread_a_heap(void **state)
+{
+    (void)state;
+    do_free(do_malloc(16));
+    return 0;
+}
+
+static void a_freed_chunk_serves_the_next_malloc_of_its_class(void **state)
+{
+    (void)state;
+    unsigned char *p = do_malloc(1000);
+    assert_non_null(p);
+    assert_false(pym_owns(p));
+    memset(p, 0xAB, 1000);
+    size_t before = cached_chunks();
+    do_free(p);
+    assert_int_equal(cached_chunks(), before + 1);
+    unsigned char *q = do_malloc(990);   /* the same class: 961..1024 bytes */
+    assert_ptr_equal(q, p);
+    assert_int_equal(cached_chunks(), before);
+    uint64_t words[2];
+    memcpy(words, q, sizeof words);
+    assert_int_equal(words[0], 0);
+    assert_int_equal(words[1], 0);
+    assert_int_equal(q[16], 0xAB);   /* the rest is as the program left it */
+    assert_true(malloc_usable_size(q) >= 1024);
+    assert_int_equal((uintptr_t)q % 16, 0);
+    do_free(q);
+}
+
+static void every_size_gets_back_a_chunk_of_its_class(void **state)
+{
+    (void)state;
+    for (size_t n = 257; n <= 4096; n++) {
+        unsigned char *p = do_malloc(n);
+        assert_non_null(p);
+        memset(p, 0x5A, n);
+        do_free(p);
+        unsigned char *q = do_malloc(n);
+        if (q != p)
+            fail_msg("malloc(%zu) after a free of a chunk of that size: %p, not %p", n, (void *)q, (void *)p);
+        assert_true(malloc_usable_size(q) >= n);
+        assert_int_equal(q[n - 1], 0x5A);
+        do_free(q);
+    }
+}
+
+static void calloc_of_a_cached_chunk_is_zeroed(void **state)
+{
+    (void)state;
+    unsigned char *p = do_malloc(3000);
+    assert_non_null(p);
+    memset(p, 0xCD, malloc_usable_size(p));
+    do_free(p);
+    unsigned char *q = calloc(3, 1000);
+    assert_ptr_equal(q, p);
+    for (size_t i = 0; i < 3000; i++)
+        assert_int_equal(q[i], 0);
+    free(q);
+}
+
+static void realloc_keeps_the_contents_of_a_cached_chunk(void **state)
+{
+    (void)state;
+    do_free(do_malloc(600));   /* the next 600-byte malloc is served from the cache */
+    unsigned char *p = do_malloc(600);
+    for (int i = 0; i < 600; i++)
+        p[i] = (unsigned char)i;
+    p = realloc(p, 3900);
+    assert_non_null(p);
+    for (int i = 0; i < 600; i++)
+        assert_int_equal(p[i], (unsigned char)i);
+    p = realloc(p, 100);   /* into a pool */
+    assert_non_null(p);
+    assert_true(pym_owns(p));
+    for (int i = 0; i < 100; i++)
+        assert_int_equal(p[i], (unsigned char)i);
+    free(p);
+}
+
+static void a_class_keeps_at_most_16_KiB(void **state)
+{
+    (void)state;
+    enum { N = 200 };
+    void *chunks[N];
+    for (int i = 0; i < N; i++)
+        assert_non_null(chunks[i] = do_malloc(300));   /* class 289..320 */
+    size_t before = cached_bytes();
+    for (int i = 0; i < N; i++)
+        do_free(chunks[i]);
+    size_t kept = cached_bytes() - before;
+    assert_true(kept <= BIN_BYTES);
+    assert_true(kept > BIN_BYTES - 320);
+}
+
+static void sizes_outside_the_classes_go_to_glibc(void **state)
+{
+    (void)state;
+    static const size_t sizes[] = {200, 8192, 1 << 20};
+    for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+        void *p = do_malloc(sizes[i]);
+        assert_non_null(p);
+        size_t before = cached_chunks();
+        do_free(p);
+        assert_int_equal(cached_chunks(), before);
+    }
+}
+
+enum { SHARED = 8, SHARED_SIZE = 2000 };   /* 8 chunks of 2048 bytes: one class's 16 KiB */
+static void *shared[SHARED];
+static int reused[SHARED];
+
+static void *free_then_reuse(void *arg)
+{
+    (void)arg;
+    do_free(do_malloc(16));   /* the thread's heap */
+    for (int i = 0; i < SHARED; i++)
+        do_free(shared[i]);
+    void *mine[SHARED];
+    for (int i = 0; i < SHARED; i++) {
+        mine[i] = do_malloc(SHARED_SIZE);
+        for (int j = 0; j < SHARED; j++)
+            reused[i] |= mine[i] == shared[j];
+    }
+    for (int i = 0; i < SHARED; i++)
+        do_free(mine[i]);
+    return NULL;
+}
+
+static void a_thread_keeps_what_it_frees(void **state)
+{
+    (void)state;
+    for (int i = 0; i < SHARED; i++)
+        assert_non_null(shared[i] = do_malloc(SHARED_SIZE));
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, free_then_reuse, NULL), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    for (int i = 0; i < SHARED; i++)
+        assert_true(reused[i]);
+}
+
+static pthread_barrier_t kept, checked;
+
+static void *keep_then_exit(void *arg)
+{
+    (void)arg;
+    do_free(do_malloc(16));   /* the thread's heap */
+    void *chunks[20];
+    for (int i = 0; i < 20; i++)
+        chunks[i] = do_malloc(1500);   /* class 1409..1536: 10 kept */
+    for (int i = 0; i < 20; i++)
+        do_free(chunks[i]);
+    pthread_barrier_wait(&kept);
+    pthread_barrier_wait(&checked);
+    return NULL;
+}
+
+static void an_exiting_thread_gives_its_chunks_back(void **state)
+{
+    (void)state;
+    assert_int_equal(pthread_barrier_init(&kept, NULL, 2), 0);
+    assert_int_equal(pthread_barrier_init(&checked, NULL, 2), 0);
+    size_t before = cached_chunks();
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, keep_then_exit, NULL), 0);
+    pthread_barrier_wait(&kept);
+    size_t while_alive = cached_chunks();
+    pthread_barrier_wait(&checked);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    assert_int_equal(while_alive, before + 10);
+    assert_int_equal(cached_chunks(), before);
+    pthread_barrier_destroy(&kept);
+    pthread_barrier_destroy(&checked);
+}
+
+static void trim_gives_the_chunks_back(void **state)
+{
+    (void)state;
+    void *p = do_malloc(700), *q = do_malloc(2500);
+    do_free(p);
+    do_free(q);
+    assert_true(cached_chunks() >= 2);
+    malloc_trim(0);
+    assert_int_equal(cached_chunks(), 0);   /* this test's only thread */
+}
+
+static void no_core_dump(void)
+{
+    struct rlimit none = {0, 0};
+    setrlimit(RLIMIT_CORE, &none);
+}
+
+static int free_twice(void *arg)
+{
+    (void)arg;
+    no_core_dump();
+    void *p = do_malloc(700);
+    do_free(p);
+    do_free(p);
+    return 0;
+}
+
+static int write_after_free_then_malloc(void *arg)
+{
+    (void)arg;
+    no_core_dump();
+    unsigned char *p = do_malloc(700);
+    do_free(p);
+    memset(p, 0x41, 16);   /* a use after free over the link and the mark */
+    do_malloc(700);
+    return 0;
+}
+
+static void expect_one_line_and_abort(int (*body)(void *), const char *const *words)
+{
+    child_result_t result;
+    assert_int_equal(child_run(body, NULL, CHILD_TIMEOUT_MS, &result), 0);
+    if (result.timed_out)
+        fail_msg("the child hung instead of aborting");
+    if (!child_killed_by(&result, SIGABRT))
+        fail_msg("the child was not aborted; its stderr: %s", result.stderr_text);
+    if (!child_stderr_line_has(&result, words))
+        fail_msg("no line of the child's stderr names the misuse: %s", result.stderr_text);
+}
+
+static void a_double_free_aborts_with_one_line(void **state)
+{
+    (void)state;
+    static const char *const words[] = {"pymalloc", "double free", NULL};
+    expect_one_line_and_abort(free_twice, words);
+}
+
+static void a_write_into_a_cached_chunk_aborts_with_one_line(void **state)
+{
+    (void)state;
+    static const char *const words[] = {"pymalloc", "corrupt", NULL};
+    expect_one_line_and_abort(write_after_free_then_malloc, words);
+}
+
+/* The program itself, run again with this argument: exits with the
+ * number of chunks one free of a 1000-byte chunk left cached (0 or 1), or
+ * 2 if PYMALLOC_FWD_CACHE as read disagrees with that. */
+#define PROBE "--probe-cache"
+
+static int probe_cache(void)
+{
+    do_free(do_malloc(16));   /* a heap for this thread */
+    size_t before = cached_chunks();
+    do_free(do_malloc(1000));
+    size_t kept = cached_chunks() - before;
+    return kept == (size_t)pym_option_get(PYM_OPTION_FWD_CACHE) ? (int)kept : 2;
+}
+
+/* The probe's exit status, run with PYMALLOC_FWD_CACHE=value (unset: NULL). */
+static int run_probe(const char *value)
+{
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        if (value)
+            setenv("PYMALLOC_FWD_CACHE", value, 1);
+        else
+            unsetenv("PYMALLOC_FWD_CACHE");
+        execl("/proc/self/exe", "fwd_cache", PROBE, (char *)NULL);
+        _exit(127);
+    }
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    return WEXITSTATUS(status);
+}
+
+static void pymalloc_fwd_cache_0_turns_it_off(void **state)
+{
+    (void)state;
+    assert_int_equal(run_probe("0"), 0);
+    assert_int_equal(run_probe(NULL), 1);
+}
+
+#else /* !PYM_OVERRIDE */
+
+static void without_override_nothing_is_kept(void **state)
+{
+    (void)state;
+    size_t before = cached_chunks();
+    for (int i = 0; i < 100; i++)
+        pym_free(pym_malloc(300 + 37 * (size_t)i));
+    assert_int_equal(cached_chunks(), before);
+    assert_int_equal(before, 0);
+}
+
+#endif
+
+int main(int argc, char **argv)
+{
+#ifdef PYM_OVERRIDE
+    if (argc > 1 && strcmp(argv[1], PROBE) == 0)
+        return probe_cache();
+#else
+    (void)argc;
+    (void)argv;
+#endif
+    const struct CMUnitTest tests[] = {
+#ifdef PYM_OVERRIDE
+        cmocka_unit_test(a_freed_chunk_serves_the_next_malloc_of_its_class),
+        cmocka_unit_test(every_size_gets_back_a_chunk_of_its_class),
+        cmocka_unit_test(calloc_of_a_cached_chunk_is_zeroed),
+        cmocka_unit_test(realloc_keeps_the_contents_of_a_cached_chunk),
+        cmocka_unit_test(a_class_keeps_at_most_16_KiB),
+        cmocka_unit_test(sizes_outside_the_classes_go_to_glibc),
+        cmocka_unit_test(a_thread_keeps_what_it_frees),
+        cmocka_unit_test(an_exiting_thread_gives_its_chunks_back),
+        cmocka_unit_test(trim_gives_the_chunks_back),
+        cmocka_unit_test(a_double_free_aborts_with_one_line),
+        cmocka_unit_test(a_write_into_a_cached_chunk_aborts_with_one_line),
+        cmocka_unit_test(pymalloc_fwd_cache_0_turns_it_off),
+#else
+        cmocka_unit_test(without_override_nothing_is_kept),
+#endif
+    };
+#ifdef PYM_OVERRIDE
+    return cmocka_run_group_tests(tests, give_the_main_thread_a_heap, NULL);
+#else
+    return cmocka_run_group_tests(tests, NULL, NULL);
+#endif
+}
