@@ -6,9 +6,10 @@ One table per group; rows are workloads, columns allocators.  Each cell is
 the median over the repetitions followed, in parentheses, by its ratio to
 glibc; the last column is pymalloc's ratio to the best of the other
 allocators (named).  Lower is better in every table except thread scaling.
-A micro row's pymalloc ÷ peer is paired: the median over repetitions of
-pymalloc's figure ÷ the peer's in the same repetition (paired_ratios says
-why); the other sections divide the medians.
+A micro row's and a program time row's pymalloc ÷ peer is paired: the
+median over repetitions of pymalloc's figure ÷ the peer's in the same
+repetition (paired_median says why); the other rows (instructions, memory,
+programs' peak RSS) divide the medians.
 
 The headline lists every row of every table (thread scaling aside) with
 pymalloc's figure, the best peer's figure and name, and pymalloc ÷ best
@@ -43,30 +44,45 @@ def medians(rows, key_fields, value_field):
     return {key: statistics.median(v) if v else FAILED for key, v in values.items()}
 
 
-def paired_ratios(rows, value_field):
-    """{benchmark: {peer: median over repetitions of pymalloc ÷ peer}}, each
-    ratio taken within one repetition; a repetition one of the two lacks is
-    left out.
-
-    Why: the pinned CPU of the VM these figures come from changes speed by
-    up to 1.8x from one minute to the next.  bench/run.py runs the
-    allocators of one (repetition, benchmark) cell seconds apart, so a
-    ratio within the cell cancels most of the swing; the ratio of two
-    medians mixes runs made minutes apart, at different speeds."""
-    figures = {}
+def figures_by_rep(rows, key_field, value_field):
+    """{(allocator, key): {rep: value}}; a value that is not a number (a
+    failed run) is left out."""
+    figures = defaultdict(dict)
     for row in rows:
         try:
-            figures[(row["allocator"], row["benchmark"], row["rep"])] = float(row[value_field])
+            figures[(row["allocator"], row[key_field])][row["rep"]] = float(row[value_field])
         except ValueError:
             pass
-    pymalloc = {(bench, rep): v for (a, bench, rep), v in figures.items() if a == "pymalloc"}
-    ratios = defaultdict(lambda: defaultdict(list))
-    for (allocator, bench, rep), v in figures.items():
-        mine = pymalloc.get((bench, rep))
-        if allocator != "pymalloc" and mine is not None and v > 0:
-            ratios[bench][allocator].append(mine / v)
-    return {bench: {peer: statistics.median(r) for peer, r in peers.items()}
-            for bench, peers in ratios.items()}
+    return figures
+
+
+def paired_median(mine, theirs):
+    """The median over repetitions of mine ÷ theirs, each ratio taken within
+    one repetition ({rep: value} each); a repetition one of the two lacks
+    is left out.  None when no repetition pairs.
+
+    Why: the CPU of the VM these figures come from changes speed by up to
+    1.8x from one minute to the next.  bench/run.py runs the allocators of
+    one (repetition, benchmark or program) cell back to back, seconds
+    apart, so a ratio within the cell cancels most of the swing; the ratio
+    of two medians mixes runs made minutes apart, at different speeds."""
+    ratios = [mine[rep] / theirs[rep] for rep in mine
+              if rep in theirs and theirs[rep] > 0]
+    return statistics.median(ratios) if ratios else None
+
+
+def paired_ratios(rows, value_field, key_field="benchmark"):
+    """{key: {peer: pymalloc ÷ peer paired by repetition (paired_median)}},
+    key being the benchmark (micro) or the workload (programs)."""
+    figures = figures_by_rep(rows, key_field, value_field)
+    out = defaultdict(dict)
+    for (allocator, key), theirs in figures.items():
+        if allocator == "pymalloc":
+            continue
+        ratio = paired_median(figures.get(("pymalloc", key), {}), theirs)
+        if ratio is not None:
+            out[key][allocator] = ratio
+    return out
 
 
 def best_paired_peer(paired):
@@ -79,8 +95,9 @@ def best_paired_peer(paired):
 
 
 def ratio_to(peer, values, paired):
-    """pymalloc ÷ peer of one row: paired by repetition for micro rows
-    (paired is not None), else of the medians; None when there is none."""
+    """pymalloc ÷ peer of one row: paired by repetition for micro rows and
+    the programs' time rows (paired is not None), else of the medians; None
+    when there is none."""
     if paired is not None:
         return paired.get(peer)
     pym, v = values.get("pymalloc"), values.get(peer)
@@ -107,10 +124,12 @@ class Table:
         self.title, self.unit, self.allocators = title, unit, allocators
         self.higher_is_better, self.digits, self.note = higher_is_better, digits, note
         self.rows = []  # (label, {allocator: value}, paired ratios or None)
+        self.python_own = None  # program times: see program_tables
 
     def add(self, label, values, paired=None):
         """paired: {peer: pymalloc ÷ peer, paired by repetition} for micro
-        rows (see paired_ratios); None divides the medians."""
+        rows and the programs' time rows (see paired_ratios); None divides
+        the medians."""
         if any(isinstance(v, float) for v in values.values()):
             self.rows.append((label, values, paired))
 
@@ -274,6 +293,10 @@ def memory_table(results):
 
 
 def program_tables(results):
+    """(time table, peak RSS table).  The time rows' pymalloc ÷ peer is
+    paired by repetition, as micro's: bench/run.py runs every allocator on
+    one program back to back.  The time table's python_own is the headline's
+    python3 comparison, paired the same way (python_own_allocator_row)."""
     _, rows = benchlib.read_raw_csv(os.path.join(results, "programs.csv"))
     if not rows:
         return None, None
@@ -284,6 +307,8 @@ def program_tables(results):
     wall = medians(rows, ["allocator", "workload"], "wall_s")
     cpu = medians(rows, ["allocator", "workload"], "cpu_s")
     rss = medians(rows, ["allocator", "workload"], "peak_rss_kib")
+    paired_wall = paired_ratios(rows, "wall_s", "workload")
+    paired_cpu = paired_ratios(rows, "cpu_s", "workload")
     workloads = []
     for r in rows:
         if r["workload"] not in workloads:
@@ -291,11 +316,18 @@ def program_tables(results):
     note = ("redis-benchmark: wall = the client's run; CPU = redis-server's user+sys. "
             "Debian's redis-server links libjemalloc, so its glibc column is really jemalloc.")
     times = Table("Whole programs: time", "seconds (median)", allocs, digits=3, note=note)
+    # pymalloc's PYTHONMALLOC=malloc runs against glibc's obmalloc runs
+    # (python3 as shipped), repetition by repetition.
+    walls = figures_by_rep(rows, "workload", "wall_s")
+    times.python_own = paired_median(walls.get(("pymalloc", PY_MALLOC), {}),
+                                     walls.get(("glibc", PY_OBMALLOC), {}))
     mem = Table("Whole programs: peak RSS", "MiB, getrusage ru_maxrss (median)", allocs, digits=1)
     for w in workloads:
-        times.add(f"{w} (wall)", {a: wall.get((a, w)) for a in allocs})
+        times.add(f"{w} (wall)", {a: wall.get((a, w)) for a in allocs},
+                  paired_wall.get(w, {}))
         if w == "redis-benchmark":
-            times.add("redis-server (CPU)", {a: cpu.get((a, w)) for a in allocs})
+            times.add("redis-server (CPU)", {a: cpu.get((a, w)) for a in allocs},
+                      paired_cpu.get(w, {}))
         mem.add(w, {a: (rss.get((a, w)) / 1024 if isinstance(rss.get((a, w)), float)
                          else rss.get((a, w))) for a in allocs})
     return times, mem
@@ -334,9 +366,11 @@ def headline_rows(tables):
 
 def python_own_allocator_row(tables):
     """The issue-11 comparison: python3 with PYTHONMALLOC=malloc under
-    pymalloc against python3 as shipped (its obmalloc, nothing preloaded)."""
+    pymalloc against python3 as shipped (its obmalloc, nothing preloaded).
+    The figures are the medians; the ratio is paired by repetition
+    (program_tables' python_own)."""
     table = tables.get("program_times")
-    if table is None:
+    if table is None or table.python_own is None:
         return None
     by_label = {label: values for label, values, _ in table.rows}
     malloc_row = by_label.get(f"{PY_MALLOC} (wall)")
@@ -347,8 +381,7 @@ def python_own_allocator_row(tables):
     if not isinstance(pym, float) or not isinstance(own, float):
         return None
     return ("python3-objects: pymalloc with PYTHONMALLOC=malloc vs python3's own obmalloc "
-            "(wall)", "seconds", pym, own, "python3 as shipped",
-            pym / own if own > 0 else None)
+            "(wall)", "seconds", pym, own, "python3 as shipped", table.python_own)
 
 
 def verdict(pym, best, ratio):
@@ -368,8 +401,8 @@ def verdict(pym, best, ratio):
 def against_best_peer(values, paired):
     """(pymalloc, best peer's figure, its name, pymalloc ÷ best peer or
     None) of one row, or None when there is nothing to compare.  A paired
-    (micro) row's best peer is the one its paired ratio is highest against;
-    another row's is the lowest figure, and its ratio is None when that
+    row's (micro, program time) best peer is the one its paired ratio is
+    highest against; another row's is the lowest figure, and its ratio is None when that
     figure is zero or less."""
     pym = values.get("pymalloc")
     if not isinstance(pym, float):
@@ -486,11 +519,12 @@ def write_report(results, readmes=()):
     parts += [f"- Repetitions: micro {settings['micro_reps']} × (min time "
               f"{settings['micro_min_time']} s per benchmark), programs {settings['program_reps']}, "
               f"memory {settings['memory_reps']}; allocators interleaved, order rotated each "
-              "repetition; cells are medians. Micro runs every allocator on one benchmark "
-              "back to back, seconds apart, and a micro row's pymalloc ÷ peer is the median "
-              "over repetitions of pymalloc's figure ÷ the peer's in the same repetition, "
-              "so the CPU's speed swings over the run cancel out; other rows divide "
-              "the medians. Single-thread micro figures are CPU time per "
+              "repetition; cells are medians. Micro and programs run every allocator on one "
+              "benchmark or program back to back, seconds apart, and the pymalloc ÷ peer of "
+              "a micro row or a program time row (wall, CPU) is the median over repetitions "
+              "of pymalloc's figure ÷ the peer's in the same repetition, so the CPU's speed "
+              "swings over the run cancel out; other rows (instructions, memory, programs' "
+              "peak RSS) divide the medians. Single-thread micro figures are CPU time per "
               "operation (google-benchmark's items_per_second), thread figures wall time. Raw data: `micro.csv`, `memory.csv`, "
               "`instructions.csv`, `programs.csv`, `rss_timeline.csv` next to this file.", ""]
     if head:

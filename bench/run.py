@@ -13,10 +13,11 @@ results; then report.py writes latest.md and plot.py the PNGs.
 
 Every allocator runs the same binaries: preloaded with LD_PRELOAD, glibc
 with nothing preloaded.  Runs are interleaved (repetition r runs the
-allocators in an order rotated by r; micro rotates per benchmark too and
-runs every allocator on one benchmark before the next) and repeated, so a
-noisy moment on a shared machine hits every allocator alike; report.py
-uses the medians, and for micro the paired ratios of each repetition.
+allocators in an order rotated by r; micro and programs rotate per
+benchmark or program too and run every allocator on one of them before the
+next) and repeated, so a noisy moment on a shared machine hits every
+allocator alike; report.py uses the medians, and for micro rows and the
+programs' time rows the paired ratios of each repetition.
 Nothing here judges: a failing or slower allocator is recorded, not fatal.
 """
 import argparse
@@ -397,7 +398,46 @@ PY_MALLOC = "python3-objects (PYTHONMALLOC=malloc)"
 PY_OBMALLOC = "python3-objects (obmalloc)"
 
 
+def command_program(cmd, stdin_path=None, workload_env=None, fresh=None):
+    """A program that is one command: run(env) -> (status, wall s, CPU s,
+    peak RSS KiB).  stdin_path: a file fed on stdin; workload_env: set on
+    top of the allocator's environment; fresh: a file removed before each
+    run (sqlite3's database, so that every run starts from nothing)."""
+    def run(env):
+        if fresh and os.path.exists(fresh):
+            os.unlink(fresh)
+        stdin = open(stdin_path) if stdin_path else subprocess.DEVNULL
+        try:
+            code, wall, cpu, rss, _ = run_measured(cmd, dict(env, **(workload_env or {})),
+                                                   stdin=stdin, own_peak_rss=True)
+        finally:
+            if stdin_path:
+                stdin.close()
+        return code, wall, cpu, rss
+    return run
+
+
+def run_program_cell(ctx, out, rep, index, workload, run):
+    """Every allocator on one program, back to back, in an order rotated by
+    repetition and by program (as run_micro_cell does for micro)."""
+    order = rotated(ctx.allocators, rep + index)
+    log(f"programs rep {rep + 1}/{ctx.mode['program_reps']}: {workload}: "
+        + ", ".join(name for name, _, _ in order))
+    for name, path, extra in order:
+        code, wall, cpu, rss = run(benchlib.allocator_env(path, extra))
+        out.row(name, workload, rep, code, f"{wall:.4f}", f"{cpu:.4f}", rss)
+
+
 def run_programs(ctx):
+    """Each repetition runs every allocator on one program, then the next.
+
+    As in run_micro: the VM these figures come from changes speed by up to
+    1.8x over minutes, and when each allocator ran every program in turn,
+    its runs of one program were minutes from the others' (every allocator
+    had one repetition 1.35x slower than its others, and which repetition
+    was the median decided the row).  Now the allocators of one
+    (repetition, program) cell run seconds apart, and report.py pairs their
+    time figures by repetition."""
     m = ctx.mode
     out = benchlib.RawCsv(os.path.join(ctx.results, "programs.csv"), ctx.command, ctx.machine,
                           ["allocator", "workload", "rep", "exit_status", "wall_s", "cpu_s",
@@ -417,39 +457,31 @@ def run_programs(ctx):
             g.write(f.read().replace("ROWS", str(m["sqlite_rows"])))
     db_path = os.path.join(ctx.tmp, "bulk.db")
 
-    # (workload, command, stdin file, extra environment).  python3 runs twice:
-    # with PYTHONMALLOC=malloc every Python object goes to the allocator under
-    # test (the run that measures pymalloc serving Python's objects); without
-    # it CPython's own obmalloc serves objects <= 512 B and only larger
-    # buffers reach the allocator, so that row is labelled "(obmalloc)".
+    # (workload, run(env)).  python3 runs twice: with PYTHONMALLOC=malloc
+    # every Python object goes to the allocator under test (the run that
+    # measures pymalloc serving Python's objects); without it CPython's own
+    # obmalloc serves objects <= 512 B and only larger buffers reach the
+    # allocator, so that row is labelled "(obmalloc)".  redis: a server
+    # under the allocator, started and stopped for each run, and a client
+    # with nothing preloaded (run_redis).
     py_cmd = [python3, os.path.join(programs, "py_objects.py"), str(m["py_scale"])]
-    workloads = [(PY_MALLOC, py_cmd, None, {"PYTHONMALLOC": "malloc"}),
-                 (PY_OBMALLOC, py_cmd, None, {})]
+    workloads = [(PY_MALLOC, command_program(py_cmd, workload_env={"PYTHONMALLOC": "malloc"})),
+                 (PY_OBMALLOC, command_program(py_cmd))]
     if shutil.which("sqlite3"):
-        workloads.append(("sqlite3-insert-index", ["sqlite3", db_path], sql_path, {}))
+        workloads.append(("sqlite3-insert-index",
+                          command_program(["sqlite3", db_path], sql_path, fresh=db_path)))
     if shutil.which("git"):
-        workloads.append(("git-log-p", ["git", "-C", repo, "--no-pager", "log", "-p"], None, {}))
-        workloads.append(("git-repack", ["git", "-C", repo, "-c", "pack.threads=1", "repack",
-                                         "-a", "-d", "-f", "-q"], None, {}))
-    have_redis = shutil.which("redis-server") and shutil.which("redis-benchmark")
+        workloads.append(("git-log-p", command_program(
+            ["git", "-C", repo, "--no-pager", "log", "-p"])))
+        workloads.append(("git-repack", command_program(
+            ["git", "-C", repo, "-c", "pack.threads=1", "repack", "-a", "-d", "-f", "-q"])))
+    if shutil.which("redis-server") and shutil.which("redis-benchmark"):
+        workloads.append(("redis-benchmark",
+                          lambda env: run_redis(ctx, env, m["redis_requests"])))
 
     for rep in range(m["program_reps"]):
-        for name, path, extra in rotated(ctx.allocators, rep):
-            env = benchlib.allocator_env(path, extra)
-            for workload, cmd, stdin_path, workload_env in workloads:
-                log(f"programs rep {rep + 1}/{m['program_reps']}: {name} {workload}")
-                if os.path.exists(db_path):
-                    os.unlink(db_path)
-                stdin = open(stdin_path) if stdin_path else subprocess.DEVNULL
-                code, wall, cpu, rss, _ = run_measured(cmd, dict(env, **workload_env),
-                                                       stdin=stdin, own_peak_rss=True)
-                if stdin_path:
-                    stdin.close()
-                out.row(name, workload, rep, code, f"{wall:.4f}", f"{cpu:.4f}", rss)
-            if have_redis:
-                log(f"programs rep {rep + 1}/{m['program_reps']}: {name} redis")
-                code, wall, cpu, rss = run_redis(ctx, env, m["redis_requests"])
-                out.row(name, "redis-benchmark", rep, code, f"{wall:.4f}", f"{cpu:.4f}", rss)
+        for index, (workload, run) in enumerate(workloads):
+            run_program_cell(ctx, out, rep, index, workload, run)
     out.close()
 
 
