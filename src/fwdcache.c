@@ -73,14 +73,14 @@ PYM_INLINE size_t class_size(unsigned c)
     return CLASS_SIZE(c);
 }
 
-/* The largest class whose requests a chunk of `usable` bytes can serve,
- * or PYM_FWD_CLASSES when none can. */
+/* The largest class whose requests a chunk of `usable` bytes can serve
+ * (the class below the first one too large for usable + 1 bytes; 4096..4607
+ * bytes: class 31), or PYM_FWD_CLASSES when none can. */
 PYM_INLINE unsigned class_of_usable(size_t usable)
 {
     if (usable < class_size(0) || usable >= class_size(PYM_FWD_CLASSES - 1) + 512)
         return PYM_FWD_CLASSES;
-    unsigned e = 63u - (unsigned)__builtin_clzll(usable), shift = e - 3;
-    return ((e - 8) << 3) + (unsigned)(usable >> shift) - 9;   /* 4096..4607: 31 */
+    return class_of_request(usable + 1) - 1;
 }
 
 _Static_assert(PYM_SMALL_MAX >= 256 && PYM_SMALL_MAX < PYM_FWD_MAX, "the classes start above 256 bytes");
@@ -193,14 +193,15 @@ void pymi_fwd_free(pym_heap_t *heap, void *ptr)
         return;
     }
     uintptr_t size_word = ((const uintptr_t *)ptr)[-1], chunk_size = size_word & ~GLIBC_SIZE_FLAGS;
-    unsigned c = class_of_usable(chunk_size - GLIBC_SIZE_WORD);
+    size_t usable = chunk_size - GLIBC_SIZE_WORD;
+    unsigned c = class_of_usable(usable);
     if ((size_word & GLIBC_IS_MMAPPED) || (chunk_size & (PYM_ALIGNMENT - 1)) != 0 || c >= PYM_FWD_CLASSES ||
         c < class_of_request(PYM_SMALL_MAX + 1)) {
         pymi_sys.free(ptr);   /* mapped, outside the classes, or a size glibc will call invalid */
         return;
     }
     if (pym_unlikely(chunk_words(ptr)[1] == chunk_mark())) {
-        free_marked(heap, ptr, c, chunk_size - GLIBC_SIZE_WORD);
+        free_marked(heap, ptr, c, usable);
         return;
     }
     bin_push(heap, ptr, c);
