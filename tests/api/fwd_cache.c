@@ -46,7 +46,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -260,16 +259,10 @@ static void trim_gives_the_chunks_back(void **state)
     assert_int_equal(cached_chunks(), 0);   /* this test's only thread */
 }
 
-static void no_core_dump(void)
-{
-    struct rlimit none = {0, 0};
-    setrlimit(RLIMIT_CORE, &none);
-}
-
 static int free_twice(void *arg)
 {
     (void)arg;
-    no_core_dump();
+    child_no_core_dump();
     void *p = do_malloc(700);
     do_free(p);
     do_free(p);
@@ -279,7 +272,7 @@ static int free_twice(void *arg)
 static int write_after_free_then_malloc(void *arg)
 {
     (void)arg;
-    no_core_dump();
+    child_no_core_dump();
     unsigned char *p = do_malloc(700);
     do_free(p);
     memset(p, 0x41, 16);   /* a use after free over the link and the mark */

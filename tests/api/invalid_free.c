@@ -22,7 +22,6 @@
 
 #include <signal.h>
 #include <stdlib.h>
-#include <sys/resource.h>
 
 #define CHILD_TIMEOUT_MS 10000
 
@@ -33,17 +32,11 @@ typedef struct misuse {
     size_t offset;      /* added to the block's address before it is freed */
 } misuse_t;
 
-static void no_core_dump(void)
-{
-    struct rlimit none = { 0, 0 };
-    setrlimit(RLIMIT_CORE, &none);
-}
-
 /* Child body: frees an interior pointer; returning at all is the failure. */
 static int free_interior_pointer(void *arg)
 {
     const misuse_t *misuse = arg;
-    no_core_dump();
+    child_no_core_dump();
     unsigned char *block = misuse->allocate(misuse->block_size);
     if (block == NULL || !pym_owns(block))
         return 2;   /* the premise failed: not a pool block */

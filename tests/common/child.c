@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/pidfd.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -147,4 +148,10 @@ int child_stderr_line_has(const child_result_t *result, const char *const *words
         line += len + 1;
     }
     return 0;
+}
+
+void child_no_core_dump(void)
+{
+    struct rlimit none = {0, 0};
+    setrlimit(RLIMIT_CORE, &none);
 }

@@ -29,6 +29,9 @@ typedef struct child_result {
 int child_run(int (*body)(void *arg), void *arg, unsigned timeout_ms,
               child_result_t *out);
 
+/* For a child body that is about to abort on purpose: no core file. */
+void child_no_core_dump(void);
+
 /* 1 when the child exited normally with status code, else 0. */
 int child_exited_with(const child_result_t *result, int code);
 /* 1 when the child was ended by signal signo, else 0. */

@@ -30,17 +30,11 @@
 #include <string.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
-#include <sys/resource.h>
 
 /* The core aborts within milliseconds; a hang is killed after this long. */
 #define CHILD_TIMEOUT_MS 3000
 
 static void *volatile sink;
-static void no_core_dump(void)
-{
-    struct rlimit none = { 0, 0 };
-    setrlimit(RLIMIT_CORE, &none);
-}
 
 /* The child died of abort() and wrote exactly one line, ours. */
 static int aborted_with_one_line(const child_result_t *r)
@@ -91,7 +85,7 @@ static void *free_in_order(void *order)
  * class, reaching the remote frees. */
 static int owner_allocates(const char *order, int owner_first)
 {
-    no_core_dump();
+    child_no_core_dump();
     victim = pym_malloc(48);
     second = pym_malloc(48);
     if (owner_first)
@@ -129,7 +123,7 @@ static int local_then_remote_double_free(void *arg)
 static int local_non_adjacent_double_free(void *arg)
 {
     (void)arg;
-    no_core_dump();
+    child_no_core_dump();
     void *a = pym_malloc(48), *b = pym_malloc(48);
     pym_free(a);
     pym_free(b);
@@ -142,7 +136,7 @@ static int local_non_adjacent_double_free(void *arg)
 static int local_adjacent_double_free(void *arg)
 {
     (void)arg;
-    no_core_dump();
+    child_no_core_dump();
     void *a = pym_malloc(48);
     pym_free(a);
     pym_free(a);
@@ -155,7 +149,7 @@ static int local_adjacent_double_free(void *arg)
 static int double_free_empties_a_pool(void *arg)
 {
     (void)arg;
-    no_core_dump();
+    child_no_core_dump();
     enum { SIZE = 176, MAX = 64 };   /* a class nothing else here uses */
     void *blocks[MAX];
     unsigned n = 0;
@@ -306,7 +300,7 @@ static void free_all(void *mode, void *const *ptrs, size_t n)
 /* a, b, c, d, d, e, f: the same pointer twice in a row, in one pool's run. */
 static int batch_with_a_pointer_twice(void *mode)
 {
-    no_core_dump();
+    child_no_core_dump();
     void *b[6];
     for (int i = 0; i < 6; i++)
         b[i] = pym_malloc(80);
@@ -319,7 +313,7 @@ static int batch_with_a_pointer_twice(void *mode)
 /* a, b, c + 8, d, e: an interior pointer in the middle of a valid run. */
 static int batch_with_an_interior_pointer(void *mode)
 {
-    no_core_dump();
+    child_no_core_dump();
     char *b[5];
     for (int i = 0; i < 5; i++)
         b[i] = pym_malloc(80);
@@ -335,7 +329,7 @@ static int batch_with_an_interior_pointer(void *mode)
  * no blocks.  Then a batch frees it again between live blocks. */
 static int batch_with_a_block_of_a_returned_pool(void *mode)
 {
-    no_core_dump();
+    child_no_core_dump();
     enum { SIZE = 240, COUNT = 5 * 17 + 1 };
     static void *blocks[COUNT];
     for (int i = 0; i < COUNT; i++)
@@ -356,7 +350,7 @@ static int batch_with_a_block_of_a_returned_pool(void *mode)
  * double free went unseen: the block was on the free list twice. */
 static int double_free_into_the_spare_pool(void *mode)
 {
-    no_core_dump();
+    child_no_core_dump();
     enum { SIZE = 112, MOST = 2 * (4096 / SIZE) + 2 };
     static char *blocks[MOST];
     int n = 0;
@@ -377,7 +371,7 @@ static int double_free_into_the_spare_pool(void *mode)
  * behind the head, and the free put it there a second time, unseen. */
 static int free_of_a_block_never_handed_out(void *mode)
 {
-    no_core_dump();
+    child_no_core_dump();
     enum { SIZE = 208 };
     char *first = pym_malloc(SIZE);
     if (((uintptr_t)first & (4096 - 1)) != 0)
