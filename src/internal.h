@@ -281,6 +281,9 @@ PYM_HIDDEN PYM_NOINLINE void pymi_free_slow(void *ptr);
 /* The fast path's push left a pool that is not current empty. */
 PYM_HIDDEN PYM_NOINLINE void pymi_free_emptied(pym_pool_t *pool);
 PYM_HIDDEN PYM_NORETURN PYM_COLD void pymi_free_invalid(const void *ptr, const char *what);
+/* pym_calloc and pym_realloc, called without the PLT (override.c). */
+PYM_HIDDEN void *pymi_calloc(size_t count, size_t size);
+PYM_HIDDEN void *pymi_realloc(void *ptr, size_t size);
 
 /* ---- debug.c: PYMALLOC_DEBUG=1 (CPython's debug allocator for our blocks) ---- */
 PYM_HIDDEN extern int pymi_debug_on;

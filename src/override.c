@@ -113,12 +113,12 @@ int pymi_override_lost(void)
 
 PYM_PUBLIC void *calloc(size_t count, size_t size)
 {
-    return pym_calloc(count, size);
+    return pymi_calloc(count, size);
 }
 
 PYM_PUBLIC void *realloc(void *ptr, size_t size)
 {
-    return pym_realloc(ptr, size);
+    return pymi_realloc(ptr, size);
 }
 
 PYM_PUBLIC void *reallocarray(void *ptr, size_t count, size_t size)
