@@ -278,21 +278,9 @@ static int realloc_fits(size_t block_size, size_t size)
            (size >= block_size - block_size / 4 || pymi_size_to_class(size) + 1 == block_size / PYM_ALIGNMENT);
 }
 
-/* Everything but a forwarded block staying forwarded (pym_realloc). */
-static PYM_NOINLINE void *realloc_slow(void *ptr, size_t size)
+/* A block of one of our pools. */
+static PYM_NOINLINE void *realloc_owned(void *ptr, size_t size)
 {
-    if (ptr == NULL)
-        return pymi_malloc_inline(size);
-    if (!pymi_owns(ptr)) {
-        /* Shrinking below the threshold: small blocks always live in pools. */
-        void *fresh = pymi_malloc_inline(size);
-        if (fresh == NULL)
-            return NULL;
-        size_t old = pymi_sys.usable_size(ptr);
-        memcpy(fresh, ptr, old < size ? old : size);
-        pymi_fwd_free(pymi_tls_heap, ptr);
-        return fresh;
-    }
     if (pym_unlikely(pymi_debug_on))
         return pymi_debug_realloc(ptr, size);
     pym_pool_t *pool = pymi_pool_of(ptr);
@@ -313,15 +301,32 @@ static PYM_NOINLINE void *realloc_slow(void *ptr, size_t size)
     return fresh;
 }
 
-/* A forwarded block that stays forwarded (a string growing past 256 B
- * reallocs hundreds of times) goes to glibc's realloc as a tail call, with
- * no stack frame of ours: within realloc_slow the frame the other cases
- * need was set up first, 20 instructions of a forwarded realloc's ~150. */
+/* realloc(NULL, size), or a block of the allocator below shrinking to a
+ * small size: small blocks always live in pools. */
+static PYM_NOINLINE void *realloc_into_pool(void *ptr, size_t size)
+{
+    void *fresh = pymi_malloc_inline(size);
+    if (ptr == NULL || fresh == NULL)
+        return fresh;
+    size_t old = pymi_sys.usable_size(ptr);
+    memcpy(fresh, ptr, old < size ? old : size);
+    pymi_fwd_free(pymi_tls_heap, ptr);
+    return fresh;
+}
+
+/* Three cases, each in its own function, so that the common one of the
+ * allocator below -- a block that stays over 256 B (a string growing past
+ * 256 B reallocs hundreds of times) -- goes to glibc's realloc as a tail
+ * call, with no stack frame of ours: when one function served all three,
+ * the frame the others need was set up first, 20 instructions of a
+ * forwarded realloc's ~150. */
 void *pym_realloc(void *ptr, size_t size)
 {
-    if (ptr != NULL && !pymi_owns(ptr) && (size == 0 || !pymi_is_small(size)))
+    if (pymi_owns(ptr))
+        return realloc_owned(ptr, size);
+    if (ptr != NULL && (size == 0 || !pymi_is_small(size)))
         return pymi_sys.realloc(ptr, size);   /* glibc: size 0 frees, returns NULL */
-    return realloc_slow(ptr, size);
+    return realloc_into_pool(ptr, size);
 }
 
 /* What override.c's calloc and realloc call: a call of an exported pym_*
