@@ -150,14 +150,19 @@ static inline uint32_t next_root(const uint32_t *gc_refs, uint32_t i, uint32_t l
 
 /* Step 2 for the roots of table `gen`: marks what they reach (in any table
  * of the set).  The roots are found in the dense gc_refs array; only their
- * headers are read. */
+ * headers are read.  An overcount wraps around to more than the count, so
+ * it shows up here as a root; each root's gc_refs goes back to 0, which
+ * leaves the whole array zero for the next pass (gc_refs.c). */
 static void mark_from_roots(reach_ctx *c, uint8_t gen)
 {
     const pymgc_table *t = &c->d->tables[gen];
-    const uint32_t *gc_refs = c->set.gc_refs + c->set.base[gen - c->set.lo];
+    uint32_t *gc_refs = c->set.gc_refs + c->set.base[gen - c->set.lo];
     uint32_t len = t->len;
     for (uint32_t i = next_root(gc_refs, 0, len); i < len; i = next_root(gc_refs, i + 1, len)) {
         pymgc_head *h = t->items[i];
+        if (pymgc_unlikely(gc_refs[i] > h->refcnt))
+            report_overcount(h);
+        gc_refs[i] = 0;
         if (h->marked)
             continue;
         h->marked = 1;
@@ -179,7 +184,7 @@ typedef struct sweep_out {
 /* items[from..to) of table `gen`, prefetching ahead or not: the two loops
  * of sweep, so that a small table's walk tests nothing per object for the
  * prefetch. */
-static PYMGC_ALWAYS_INLINE void sweep_range(pymgc_head *const *items, const uint32_t *gc_refs,
+static PYMGC_ALWAYS_INLINE void sweep_range(pymgc_head *const *items,
                                             uint32_t from, uint32_t to, bool prefetch, uint8_t old_gen,
                                             uint8_t unreachable_gen, bool hold, sweep_out *out)
 {
@@ -190,8 +195,6 @@ static PYMGC_ALWAYS_INLINE void sweep_range(pymgc_head *const *items, const uint
         if (!h)
             continue;
         if (h->marked) {
-            if (pymgc_unlikely(gc_refs[i] > h->refcnt))
-                report_overcount(h);
             h->marked = 0;
             h->gen = old_gen;
             h->slot = out->nkept;
@@ -223,7 +226,6 @@ static PYMGC_ALWAYS_INLINE void sweep(reach_ctx *c, uint8_t gen, uint8_t old_gen
     pymgc_table *young = &c->d->tables[gen];
     pymgc_table *old = &c->d->tables[old_gen];
     pymgc_table *unreachable = &c->d->tables[unreachable_gen];
-    const uint32_t *gc_refs = c->set.gc_refs + c->set.base[gen - c->set.lo];
     bool in_place = old == young;
     uint32_t len = young->len, prefetch_end = pymgc_prefetch_end(len);
     if (!in_place)
@@ -233,8 +235,8 @@ static PYMGC_ALWAYS_INLINE void sweep(reach_ctx *c, uint8_t gen, uint8_t old_gen
     uint32_t first_kept = in_place ? 0 : old->len;
     sweep_out out = {.kept = old->items, .lost = unreachable->items,
                      .nkept = first_kept, .nlost = unreachable->len};
-    sweep_range(items, gc_refs, 0, prefetch_end, true, old_gen, unreachable_gen, hold, &out);
-    sweep_range(items, gc_refs, prefetch_end, len, false, old_gen, unreachable_gen, hold, &out);
+    sweep_range(items, 0, prefetch_end, true, old_gen, unreachable_gen, hold, &out);
+    sweep_range(items, prefetch_end, len, false, old_gen, unreachable_gen, hold, &out);
     c->needs |= out.needs & NEEDS_ANY;
     c->survivors += out.nkept - first_kept;
     if (!in_place)

@@ -147,6 +147,7 @@ int pym_gc_explain(void *obj, FILE *out)
         fprintf(out, " is unreachable: only cyclic garbage refers to it; "
                 "the next full collection will free it\n");
     }
+    pymgc_set_zero(&s.set);
     pymgc_ptrmap_destroy(&s.parent);
     pym_free(s.queue);
     return length;

@@ -283,11 +283,12 @@ PYMGC_HIDDEN void pymgc_table_reserve_n(pymgc_table *t, size_t n);
  * and their gc_refs: reference count minus references from the set,
  * by position (gc_refs[base[gen - lo] + slot]).  An overcount (a
  * traverse reporting more references than the count) wraps around:
- * gc_refs > refcnt. */
+ * gc_refs > refcnt, and so not 0. */
 typedef struct pymgc_set {
     uint8_t lo;
     uint32_t key_lo;            /* pymgc_head_key of (the domain's id, lo) */
     uint32_t span;              /* hi - lo */
+    uint32_t count;             /* positions: the tables' lengths added up */
     uint32_t base[PYMGC_TABLES];
     uint32_t *gc_refs;          /* the domain's scratch array */
 } pymgc_set;
@@ -332,8 +333,15 @@ static inline uint32_t pymgc_position(const pymgc_head *h, const pymgc_set *s)
 
 /* Computes the gc_refs of the set of tables lo..hi of d: one walk of the
  * tables, each object's traverse subtracting from its referents.  No user
- * code but traverse may run until the set is done with. */
+ * code but traverse may run until the set is done with.  The domain's
+ * array is all zero outside such a pass, so nothing clears it first: the
+ * user of the set puts a 0 back wherever it leaves something else (the
+ * collector's root search where it finds a root, pymgc_set_zero). */
 PYMGC_HIDDEN void pymgc_set_gc_refs(pymgc_set *s, pymgc_domain *d, uint8_t lo, uint8_t hi);
+
+/* Puts the set's array back to all zero, for a user that leaves values
+ * anywhere (pym_gc_explain). */
+PYMGC_HIDDEN void pymgc_set_zero(pymgc_set *s);
 
 /* ---- domain.c ------------------------------------------------------------ */
 /* initial-exec: one %fs-relative load, no __tls_get_addr call (the core

@@ -6,12 +6,18 @@
  *
  * gc_refs live in one array by position (the table's base plus the slot),
  * not in the headers: the search for roots then reads 4 bytes per object,
- * one dense array, instead of every header.  The array is zeroed, then one
- * walk over the tables adds each object's count at its position and
- * subtracts one at each referent's position (an unsigned sum: a referent
- * may be seen before its own count is added).  CPython copies the counts
- * in a walk of their own (update_refs); this needs one walk, in the
- * tables' order, prefetching the objects a few entries ahead.
+ * one dense array, instead of every header.  One walk over the tables adds
+ * each object's count at its position and subtracts one at each
+ * referent's position (an unsigned sum: a referent may be seen before its
+ * own count is added).  CPython copies the counts in a walk of their own
+ * (update_refs); this needs one walk, in the tables' order, prefetching
+ * the objects a few entries ahead.
+ *
+ * The array is all zero between passes, so no pass starts by clearing
+ * it: it is zeroed once when it grows, and a pass's user puts back a 0
+ * wherever it found something else.  After a collection's root search
+ * only the roots' positions held anything (collect.c); clearing the 4 MiB
+ * of a 1 M-object set up front took 0.2-0.3 ms of a 11-12 ms collection.
  */
 #include <string.h>
 #include "gc/gc_internal.h"
@@ -26,6 +32,7 @@ static void gc_refs_reserve(pymgc_domain *d, size_t n)
     uint32_t *grown = pym_realloc(d->gc_refs, capacity * sizeof *grown);
     if (!grown)
         pymgc_fatal("pymalloc_gc: out of memory for the gc_refs of %zu objects", n);
+    memset(grown + d->gc_refs_capacity, 0, (capacity - d->gc_refs_capacity) * sizeof *grown);
     d->gc_refs = grown;
     d->gc_refs_capacity = capacity;
 }
@@ -93,8 +100,13 @@ void pymgc_set_gc_refs(pymgc_set *s, pymgc_domain *d, uint8_t lo, uint8_t hi)
     if (n > UINT32_MAX)
         pymgc_fatal("pymalloc_gc: more than 2^32 objects in one collection");
     gc_refs_reserve(d, n ? n : 1);
+    s->count = (uint32_t)n;
     s->gc_refs = d->gc_refs;
-    memset(s->gc_refs, 0, n * sizeof *s->gc_refs);
     for (unsigned g = lo; g <= hi; g++)
         subtract_table(&d->tables[g], s, s->gc_refs + s->base[g - lo]);
+}
+
+void pymgc_set_zero(pymgc_set *s)
+{
+    memset(s->gc_refs, 0, s->count * sizeof *s->gc_refs);
 }

@@ -1,10 +1,13 @@
 /*
  * test_collect.c -- what a collection frees and what it keeps (CPython's
  * test_gc: test_list, test_selfcycle, test_function..., test_saveall,
- * test_legacy_finalizer, test_resurrection).
+ * test_legacy_finalizer, test_resurrection, test_refcount_errors).
  */
 #include <errno.h>
+#include <signal.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 #include "gc_test.h"
 
 static void self_cycle_is_collected(void **state)
@@ -406,6 +409,65 @@ static void finalizer_that_allocates_resurrects_through_new_object(void **state)
     assert_int_equal(node_finalizes, 1);
 }
 
+/* The collector's gc_refs array is not cleared before each collection: it
+ * is kept all zero, a root's entry set back to 0 where the root is found.
+ * An object held from outside in one collection must not make the object
+ * that takes its position in the next look held. */
+static void a_root_of_one_collection_is_not_one_in_the_next(void **state)
+{
+    (void)state;
+    for (int generation = 0; generation <= 2; generation += 2) {
+        pym_gc_collect(2);                  /* generation 0 empty: positions start at 0 */
+        node *held = node_new();            /* position 0, our reference: a root */
+        node *a = ring_new(2);
+        pym_decref(a);
+        assert_int_equal(pym_gc_collect(generation), 2);
+        pym_decref(held);                   /* gone: its position is free again */
+        node *b = ring_new(3);              /* positions from 0 on */
+        pym_decref(b);
+        assert_int_equal(pym_gc_collect(generation), 3);
+    }
+    assert_int_equal(node_deallocs, 2 * (1 + 2 + 3));
+}
+
+/* CPython's test_refcount_errors: a count lower than the references the
+ * collector finds is a fatal error, not a silent free of a live object. */
+static void overcounting_traverse_child(void)
+{
+    node *a = node_new(), *b = node_new();
+    node_link(a, 0, b);
+    a->slot[1] = b;                         /* a second reference, not counted */
+    pym_decref(b);
+    pym_gc_collect(2);                      /* b: count 1, two references found */
+}
+
+static void traverse_reporting_more_references_than_the_count_aborts(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        overcounting_traverse_child();
+        _exit(0);
+    }
+    close(fds[1]);
+    char msg[512] = {0};
+    size_t got = 0;
+    ssize_t r;
+    while (got < sizeof msg - 1 && (r = read(fds[0], msg + got, sizeof msg - 1 - got)) > 0)
+        got += (size_t)r;
+    close(fds[0]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+    assert_non_null(strstr(msg, "reports more references to <node"));
+    assert_ptr_equal(strchr(msg, '\n'), msg + strlen(msg) - 1);   /* one line */
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -428,6 +490,8 @@ int main(void)
         GC_TEST(refcount_death_runs_finalizer_once),
         GC_TEST(finalizer_calling_collect_gets_zero),
         GC_TEST(finalizer_that_allocates_resurrects_through_new_object),
+        GC_TEST(a_root_of_one_collection_is_not_one_in_the_next),
+        GC_TEST(traverse_reporting_more_references_than_the_count_aborts),
     };
     return cmocka_run_group_tests_name("gc collect", tests, NULL, NULL);
 }
