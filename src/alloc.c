@@ -329,13 +329,6 @@ void *pym_realloc(void *ptr, size_t size)
     return realloc_into_pool(ptr, size);
 }
 
-/* What override.c's calloc and realloc call: a call of an exported pym_*
- * by name goes through the PLT (two more jumps), where a program could
- * interpose it. */
-extern __typeof(pym_calloc) pymi_calloc
-    __attribute__((alias("pym_calloc"), visibility("hidden"), malloc));
-extern __typeof(pym_realloc) pymi_realloc __attribute__((alias("pym_realloc"), visibility("hidden")));
-
 void *pym_reallocarray(void *ptr, size_t count, size_t size)
 {
     size_t total;
@@ -343,7 +336,7 @@ void *pym_reallocarray(void *ptr, size_t count, size_t size)
         errno = ENOMEM;
         return NULL;
     }
-    return pym_realloc(ptr, total);
+    return pymi_realloc(ptr, total);
 }
 
 static int is_power_of_two(size_t x)
@@ -375,7 +368,7 @@ void *pym_aligned_alloc(size_t alignment, size_t size)
         errno = EINVAL;
         return NULL;
     }
-    return pym_memalign(alignment, size);
+    return pymi_memalign(alignment, size);
 }
 
 int pym_posix_memalign(void **out, size_t alignment, size_t size)
@@ -383,7 +376,7 @@ int pym_posix_memalign(void **out, size_t alignment, size_t size)
     if (!is_power_of_two(alignment) || alignment % sizeof(void *) != 0)
         return EINVAL;
     int saved = errno;
-    void *ptr = pym_memalign(alignment, size);
+    void *ptr = pymi_memalign(alignment, size);
     if (ptr == NULL) {
         errno = ENOMEM;   /* as glibc's: the result and errno both say it */
         return ENOMEM;
@@ -392,6 +385,20 @@ int pym_posix_memalign(void **out, size_t alignment, size_t size)
     *out = ptr;
     return 0;
 }
+
+/* The library's own calls of these exported functions (override.c's
+ * malloc family, the ones above) go to hidden aliases: a call of an
+ * exported name goes through the PLT (two more jumps), where a program
+ * could interpose it. */
+PYMI_HIDDEN_ALIAS(calloc, __attribute__((malloc)));
+PYMI_HIDDEN_ALIAS(memalign, __attribute__((malloc)));
+PYMI_HIDDEN_ALIAS(aligned_alloc, __attribute__((malloc)));
+PYMI_HIDDEN_ALIAS(realloc, );
+PYMI_HIDDEN_ALIAS(reallocarray, );
+PYMI_HIDDEN_ALIAS(posix_memalign, );
+PYMI_HIDDEN_ALIAS(usable_size, );
+PYMI_HIDDEN_ALIAS(free_sized, );
+PYMI_HIDDEN_ALIAS(free_aligned_sized, );
 
 int pym_trim(void)
 {

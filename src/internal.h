@@ -281,9 +281,20 @@ PYM_HIDDEN PYM_NOINLINE void pymi_free_slow(void *ptr);
 /* The fast path's push left a pool that is not current empty. */
 PYM_HIDDEN PYM_NOINLINE void pymi_free_emptied(pym_pool_t *pool);
 PYM_HIDDEN PYM_NORETURN PYM_COLD void pymi_free_invalid(const void *ptr, const char *what);
-/* pym_calloc and pym_realloc, called without the PLT (override.c). */
+/* pymi_NAME is pym_NAME, called without the PLT (alloc.c defines them;
+ * override.c's malloc family calls them).  attrs: attributes of pym_NAME's
+ * that the alias must repeat (malloc), or nothing. */
+#define PYMI_HIDDEN_ALIAS(name, attrs) \
+    extern __typeof(pym_##name) pymi_##name __attribute__((alias("pym_" #name), visibility("hidden"))) attrs
 PYM_HIDDEN void *pymi_calloc(size_t count, size_t size);
 PYM_HIDDEN void *pymi_realloc(void *ptr, size_t size);
+PYM_HIDDEN void *pymi_reallocarray(void *ptr, size_t count, size_t size);
+PYM_HIDDEN void *pymi_memalign(size_t alignment, size_t size);
+PYM_HIDDEN void *pymi_aligned_alloc(size_t alignment, size_t size);
+PYM_HIDDEN int pymi_posix_memalign(void **out, size_t alignment, size_t size);
+PYM_HIDDEN size_t pymi_usable_size(const void *ptr);
+PYM_HIDDEN void pymi_free_sized(void *ptr, size_t size);
+PYM_HIDDEN void pymi_free_aligned_sized(void *ptr, size_t alignment, size_t size);
 
 /* ---- debug.c: PYMALLOC_DEBUG=1 (CPython's debug allocator for our blocks) ---- */
 PYM_HIDDEN extern int pymi_debug_on;

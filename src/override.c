@@ -123,12 +123,12 @@ PYM_PUBLIC void *realloc(void *ptr, size_t size)
 
 PYM_PUBLIC void *reallocarray(void *ptr, size_t count, size_t size)
 {
-    return pym_reallocarray(ptr, count, size);
+    return pymi_reallocarray(ptr, count, size);
 }
 
 PYM_PUBLIC int posix_memalign(void **out, size_t alignment, size_t size)
 {
-    return pym_posix_memalign(out, alignment, size);
+    return pymi_posix_memalign(out, alignment, size);
 }
 
 /* The answer of the glibc we are built against (tests/api/align_vs_glibc.sh
@@ -138,15 +138,15 @@ PYM_PUBLIC int posix_memalign(void **out, size_t alignment, size_t size)
 PYM_PUBLIC void *aligned_alloc(size_t alignment, size_t size)
 {
 #if __GLIBC_PREREQ(2, 38)
-    return pym_aligned_alloc(alignment, size);
+    return pymi_aligned_alloc(alignment, size);
 #else
-    return pym_memalign(alignment, size);
+    return pymi_memalign(alignment, size);
 #endif
 }
 
 PYM_PUBLIC void *memalign(size_t alignment, size_t size)
 {
-    return pym_memalign(alignment, size);
+    return pymi_memalign(alignment, size);
 }
 
 PYM_PUBLIC void *valloc(size_t size)
@@ -161,17 +161,17 @@ PYM_PUBLIC void *pvalloc(size_t size)
 
 PYM_PUBLIC size_t malloc_usable_size(void *ptr)
 {
-    return pym_usable_size(ptr);
+    return pymi_usable_size(ptr);
 }
 
 PYM_PUBLIC void free_sized(void *ptr, size_t size)
 {
-    pym_free_sized(ptr, size);
+    pymi_free_sized(ptr, size);
 }
 
 PYM_PUBLIC void free_aligned_sized(void *ptr, size_t alignment, size_t size)
 {
-    pym_free_aligned_sized(ptr, alignment, size);
+    pymi_free_aligned_sized(ptr, alignment, size);
 }
 
 /* ---- C++ operator new and delete ---------------------------------------------
@@ -186,7 +186,7 @@ PYM_PUBLIC void free_aligned_sized(void *ptr, size_t alignment, size_t size)
 
 PYM_HIDDEN void *pymi_new_alloc(size_t size, size_t alignment)
 {
-    return alignment <= PYM_ALIGNMENT ? pymi_malloc_inline(size) : pym_memalign(alignment, size);
+    return alignment <= PYM_ALIGNMENT ? pymi_malloc_inline(size) : pymi_memalign(alignment, size);
 }
 
 #define PYM_DELETE(name, ...) PYM_PUBLIC void name(__VA_ARGS__)
