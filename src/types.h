@@ -154,6 +154,8 @@ typedef struct pym_outbox {
 typedef struct pym_fwd_bin {
     pym_block_t *head;
     uint32_t count;                /* the owner writes it, statistics read it */
+    uint16_t grown;                /* places added to the class's first capacity */
+    uint16_t overflow;             /* chunks sent to glibc because the bin was full */
 } pym_fwd_bin_t;
 
 typedef struct pym_heap {
@@ -185,6 +187,7 @@ typedef struct pym_heap {
     /* glibc's chunks this thread freed (fwdcache.c); fwd_on is 0 in the
      * null heap and when glibc is not the allocator below. */
     uint8_t fwd_on;
+    uint32_t fwd_grown_bytes;            /* the bins' grown places, in bytes */
     pym_fwd_bin_t fwd[PYM_FWD_CLASSES];
 } pym_heap_t;
 

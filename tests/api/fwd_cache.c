@@ -15,6 +15,11 @@
  *   realloc_keeps_the_contents_of_a_cached_chunk;
  *   a_class_keeps_at_most_16_KiB: 200 frees of 300 B leave 16 KiB minus
  *     less than one chunk cached, the rest went to glibc;
+ *   a_class_grows_only_where_chunks_went_round_through_glibc: 64 chunks of
+ *     2000 B allocated and freed, round after round: the class keeps its
+ *     first 8 while it only misses or only overflows, grows to 4 times
+ *     that (32) once overflows are followed by misses, no further, and
+ *     starts over at 8 after a trim;
  *   sizes_outside_the_classes_go_to_glibc: 200 B (a pool's), 8 KiB and
  *     1 MiB (mapped) leave nothing cached;
  *   a_thread_keeps_what_it_frees: a thread that frees the main thread's
@@ -166,6 +171,36 @@ static void a_class_keeps_at_most_16_KiB(void **state)
     size_t kept = cached_bytes() - before;
     assert_true(kept <= BIN_BYTES);
     assert_true(kept > BIN_BYTES - 320);
+}
+
+/* One round: n chunks of size allocated, then freed; returns how many of
+ * them the cache kept. */
+static size_t round_kept(void **chunks, size_t n, size_t size)
+{
+    for (size_t i = 0; i < n; i++)
+        assert_non_null(chunks[i] = do_malloc(size));
+    size_t before = cached_chunks();
+    for (size_t i = 0; i < n; i++)
+        do_free(chunks[i]);
+    return cached_chunks() - before;
+}
+
+static void a_class_grows_only_where_chunks_went_round_through_glibc(void **state)
+{
+    (void)state;
+    enum { N = 64, SIZE = 2000, FIRST = BIN_BYTES / 2048 };   /* class 1793..2048 B */
+    void *chunks[N];
+    malloc_trim(0);
+    /* Misses only (the bin starts empty, nothing overflowed yet): no growth. */
+    assert_int_equal(round_kept(chunks, N, SIZE), FIRST);
+    /* Now 56 went to glibc, and this round's 56 misses bring them back:
+     * 3 * FIRST places more, the bound. */
+    assert_int_equal(round_kept(chunks, N, SIZE), 4 * FIRST);
+    assert_int_equal(round_kept(chunks, N, SIZE), 4 * FIRST);
+    malloc_trim(0);
+    assert_int_equal(cached_chunks(), 0);   /* this test's only thread */
+    assert_int_equal(round_kept(chunks, N, SIZE), FIRST);
+    malloc_trim(0);
 }
 
 static void sizes_outside_the_classes_go_to_glibc(void **state)
@@ -376,6 +411,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(calloc_of_a_cached_chunk_is_zeroed),
         cmocka_unit_test(realloc_keeps_the_contents_of_a_cached_chunk),
         cmocka_unit_test(a_class_keeps_at_most_16_KiB),
+        cmocka_unit_test(a_class_grows_only_where_chunks_went_round_through_glibc),
         cmocka_unit_test(sizes_outside_the_classes_go_to_glibc),
         cmocka_unit_test(a_thread_keeps_what_it_frees),
         cmocka_unit_test(an_exiting_thread_gives_its_chunks_back),
