@@ -29,15 +29,17 @@
  * glibc, as tcmalloc's thread caches adapt their lengths: a chunk a full
  * bin sends to glibc and a later malloc that finds the bin empty are one
  * round trip that one more place would have saved, so each such pair lets
- * the bin keep one chunk more, up to PYM_FWD_GROWTH (4) times its first
+ * the bin keep one chunk more, up to PYM_FWD_GROWTH (2) times its first
  * capacity, and up to PYM_FWD_GROWN_BYTES (1 MiB) more for the thread in
  * all.  A thread that only frees a class, or only allocates it, never
  * grows it; threads that free each other's chunks in both directions (a
  * server) do.  In bench/micro's xthread/server rounds this took the time
- * of 2 threads down by 12-22 % and of 4 by 2-3 % (4 runs each,
- * alternating); the peak RSS above start of the same rounds
- * (bench/memory/rss_probe xthread-mixed) was 1.3-1.8 MiB against 1.4-1.7
- * with 2 threads, 2.9-3.6 against 2.9-3.3 with 4.  The cache empties into
+ * of 2 threads down by 8-16 % and of 4 by 1-2 % (3 runs each,
+ * alternating); the peak RSS above start of 200 such rounds
+ * (bench/memory/rss_probe xthread-mixed) went from 1.6-1.8 to 1.8 MiB with
+ * 2 threads and from 3.1-3.7 to 3.3-3.9 MiB with 4.  Growing to 4 times
+ * gained 2-3 % more time and cost 0.2-0.4 MiB more; 16 times, nothing
+ * more in time.  The cache empties into
  * glibc, and its bins start over at their first capacity, when the
  * thread exits and when it trims (pym_trim, malloc_trim); the statistics
  * count it (fwd_cache_bytes).  Active only when glibc is the allocator below
@@ -67,7 +69,7 @@
 #define PYM_FWD_MAX        4096u
 #define PYM_FWD_BIN_BYTES  (16u << 10)
 #define PYM_FWD_BIN_MIN    4u
-#define PYM_FWD_GROWTH     4u
+#define PYM_FWD_GROWTH     2u
 #define PYM_FWD_GROWN_BYTES (1u << 20)
 
 int pymi_fwd_enabled;   /* set once by init; each new heap copies it (fwd_on) */

@@ -17,8 +17,8 @@
  *     less than one chunk cached, the rest went to glibc;
  *   a_class_grows_only_where_chunks_went_round_through_glibc: 64 chunks of
  *     2000 B allocated and freed, round after round: the class keeps its
- *     first 8 while it only misses or only overflows, grows to 4 times
- *     that (32) once overflows are followed by misses, no further, and
+ *     first 8 while it only misses or only overflows, grows to twice
+ *     that (16) once overflows are followed by misses, no further, and
  *     starts over at 8 after a trim;
  *   sizes_outside_the_classes_go_to_glibc: 200 B (a pool's), 8 KiB and
  *     1 MiB (mapped) leave nothing cached;
@@ -194,9 +194,9 @@ static void a_class_grows_only_where_chunks_went_round_through_glibc(void **stat
     /* Misses only (the bin starts empty, nothing overflowed yet): no growth. */
     assert_int_equal(round_kept(chunks, N, SIZE), FIRST);
     /* Now 56 went to glibc, and this round's 56 misses bring them back:
-     * 3 * FIRST places more, the bound. */
-    assert_int_equal(round_kept(chunks, N, SIZE), 4 * FIRST);
-    assert_int_equal(round_kept(chunks, N, SIZE), 4 * FIRST);
+     * FIRST places more, the bound. */
+    assert_int_equal(round_kept(chunks, N, SIZE), 2 * FIRST);
+    assert_int_equal(round_kept(chunks, N, SIZE), 2 * FIRST);
     malloc_trim(0);
     assert_int_equal(cached_chunks(), 0);   /* this test's only thread */
     assert_int_equal(round_kept(chunks, N, SIZE), FIRST);
