@@ -30,8 +30,8 @@
  * bin sends to glibc and a later malloc that finds the bin empty are one
  * round trip that one more place would have saved, so each such pair lets
  * the bin keep one chunk more, up to PYM_FWD_GROWTH (2) times its first
- * capacity, and up to PYM_FWD_GROWN_BYTES (1 MiB) more for the thread in
- * all.  A thread that only frees a class, or only allocates it, never
+ * capacity: a thread holds at most 1 MiB here in all.  A thread that only
+ * frees a class, or only allocates it, never
  * grows it; threads that free each other's chunks in both directions (a
  * server) do.  In bench/micro's xthread/server rounds this took the time
  * of 2 threads down by 8-16 % and of 4 by 1-2 % (3 runs each,
@@ -70,7 +70,6 @@
 #define PYM_FWD_BIN_BYTES  (16u << 10)
 #define PYM_FWD_BIN_MIN    4u
 #define PYM_FWD_GROWTH     2u
-#define PYM_FWD_GROWN_BYTES (1u << 20)
 
 int pymi_fwd_enabled;   /* set once by init; each new heap copies it (fwd_on) */
 
@@ -103,7 +102,8 @@ PYM_INLINE unsigned class_of_usable(size_t usable)
 _Static_assert(PYM_SMALL_MAX >= 256 && PYM_SMALL_MAX < PYM_FWD_MAX, "the classes start above 256 bytes");
 
 /* How many chunks a bin keeps at first: PYM_FWD_BIN_BYTES worth, at least
- * PYM_FWD_BIN_MIN (56 of 288 bytes ... 4 of 4096); bin_miss adds to it. */
+ * PYM_FWD_BIN_MIN (56 of 288 bytes ... 4 of 4096, so never more than 16
+ * KiB); bin_take's misses add to it. */
 #define CAPACITY(c) (PYM_FWD_BIN_BYTES / CLASS_SIZE(c) > PYM_FWD_BIN_MIN ? PYM_FWD_BIN_BYTES / CLASS_SIZE(c) \
                                                                           : PYM_FWD_BIN_MIN)
 #define CAPACITY8(b) CAPACITY(b), CAPACITY(b + 1), CAPACITY(b + 2), CAPACITY(b + 3), CAPACITY(b + 4), \
@@ -133,7 +133,7 @@ static PYM_NORETURN PYM_COLD void cache_corrupt(const void *chunk)
                chunk);
 }
 
-/* Into bin c, or to glibc when the bin is full (counted: bin_miss may
+/* Into bin c, or to glibc when the bin is full (counted: bin_take may
  * grow the bin for it). */
 PYM_INLINE void bin_push(pym_heap_t *heap, void *chunk, unsigned c)
 {
@@ -186,20 +186,19 @@ PYM_INLINE void *bin_pop(pym_heap_t *heap, unsigned c)
     return chunk;
 }
 
-/* A malloc found bin c empty: after a chunk went to glibc for want of a
- * place, the bin gets one more (within its class's and the thread's
- * bounds; the header comment says why). */
-PYM_INLINE void bin_miss(pym_heap_t *heap, unsigned c)
+/* bin_pop for a malloc.  A miss after a chunk went to glibc for want of a
+ * place gives the bin one more, up to its bound (the header comment says
+ * why). */
+PYM_INLINE void *bin_take(pym_heap_t *heap, unsigned c)
 {
+    void *chunk = bin_pop(heap, c);
     pym_fwd_bin_t *bin = &heap->fwd[c];
-    if (bin->overflow == 0)
-        return;
-    bin->overflow--;
-    if (bin->grown < (PYM_FWD_GROWTH - 1) * bin_capacity[c] &&
-        heap->fwd_grown_bytes + class_size(c) <= PYM_FWD_GROWN_BYTES) {
-        bin->grown++;
-        heap->fwd_grown_bytes += (uint32_t)class_size(c);
+    if (chunk == NULL && bin->overflow != 0) {
+        bin->overflow--;
+        if (bin->grown < (PYM_FWD_GROWTH - 1) * bin_capacity[c])
+            bin->grown++;
     }
+    return chunk;
 }
 
 void *pymi_fwd_malloc(pym_heap_t *heap, size_t size)
@@ -207,11 +206,8 @@ void *pymi_fwd_malloc(pym_heap_t *heap, size_t size)
     if (size > PYM_FWD_MAX || !heap->fwd_on)
         return pymi_sys.malloc(size);
     unsigned c = class_of_request(size);
-    void *chunk = bin_pop(heap, c);
-    if (chunk != NULL)
-        return chunk;
-    bin_miss(heap, c);
-    return pymi_sys.malloc(class_size(c));
+    void *chunk = bin_take(heap, c);
+    return chunk != NULL ? chunk : pymi_sys.malloc(class_size(c));
 }
 
 void *pymi_fwd_calloc(pym_heap_t *heap, size_t size)
@@ -219,11 +215,9 @@ void *pymi_fwd_calloc(pym_heap_t *heap, size_t size)
     if (size > PYM_FWD_MAX || !heap->fwd_on)
         return pymi_sys.calloc(1, size);
     unsigned c = class_of_request(size);
-    void *chunk = bin_pop(heap, c);
-    if (chunk == NULL) {
-        bin_miss(heap, c);
+    void *chunk = bin_take(heap, c);
+    if (chunk == NULL)
         return pymi_sys.calloc(1, class_size(c));
-    }
     return memset(chunk, 0, size);
 }
 
@@ -250,7 +244,6 @@ void pymi_fwd_free(pym_heap_t *heap, void *ptr)
 
 void pymi_fwd_flush(pym_heap_t *heap)
 {
-    heap->fwd_grown_bytes = 0;
     for (unsigned c = 0; c < PYM_FWD_CLASSES; c++) {
         pym_fwd_bin_t *bin = &heap->fwd[c];
         pym_block_t *chunk = bin->head;

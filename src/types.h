@@ -187,7 +187,6 @@ typedef struct pym_heap {
     /* glibc's chunks this thread freed (fwdcache.c); fwd_on is 0 in the
      * null heap and when glibc is not the allocator below. */
     uint8_t fwd_on;
-    uint32_t fwd_grown_bytes;            /* the bins' grown places, in bytes */
     pym_fwd_bin_t fwd[PYM_FWD_CLASSES];
 } pym_heap_t;
 
