@@ -145,7 +145,9 @@ typedef enum pym_option {
 } pym_option_t;
 
 PYM_EXPORT long pym_option_get(pym_option_t option);
-/* Returns 0, or -1 with errno = EINVAL for an unknown option or bad value. */
+/* Returns 0, or -1 with errno = EINVAL for an unknown option or bad value.
+ * DISABLE and DEBUG are start-up only.  A new PURGE_DELAY_MS applies to the
+ * pages already waiting too: 0 sends them back at the next allocator call. */
 PYM_EXPORT int pym_option_set(pym_option_t option, long value);
 
 PYM_EXPORT const char *pym_version(void);

@@ -60,9 +60,11 @@ static pym_arena_t *empty_arenas;                   /* all pools free, pages res
 static pym_arena_t *reclaimed_arenas;               /* pages purged, address reusable */
 static pym_arena_t *decay_head, *decay_tail;        /* arenas with dirty pools, oldest first */
 static size_t cached_count;                         /* empty arenas exempt from decay */
-/* When the next decay pass is due (INT64_MAX: nothing waits).  Written
- * under the lock, read without it by pymi_arena_decay_due. */
-static _Atomic int64_t next_decay_ms = INT64_MAX;
+/* When the oldest arena of the decay queue got dirty (INT64_MAX: nothing
+ * waits).  Written under the lock, read without it by
+ * pymi_arena_decay_if_due; the delay is added when it is read, so a new
+ * PYMALLOC_PURGE_DELAY_MS (pym_option_set) applies to what already waits. */
+static _Atomic int64_t oldest_dirty_ms = INT64_MAX;
 static struct pymi_arena_counters counters;
 static uint16_t arena_epoch;                        /* fork: at the end */
 
@@ -150,12 +152,19 @@ static int64_t purge_delay_ms(void)
  * eighth more: what expires within that eighth goes in the same pass, so
  * that arenas freed together go back together (one madvise per run of
  * adjacent ones), even when the freeing took a while. */
+static int64_t decay_due_ms(int64_t oldest)
+{
+    if (oldest == INT64_MAX)
+        return INT64_MAX;
+    int64_t delay = purge_delay_ms();
+    return oldest + delay + delay / 8;
+}
+
 static void decay_schedule(void)
 {
-    int64_t delay = purge_delay_ms();
-    int64_t next = decay_head != NULL ? decay_head->dirty_since_ms + delay + delay / 8 : INT64_MAX;
-    atomic_store_explicit(&next_decay_ms, next, memory_order_relaxed);
-    pymi_purger_deadline(next);
+    int64_t oldest = decay_head != NULL ? decay_head->dirty_since_ms : INT64_MAX;
+    atomic_store_explicit(&oldest_dirty_ms, oldest, memory_order_relaxed);
+    pymi_purger_deadline(decay_due_ms(oldest));
 }
 
 /* The arena just got dirty pools: it expires last. */
@@ -280,7 +289,7 @@ static void decay_until(int64_t cutoff)
 /* Called under the lock on every take and return: cheap unless due. */
 static void decay_if_due(int64_t now)
 {
-    if (now >= atomic_load_explicit(&next_decay_ms, memory_order_relaxed))
+    if (now >= decay_due_ms(atomic_load_explicit(&oldest_dirty_ms, memory_order_relaxed)))
         decay_until(now - purge_delay_ms());
 }
 
@@ -293,12 +302,12 @@ void pymi_arena_decay(void)
 
 int pymi_arena_decay_pending(void)
 {
-    return atomic_load_explicit(&next_decay_ms, memory_order_relaxed) != INT64_MAX;
+    return atomic_load_explicit(&oldest_dirty_ms, memory_order_relaxed) != INT64_MAX;
 }
 
 void pymi_arena_decay_if_due(void)
 {
-    int64_t due = atomic_load_explicit(&next_decay_ms, memory_order_relaxed);
+    int64_t due = decay_due_ms(atomic_load_explicit(&oldest_dirty_ms, memory_order_relaxed));
     if (due != INT64_MAX && pymi_now_ms() >= due)
         pymi_arena_decay();
 }
@@ -530,7 +539,7 @@ void pymi_arena_fork_child(int arena_lock_was_held)
     reclaimed_arenas = NULL;
     decay_head = decay_tail = NULL;
     cached_count = 0;
-    atomic_store_explicit(&next_decay_ms, INT64_MAX, memory_order_relaxed);
+    atomic_store_explicit(&oldest_dirty_ms, INT64_MAX, memory_order_relaxed);
     counters.dirty_pools = 0;
     arena_epoch++;
     pymi_range_fork_child();
