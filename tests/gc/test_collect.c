@@ -254,6 +254,91 @@ static void garbage_kept_by_a_clear_survives_in_the_older_generation(void **stat
     assert_int_equal(pym_gc_collect(2), 0);
 }
 
+/* ---- code run by the deletion that frees and makes objects ---- */
+enum { SPAWNED = 600 };
+static node *spawned[SPAWNED];
+static void spawner_clear(void *self)
+{
+    node_clear(self);
+    pym_decref(node_new());         /* the table's last entry goes, and the holes before it */
+    for (int i = 0; i < SPAWNED; i++) {
+        spawned[i] = node_new();
+        spawned[i]->slot[0] = node_new();     /* a clear would drop it */
+    }
+}
+static pym_type spawner_type = {
+    .name = "spawner", .size = sizeof(node), .traverse = node_traverse, .clear = spawner_clear,
+};
+
+/* The deletion of garbage breaks a long chain in its first batch, so that
+ * the rest of the chain dies by reference counting (test_gc.test_trashcan's
+ * shape), and the chain's last object makes containers as it dies (after
+ * a temporary one, whose death takes the table's end back down).  They
+ * are new, not garbage: each survives, tracked, with its one reference and
+ * its contents, whatever slots the dying chain gave back. */
+static void objects_made_while_garbage_is_deleted_are_not_garbage(void **state)
+{
+    (void)state;
+    enum { CHAIN = 1000 };
+    node *head = node_new();
+    node_link(head, 1, head);                   /* a cycle: only the collector frees it */
+    node *last = head;
+    for (int i = 1; i < CHAIN; i++) {
+        node *x = i + 1 < CHAIN ? node_new() : pym_new(&spawner_type);
+        assert_non_null(x);
+        node_link(last, 0, x);
+        pym_decref(x);
+        last = x;
+    }
+    pym_decref(head);
+    assert_int_equal(pym_gc_collect(2), CHAIN);
+    assert_int_equal(node_deallocs, CHAIN);    /* and the temporary; the spawner has no dealloc */
+    for (int i = 0; i < SPAWNED; i++) {
+        assert_int_equal(pym_refcount(spawned[i]), 1);
+        assert_int_equal(pym_gc_is_tracked(spawned[i]), 1);
+        assert_non_null(spawned[i]->slot[0]);
+    }
+    for (int i = 0; i < SPAWNED; i++)
+        pym_decref(spawned[i]);
+    assert_int_equal(node_deallocs, CHAIN + 2 * SPAWNED);
+    assert_int_equal(pym_gc_collect(2), 0);
+}
+
+static void freezing_clear(void *self)
+{
+    node_clear(self);
+    pym_gc_freeze();
+}
+static pym_type freezer_type = {
+    .name = "freezer", .size = sizeof(node), .traverse = node_traverse, .clear = freezing_clear,
+};
+
+/* gc.freeze() from code that a collection runs: the live objects are
+ * frozen, and the collection still deletes all of its garbage. */
+static void freeze_from_a_clear_freezes_live_objects_and_the_garbage_still_goes(void **state)
+{
+    (void)state;
+    node *kept = node_new();
+    node *f = pym_new(&freezer_type);
+    assert_non_null(f);
+    node *ring = ring_new(300);
+    node_link(f, 0, f);
+    node_link(f, 1, ring);
+    pym_decref(ring);
+    pym_decref(f);
+    assert_int_equal(pym_gc_collect(0), 301);
+    assert_int_equal(node_deallocs, 300);
+    assert_true(pym_gc_get_freeze_count() >= 1);
+    assert_int_equal(pym_gc_is_tracked(kept), 1);
+    void *probe[2] = {kept, NULL};
+    pym_gc_get_objects(-1, count_hits_of, probe);
+    assert_null(probe[1]);                          /* frozen: in no generation */
+    pym_gc_unfreeze();
+    pym_gc_get_objects(-1, count_hits_of, probe);
+    assert_ptr_equal(probe[1], kept);
+    pym_decref(kept);
+}
+
 static void saveall_keeps_collectable_objects_in_garbage(void **state)
 {
     (void)state;
@@ -470,6 +555,8 @@ int main(void)
         GC_TEST(tuple_list_cycle_is_collected),
         GC_TEST(cycle_of_objects_without_clear_survives_outside_garbage),
         GC_TEST(garbage_kept_by_a_clear_survives_in_the_older_generation),
+        GC_TEST(objects_made_while_garbage_is_deleted_are_not_garbage),
+        GC_TEST(freeze_from_a_clear_freezes_live_objects_and_the_garbage_still_goes),
         GC_TEST(saveall_keeps_collectable_objects_in_garbage),
         GC_TEST(resurrecting_finalizer_runs_once_and_object_survives),
         GC_TEST(finalizers_of_cyclic_garbage_run_once_then_freed),
