@@ -207,6 +207,52 @@ static void a_dry_current_pool_trades_places_with_the_oldest_full_one(void **sta
         pym_free(blocks[i]);   /* NULL for the one freed already */
 }
 
+/* The same trade when the oldest FULL pool is the only one: the FULL list
+ * then holds the dry pool alone. */
+static void a_dry_current_pool_trades_places_with_the_only_full_one(void **state)
+{
+    (void)state;
+    const size_t size = 192;   /* a class no other test here uses: its lists start empty */
+    unsigned c = pymi_size_to_class(size);
+    void *blocks[100];
+    unsigned n = 0;
+    blocks[n++] = pym_malloc(size);
+    pym_heap_t *heap = pymi_tls_heap;
+    assert_null(heap->full_head[c]);
+    pym_pool_t *first = pymi_pool_of(blocks[0]);
+    while (heap->pools[c] == first) {
+        assert_true(n < 100);
+        blocks[n++] = pym_malloc(size);
+    }
+    pym_pool_t *current = heap->pools[c];
+    assert_ptr_equal(heap->full_head[c], first);
+    assert_ptr_equal(heap->full_tail[c], first);
+
+    void *back = blocks[0];
+    blocks[0] = NULL;
+    pym_free(back);   /* into the FULL pool, which stays FULL */
+    void *got;
+    while (pymi_pool_of(got = pym_malloc(size)) == current) {
+        assert_true(n < 100);
+        blocks[n++] = got;
+    }
+    assert_ptr_equal(got, back);
+    assert_ptr_equal(heap->pools[c], first);
+    assert_ptr_equal(heap->tails[c], first);
+    assert_int_equal(first->state, PYM_POOL_LINKED);
+    assert_int_equal(first->next, 0);
+    assert_int_equal(first->prev, 0);
+    assert_int_equal(current->state, PYM_POOL_FULL);
+    assert_ptr_equal(heap->full_head[c], current);
+    assert_ptr_equal(heap->full_tail[c], current);
+    assert_int_equal(current->next, 0);
+    assert_int_equal(current->prev, 0);
+
+    pym_free(got);
+    for (unsigned i = 0; i < n; i++)
+        pym_free(blocks[i]);   /* NULL for the one freed already */
+}
+
 struct remote_job {
     void **blocks;
     unsigned count;
@@ -1104,6 +1150,7 @@ int main(void)
         cmocka_unit_test(block_starts_are_exactly_the_carved_blocks),
         cmocka_unit_test(a_full_pool_leaves_the_list_and_comes_back_on_free),
         cmocka_unit_test(a_dry_current_pool_trades_places_with_the_oldest_full_one),
+        cmocka_unit_test(a_dry_current_pool_trades_places_with_the_only_full_one),
         cmocka_unit_test(a_remote_free_into_a_full_pool_queues_it_for_its_owner),
         cmocka_unit_test(empty_pools_go_back_to_their_arena),
         cmocka_unit_test(a_batch_frees_exactly_its_blocks_in_any_order),
