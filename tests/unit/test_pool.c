@@ -146,6 +146,59 @@ static void a_full_pool_leaves_the_list_and_comes_back_on_free(void **state)
         pym_free(blocks[i]);
 }
 
+/* Allocates blocks of size, into blocks[*n...], until the class (whose
+ * lists must start empty) has had `count` current pools, into pools[]: the
+ * first count-1 are FULL then, the last current. */
+static void allocate_through_pools(size_t size, pym_pool_t **pools, unsigned count, void **blocks,
+                                   unsigned *n, unsigned max)
+{
+    unsigned c = pymi_size_to_class(size);
+    blocks[(*n)++] = pym_malloc(size);
+    pym_heap_t *heap = pymi_tls_heap;
+    assert_null(heap->full_head[c]);
+    pools[0] = pymi_pool_of(blocks[0]);
+    for (unsigned k = 1; k < count; k++) {
+        while (heap->pools[c] == pools[k - 1]) {
+            assert_true(*n < max);
+            blocks[(*n)++] = pym_malloc(size);
+        }
+        pools[k] = heap->pools[c];
+    }
+}
+
+/* Frees back, a block of a FULL pool (which stays FULL), then allocates
+ * until the class's current pool, dry, trades places with that pool: the
+ * block that comes then is back.  The blocks allocated on the way go to
+ * blocks[*n...]. */
+static void free_one_then_allocate_until_the_trade(size_t size, void *back, void **blocks, unsigned *n,
+                                                   unsigned max)
+{
+    pym_pool_t *current = pymi_tls_heap->pools[pymi_size_to_class(size)];
+    pym_free(back);
+    assert_int_equal(pymi_pool_of(back)->state, PYM_POOL_FULL);
+    void *got;
+    while (pymi_pool_of(got = pym_malloc(size)) == current) {
+        assert_true(*n < max);
+        blocks[(*n)++] = got;
+    }
+    assert_ptr_equal(got, back);
+}
+
+/* The trade's outcome: taken is the class's current pool, alone on its
+ * list; retired is the last of the FULL list. */
+static void expect_traded(unsigned c, pym_pool_t *taken, pym_pool_t *retired)
+{
+    const pym_heap_t *heap = pymi_tls_heap;
+    assert_ptr_equal(heap->pools[c], taken);
+    assert_ptr_equal(heap->tails[c], taken);
+    assert_int_equal(taken->state, PYM_POOL_LINKED);
+    assert_int_equal(taken->next, 0);
+    assert_int_equal(taken->prev, 0);
+    assert_int_equal(retired->state, PYM_POOL_FULL);
+    assert_ptr_equal(heap->full_tail[c], retired);
+    assert_int_equal(retired->next, 0);
+}
+
 /* The refill of random churn: the current pool, alone on its list and
  * dry, trades places with the oldest FULL pool that has a block again.
  * The lists and the pin end as a retire followed by a relink leaves them. */
@@ -157,17 +210,9 @@ static void a_dry_current_pool_trades_places_with_the_oldest_full_one(void **sta
     unsigned cap = pymi_class_capacity(c);
     void *blocks[200];
     unsigned n = 0;
-    blocks[n++] = pym_malloc(size);
+    pym_pool_t *pools[3];
+    allocate_through_pools(size, pools, 3, blocks, &n, 200);
     pym_heap_t *heap = pymi_tls_heap;
-    assert_null(heap->full_head[c]);
-    pym_pool_t *pools[3] = {pymi_pool_of(blocks[0])};
-    for (unsigned k = 1; k < 3; k++) {
-        while (heap->pools[c] == pools[k - 1]) {
-            assert_true(n < 200);
-            blocks[n++] = pym_malloc(size);
-        }
-        pools[k] = heap->pools[c];
-    }
     /* Two dry FULL pools, in the order the looks left them. */
     pym_pool_t *current = pools[2], *a = heap->full_head[c];
     pym_pool_t *b = pymi_pool_at(a->next);
@@ -179,30 +224,16 @@ static void a_dry_current_pool_trades_places_with_the_oldest_full_one(void **sta
         i_back++;
     void *back = blocks[i_back];
     blocks[i_back] = NULL;
-    pym_free(back);   /* into the oldest FULL pool, which stays FULL */
-    assert_int_equal(a->state, PYM_POOL_FULL);
-    void *got;
-    while (pymi_pool_of(got = pym_malloc(size)) == current) {
-        assert_true(n < 200);
-        blocks[n++] = got;
-    }
-    assert_ptr_equal(got, back);
-    assert_ptr_equal(heap->pools[c], a);
-    assert_ptr_equal(heap->tails[c], a);
-    assert_int_equal(a->state, PYM_POOL_LINKED);
-    assert_int_equal(a->next, 0);
-    assert_int_equal(a->prev, 0);
-    assert_int_equal(current->state, PYM_POOL_FULL);
+    free_one_then_allocate_until_the_trade(size, back, blocks, &n, 200);
+    expect_traded(c, a, current);
     assert_ptr_equal(heap->full_head[c], b);
-    assert_ptr_equal(heap->full_tail[c], current);
     assert_int_equal(b->prev, 0);
     assert_ptr_equal(pymi_pool_at(b->next), current);
     assert_ptr_equal(pymi_pool_at(current->prev), b);
-    assert_int_equal(current->next, 0);
     assert_int_equal(a->used, cap + 1);       /* every block out, and the pin */
     assert_int_equal(current->used, cap);     /* the pin left it */
 
-    pym_free(got);
+    pym_free(back);
     for (unsigned i = 0; i < n; i++)
         pym_free(blocks[i]);   /* NULL for the one freed already */
 }
@@ -216,39 +247,21 @@ static void a_dry_current_pool_trades_places_with_the_only_full_one(void **state
     unsigned c = pymi_size_to_class(size);
     void *blocks[100];
     unsigned n = 0;
-    blocks[n++] = pym_malloc(size);
+    pym_pool_t *pools[2];
+    allocate_through_pools(size, pools, 2, blocks, &n, 100);
     pym_heap_t *heap = pymi_tls_heap;
-    assert_null(heap->full_head[c]);
-    pym_pool_t *first = pymi_pool_of(blocks[0]);
-    while (heap->pools[c] == first) {
-        assert_true(n < 100);
-        blocks[n++] = pym_malloc(size);
-    }
-    pym_pool_t *current = heap->pools[c];
+    pym_pool_t *first = pools[0], *current = pools[1];
     assert_ptr_equal(heap->full_head[c], first);
     assert_ptr_equal(heap->full_tail[c], first);
 
     void *back = blocks[0];
     blocks[0] = NULL;
-    pym_free(back);   /* into the FULL pool, which stays FULL */
-    void *got;
-    while (pymi_pool_of(got = pym_malloc(size)) == current) {
-        assert_true(n < 100);
-        blocks[n++] = got;
-    }
-    assert_ptr_equal(got, back);
-    assert_ptr_equal(heap->pools[c], first);
-    assert_ptr_equal(heap->tails[c], first);
-    assert_int_equal(first->state, PYM_POOL_LINKED);
-    assert_int_equal(first->next, 0);
-    assert_int_equal(first->prev, 0);
-    assert_int_equal(current->state, PYM_POOL_FULL);
+    free_one_then_allocate_until_the_trade(size, back, blocks, &n, 100);
+    expect_traded(c, first, current);
     assert_ptr_equal(heap->full_head[c], current);
-    assert_ptr_equal(heap->full_tail[c], current);
-    assert_int_equal(current->next, 0);
     assert_int_equal(current->prev, 0);
 
-    pym_free(got);
+    pym_free(back);
     for (unsigned i = 0; i < n; i++)
         pym_free(blocks[i]);   /* NULL for the one freed already */
 }
