@@ -324,8 +324,10 @@ void *pym_realloc(void *ptr, size_t size)
 {
     if (pymi_owns(ptr))
         return realloc_owned(ptr, size);
-    if (ptr != NULL && (size == 0 || !pymi_is_small(size)))
+    if (ptr != NULL && size == 0)
         return pymi_sys.realloc(ptr, size);   /* glibc: size 0 frees, returns NULL */
+    if (ptr != NULL && !pymi_is_small(size))
+        return pymi_fwd_realloc(ptr, size);
     return realloc_into_pool(ptr, size);
 }
 

@@ -63,7 +63,9 @@
 /* glibc's chunk header (malloc/malloc.c): the size word just below the
  * pointer, its low three bits flags. */
 #define GLIBC_SIZE_FLAGS ((uintptr_t)7)
+#define GLIBC_PREV_INUSE ((uintptr_t)1)
 #define GLIBC_IS_MMAPPED ((uintptr_t)2)
+#define GLIBC_MIN_CHUNK  ((uintptr_t)32)
 #define GLIBC_SIZE_WORD  ((uintptr_t)8)   /* usable = chunk size - the size word */
 
 #define PYM_FWD_MAX        4096u
@@ -240,6 +242,33 @@ void pymi_fwd_free(pym_heap_t *heap, void *ptr)
         return;
     }
     bin_push(heap, ptr, c);
+}
+
+/* realloc of a glibc chunk to more than PYM_SMALL_MAX bytes.  Where
+ * glibc's realloc would hand the same chunk back untouched -- the new
+ * size, rounded as glibc rounds it (the size word, 16-byte steps), fits
+ * the chunk and leaves less than glibc's smallest chunk (32 bytes) over,
+ * so nothing is split off -- it is handed back here, without glibc's
+ * arena lookup and locking: a string or buffer that grows a few bytes at
+ * a time does that about half the time (realloc/string: 170 -> 133 M
+ * instructions, glibc alone 157).  glibc's own checks of such a chunk are
+ * made first: a plain chunk's size word, and a next chunk that says this
+ * one is in use and has a size.  Anything else is glibc's realloc, which
+ * judges the pointer. */
+void *pymi_fwd_realloc(void *ptr, size_t size)
+{
+    if (pymi_fwd_enabled && ((uintptr_t)ptr & (PYM_ALIGNMENT - 1)) == 0) {
+        uintptr_t size_word = ((const uintptr_t *)ptr)[-1], chunk_size = size_word & ~GLIBC_SIZE_FLAGS;
+        if (!(size_word & GLIBC_IS_MMAPPED) && (chunk_size & (PYM_ALIGNMENT - 1)) == 0 && size < chunk_size &&
+            chunk_size > 2 * GLIBC_SIZE_WORD) {
+            size_t rounded = (size + GLIBC_SIZE_WORD + PYM_ALIGNMENT - 1) & ~(size_t)(PYM_ALIGNMENT - 1);
+            uintptr_t next_word = *(const uintptr_t *)((const char *)ptr - GLIBC_SIZE_WORD + chunk_size);
+            if (rounded <= chunk_size && chunk_size - rounded < GLIBC_MIN_CHUNK &&
+                (next_word & GLIBC_PREV_INUSE) && (next_word & ~GLIBC_SIZE_FLAGS) > 2 * GLIBC_SIZE_WORD)
+                return ptr;
+        }
+    }
+    return pymi_sys.realloc(ptr, size);
 }
 
 void pymi_fwd_flush(pym_heap_t *heap)

@@ -233,6 +233,9 @@ PYM_HIDDEN extern int pymi_fwd_enabled;
 PYM_HIDDEN PYM_NOINLINE void *pymi_fwd_malloc(pym_heap_t *heap, size_t size);
 PYM_HIDDEN void *pymi_fwd_calloc(pym_heap_t *heap, size_t size);
 PYM_HIDDEN PYM_NOINLINE void pymi_fwd_free(pym_heap_t *heap, void *ptr);
+/* realloc of a chunk of the allocator below (ptr not NULL) to a size over
+ * PYM_SMALL_MAX: the same chunk where glibc would keep it as it is. */
+PYM_HIDDEN void *pymi_fwd_realloc(void *ptr, size_t size);
 /* Gives every cached chunk back to glibc (owner context). */
 PYM_HIDDEN void pymi_fwd_flush(pym_heap_t *heap);
 PYM_HIDDEN void pymi_fwd_count(const pym_heap_t *heap, size_t *chunks, size_t *bytes);

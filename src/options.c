@@ -45,8 +45,9 @@ static struct option_desc options[PYM_OPTION_COUNT_] = {
     [PYM_OPTION_PURGE_THREAD] = {"PURGE_THREAD", 1, 0, 1, 0,
                                  "a background thread purges on time once 4 MiB wait (0: only on activity)"},
     [PYM_OPTION_FWD_CACHE] = {"FWD_CACHE", 1, 0, 1, 0,
-                              "a thread keeps glibc's 257 B-4 KiB chunks it frees for its next malloc "
-                              "(0: all go back to glibc at once)"},
+                              "a thread keeps glibc's 257 B-4 KiB chunks it frees for its next malloc, and a "
+                              "realloc glibc would answer with the same chunk is answered at once "
+                              "(0: glibc does both)"},
 };
 
 /* Which options the environment set (PYMALLOC_STATS_FILE implies STATS

@@ -13,6 +13,9 @@
  *     holds it (the class arithmetic, both ways);
  *   calloc_of_a_cached_chunk_is_zeroed: a dirty chunk comes back zeroed;
  *   realloc_keeps_the_contents_of_a_cached_chunk;
+ *   realloc_within_a_chunk_keeps_it_where_glibc_would: a chunk grown a few
+ *     bytes at a time comes back as it is wherever glibc's realloc would
+ *     keep it, and its contents survive every step;
  *   a_class_keeps_at_most_16_KiB: 200 frees of 300 B leave 16 KiB minus
  *     less than one chunk cached, the rest went to glibc;
  *   a_class_grows_only_where_chunks_went_round_through_glibc: 64 chunks of
@@ -50,6 +53,7 @@
 #include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -156,6 +160,40 @@ static void realloc_keeps_the_contents_of_a_cached_chunk(void **state)
     for (int i = 0; i < 100; i++)
         assert_int_equal(p[i], (unsigned char)i);
     free(p);
+}
+
+/* A glibc chunk grown or shrunk within itself: where glibc's realloc keeps
+ * the chunk as it is (the size rounded up to 16 with its size word fits,
+ * less than 32 bytes over), realloc hands the same pointer back; in every
+ * case the contents survive and the block holds the new size. */
+static void realloc_within_a_chunk_keeps_it_where_glibc_would(void **state)
+{
+    (void)state;
+    static void *(*volatile do_realloc)(void *, size_t) = realloc;
+    unsigned char *p = do_malloc(300);
+    assert_false(pym_owns(p));
+    size_t filled = 300;
+    for (size_t i = 0; i < filled; i++)
+        p[i] = (unsigned char)(i * 7);
+    unsigned kept = 0;
+    for (size_t n = 301; n <= 3000; n += 1 + n % 13) {
+        size_t chunk = malloc_usable_size(p) + 8;
+        size_t rounded = (n + 8 + 15) & ~(size_t)15;
+        unsigned char *q = do_realloc(p, n);
+        assert_non_null(q);
+        if (rounded <= chunk && chunk - rounded < 32) {
+            assert_ptr_equal(q, p);
+            kept++;
+        }
+        assert_true(malloc_usable_size(q) >= n);
+        for (size_t i = 0; i < filled; i++)
+            assert_int_equal(q[i], (unsigned char)(i * 7));
+        for (; filled < n; filled++)
+            q[filled] = (unsigned char)(filled * 7);
+        p = q;
+    }
+    assert_true(kept > 0);
+    do_free(p);
 }
 
 static void a_class_keeps_at_most_16_KiB(void **state)
@@ -410,6 +448,7 @@ int main(int argc, char **argv)
         cmocka_unit_test(every_size_gets_back_a_chunk_of_its_class),
         cmocka_unit_test(calloc_of_a_cached_chunk_is_zeroed),
         cmocka_unit_test(realloc_keeps_the_contents_of_a_cached_chunk),
+        cmocka_unit_test(realloc_within_a_chunk_keeps_it_where_glibc_would),
         cmocka_unit_test(a_class_keeps_at_most_16_KiB),
         cmocka_unit_test(a_class_grows_only_where_chunks_went_round_through_glibc),
         cmocka_unit_test(sizes_outside_the_classes_go_to_glibc),
