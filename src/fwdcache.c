@@ -223,17 +223,25 @@ void *pymi_fwd_calloc(pym_heap_t *heap, size_t size)
     return memset(chunk, 0, size);
 }
 
+/* The size of the glibc chunk at ptr (16-byte aligned, not NULL) when its
+ * size word is a plain chunk's -- not mapped, a multiple of 16 -- or 0
+ * when it is not. */
+PYM_INLINE uintptr_t plain_chunk_size(const void *ptr)
+{
+    uintptr_t size_word = ((const uintptr_t *)ptr)[-1], chunk_size = size_word & ~GLIBC_SIZE_FLAGS;
+    return (size_word & GLIBC_IS_MMAPPED) || (chunk_size & (PYM_ALIGNMENT - 1)) != 0 ? 0 : chunk_size;
+}
+
 void pymi_fwd_free(pym_heap_t *heap, void *ptr)
 {
     if (!heap->fwd_on || ((uintptr_t)ptr & (PYM_ALIGNMENT - 1)) != 0 || ptr == NULL) {
         pymi_sys.free(ptr);   /* NULL, or a pointer glibc will judge */
         return;
     }
-    uintptr_t size_word = ((const uintptr_t *)ptr)[-1], chunk_size = size_word & ~GLIBC_SIZE_FLAGS;
+    uintptr_t chunk_size = plain_chunk_size(ptr);
     size_t usable = chunk_size - GLIBC_SIZE_WORD;
     unsigned c = class_of_usable(usable);
-    if ((size_word & GLIBC_IS_MMAPPED) || (chunk_size & (PYM_ALIGNMENT - 1)) != 0 || c >= PYM_FWD_CLASSES ||
-        c < class_of_request(PYM_SMALL_MAX + 1)) {
+    if (chunk_size == 0 || c >= PYM_FWD_CLASSES || c < class_of_request(PYM_SMALL_MAX + 1)) {
         pymi_sys.free(ptr);   /* mapped, outside the classes, or a size glibc will call invalid */
         return;
     }
@@ -258,8 +266,8 @@ void pymi_fwd_free(pym_heap_t *heap, void *ptr)
 void *pymi_fwd_realloc(void *ptr, size_t size)
 {
     if (pymi_fwd_enabled && ((uintptr_t)ptr & (PYM_ALIGNMENT - 1)) == 0) {
-        uintptr_t size_word = ((const uintptr_t *)ptr)[-1], chunk_size = size_word & ~GLIBC_SIZE_FLAGS;
-        if (!(size_word & GLIBC_IS_MMAPPED) && (chunk_size & (PYM_ALIGNMENT - 1)) == 0 && size < chunk_size) {
+        uintptr_t chunk_size = plain_chunk_size(ptr);
+        if (size < chunk_size) {
             size_t rounded = (size + GLIBC_SIZE_WORD + PYM_ALIGNMENT - 1) & ~(size_t)(PYM_ALIGNMENT - 1);
             /* The next chunk's size word only once the size word read says
              * the chunk ends within a few bytes of what is asked for: a
