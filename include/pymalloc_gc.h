@@ -15,6 +15,16 @@
  *   to it), clears the weak references to it and calls their callbacks,
  *   type->dealloc, and frees the memory.
  *
+ * Free lists
+ *   As CPython keeps dead tuples, lists and floats for reuse, each thread
+ *   keeps up to 64 KiB of each type's dead objects (objects of at least 8
+ *   bytes, not of the shared domain) and pym_new takes the last one kept
+ *   before asking pymalloc.  A kept object is dead to every check: a
+ *   second pym_decref aborts, and a write through a stale pointer into its
+ *   header is reported (abort) by the pym_new that would reuse it.  Every
+ *   full collection gives the kept objects back to pymalloc (CPython's
+ *   clears its free lists there too), and so does the thread's exit.
+ *
  * Containers and the cycle collector
  *   A type with a `traverse` function is a container: its objects are
  *   tracked by the collector from pym_new on.  A type without one is never

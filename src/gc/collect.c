@@ -521,6 +521,8 @@ static size_t collect_main(pymgc_domain *d, int generation, size_t *uncollectabl
             pymgc_garbage_append(d, pymgc_object_of(h));
     }
     pymgc_table_move_all(uncollectable, &d->tables[old_gen], old_gen);
+    if (generation == PYM_GC_GENERATIONS - 1)
+        pymgc_freelists_clear(d);   /* CPython's full collection clears its free lists */
 
     d->stats[generation].collections++;
     d->stats[generation].collected += collected;

@@ -79,6 +79,7 @@ static void domain_release(void *arg)
 {
     pymgc_domain *d = arg;
     shared_leave_all();     /* a thread that exits inside leaves */
+    pymgc_freelists_clear(d);   /* the blocks are of this thread's heap */
     pthread_mutex_lock(&registry_lock);
     d->next_free = free_domains;
     free_domains = d;
@@ -100,6 +101,7 @@ static pymgc_domain *domain_create_locked(void)
     if (!d)
         pymgc_fatal("pymalloc_gc: out of memory creating a collector domain");
     d->id = (uint16_t)++ndomains;
+    d->freelist_key = pymgc_freelist_key_make(d);
     d->enabled = true;
     static const long default_thresholds[PYM_GC_GENERATIONS] = {700, 10, 10};
     for (int i = 0; i < PYM_GC_GENERATIONS; i++)

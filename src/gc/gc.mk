@@ -22,7 +22,7 @@ gc_test_programs = \
 	tests/gc/test_automatic tests/gc/test_api tests/gc/test_intern \
 	tests/gc/test_explain tests/gc/test_threads tests/gc/test_rss \
 	tests/gc/test_static_link tests/gc/test_fork tests/gc/test_badargs \
-	tests/gc/test_shared tests/gc/test_tables
+	tests/gc/test_shared tests/gc/test_tables tests/gc/test_freelist
 check_PROGRAMS += $(gc_test_programs)
 TESTS += $(gc_test_programs)
 GC_TEST_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) -pthread
@@ -53,6 +53,8 @@ tests_gc_test_shared_CFLAGS = $(GC_TEST_CFLAGS)
 tests_gc_test_shared_LDADD = $(GC_TEST_LDADD)
 tests_gc_test_tables_CFLAGS = $(GC_TEST_CFLAGS)
 tests_gc_test_tables_LDADD = $(GC_TEST_LDADD)
+tests_gc_test_freelist_CFLAGS = $(GC_TEST_CFLAGS)
+tests_gc_test_freelist_LDADD = $(GC_TEST_LDADD)
 tests_gc_test_fork_CFLAGS = $(GC_TEST_CFLAGS)
 tests_gc_test_fork_LDADD = $(GC_TEST_LDADD)
 # Both static archives in one program (libtool's -static takes the .a of

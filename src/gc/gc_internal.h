@@ -129,6 +129,10 @@ typedef struct pymgc_type_count {
      * domain (type, domain, generation, flags, tag), made on first use:
      * pym_new writes them with one store. */
     uint64_t head_word;
+    /* Dead objects of the type kept for pym_new to reuse (object.c): the
+     * first, how many, how many at most (0: none are kept). */
+    pymgc_head *freelist;
+    uint32_t freelist_len, freelist_cap;
 } pymgc_type_count;
 
 /* Open-addressing map from object pointers to pointers (ptrmap.c). */
@@ -175,6 +179,7 @@ typedef struct pymgc_domain {
      * that the fast path needs no test of its own for it). */
     size_t fast_type_ids;
     bool shared;                /* the shared domain (see domain.c) */
+    uintptr_t freelist_key;     /* scrambles the free lists' links (object.c) */
     pthread_mutex_t lock;       /* shared domain: tables, counts, type table */
     struct pymgc_domain *next_free;  /* on the list of unowned domains */
 } pymgc_domain;
@@ -407,6 +412,11 @@ PYMGC_HIDDEN void pymgc_untrack(pymgc_domain *d, pymgc_head *h);
  * old_gen.  Called only by the collector (exclusive in the shared
  * domain). */
 PYMGC_HIDDEN void pymgc_release_garbage(pymgc_domain *d, pymgc_head *const *batch, size_t n, uint8_t old_gen);
+/* The domain's kept dead objects back to the allocator (a full collection,
+ * a thread's exit), as CPython's full collection clears its free lists. */
+PYMGC_HIDDEN void pymgc_freelists_clear(pymgc_domain *d);
+/* A new domain's key for its free lists' links. */
+PYMGC_HIDDEN uintptr_t pymgc_freelist_key_make(const pymgc_domain *d);
 
 /* Argument checks (issue 13): is obj, by its header, a live object of
  * this layer?  NULL, a misaligned pointer, a freed object or a pointer into

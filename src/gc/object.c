@@ -28,10 +28,13 @@
  */
 #include <errno.h>
 #include <string.h>
+#include <sys/auxv.h>
 #include "gc/gc_internal.h"
 
 static void check_owner(const pymgc_head *h, const char *what)
 {
+    if (h->tag != PYMGC_TAG_LOCAL && h->tag != PYMGC_TAG_SHARED)
+        pymgc_fatal("pymalloc_gc: %s of %p, which is not a live object", what, (const void *)(h + 1));
     if (h->tag == PYMGC_TAG_SHARED) {
         if (!pymgc_inside_shared())
             pymgc_fatal("pymalloc_gc: %s of <%s %p> of the shared domain from a thread outside it",
@@ -77,6 +80,85 @@ static uint64_t make_head_word(const pymgc_domain *d, unsigned id, const pym_typ
     return word;
 }
 
+/* Free lists, CPython's (tuples, lists, dicts, floats ... keep their dead
+ * objects for the next allocation of the type), here for every type: a
+ * domain keeps up to PYMGC_FREELIST_BYTES of each type's dead objects, and
+ * pym_new takes its memory from there before pym_malloc.  A new object
+ * then costs no allocator call, and a death that reaches its type's list
+ * no free.  A kept object is dead to every check: count 0, bytes 8-15
+ * zero (no tag: argument checks refuse it, a second decref aborts), and
+ * its first body word links it to the next, scrambled with the domain's
+ * key; pym_new aborts on a kept object whose count or tag word was
+ * written after its death.  Not kept: the shared domain's objects (their
+ * deaths take a lock already; a list would need one more), objects with
+ * extra bytes (a death cannot tell their size), bodies under a link.  Every
+ * full collection gives them back (CPython's clears its free lists there
+ * too), and so does a thread's exit. */
+#define PYMGC_FREELIST_BYTES 65536
+
+static uint32_t freelist_cap_for(const pymgc_domain *d, const pym_type *type)
+{
+    if (d->shared || type->size < sizeof(uintptr_t) || type->size >= PYMGC_FREELIST_BYTES)
+        return 0;
+    return (uint32_t)(PYMGC_FREELIST_BYTES / (sizeof(pymgc_head) + type->size));
+}
+
+uintptr_t pymgc_freelist_key_make(const pymgc_domain *d)
+{
+    uintptr_t key = (uintptr_t)d * 0x9E3779B97F4A7C15u;
+    const unsigned char *random = (const unsigned char *)getauxval(AT_RANDOM);
+    if (random) {
+        uintptr_t r;
+        memcpy(&r, random, sizeof r);
+        key ^= r;
+    }
+    return key;
+}
+
+/* Makes h, dead with bytes 8-15 zeroed, a kept object in front of next. */
+static inline void freelist_link(pymgc_head *h, pymgc_head *next, uintptr_t key)
+{
+    uintptr_t link = (uintptr_t)next ^ key;
+    h->refcnt = 0;
+    memcpy(h + 1, &link, sizeof link);
+}
+
+/* h: dead, bytes 8-15 zeroed.  True when it was kept. */
+static inline bool freelist_keep(pymgc_domain *d, pymgc_type_count *c, pymgc_head *h)
+{
+    if (c->freelist_len >= c->freelist_cap)
+        return false;
+    freelist_link(h, c->freelist, d->freelist_key);
+    c->freelist = h;
+    c->freelist_len++;
+    return true;
+}
+
+/* Takes h, the first of c's kept objects, off the list. */
+static inline void freelist_pop(pymgc_domain *d, pymgc_type_count *c, pymgc_head *h)
+{
+    uint64_t identity;
+    uintptr_t link;
+    memcpy(&identity, &h->type_id, sizeof identity);
+    memcpy(&link, h + 1, sizeof link);
+    if (pymgc_unlikely((identity | h->refcnt) != 0))
+        pymgc_fatal("pymalloc_gc: a dead object at %p was written to after its death", (void *)(h + 1));
+    c->freelist = (pymgc_head *)(link ^ d->freelist_key);
+    c->freelist_len--;
+}
+
+void pymgc_freelists_clear(pymgc_domain *d)
+{
+    for (size_t id = 0; id < d->ntype_counts; id++) {
+        pymgc_type_count *c = &d->type_counts[id];
+        while (c->freelist) {
+            pymgc_head *h = c->freelist;
+            freelist_pop(d, c, h);
+            pym_free(h);
+        }
+    }
+}
+
 /* The type's counter in this domain, registering the type and making room
  * for the counter on first use. */
 static PYMGC_NOINLINE pymgc_type_count *type_first_use(pymgc_domain *d, pym_type *type)
@@ -87,8 +169,10 @@ static PYMGC_NOINLINE pymgc_type_count *type_first_use(pymgc_domain *d, pym_type
     if (id >= d->ntype_counts)
         type_counts_grow(d, id);
     pymgc_type_count *c = &d->type_counts[id];
-    if (c->head_word == 0)
+    if (c->head_word == 0) {
         c->head_word = make_head_word(d, id, type);
+        c->freelist_cap = freelist_cap_for(d, type);
+    }
     return c;
 }
 
@@ -151,16 +235,25 @@ static inline void *init_object(pymgc_domain *d, pymgc_head *h, pymgc_type_count
     else
         h->slot = 0;
     c->objects++;
-    if (extra)
+    if (extra) {
         c->extra_bytes += extra;
+        c->freelist_cap = 0;    /* a death cannot tell an object's size */
+    }
     return h + 1;
 }
 
-/* new_object past pym_malloc, when anything is out of the ordinary: first
- * object of its type or thread, an object size that needs memset, a
+/* new_object when anything is out of the ordinary: first object of its
+ * type or thread, an object size that needs memset (or overflows), a
  * collection to run, generation 0's table full. */
-static PYMGC_NOINLINE void *new_object_slow(pym_type *type, pymgc_head *h, size_t size, size_t extra)
+static PYMGC_NOINLINE void *new_object_slow(pym_type *type, size_t size, size_t extra)
 {
+    if (size < extra || size > SIZE_MAX - sizeof(pymgc_head)) {
+        errno = ENOMEM;
+        return NULL;
+    }
+    pymgc_head *h = pym_malloc(sizeof *h + size);
+    if (!h)
+        return NULL;
     pymgc_domain *d = pymgc_domain_current();
     bool container = type->traverse != NULL;
     pymgc_lock(d);
@@ -190,10 +283,12 @@ static PYMGC_NOINLINE void *new_object_slow(pym_type *type, pymgc_head *h, size_
 
 /* An object of type->size + extra bytes (extra is 0 but for interned
  * bytes: pym_new is this function with the constant).  As in CPython's
- * gc_alloc, the memory comes first, then the count of generation 0 and
- * perhaps a collection (which cannot see the new object: it is not tracked
- * yet), then the header.  The common case makes no call after pym_malloc,
- * so that little has to live in registers across it. */
+ * gc_alloc, the memory comes first (a kept dead object of the type, else
+ * pym_malloc), then the count of generation 0 and perhaps a collection
+ * (which cannot see the new object: it is not tracked yet), then the
+ * header.  What the common case tests is read before the memory is taken,
+ * so that the slow path is one jump and the rest no call at all when the
+ * type's free list has an object. */
 static PYMGC_ALWAYS_INLINE void *new_object(pym_type *type, size_t extra)
 {
     if (pymgc_unlikely(!type)) {
@@ -201,25 +296,26 @@ static PYMGC_ALWAYS_INLINE void *new_object(pym_type *type, size_t extra)
         return NULL;
     }
     size_t size = type->size + extra;
-    if (pymgc_unlikely(size < extra || size > SIZE_MAX - sizeof(pymgc_head))) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    pymgc_head *h = pym_malloc(sizeof *h + size);
-    if (pymgc_unlikely(!h))
-        return NULL;
     pymgc_domain *d = pymgc_current_domain;
     unsigned id = __atomic_load_n(&type->pymgc_type_id, __ATOMIC_ACQUIRE);
     bool container = type->traverse != NULL;
     if (pymgc_unlikely(!d || id >= d->fast_type_ids || size - 16 > 48 ||
                       (container && (d->gens[0].count >= d->gen0_trigger ||
                                      d->tables[0].len == d->tables[0].capacity))))
-        return new_object_slow(type, h, size, extra);
+        return new_object_slow(type, size, extra);
     /* Type 0 (unregistered) and a type first seen in this domain have no
      * head word yet. */
     pymgc_type_count *c = &d->type_counts[id];
     if (pymgc_unlikely(c->head_word == 0))
-        return new_object_slow(type, h, size, extra);
+        return new_object_slow(type, size, extra);
+    pymgc_head *h = c->freelist;
+    if (extra == 0 && h != NULL) {
+        freelist_pop(d, c, h);
+    } else {
+        h = pym_malloc(sizeof *h + size);
+        if (pymgc_unlikely(!h))
+            return NULL;
+    }
     /* 16 to 64 bytes: two or four 16-byte stores, overlapping. */
     static const char zeros[16];
     char *p = (char *)(h + 1);
@@ -255,39 +351,37 @@ static inline void header_clear_identity(pymgc_head *h)
     memcpy(&h->type_id, &zero, sizeof zero);
 }
 
-/* The end of every death: the counters (count_death), and the block back
- * to pymalloc.  release_unlocked: a thread's own domain (or the caller
- * holds the lock); release: any domain; forget: all but the free, in any
- * domain. */
-static inline void count_death(pymgc_domain *d, const pymgc_head *h)
+/* The end of every death: the counters (count_death), and the memory
+ * kept on the type's free list or given back to pymalloc.
+ * release_unlocked: a thread's own domain (or the caller holds the lock);
+ * release: any domain. */
+static inline pymgc_type_count *count_death(pymgc_domain *d, const pymgc_head *h)
 {
     if ((h->flags & PYMGC_FLAG_CONTAINER) && d->gens[0].count > 0)
         d->gens[0].count--;
-    d->type_counts[h->type_id].objects--;
+    pymgc_type_count *c = &d->type_counts[h->type_id];
+    c->objects--;
+    return c;
 }
 
 static inline void release_unlocked(pymgc_domain *d, pymgc_head *h)
 {
-    count_death(d, h);
+    pymgc_type_count *c = count_death(d, h);
     header_clear_identity(h);
-    pym_free(h);
-}
-
-static inline void forget(pymgc_domain *d, pymgc_head *h)
-{
-    if (pymgc_likely(!d->shared)) {
-        count_death(d, h);
-    } else {
-        pymgc_lock(d);
-        count_death(d, h);
-        pymgc_unlock(d);
-    }
-    header_clear_identity(h);
+    if (!freelist_keep(d, c, h))
+        pym_free(h);
 }
 
 static inline void release(pymgc_domain *d, pymgc_head *h)
 {
-    forget(d, h);
+    if (pymgc_likely(!d->shared)) {
+        release_unlocked(d, h);
+        return;
+    }
+    pymgc_lock(d);
+    count_death(d, h);
+    pymgc_unlock(d);
+    header_clear_identity(h);
     pym_free(h);
 }
 
@@ -421,8 +515,7 @@ void pym_dealloc_(void *obj)
 {
     pymgc_head *h = pymgc_head_of(obj);
     if (pymgc_unlikely(__atomic_load_n(&h->refcnt, __ATOMIC_RELAXED) == 0))
-        pymgc_fatal("pymalloc_gc: decref of <%s %p> whose reference count is already zero",
-                   pymgc_type_of(h)->name, obj);
+        pymgc_fatal("pymalloc_gc: decref of %p, whose reference count is already zero (a dead object)", obj);
     __atomic_store_n(&h->refcnt, 0, __ATOMIC_RELAXED);
     pymgc_domain *d = pymgc_domain_of(h);
     if (h->flags & (PYMGC_FLAG_CLEAR_DEATH | PYMGC_FLAG_CODE_DEATH | PYMGC_FLAG_WEAKREFS)) {
@@ -444,17 +537,20 @@ static PYMGC_NOINLINE void dealloc_shared(pymgc_head *h)
 }
 
 /* The deaths release_garbage has counted but not yet written: a run of
- * objects of one type, and the containers among them.  Written before any
- * user code runs and at the end, so the counts go through the same values
- * as with one count_death per object (the generation-0 count is clamped
- * at 0 either way). */
+ * objects of one type, the containers among them, and the type's free
+ * list as the run left it.  Written before any user code runs and at the
+ * end, so the counts go through the same values as with one count_death
+ * per object (the generation-0 count is clamped at 0 either way), and
+ * user code sees the free list whole. */
 typedef struct pending_deaths {
     uint16_t type_id;
     bool containers;        /* the type's objects are (all or none) */
     size_t objects;
+    pymgc_head *freelist;   /* the type's list, its length and cap */
+    uint32_t freelist_len, freelist_cap;
 } pending_deaths;
 
-static void pending_deaths_write(pymgc_domain *d, pending_deaths *p)
+static PYMGC_ALWAYS_INLINE void pending_deaths_write(pymgc_domain *d, pending_deaths *p)
 {
     if (!p->objects)
         return;
@@ -462,23 +558,39 @@ static void pending_deaths_write(pymgc_domain *d, pending_deaths *p)
         pymgc_lock(d);
     long count = d->gens[0].count, containers = p->containers ? (long)p->objects : 0;
     d->gens[0].count = count > containers ? count - containers : (count > 0 ? 0 : count);
-    d->type_counts[p->type_id].objects -= p->objects;
+    pymgc_type_count *c = &d->type_counts[p->type_id];
+    c->objects -= p->objects;
+    c->freelist = p->freelist;
+    c->freelist_len = p->freelist_len;
     if (d->shared)
         pymgc_unlock(d);
     p->objects = 0;
 }
 
+/* A run of h's type begins (the last one written). */
+static PYMGC_ALWAYS_INLINE void pending_deaths_start(pymgc_domain *d, pending_deaths *p, const pymgc_head *h)
+{
+    const pymgc_type_count *c = &d->type_counts[h->type_id];
+    p->type_id = h->type_id;
+    p->containers = h->flags & PYMGC_FLAG_CONTAINER;
+    p->freelist = c->freelist;
+    p->freelist_len = c->freelist_len;
+    p->freelist_cap = c->freelist_cap;
+}
+
 /* One loop here rather than a call per object from the collector: the
  * common death (no user code left) is inlined, its counts are written
- * once per run of one type, and the memory goes back in pym_free_batch
- * calls (garbage is mostly consecutive blocks of a few pools: 4 % fewer
- * instructions per collection under callgrind). */
+ * once per run of one type, and the memory goes to the type's free list
+ * or back in pym_free_batch calls (garbage is mostly consecutive blocks
+ * of a few pools: 4 % fewer instructions per collection under
+ * callgrind). */
 #define DEAD_BATCH 128
 void pymgc_release_garbage(pymgc_domain *d, pymgc_head *const *batch, size_t n, uint8_t old_gen)
 {
     void *dead[DEAD_BATCH];
     size_t ndead = 0;
     pending_deaths pending = {0};      /* type id 0 is no type */
+    uintptr_t key = d->freelist_key;
     for (size_t i = 0; i < n; i++) {
         pymgc_head *h = batch[i];
         if (h->refcnt > 1) {
@@ -502,12 +614,17 @@ void pymgc_release_garbage(pymgc_domain *d, pymgc_head *const *batch, size_t n, 
              * dealloc) has just run. */
             if (h->type_id != pending.type_id) {
                 pending_deaths_write(d, &pending);
-                pending.type_id = h->type_id;
-                pending.containers = h->flags & PYMGC_FLAG_CONTAINER;
+                pending_deaths_start(d, &pending, h);
             }
             pending.objects++;
-            h->refcnt = 0;
             header_clear_identity(h);
+            if (pending.freelist_len < pending.freelist_cap) {
+                freelist_link(h, pending.freelist, key);
+                pending.freelist = h;
+                pending.freelist_len++;
+                continue;
+            }
+            h->refcnt = 0;
             dead[ndead++] = h;
             if (ndead == DEAD_BATCH) {
                 pym_free_batch(dead, ndead);

@@ -1,0 +1,175 @@
+/*
+ * test_freelist.c -- the dead objects each thread keeps per type for
+ * pym_new (CPython's free lists): reused zeroed, bounded, given back by a
+ * full collection and by the thread's exit, and dead to every check while
+ * kept (a second decref, or a write through a stale pointer, aborts).
+ */
+#include <pthread.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "gc_test.h"
+
+/* 32 bytes, no hooks: a 48-byte block with its header. */
+static pym_type plain_type = {.name = "plain", .size = 32};
+
+static size_t bytes_in_use(void)
+{
+    pym_stats_t s;
+    pym_stats_get(&s);
+    return s.bytes_in_use;
+}
+
+/* pymalloc's statistics say nothing with the allocator off. */
+static bool stats_count(void)
+{
+    return !pym_option_get(PYM_OPTION_DISABLE);
+}
+
+static void a_dead_objects_memory_comes_back_zeroed_for_the_next_of_its_type(void **state)
+{
+    (void)state;
+    node *a = node_new();
+    a->id = 42;
+    pym_decref(a);
+    assert_int_equal(node_deallocs, 1);
+    node *b = node_new();
+    assert_ptr_equal(b, a);        /* the kept object, last in first out */
+    assert_int_equal(b->id, 0);
+    for (int i = 0; i < NODE_SLOTS; i++)
+        assert_null(b->slot[i]);
+    assert_int_equal(pym_refcount(b), 1);
+    assert_ptr_equal(pym_typeof(b), &node_type);
+    assert_int_equal(pym_gc_is_tracked(b), 1);
+    pym_decref(b);
+}
+
+/* Runs fn in a child; expects abort() and one line containing what. */
+static void expect_abort(void (*fn)(void), const char *what)
+{
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        dup2(fds[1], 2);
+        fn();
+        _exit(0);
+    }
+    close(fds[1]);
+    char msg[512] = {0};
+    size_t got = 0;
+    ssize_t r;
+    while (got < sizeof msg - 1 && (r = read(fds[0], msg + got, sizeof msg - 1 - got)) > 0)
+        got += (size_t)r;
+    close(fds[0]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFSIGNALED(status));
+    assert_int_equal(WTERMSIG(status), SIGABRT);
+    if (!strstr(msg, what))
+        fail_msg("expected \"%s\" in: %s", what, msg);
+    assert_ptr_equal(strchr(msg, '\n'), msg + strlen(msg) - 1);   /* one line */
+}
+
+static void decref_twice(void)
+{
+    void *p = pym_new(&plain_type);
+    pym_decref(p);
+    pym_decref(p);
+}
+
+static void incref_after_death_then_new(void)
+{
+    void *p = pym_new(&plain_type);
+    pym_decref(p);
+    pym_incref(p);              /* a stale pointer's count goes up */
+    (void)pym_new(&plain_type);
+}
+
+static void a_second_decref_of_a_dead_object_aborts(void **state)
+{
+    (void)state;
+    expect_abort(decref_twice, "already zero");
+}
+
+static void a_dead_object_written_through_a_stale_pointer_aborts_the_next_new(void **state)
+{
+    (void)state;
+    expect_abort(incref_after_death_then_new, "written to after its death");
+}
+
+/* Makes and drops n plain objects, all alive at once first. */
+static void make_and_drop(size_t n)
+{
+    void **objs = pym_malloc(n * sizeof *objs);
+    assert_non_null(objs);
+    for (size_t i = 0; i < n; i++) {
+        objs[i] = pym_new(&plain_type);
+        assert_non_null(objs[i]);
+    }
+    for (size_t i = 0; i < n; i++)
+        pym_decref(objs[i]);
+    pym_free(objs);
+}
+
+#define SLACK (16 * 1024)
+
+static void a_full_collection_gives_the_kept_objects_back(void **state)
+{
+    (void)state;
+    size_t before = bytes_in_use();
+    make_and_drop(1000);
+    size_t kept = bytes_in_use();
+    pym_gc_collect(2);
+    size_t after = bytes_in_use();
+    if (stats_count()) {
+        assert_true(kept >= before + 1000 * 48 - SLACK);   /* they were kept */
+        assert_true(after <= before + SLACK);
+    }
+}
+
+/* At most 64 KiB of a type's dead objects stay with a thread. */
+static void the_kept_objects_of_a_type_are_bounded(void **state)
+{
+    (void)state;
+    size_t before = bytes_in_use();
+    make_and_drop(20000);          /* 960 KB */
+    size_t kept = bytes_in_use();
+    if (stats_count())
+        assert_true(kept <= before + 64 * 1024 + SLACK);
+    pym_gc_collect(2);
+}
+
+static void *make_and_drop_in_a_thread(void *arg)
+{
+    (void)arg;
+    make_and_drop(1000);
+    return NULL;
+}
+
+static void a_threads_exit_gives_its_kept_objects_back(void **state)
+{
+    (void)state;
+    size_t before = bytes_in_use();
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, make_and_drop_in_a_thread, NULL), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    if (stats_count())
+        assert_true(bytes_in_use() <= before + SLACK);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        GC_TEST(a_dead_objects_memory_comes_back_zeroed_for_the_next_of_its_type),
+        GC_TEST(a_second_decref_of_a_dead_object_aborts),
+        GC_TEST(a_dead_object_written_through_a_stale_pointer_aborts_the_next_new),
+        GC_TEST(a_full_collection_gives_the_kept_objects_back),
+        GC_TEST(the_kept_objects_of_a_type_are_bounded),
+        GC_TEST(a_threads_exit_gives_its_kept_objects_back),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
