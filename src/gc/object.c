@@ -16,11 +16,12 @@
  * Deep chains of deaths are flattened by a trashcan (dealloc_with_user_code).
  * An object with no user code to run (no finalize, dealloc or clear, no
  * weak reference) takes a short path: out of its table, count, free.
+ * "Free" is first the type's free list (below), then pym_free.
  *
  * Speed: pym_new + pym_decref is compared with pym_malloc + pym_free in
- * `make bench-gc` (target under 2x).  The common allocation makes no call
- * after pym_malloc (new_object_slow takes every exception), so few values
- * live across it; TLS is initial-exec and calls into libpymalloc skip the
+ * `make bench-gc` (target under 2x).  The common allocation pops the
+ * type's free list and makes no call at all (new_object_slow takes every
+ * exception); TLS is initial-exec and calls into libpymalloc skip the
  * PLT.
  *
  * Counting rule (CPython's): generation 0's count goes up on every
