@@ -566,6 +566,7 @@ static PYMGC_ALWAYS_INLINE void pending_deaths_write(pymgc_domain *d, pending_de
     if (d->shared)
         pymgc_unlock(d);
     p->objects = 0;
+    p->type_id = 0;     /* user code may change the list: the next run reads it afresh */
 }
 
 /* A run of h's type begins (the last one written). */

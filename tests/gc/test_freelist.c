@@ -161,6 +161,73 @@ static void a_threads_exit_gives_its_kept_objects_back(void **state)
         assert_true(bytes_in_use() <= before + SLACK);
 }
 
+/* A collection releases its garbage in runs of one type and holds the
+ * run's free list in locals; a dealloc in the middle (user code) may take
+ * an object off that list.  Garbage ring A (link) -> B (maker) -> C (link)
+ * -> A, in that tracking order: A is kept, B's dealloc makes a link object
+ * (A's memory, popped), C is kept.  No later pym_new may hand out the
+ * object B's dealloc holds. */
+typedef struct ring_link {
+    void *next;
+    long value;
+} ring_link;
+
+static int link_traverse(void *self, pym_visit_fn visit, void *arg)
+{
+    ring_link *l = self;
+    PYM_VISIT(l->next);
+    return 0;
+}
+
+static void link_clear(void *self)
+{
+    ring_link *l = self;
+    PYM_CLEAR(l->next);
+}
+
+static pym_type link_type = {
+    .name = "link", .size = sizeof(ring_link), .traverse = link_traverse, .clear = link_clear,
+};
+
+static ring_link *made_in_dealloc;
+
+static void maker_dealloc(void *self)
+{
+    link_clear(self);
+    made_in_dealloc = pym_new(&link_type);
+    made_in_dealloc->value = 7;
+}
+
+static pym_type maker_type = {
+    .name = "maker", .size = sizeof(ring_link), .traverse = link_traverse, .clear = link_clear,
+    .dealloc = maker_dealloc,
+};
+
+static void an_object_made_by_a_dealloc_during_a_collection_is_not_handed_out_again(void **state)
+{
+    (void)state;
+    pym_gc_collect(2);              /* empty free lists */
+    ring_link *a = pym_new(&link_type), *b = pym_new(&maker_type), *c = pym_new(&link_type);
+    a->next = b;
+    b->next = c;
+    c->next = a;                    /* each new reference moves in */
+    assert_int_equal(pym_gc_collect(0), 3);
+    assert_non_null(made_in_dealloc);
+    ring_link *later[4];
+    for (int i = 0; i < 4; i++) {
+        later[i] = pym_new(&link_type);
+        assert_ptr_not_equal(later[i], made_in_dealloc);
+        for (int j = 0; j < i; j++)
+            assert_ptr_not_equal(later[i], later[j]);
+    }
+    assert_int_equal(made_in_dealloc->value, 7);
+    assert_int_equal(pym_refcount(made_in_dealloc), 1);
+    for (int i = 0; i < 4; i++)
+        pym_decref(later[i]);
+    pym_decref(made_in_dealloc);
+    made_in_dealloc = NULL;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -170,6 +237,7 @@ int main(void)
         GC_TEST(a_full_collection_gives_the_kept_objects_back),
         GC_TEST(the_kept_objects_of_a_type_are_bounded),
         GC_TEST(a_threads_exit_gives_its_kept_objects_back),
+        GC_TEST(an_object_made_by_a_dealloc_during_a_collection_is_not_handed_out_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
