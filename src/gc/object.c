@@ -269,6 +269,8 @@ static PYMGC_NOINLINE void *new_object_slow(pym_type *type, size_t size, size_t 
     }
     memset(h + 1, 0, size);
     pymgc_lock(d);
+    if (collect)    /* its user code may have grown the per-type table */
+        c = &d->type_counts[type->pymgc_type_id];
     if (container && !pymgc_table_reserve(&d->tables[0])) {
         if (d->gens[0].count > 0)
             d->gens[0].count--;

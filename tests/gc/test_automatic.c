@@ -163,6 +163,46 @@ static void full_collection_waits_for_25_percent_new_long_lived_objects(void **s
         pym_decref(young[i]);
 }
 
+/* A collection started by pym_new runs user code (here a callback) before
+ * the new object is counted; that code may make objects of types the
+ * domain has never seen, which grows the domain's per-type table.  The
+ * object that started the collection is still counted, in the grown table. */
+static pym_type fresh_types[64];
+
+static void make_fresh_types(const char *phase, const pym_gc_info_t *info, void *arg)
+{
+    (void)info;
+    (void)arg;
+    if (strcmp(phase, "start") != 0 || fresh_types[0].name)
+        return;
+    for (int i = 0; i < 64; i++) {
+        fresh_types[i] = (pym_type){.name = "fresh", .size = 16};
+        pym_decref(pym_new(&fresh_types[i]));
+    }
+}
+
+static void the_allocation_that_starts_a_collection_is_counted_when_its_callbacks_add_types(void **state)
+{
+    (void)state;
+    node *kept[8];
+    pym_gc_set_threshold(0, 10, 10);
+    for (int i = 0; i < 7; i++)
+        kept[i] = node_new();
+    assert_int_equal(pym_gc_callback_add(make_fresh_types, NULL), 0);
+    long counts[3];
+    pym_gc_get_count(counts);
+    pym_gc_set_threshold(counts[0], 10, 10);
+    kept[7] = node_new();           /* the count passes the threshold: a collection */
+    assert_int_equal(pym_gc_callback_remove(make_fresh_types, NULL), 0);
+    assert_non_null(fresh_types[0].name);   /* the callback ran */
+    pym_gc_type_stats_t row;
+    assert_int_equal(type_row(&node_type, &row), 1);
+    assert_int_equal(row.objects, 8);
+    for (int i = 0; i < 8; i++)
+        pym_decref(kept[i]);
+    assert_int_equal(type_row(&node_type, &row), 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -172,6 +212,7 @@ int main(void)
         AUTO_TEST(count0_is_allocations_minus_deallocations),
         AUTO_TEST(generation1_is_collected_after_threshold1_young_collections),
         AUTO_TEST(full_collection_waits_for_25_percent_new_long_lived_objects),
+        AUTO_TEST(the_allocation_that_starts_a_collection_is_counted_when_its_callbacks_add_types),
     };
     return cmocka_run_group_tests_name("gc automatic", tests, NULL, NULL);
 }
