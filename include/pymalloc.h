@@ -141,6 +141,7 @@ typedef enum pym_option {
     PYM_OPTION_PURGE_DELAY_MS,  /* PYMALLOC_PURGE_DELAY_MS: free pages stay this long for reuse */
     PYM_OPTION_PURGE_THREAD,    /* PYMALLOC_PURGE_THREAD: 1 (default) a thread purges an idle program */
     PYM_OPTION_FWD_CACHE,       /* PYMALLOC_FWD_CACHE: 1 (default) threads keep freed 257 B-4 KiB chunks */
+    PYM_OPTION_HUGE_PAGES,      /* PYMALLOC_HUGE_PAGES: 1 (default) 2 MiB pages for a heap past 8 MiB */
     PYM_OPTION_COUNT_
 } pym_option_t;
 

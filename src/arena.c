@@ -210,8 +210,7 @@ static void purge_dirty(pym_arena_t *arena)
         while (end < PYM_POOLS_PER_ARENA && (free_mask >> end) & 1)
             end++;
         uint64_t run = (end - start == 64 ? all_pools : (((uint64_t)1 << (end - start)) - 1)) << start;
-        pymi_os_purge((void *)(base + ((uintptr_t)start << PYM_POOL_SHIFT)),
-                      (size_t)(end - start) << PYM_POOL_SHIFT);
+        pymi_range_purge(base + ((uintptr_t)start << PYM_POOL_SHIFT), (size_t)(end - start) << PYM_POOL_SHIFT);
         counters.madvise_calls++;
         dirty_forget(arena, run);
         dirty &= ~run;
@@ -235,7 +234,7 @@ static void reclaim_arenas(pym_arena_t **batch, size_t n)
         size_t end = i + 1;
         while (end < n && batch[end] == batch[end - 1] + 1)
             end++;
-        pymi_os_purge((void *)pymi_arena_base(batch[i]), (end - i) * PYM_ARENA_SIZE);
+        pymi_range_purge(pymi_arena_base(batch[i]), (end - i) * PYM_ARENA_SIZE);
         pymi_os_purge(pymi_arena_pools(batch[i]), (end - i) * PYM_POOL_SIZE);
         counters.madvise_calls += 2;
         i = end;
@@ -264,23 +263,29 @@ static void reclaim_add(pym_arena_t *arena, pym_arena_t **batch, size_t *n)
 }
 
 /* Purges every arena of the decay queue that has been dirty since before
- * `cutoff`. */
-static void decay_until(int64_t cutoff)
+ * `cutoff`, keeping up to `spares` empty ones resident; empty arenas go
+ * into batch. */
+static void decay_expired(int64_t cutoff, size_t spares, pym_arena_t **batch, size_t *n)
 {
-    pym_arena_t *batch[PYM_RECLAIM_BATCH];
-    size_t n = 0;
     while (decay_head != NULL && decay_head->dirty_since_ms <= cutoff) {
         pym_arena_t *arena = decay_head;
         if (arena->nfree != PYM_POOLS_PER_ARENA) {
             purge_dirty(arena);
             decay_remove(arena);
-        } else if (cached_count < (size_t)pymi_option(PYM_OPTION_ARENA_CACHE)) {
+        } else if (cached_count < spares) {
             decay_remove(arena);   /* stays resident as a spare */
             cached_count++;
         } else {
-            reclaim_add(arena, batch, &n);
+            reclaim_add(arena, batch, n);
         }
     }
+}
+
+static void decay_until(int64_t cutoff)
+{
+    pym_arena_t *batch[PYM_RECLAIM_BATCH];
+    size_t n = 0;
+    decay_expired(cutoff, (size_t)pymi_option(PYM_OPTION_ARENA_CACHE), batch, &n);
     if (n > 0)
         reclaim_arenas(batch, n);
     decay_schedule();
@@ -475,14 +480,17 @@ int pymi_arena_trim(void)
 {
     pthread_mutex_lock(&pymi_arena_lock);
     uint64_t before = counters.pages_purged;
-    decay_until(INT64_MAX);
+    /* Every empty arena, spares and dirty ones, in one batch: adjacent
+     * ones go back in one call, and a 2 MiB chunk emptied whole is purged
+     * whole (range.c). */
     pym_arena_t *batch[PYM_RECLAIM_BATCH];
     size_t n = 0;
     while (empty_arenas != NULL)
         reclaim_add(empty_arenas, batch, &n);
+    cached_count = 0;
+    decay_expired(INT64_MAX, 0, batch, &n);
     if (n > 0)
         reclaim_arenas(batch, n);
-    cached_count = 0;
     for (uint64_t mask = bucket_mask; mask != 0; mask &= mask - 1) {
         for (pym_arena_t *a = buckets[__builtin_ctzll(mask)]; a != NULL; a = a->next)
             purge_dirty(a);
@@ -516,7 +524,7 @@ static int arena_fork_orphaned(pym_arena_t *arena, uint64_t returned)
     uintptr_t base = pymi_arena_base(arena);
     for (; returned != 0; returned &= returned - 1) {
         uintptr_t pool = base + ((uintptr_t)__builtin_ctzll(returned) << PYM_POOL_SHIFT);
-        pymi_os_purge((void *)pool, PYM_POOL_SIZE);
+        pymi_range_purge(pool, PYM_POOL_SIZE);
     }
     return 1;
 }

@@ -63,6 +63,15 @@
  * it back, with 128 1.2-1.5 ms. */
 #define PYM_RECLAIM_BATCH    PYM_ARENAS_PER_REGION
 
+/* Huge pages (PYMALLOC_HUGE_PAGES, range.c): the 2 MiB chunks of a region
+ * carved once this much of a heap's arenas exist are backed by the
+ * kernel's transparent huge pages.  A program with less (most small tools)
+ * keeps 4 KiB pages: one touched block must not cost 2 MiB of RSS. */
+#define PYM_HUGE_CHUNK_SHIFT 21u
+#define PYM_HUGE_CHUNK_SIZE  ((size_t)1 << PYM_HUGE_CHUNK_SHIFT)   /* 2 MiB */
+#define PYM_HUGE_CHUNKS_PER_REGION (PYM_REGION_SIZE / PYM_HUGE_CHUNK_SIZE)   /* 16 */
+#define PYM_HUGE_AFTER       ((size_t)8 << 20)
+
 /* Default of PYMALLOC_PURGE_DELAY_MS: free pools stay resident this long
  * for reuse before their pages go back (arena.c). */
 #define PYM_PURGE_DELAY_DEFAULT_MS 250
@@ -84,6 +93,9 @@ _Static_assert(PYM_POOL_SIZE >= 8 * PYM_SMALL_MAX, "a pool holds several blocks 
 _Static_assert(PYM_REGION_META_ARENAS * PYM_POOLS_PER_ARENA >= PYM_ARENAS_PER_REGION,
                "the metadata arenas' own descriptor slots hold every arena descriptor");
 _Static_assert((1u << PYM_DESC_SHIFT) == PYM_DESC_SIZE, "descriptor size");
+_Static_assert(PYM_HUGE_CHUNKS_PER_REGION <= 16, "a region's huge chunks fit a 16-bit mask");
+_Static_assert(PYM_REGION_META_ARENAS * PYM_ARENA_SIZE <= PYM_HUGE_CHUNK_SIZE,
+               "the descriptors sit in a region's first chunk, which carving never makes huge");
 
 /* ---- compiler helpers -------------------------------------------------- */
 #define pym_likely(x)    __builtin_expect(!!(x), 1)

@@ -37,6 +37,8 @@ PYM_HIDDEN void *pymi_os_reserve(size_t size, size_t alignment);
 PYM_HIDDEN int pymi_os_reserve_at(void *addr, size_t size);
 PYM_HIDDEN void *pymi_os_map(size_t size);
 PYM_HIDDEN void pymi_os_purge(void *addr, size_t size);
+/* Transparent huge pages for [addr, addr+size) on (MADV_HUGEPAGE) or off. */
+PYM_HIDDEN void pymi_os_huge_pages(void *addr, size_t size, int huge);
 
 /* ---- options.c ----------------------------------------------------------- */
 PYM_HIDDEN void pymi_options_init(void);
@@ -65,6 +67,13 @@ PYM_HIDDEN size_t pymi_range_reserved(void);
 /* Arenas taken from regions so far (never decreases).  Under pymi_arena_lock. */
 PYM_HIDDEN size_t pymi_range_arenas_carved(void);
 PYM_HIDDEN void pymi_range_fork_child(void);
+/* Gives the pages of [addr, addr+size), arena memory of a region, back to
+ * the kernel: page-exact also where a huge page backs part of it (that
+ * chunk goes back to 4 KiB pages first).  Caller holds pymi_arena_lock. */
+PYM_HIDDEN void pymi_range_purge(uintptr_t addr, size_t size);
+/* Chunks of the regions backed by huge pages now (statistics, tests).
+ * Under pymi_arena_lock. */
+PYM_HIDDEN size_t pymi_range_huge_chunks(void);
 
 PYM_INLINE int pymi_owns(const void *ptr)
 {

@@ -48,6 +48,9 @@ static struct option_desc options[PYM_OPTION_COUNT_] = {
                               "a thread keeps glibc's 257 B-4 KiB chunks it frees for its next malloc, and a "
                               "realloc glibc would answer with the same chunk is answered at once "
                               "(0: glibc does both)"},
+    [PYM_OPTION_HUGE_PAGES] = {"HUGE_PAGES", 1, 0, 1, 0,
+                               "arenas carved once a heap has 8 MiB of them are backed by 2 MiB pages "
+                               "(transparent huge pages; 0: 4 KiB pages only)"},
 };
 
 /* Which options the environment set (PYMALLOC_STATS_FILE implies STATS

@@ -8,7 +8,8 @@
  * pages cost nothing until touched and reading an untouched one gives zeros
  * (an invalid free() then finds owner == NULL instead of faulting), and
  * MADV_NOHUGEPAGE: a huge page would make one touched block cost 2 MiB of
- * RSS and defeat page-sized purging.
+ * RSS.  range.c turns huge pages on for the chunks of a large heap
+ * (pymi_os_huge_pages), and off again for a chunk it purges in part.
  */
 #include "internal.h"
 
@@ -89,6 +90,13 @@ void *pymi_os_map(size_t size)
                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     errno = saved;
     return p == MAP_FAILED ? NULL : p;
+}
+
+void pymi_os_huge_pages(void *addr, size_t size, int huge)
+{
+    int saved = errno;
+    madvise(addr, size, huge ? MADV_HUGEPAGE : MADV_NOHUGEPAGE);
+    errno = saved;
 }
 
 /* Gives the pages of [addr, addr+size) back to the kernel; they read as

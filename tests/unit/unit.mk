@@ -3,7 +3,7 @@
 if HAVE_CMOCKA
 PYM_UNIT_TESTS = tests/unit/test_sizeclass tests/unit/test_pool tests/unit/test_arena \
 	tests/unit/test_pagemap tests/unit/test_debug tests/unit/test_thread_exit \
-	tests/unit/test_decay tests/unit/test_remote
+	tests/unit/test_decay tests/unit/test_remote tests/unit/test_hugepages
 if PYM_OVERRIDE
 PYM_UNIT_TESTS += tests/unit/test_introspection
 endif
@@ -32,6 +32,10 @@ tests_unit_test_debug_SOURCES = tests/unit/test_debug.c tests/unit/unit.h
 tests_unit_test_debug_CFLAGS = $(PYM_UNIT_CFLAGS)
 tests_unit_test_debug_LDADD = $(PYM_UNIT_LDADD)
 tests_unit_test_debug_LDFLAGS = $(PYM_UNIT_LINK_FLAGS)
+tests_unit_test_hugepages_SOURCES = tests/unit/test_hugepages.c tests/unit/unit.h
+tests_unit_test_hugepages_CFLAGS = $(PYM_UNIT_CFLAGS)
+tests_unit_test_hugepages_LDADD = $(PYM_UNIT_LDADD)
+tests_unit_test_hugepages_LDFLAGS = $(PYM_UNIT_LINK_FLAGS)
 tests_unit_test_decay_SOURCES = tests/unit/test_decay.c tests/unit/unit.h
 tests_unit_test_decay_CFLAGS = $(PYM_UNIT_CFLAGS)
 tests_unit_test_decay_LDADD = $(PYM_UNIT_LDADD)
