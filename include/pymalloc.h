@@ -148,7 +148,8 @@ typedef enum pym_option {
 PYM_EXPORT long pym_option_get(pym_option_t option);
 /* Returns 0, or -1 with errno = EINVAL for an unknown option or bad value.
  * DISABLE and DEBUG are start-up only.  A new PURGE_DELAY_MS applies to the
- * pages already waiting too: 0 sends them back at the next allocator call. */
+ * pages already waiting too: 0 sends them back at the next allocator call.
+ * A new HUGE_PAGES applies to the chunks carved or emptied from then on. */
 PYM_EXPORT int pym_option_set(pym_option_t option, long value);
 
 PYM_EXPORT const char *pym_version(void);
