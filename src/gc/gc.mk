@@ -14,7 +14,7 @@ libpymalloc_gc_la_CFLAGS = $(AM_CFLAGS) -fvisibility=hidden -fno-plt -pthread
 libpymalloc_gc_la_LDFLAGS = -version-info 0:0:0 -pthread
 libpymalloc_gc_la_LIBADD = libpymalloc.la
 
-EXTRA_DIST += tests/gc/gc_test.h examples/run-doctree.sh bench/gc/graph.py bench/gc/gen0.py bench/gc/run.sh
+EXTRA_DIST += tests/gc/gc_test.h tests/gc/gc_abort.h examples/run-doctree.sh bench/gc/graph.py bench/gc/gen0.py bench/gc/run.sh
 
 if HAVE_CMOCKA
 gc_test_programs = \

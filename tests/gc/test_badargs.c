@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 #include "gc_test.h"
+#include "gc_abort.h"
 
 static char *block;
 static void *fake;      /* inside a zeroed block: not an object */
@@ -128,33 +129,10 @@ static void null_callback_is_refused(void **state)
     assert_int_equal(pym_gc_collect(2), 2);
 }
 
-/* Runs fn(arg) in a child; expects abort() and a one-line message naming
- * what. */
+/* Where CPython stops with a fatal error. */
 static void expect_abort(void (*fn)(void *), void *arg, const char *what)
 {
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        fn(arg);
-        _exit(0);
-    }
-    close(fds[1]);
-    char msg[512] = {0};
-    size_t got = 0;
-    ssize_t r;
-    while (got < sizeof msg - 1 && (r = read(fds[0], msg + got, sizeof msg - 1 - got)) > 0)
-        got += (size_t)r;
-    close(fds[0]);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFSIGNALED(status));
-    assert_int_equal(WTERMSIG(status), SIGABRT);
-    assert_non_null(strstr(msg, what));
-    assert_non_null(strstr(msg, "not a live object"));
-    assert_ptr_equal(strchr(msg, '\n'), msg + strlen(msg) - 1);   /* one line */
+    expect_abort_message(fn, arg, what, "not a live object");
 }
 
 static void call_track(void *p) { pym_gc_track(p); }

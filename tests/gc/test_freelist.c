@@ -5,12 +5,9 @@
  * kept (a second decref, or a write through a stale pointer, aborts).
  */
 #include <pthread.h>
-#include <signal.h>
 #include <stdbool.h>
-#include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include "gc_test.h"
+#include "gc_abort.h"
 
 /* 32 bytes, no hooks: a 48-byte block with its header. */
 static pym_type plain_type = {.name = "plain", .size = 32};
@@ -46,43 +43,17 @@ static void a_dead_objects_memory_comes_back_zeroed_for_the_next_of_its_type(voi
     pym_decref(b);
 }
 
-/* Runs fn in a child; expects abort() and one line containing what. */
-static void expect_abort(void (*fn)(void), const char *what)
+static void decref_twice(void *unused)
 {
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        fn();
-        _exit(0);
-    }
-    close(fds[1]);
-    char msg[512] = {0};
-    size_t got = 0;
-    ssize_t r;
-    while (got < sizeof msg - 1 && (r = read(fds[0], msg + got, sizeof msg - 1 - got)) > 0)
-        got += (size_t)r;
-    close(fds[0]);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFSIGNALED(status));
-    assert_int_equal(WTERMSIG(status), SIGABRT);
-    if (!strstr(msg, what))
-        fail_msg("expected \"%s\" in: %s", what, msg);
-    assert_ptr_equal(strchr(msg, '\n'), msg + strlen(msg) - 1);   /* one line */
-}
-
-static void decref_twice(void)
-{
+    (void)unused;
     void *p = pym_new(&plain_type);
     pym_decref(p);
     pym_decref(p);
 }
 
-static void incref_after_death_then_new(void)
+static void incref_after_death_then_new(void *unused)
 {
+    (void)unused;
     void *p = pym_new(&plain_type);
     pym_decref(p);
     pym_incref(p);              /* a stale pointer's count goes up */
@@ -92,13 +63,13 @@ static void incref_after_death_then_new(void)
 static void a_second_decref_of_a_dead_object_aborts(void **state)
 {
     (void)state;
-    expect_abort(decref_twice, "already zero");
+    expect_abort_message(decref_twice, NULL, "already zero", NULL);
 }
 
 static void a_dead_object_written_through_a_stale_pointer_aborts_the_next_new(void **state)
 {
     (void)state;
-    expect_abort(incref_after_death_then_new, "written to after its death");
+    expect_abort_message(incref_after_death_then_new, NULL, "written to after its death", NULL);
 }
 
 /* Makes and drops n plain objects, all alive at once first. */
