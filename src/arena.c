@@ -196,12 +196,13 @@ static void dirty_forget(pym_arena_t *arena, uint64_t purged)
 /* Gives back the pages of every dirty pool of a partly used arena, with one
  * madvise per run of free pools that holds a dirty one: clean pools inside a
  * run cost the kernel nothing, and each call is a TLB shootdown on every
- * core running the process, so fewer, longer calls are cheaper. */
+ * core running the process, so fewer, longer calls are cheaper.  In a huge
+ * chunk every free pool is resident (the huge page brought it in): all go. */
 static void purge_dirty(pym_arena_t *arena)
 {
     uintptr_t base = pymi_arena_base(arena);
     uint64_t free_mask = arena->free_mask;
-    uint64_t dirty = arena->dirty_mask;
+    uint64_t dirty = pymi_range_is_huge(base) ? free_mask : arena->dirty_mask;
     while (dirty != 0) {
         unsigned start = (unsigned)__builtin_ctzll(dirty);
         unsigned end = start + 1;

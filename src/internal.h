@@ -71,6 +71,9 @@ PYM_HIDDEN void pymi_range_fork_child(void);
  * the kernel: page-exact also where a huge page backs part of it (that
  * chunk goes back to 4 KiB pages first).  Caller holds pymi_arena_lock. */
 PYM_HIDDEN void pymi_range_purge(uintptr_t addr, size_t size);
+/* 1 when the 2 MiB chunk that holds addr (arena memory) is advised huge:
+ * its free pages are resident whether used or not.  Under pymi_arena_lock. */
+PYM_HIDDEN int pymi_range_is_huge(uintptr_t addr);
 /* Chunks of the regions backed by huge pages now (statistics, tests).
  * Under pymi_arena_lock. */
 PYM_HIDDEN size_t pymi_range_huge_chunks(void);

@@ -35,6 +35,9 @@
  * huge page): purging stays page-exact, RSS falls by what was purged, and
  * khugepaged, which leaves NOHUGEPAGE ranges alone, cannot gather the
  * purged pages back into a huge page.  Such a chunk keeps 4 KiB pages.
+ * Everything in a huge chunk is resident, used or not: a purge there takes
+ * every free pool of an arena (arena.c), and the chunk's arenas not carved
+ * yet go too when the chunk is split.
  * A region's first chunk holds its descriptors and is never made huge.
  * huge_chunks[slot] has bit n set while chunk n of that region is advised
  * huge (under pymi_arena_lock).  jemalloc's HPA and tcmalloc's huge-page
@@ -117,6 +120,17 @@ static void chunk_set_huge(uintptr_t chunk, int huge)
     pymi_os_huge_pages((void *)chunk, PYM_HUGE_CHUNK_SIZE, huge);
     *mask ^= bit;
     huge_chunk_count += huge ? 1 : (size_t)-1;
+    /* The huge page made the chunk's arenas not carved yet resident too;
+     * split, they would stay so. */
+    uintptr_t frontier = current_region + ((uintptr_t)current_next << PYM_ARENA_SHIFT);
+    if (!huge && frontier > chunk && frontier < chunk + PYM_HUGE_CHUNK_SIZE)
+        pymi_os_purge((void *)frontier, chunk + PYM_HUGE_CHUNK_SIZE - frontier);
+}
+
+int pymi_range_is_huge(uintptr_t addr)
+{
+    uintptr_t region = addr & ~(uintptr_t)PYM_REGION_MASK;
+    return (huge_chunks[slot_of(region)] >> ((addr & PYM_REGION_MASK) >> PYM_HUGE_CHUNK_SHIFT)) & 1;
 }
 
 pym_arena_t *pymi_range_new_arena(void)

@@ -172,6 +172,47 @@ static void huge_pages_off_leaves_new_chunks_alone(void **state)
     assert_int_equal(pym_option_set(PYM_OPTION_HUGE_PAGES, 1), 0);
 }
 
+/* A huge chunk that carving has just entered is resident whole; freed
+ * and trimmed, none of it may stay: neither the pools used nor the arenas
+ * not carved yet (the huge page brought them in too). */
+enum { FRONTIER_BLOCKS = 40000 };
+static void *frontier_blocks[FRONTIER_BLOCKS];
+
+static void freeing_a_new_huge_chunk_gives_all_of_it_back(void **state)
+{
+    (void)state;
+    memset(frontier_blocks, 0, sizeof frontier_blocks);   /* resident before the first figure */
+    pym_trim();
+    long before = rss_kib();
+    size_t n = 0;
+    uintptr_t entered = 0;
+    while (n < FRONTIER_BLOCKS) {
+        void *p = pym_malloc(BLOCK);
+        assert_non_null(p);
+        memset(p, 1, BLOCK);
+        frontier_blocks[n++] = p;
+        uintptr_t chunk = chunk_of(p);
+        if (n > 1 && chunk != chunk_of(frontier_blocks[n - 2]) && (uintptr_t)p - chunk < PYM_POOL_SIZE &&
+            vma_has_flag(chunk, "hg")) {
+            entered = chunk;
+            break;
+        }
+    }
+    assert_true(entered != 0);      /* carving entered a huge chunk within 40 000 blocks */
+    for (int i = 0; i < 63; i++) {  /* the rest of its first pool */
+        frontier_blocks[n] = pym_malloc(BLOCK);
+        assert_non_null(frontier_blocks[n]);
+        memset(frontier_blocks[n++], 1, BLOCK);
+    }
+    for (size_t i = 0; i < n; i++)
+        pym_free(frontier_blocks[i]);
+    pym_trim();
+    long after = rss_kib();
+    if (after > before + 512)
+        fail_msg("RSS %ld KiB before, %ld after the blocks that entered a huge chunk were freed and trimmed",
+                 before, after);
+}
+
 int main(void)
 {
     if (!thp_available() || pym_option_get(PYM_OPTION_DISABLE) == 1) {
@@ -184,6 +225,7 @@ int main(void)
         cmocka_unit_test(a_chunk_purged_in_part_gets_4k_pages_and_rss_falls_by_the_part),
         cmocka_unit_test(a_chunk_purged_whole_may_be_huge_again),
         cmocka_unit_test(huge_pages_off_leaves_new_chunks_alone),
+        cmocka_unit_test(freeing_a_new_huge_chunk_gives_all_of_it_back),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
