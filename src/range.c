@@ -34,7 +34,9 @@
  * back to 4 KiB pages first (MADV_NOHUGEPAGE, then the purge splits the
  * huge page): purging stays page-exact, RSS falls by what was purged, and
  * khugepaged, which leaves NOHUGEPAGE ranges alone, cannot gather the
- * purged pages back into a huge page.  Such a chunk keeps 4 KiB pages.
+ * purged pages back into a huge page.  Such a chunk keeps 4 KiB pages
+ * until a purge covers it whole, which advises it huge again (it holds
+ * nothing then; its next touch takes a huge page).
  * Everything in a huge chunk is resident, used or not: a purge there takes
  * every free pool of an arena (arena.c), and the chunk's arenas not carved
  * yet go too when the chunk is split.
