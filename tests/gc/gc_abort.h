@@ -1,39 +1,37 @@
 /*
  * gc_abort.h -- for the GC tests that check a fatal error: run a function
- * in a child process and expect abort() with a one-line message on stderr.
- * Include after gc_test.h.
+ * in a child process (tests/common/child.c, with its deadline) and expect
+ * abort() with a one-line message on stderr.  Include after gc_test.h;
+ * link tests/common/child.c.
  */
 #ifndef GC_ABORT_H
 #define GC_ABORT_H
 #include <signal.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
+#include "child.h"
+
+typedef struct gc_abort_call {
+    void (*fn)(void *);
+    void *arg;
+} gc_abort_call;
+
+static inline int gc_abort_child(void *call)
+{
+    const gc_abort_call *c = call;
+    child_no_core_dump();
+    c->fn(c->arg);
+    return 0;
+}
 
 /* Runs fn(arg) in a child; expects it to abort with one line on stderr
  * that contains `what` and, unless NULL, `also`. */
 static inline void expect_abort_message(void (*fn)(void *), void *arg, const char *what, const char *also)
 {
-    int fds[2];
-    assert_int_equal(pipe(fds), 0);
-    pid_t pid = fork();
-    assert_true(pid >= 0);
-    if (pid == 0) {
-        dup2(fds[1], 2);
-        fn(arg);
-        _exit(0);
-    }
-    close(fds[1]);
-    char msg[512] = {0};
-    size_t got = 0;
-    ssize_t r;
-    while (got < sizeof msg - 1 && (r = read(fds[0], msg + got, sizeof msg - 1 - got)) > 0)
-        got += (size_t)r;
-    close(fds[0]);
-    int status;
-    assert_int_equal(waitpid(pid, &status, 0), pid);
-    assert_true(WIFSIGNALED(status));
-    assert_int_equal(WTERMSIG(status), SIGABRT);
+    static child_result_t r;
+    gc_abort_call call = {fn, arg};
+    assert_int_equal(child_run(gc_abort_child, &call, 10000, &r), 0);
+    assert_true(child_killed_by(&r, SIGABRT));
+    const char *msg = r.stderr_text;
     if (!strstr(msg, what) || (also && !strstr(msg, also)))
         fail_msg("expected \"%s\"%s%s in: %s", what, also ? " and " : "", also ? also : "", msg);
     assert_ptr_equal(strchr(msg, '\n'), msg + strlen(msg) - 1);   /* one line */

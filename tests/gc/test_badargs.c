@@ -8,11 +8,6 @@
  */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <signal.h>
-#include <stdio.h>
-#include <string.h>
-#include <sys/wait.h>
-#include <unistd.h>
 #include "gc_test.h"
 #include "gc_abort.h"
 
