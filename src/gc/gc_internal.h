@@ -118,6 +118,13 @@ typedef struct pymgc_table {
     uint32_t len, capacity, holes;
 } pymgc_table;
 
+/* Dead objects of one type kept for pym_new to reuse (object.c): the
+ * first, how many, how many at most (0: none are kept). */
+typedef struct pymgc_freelist {
+    pymgc_head *head;
+    uint32_t len, cap;
+} pymgc_freelist;
+
 /* A type's live objects in one domain.  Their bytes are objects * (header
  * + type->size) + extra_bytes: only objects made by pymgc_new_extra (interned
  * bytes) have extra bytes, and their type's
@@ -129,10 +136,7 @@ typedef struct pymgc_type_count {
      * domain (type, domain, generation, flags, tag), made on first use:
      * pym_new writes them with one store. */
     uint64_t head_word;
-    /* Dead objects of the type kept for pym_new to reuse (object.c): the
-     * first, how many, how many at most (0: none are kept). */
-    pymgc_head *freelist;
-    uint32_t freelist_len, freelist_cap;
+    pymgc_freelist freelist;
 } pymgc_type_count;
 
 /* Open-addressing map from object pointers to pointers (ptrmap.c). */

@@ -116,27 +116,22 @@ uintptr_t pymgc_freelist_key_make(const pymgc_domain *d)
     return key;
 }
 
-/* Makes h, dead with bytes 8-15 zeroed, a kept object in front of next. */
-static inline void freelist_link(pymgc_head *h, pymgc_head *next, uintptr_t key)
+/* h: dead, bytes 8-15 zeroed.  True when it was kept on l, its link
+ * scrambled with key (the domain's freelist_key). */
+static inline bool freelist_keep(pymgc_freelist *l, pymgc_head *h, uintptr_t key)
 {
-    uintptr_t link = (uintptr_t)next ^ key;
+    if (l->len >= l->cap)
+        return false;
+    uintptr_t link = (uintptr_t)l->head ^ key;
     h->refcnt = 0;
     memcpy(h + 1, &link, sizeof link);
-}
-
-/* h: dead, bytes 8-15 zeroed.  True when it was kept. */
-static inline bool freelist_keep(pymgc_domain *d, pymgc_type_count *c, pymgc_head *h)
-{
-    if (c->freelist_len >= c->freelist_cap)
-        return false;
-    freelist_link(h, c->freelist, d->freelist_key);
-    c->freelist = h;
-    c->freelist_len++;
+    l->head = h;
+    l->len++;
     return true;
 }
 
-/* Takes h, the first of c's kept objects, off the list. */
-static inline void freelist_pop(pymgc_domain *d, pymgc_type_count *c, pymgc_head *h)
+/* Takes h, the first of l's kept objects, off the list. */
+static inline void freelist_pop(pymgc_freelist *l, pymgc_head *h, uintptr_t key)
 {
     uint64_t identity;
     uintptr_t link;
@@ -144,17 +139,17 @@ static inline void freelist_pop(pymgc_domain *d, pymgc_type_count *c, pymgc_head
     memcpy(&link, h + 1, sizeof link);
     if (pymgc_unlikely((identity | h->refcnt) != 0))
         pymgc_fatal("pymalloc_gc: a dead object at %p was written to after its death", (void *)(h + 1));
-    c->freelist = (pymgc_head *)(link ^ d->freelist_key);
-    c->freelist_len--;
+    l->head = (pymgc_head *)(link ^ key);
+    l->len--;
 }
 
 void pymgc_freelists_clear(pymgc_domain *d)
 {
     for (size_t id = 0; id < d->ntype_counts; id++) {
-        pymgc_type_count *c = &d->type_counts[id];
-        while (c->freelist) {
-            pymgc_head *h = c->freelist;
-            freelist_pop(d, c, h);
+        pymgc_freelist *l = &d->type_counts[id].freelist;
+        while (l->head) {
+            pymgc_head *h = l->head;
+            freelist_pop(l, h, d->freelist_key);
             pym_free(h);
         }
     }
@@ -172,7 +167,7 @@ static PYMGC_NOINLINE pymgc_type_count *type_first_use(pymgc_domain *d, pym_type
     pymgc_type_count *c = &d->type_counts[id];
     if (c->head_word == 0) {
         c->head_word = make_head_word(d, id, type);
-        c->freelist_cap = freelist_cap_for(d, type);
+        c->freelist.cap = freelist_cap_for(d, type);
     }
     return c;
 }
@@ -238,7 +233,7 @@ static inline void *init_object(pymgc_domain *d, pymgc_head *h, pymgc_type_count
     c->objects++;
     if (extra) {
         c->extra_bytes += extra;
-        c->freelist_cap = 0;    /* a death cannot tell an object's size */
+        c->freelist.cap = 0;    /* a death cannot tell an object's size */
     }
     return h + 1;
 }
@@ -311,9 +306,9 @@ static PYMGC_ALWAYS_INLINE void *new_object(pym_type *type, size_t extra)
     pymgc_type_count *c = &d->type_counts[id];
     if (pymgc_unlikely(c->head_word == 0))
         return new_object_slow(type, size, extra);
-    pymgc_head *h = c->freelist;
-    if (extra == 0 && h != NULL) {
-        freelist_pop(d, c, h);
+    pymgc_head *h = c->freelist.head;
+    if (extra == 0 && pymgc_likely(h != NULL)) {
+        freelist_pop(&c->freelist, h, d->freelist_key);
     } else {
         h = pym_malloc(sizeof *h + size);
         if (pymgc_unlikely(!h))
@@ -371,7 +366,7 @@ static inline void release_unlocked(pymgc_domain *d, pymgc_head *h)
 {
     pymgc_type_count *c = count_death(d, h);
     header_clear_identity(h);
-    if (!freelist_keep(d, c, h))
+    if (!freelist_keep(&c->freelist, h, d->freelist_key))
         pym_free(h);
 }
 
@@ -549,8 +544,7 @@ typedef struct pending_deaths {
     uint16_t type_id;
     bool containers;        /* the type's objects are (all or none) */
     size_t objects;
-    pymgc_head *freelist;   /* the type's list, its length and cap */
-    uint32_t freelist_len, freelist_cap;
+    pymgc_freelist freelist;    /* the type's, as the run left it */
 } pending_deaths;
 
 static PYMGC_ALWAYS_INLINE void pending_deaths_write(pymgc_domain *d, pending_deaths *p)
@@ -564,7 +558,6 @@ static PYMGC_ALWAYS_INLINE void pending_deaths_write(pymgc_domain *d, pending_de
     pymgc_type_count *c = &d->type_counts[p->type_id];
     c->objects -= p->objects;
     c->freelist = p->freelist;
-    c->freelist_len = p->freelist_len;
     if (d->shared)
         pymgc_unlock(d);
     p->objects = 0;
@@ -578,8 +571,6 @@ static PYMGC_ALWAYS_INLINE void pending_deaths_start(pymgc_domain *d, pending_de
     p->type_id = h->type_id;
     p->containers = h->flags & PYMGC_FLAG_CONTAINER;
     p->freelist = c->freelist;
-    p->freelist_len = c->freelist_len;
-    p->freelist_cap = c->freelist_cap;
 }
 
 /* One loop here rather than a call per object from the collector: the
@@ -622,12 +613,8 @@ void pymgc_release_garbage(pymgc_domain *d, pymgc_head *const *batch, size_t n, 
             }
             pending.objects++;
             header_clear_identity(h);
-            if (pending.freelist_len < pending.freelist_cap) {
-                freelist_link(h, pending.freelist, key);
-                pending.freelist = h;
-                pending.freelist_len++;
+            if (freelist_keep(&pending.freelist, h, key))
                 continue;
-            }
             h->refcnt = 0;
             dead[ndead++] = h;
             if (ndead == DEAD_BATCH) {
