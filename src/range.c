@@ -57,7 +57,6 @@ static unsigned slot_below, slot_above;   /* the next slots to try each way */
 static size_t regions;
 static size_t arenas_carved;
 static uint16_t huge_chunks[PYM_WINDOW_REGIONS];
-static size_t huge_chunk_count;
 
 static unsigned slot_of(uintptr_t region)
 {
@@ -112,16 +111,25 @@ static int huge_wanted(void)
     return arenas_carved * PYM_ARENA_SIZE > PYM_HUGE_AFTER && pymi_option(PYM_OPTION_HUGE_PAGES);
 }
 
+/* The bit of the chunk that holds addr in its region's huge_chunks mask. */
+static uint16_t chunk_bit(uintptr_t addr)
+{
+    return (uint16_t)(1u << ((addr & PYM_REGION_MASK) >> PYM_HUGE_CHUNK_SHIFT));
+}
+
+static uint16_t *chunk_mask(uintptr_t addr)
+{
+    return &huge_chunks[slot_of(addr & ~(uintptr_t)PYM_REGION_MASK)];
+}
+
 /* Advises the 2 MiB chunk at `chunk` huge or not, unless it is already. */
 static void chunk_set_huge(uintptr_t chunk, int huge)
 {
-    uint16_t *mask = &huge_chunks[slot_of(chunk & ~(uintptr_t)PYM_REGION_MASK)];
-    uint16_t bit = (uint16_t)(1u << ((chunk & PYM_REGION_MASK) >> PYM_HUGE_CHUNK_SHIFT));
+    uint16_t *mask = chunk_mask(chunk), bit = chunk_bit(chunk);
     if (!(*mask & bit) == !huge)
         return;
     pymi_os_huge_pages((void *)chunk, PYM_HUGE_CHUNK_SIZE, huge);
     *mask ^= bit;
-    huge_chunk_count += huge ? 1 : (size_t)-1;
     /* The huge page made the chunk's arenas not carved yet resident too;
      * split, they would stay so. */
     uintptr_t frontier = current_region + ((uintptr_t)current_next << PYM_ARENA_SHIFT);
@@ -131,8 +139,7 @@ static void chunk_set_huge(uintptr_t chunk, int huge)
 
 int pymi_range_is_huge(uintptr_t addr)
 {
-    uintptr_t region = addr & ~(uintptr_t)PYM_REGION_MASK;
-    return (huge_chunks[slot_of(region)] >> ((addr & PYM_REGION_MASK) >> PYM_HUGE_CHUNK_SHIFT)) & 1;
+    return (*chunk_mask(addr) & chunk_bit(addr)) != 0;
 }
 
 pym_arena_t *pymi_range_new_arena(void)
@@ -169,7 +176,10 @@ void pymi_range_purge(uintptr_t addr, size_t size)
 
 size_t pymi_range_huge_chunks(void)
 {
-    return huge_chunk_count;
+    size_t n = 0;
+    for (unsigned slot = 0; slot < PYM_WINDOW_REGIONS; slot++)
+        n += (size_t)__builtin_popcount(huge_chunks[slot]);
+    return n;
 }
 
 void pymi_range_each_arena(void (*fn)(pym_arena_t *arena, void *arg), void *arg)
