@@ -110,7 +110,7 @@ PYM_INLINE int pymi_block_link_is_sane(const pym_block_t *block, const pym_block
 {
     if (!pym_hardening)
         return next != NULL;
-    return (((uintptr_t)block ^ (uintptr_t)next) >> PYM_POOL_SHIFT) == 0;
+    return ((uintptr_t)block ^ (uintptr_t)next) < PYM_POOL_SIZE;   /* a compare, where a shift needs a copy */
 }
 
 PYM_HIDDEN PYM_NORETURN PYM_COLD void pymi_freelist_corrupt(const void *block);

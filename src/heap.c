@@ -31,7 +31,7 @@
 
 PYM_TLS pym_heap_t *pymi_tls_heap = &pymi_null_heap;
 PYM_TLS pym_heap_t *pymi_tls_debug_heap;
-pym_heap_t pymi_null_heap = {.pools = {[0 ... PYM_NUM_CLASSES - 1] = &pymi_exhausted_pool}};
+pym_heap_t pymi_null_heap = {.pool_for_units = {[0 ... PYM_NUM_CLASSES] = &pymi_exhausted_pool}};
 pthread_mutex_t pymi_heaps_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static _Atomic(pym_heap_t *) all_heaps;   /* push-only list through next_all */
@@ -54,8 +54,8 @@ static pym_heap_t *heap_new_locked(void)
     }
     pym_heap_t *heap = (pym_heap_t *)meta_next;
     meta_next += need;
-    for (unsigned c = 0; c < PYM_NUM_CLASSES; c++)
-        heap->pools[c] = &pymi_exhausted_pool;
+    for (unsigned u = 0; u <= PYM_NUM_CLASSES; u++)
+        heap->pool_for_units[u] = &pymi_exhausted_pool;
     heap->decay_tick = PYM_DECAY_TICK_IDLE;
     heap->fwd_on = (uint8_t)pymi_fwd_enabled;
     atomic_init(&heap->reclaim, NULL);
@@ -92,12 +92,13 @@ static void heap_set_current(pym_heap_t *heap, unsigned c, pym_pool_t *pool)
         return;
     if (old != &pymi_exhausted_pool)
         old->used--;
-    if (pool != NULL && pool != &pymi_exhausted_pool) {
+    if (pool == NULL || pool == &pymi_exhausted_pool)
+        pool = &pymi_exhausted_pool;
+    else
         pool->used++;
-        heap->pools[c] = pool;
-    } else {
-        heap->pools[c] = &pymi_exhausted_pool;
-    }
+    heap->pools[c] = pool;
+    if (c == 0)
+        heap->pool_for_size0 = pool;
 }
 
 /* A heap has two lists of pools per class, linked through next/prev:

@@ -16,6 +16,14 @@ PYM_INLINE size_t pymi_size_to_class(size_t size)
     return (size - (size != 0)) >> PYM_ALIGNMENT_SHIFT;
 }
 
+/* The request in 16-byte units, rounded up: the class + 1, and 0 for
+ * malloc(0).  The malloc fast path indexes the heap's pools with it
+ * (types.h, pool_for_units), two instructions where the class takes four. */
+PYM_INLINE size_t pymi_size_to_units(size_t size)
+{
+    return (size + PYM_ALIGNMENT - 1) >> PYM_ALIGNMENT_SHIFT;
+}
+
 PYM_INLINE size_t pymi_class_to_size(unsigned sizeclass)
 {
     return (size_t)(sizeclass + 1) << PYM_ALIGNMENT_SHIFT;

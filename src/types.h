@@ -160,8 +160,18 @@ typedef struct pym_fwd_bin {
 
 typedef struct pym_heap {
     /* Hot: read by the malloc fast path.  Never NULL: &pymi_exhausted_pool
-     * stands in when a class has no usable pool. */
-    pym_pool_t *pools[PYM_NUM_CLASSES];
+     * stands in when a class has no usable pool.  pools[c] is class c's
+     * current pool; the fast path reads the same pointers as
+     * pool_for_units[request in 16-byte units] (sizeclass.h), whose [0],
+     * for malloc(0), is class 0's current pool again (heap_set_current
+     * writes both). */
+    union {
+        pym_pool_t *pool_for_units[PYM_NUM_CLASSES + 1];
+        struct {
+            pym_pool_t *pool_for_size0;
+            pym_pool_t *pools[PYM_NUM_CLASSES];
+        };
+    };
     /* Counts mallocs down to the next look at the decay clock (alloc.c):
      * PYM_DECAY_TICK_PENDING while this thread's frees left pages waiting,
      * PYM_DECAY_TICK_IDLE otherwise. */
