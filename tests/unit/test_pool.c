@@ -37,6 +37,39 @@ static void descriptors_are_out_of_line(void **state)
     pym_free(a);
 }
 
+/* malloc(0) is served by the 16-byte class through a copy of that class's
+ * current pool in front of the heap's array (types.h): the copy follows
+ * the current pool as pools fill, are traded and empty. */
+static void malloc_of_zero_bytes_follows_the_16_byte_class(void **state)
+{
+    (void)state;
+    enum { PER_POOL = PYM_POOL_SIZE / 16, ROUNDS = 3 * PER_POOL };
+    static void *blocks[2 * ROUNDS];
+    unsigned n = 0, changes = 0;
+    pym_pool_t *current = NULL;
+    for (unsigned i = 0; i < ROUNDS; i++) {
+        blocks[n++] = pym_malloc(16);
+        void *zero = pym_malloc(0);
+        blocks[n++] = zero;
+        pym_heap_t *heap = pymi_tls_heap;
+        assert_ptr_equal(heap->pool_for_size0, heap->pools[0]);
+        assert_ptr_equal(pymi_pool_of(zero), heap->pools[0]);
+        assert_int_equal(pym_usable_size(zero), 16);
+        if (heap->pools[0] != current) {
+            current = heap->pools[0];
+            changes++;
+        }
+    }
+    assert_true(changes >= 4);   /* six pools' worth of blocks */
+    for (unsigned i = 0; i < n; i++) {
+        pym_free(blocks[i]);
+        assert_ptr_equal(pymi_tls_heap->pool_for_size0, pymi_tls_heap->pools[0]);
+    }
+    void *zero = pym_malloc(0);
+    assert_ptr_equal(pymi_pool_of(zero), pymi_tls_heap->pools[0]);
+    pym_free(zero);
+}
+
 /* A fresh pool is carved in address order from offset 0: its free list
  * stays empty until a block comes back, and the blocks malloc has not
  * reached are on no list. */
@@ -1159,6 +1192,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(descriptors_are_out_of_line),
+        cmocka_unit_test(malloc_of_zero_bytes_follows_the_16_byte_class),
         cmocka_unit_test(a_fresh_pool_hands_out_blocks_from_offset_zero),
         cmocka_unit_test(block_starts_are_exactly_the_carved_blocks),
         cmocka_unit_test(a_full_pool_leaves_the_list_and_comes_back_on_free),
