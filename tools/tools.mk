@@ -15,7 +15,7 @@ EXTRA_DIST += tools/pymalloc.in man/pymalloc.1
 if HAVE_CMOCKA
 check_PROGRAMS += tests/rss/test_rss
 TESTS += tests/rss/test_rss
-tests_rss_test_rss_SOURCES = tests/rss/test_rss.c
+tests_rss_test_rss_SOURCES = tests/rss/test_rss.c tests/common/resident.h
 tests_rss_test_rss_CPPFLAGS = $(AM_CPPFLAGS) $(PYM_RSS_SIZE)
 tests_rss_test_rss_CFLAGS = $(AM_CFLAGS) $(CMOCKA_CFLAGS) -pthread
 tests_rss_test_rss_LDADD = libpymalloc.la $(CMOCKA_LIBS)

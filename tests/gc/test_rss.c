@@ -5,18 +5,8 @@
  */
 #define _GNU_SOURCE
 #include <stdio.h>
-#include <unistd.h>
 #include "gc_test.h"
-
-static long resident_bytes(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    assert_non_null(f);
-    long size, resident;
-    assert_int_equal(fscanf(f, "%ld %ld", &size, &resident), 2);
-    fclose(f);
-    return resident * sysconf(_SC_PAGESIZE);
-}
+#include "../common/resident.h"
 
 static void full_collection_returns_freed_pools_to_the_kernel(void **state)
 {
@@ -25,10 +15,10 @@ static void full_collection_returns_freed_pools_to_the_kernel(void **state)
     pym_gc_disable();
     for (int i = 0; i < CYCLES; i++)
         pym_decref(ring_new(PER_CYCLE));
-    long before = resident_bytes();
+    long before = (long)resident_bytes();
     long garbage_bytes = (long)CYCLES * PER_CYCLE * (long)(GC_HEADER_BYTES + sizeof(node));
     assert_int_equal(pym_gc_collect(2), CYCLES * PER_CYCLE);
-    long after = resident_bytes();
+    long after = (long)resident_bytes();
     print_message("# RSS %ld KiB -> %ld KiB after collecting %ld KiB of objects\n",
                   before / 1024, after / 1024, garbage_bytes / 1024);
     assert_true(before - after >= garbage_bytes / 2);

@@ -37,6 +37,7 @@
 #include <cmocka.h>
 
 #include "pymalloc.h"
+#include "../common/resident.h"
 
 #ifndef PYM_RSS_MIB
 #define PYM_RSS_MIB 512            /* sanitizer builds compile with 64 */
@@ -58,16 +59,6 @@
 #define CHURN_ROUNDS 1000
 #define CHURN_ALLOWANCE 4          /* arenas mapped or madvise calls, whole loop */
 #define TEST_TIMEOUT_SECONDS 240
-
-static size_t rss_bytes(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    unsigned long size = 0, resident = 0;
-    if (f == NULL || fscanf(f, "%lu %lu", &size, &resident) != 2)
-        fail_msg("cannot read /proc/self/statm");
-    fclose(f);
-    return (size_t)resident * (size_t)sysconf(_SC_PAGESIZE);
-}
 
 static void *map_touched(size_t bytes)
 {
@@ -169,7 +160,7 @@ static void all_freed_from_threads(void **state)
     pthread_barrier_init(&run.shuffled, NULL, THREADS + 1);
     pthread_barrier_init(&run.freed, NULL, THREADS);
 
-    size_t baseline = rss_bytes();
+    size_t baseline = resident_bytes();
     pthread_t threads[THREADS];
     struct worker workers[THREADS];
     for (unsigned t = 0; t < THREADS; t++) {
@@ -177,14 +168,14 @@ static void all_freed_from_threads(void **state)
         assert_int_equal(pthread_create(&threads[t], NULL, worker_main, &workers[t]), 0);
     }
     pthread_barrier_wait(&run.allocated);
-    size_t peak = rss_bytes();
+    size_t peak = resident_bytes();
     pym_stats_t at_peak;
     pym_stats_get(&at_peak);
     shuffle(run.objects, run.count, 0x9E3779B97F4A7C15ULL);
     pthread_barrier_wait(&run.shuffled);
     for (unsigned t = 0; t < THREADS; t++)
         assert_int_equal(pthread_join(threads[t], NULL), 0);
-    size_t at_exit = rss_bytes();
+    size_t at_exit = resident_bytes();
     /* The memory contract (purge by decay): freed pages stay resident for
      * PYMALLOC_PURGE_DELAY_MS (250 ms) in case they are wanted again, then
      * go back, with no trim call.  Light activity meanwhile -- a
@@ -200,7 +191,7 @@ static void all_freed_from_threads(void **state)
         pym_free(pym_malloc(OBJECT_SIZE));
         nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
         waited_ms += 10;
-        after = rss_bytes();
+        after = resident_bytes();
         pym_stats_get(&s);
     }
 
@@ -244,22 +235,22 @@ static void every_other_freed(void **state)
     /* Freed memory an earlier test left resident (up to a batch of empty
      * arenas and the dirty pools) would be reused without raising RSS. */
     pym_trim();
-    size_t baseline = rss_bytes();
+    size_t baseline = resident_bytes();
 
     for (size_t i = 0; i < count; i++) {
         objects[i] = pym_malloc(OBJECT_SIZE);
         assert_non_null(objects[i]);
         memset(objects[i], (int)(i & 0xff), OBJECT_SIZE);
     }
-    size_t full = rss_bytes();
+    size_t full = resident_bytes();
     for (size_t i = 0; i < count; i += 2)
         pym_free(objects[i]);
-    size_t half = rss_bytes();
+    size_t half = resident_bytes();
     pym_stats_t s;
     pym_stats_get(&s);
     int trimmed = pym_trim();
     int libc_trimmed = malloc_trim(0);
-    size_t after_trim = rss_bytes();
+    size_t after_trim = resident_bytes();
 
     print_rss("baseline", baseline, baseline);
     print_rss("allocated", full, baseline);
@@ -287,7 +278,7 @@ static void every_other_freed(void **state)
         pym_free(objects[i]);
     }
     pym_trim();
-    size_t end = rss_bytes();
+    size_t end = resident_bytes();
     pym_stats_get(&s);
     print_rss("rest freed, pym_trim", end, baseline);
     assert_rss(end <= baseline + RSS_SLACK);

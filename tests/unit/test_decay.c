@@ -13,6 +13,7 @@
  */
 #include "unit.h"
 
+#include "../common/resident.h"
 #include "../common/sanitizer.h"
 
 #include <stdio.h>
@@ -29,18 +30,6 @@ static long minor_faults(void)
     struct rusage usage;
     getrusage(RUSAGE_SELF, &usage);
     return usage.ru_minflt;
-}
-
-static size_t rss_bytes(void)
-{
-    FILE *f = fopen("/proc/self/statm", "r");
-    unsigned long size = 0, resident = 0;
-    if (f != NULL) {
-        if (fscanf(f, "%lu %lu", &size, &resident) != 2)
-            resident = 0;
-        fclose(f);
-    }
-    return resident * (size_t)sysconf(_SC_PAGESIZE);
 }
 
 static long now_ms(void)
@@ -101,17 +90,17 @@ static void a_working_set_left_idle_goes_back(void **state)
     assert_int_equal(pym_option_set(PYM_OPTION_PURGE_DELAY_MS, DELAY_MS), 0);
     pym_trim();
     allocate_all();
-    size_t peak = rss_bytes();
+    size_t peak = resident_bytes();
     uint64_t purged_before = pages_purged();
     long start = now_ms();
     free_all();
     /* Light activity (a pair every 5 ms) for up to ten times the delay. */
-    size_t rss = rss_bytes();
+    size_t rss = resident_bytes();
     long waited = 0;
     while (waited < 10 * DELAY_MS && rss > peak - (12 << 20)) {
         pym_free(pym_malloc(BLOCK));
         nanosleep(&(struct timespec){0, 5 * 1000 * 1000}, NULL);
-        rss = rss_bytes();
+        rss = resident_bytes();
         waited = now_ms() - start;
     }
     print_message("# RSS %zu MiB at the peak, %zu MiB %ld ms after the free (delay %d ms)\n",
@@ -128,9 +117,9 @@ static void a_zero_delay_purges_at_once(void **state)
     assert_int_equal(pym_option_set(PYM_OPTION_PURGE_DELAY_MS, 0), 0);
     pym_trim();
     allocate_all();
-    size_t peak = rss_bytes();
+    size_t peak = resident_bytes();
     free_all();
-    size_t rss = rss_bytes();
+    size_t rss = resident_bytes();
     print_message("# delay 0: RSS %zu MiB at the peak, %zu MiB right after the free\n",
                   peak >> 20, rss >> 20);
     assert_true(rss <= peak - (12 << 20));
@@ -142,11 +131,11 @@ static void trim_purges_everything_now(void **state)
     assert_int_equal(pym_option_set(PYM_OPTION_PURGE_DELAY_MS, 60000), 0);
     pym_trim();
     allocate_all();
-    size_t peak = rss_bytes();
+    size_t peak = resident_bytes();
     free_all();
-    assert_true(rss_bytes() > peak - (4 << 20));   /* kept for reuse... */
+    assert_true(resident_bytes() > peak - (4 << 20));   /* kept for reuse... */
     pym_trim();
-    assert_true(rss_bytes() <= peak - (12 << 20));   /* ...until asked */
+    assert_true(resident_bytes() <= peak - (12 << 20));   /* ...until asked */
     pym_stats_t s;
     pym_stats_get(&s);
     assert_int_equal(s.bytes_free_pools_resident, 0);

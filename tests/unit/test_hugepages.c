@@ -8,6 +8,8 @@
  * process: the heap grows from the first to the last. */
 #include "unit.h"
 
+#include "../common/resident.h"
+
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -36,19 +38,6 @@ static int vma_has_flag(uintptr_t addr, const char *flag)
     }
     fclose(f);
     return found;
-}
-
-static long rss_kib(void)
-{
-    FILE *f = fopen("/proc/self/status", "r");
-    assert_non_null(f);
-    char line[256];
-    long kib = -1;
-    while (fgets(line, sizeof line, f))
-        if (strncmp(line, "VmRSS:", 6) == 0)
-            kib = atol(line + 6);
-    fclose(f);
-    return kib;
 }
 
 static size_t huge_chunks(void)
@@ -129,14 +118,14 @@ static void a_chunk_purged_in_part_gets_4k_pages_and_rss_falls_by_the_part(void 
     assert_true(vma_has_flag(chunk, "hg"));
     /* Free the chunk's first 1 MiB of blocks; the rest stays live. */
     pym_trim();
-    long before = rss_kib();
+    long before = (long)(resident_bytes() / 1024);
     for (size_t i = first; i < first + BLOCKS_PER_MIB; i++) {
         assert_int_equal(chunk_of(blocks[i]), chunk);
         pym_free(blocks[i]);
         blocks[i] = NULL;
     }
     pym_trim();
-    long after = rss_kib();
+    long after = (long)(resident_bytes() / 1024);
     assert_true(vma_has_flag(chunk, "nh"));
     assert_false(vma_has_flag(chunk, "hg"));
     if (after > before - 900)
