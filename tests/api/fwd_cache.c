@@ -68,14 +68,14 @@ static size_t cached_chunks(void)
     return s.fwd_cache_chunks;
 }
 
+#ifdef PYM_OVERRIDE
+
 static size_t cached_bytes(void)
 {
     pym_stats_t s;
     pym_stats_get(&s);
     return s.fwd_cache_bytes;
 }
-
-#ifdef PYM_OVERRIDE
 
 /* Keeps the compiler from pairing or dropping the calls under test. */
 static void *(*volatile do_malloc)(size_t) = malloc;
