@@ -80,20 +80,24 @@ static void *free_in_order(void *order)
     return NULL;
 }
 
-/* The owner allocates two blocks, frees the victim itself first when
- * owner_first, lets another thread free in `order`, then allocates the
- * class, reaching the remote frees. */
-static int owner_allocates(const char *order, int owner_first)
+enum owner_free { OWNER_DOES_NOT_FREE, OWNER_FREES_FIRST, OWNER_FREES_AFTER };
+
+/* The owner allocates two blocks, frees the victim itself before or after
+ * another thread (which then exits) frees in `order`, or not at all, then
+ * allocates the class, reaching the remote frees. */
+static int owner_allocates(const char *order, enum owner_free owner)
 {
     child_no_core_dump();
     victim = pym_malloc(48);
     second = pym_malloc(48);
-    if (owner_first)
+    if (owner == OWNER_FREES_FIRST)
         pym_free(victim);
     pthread_t thread;
     if (pthread_create(&thread, NULL, free_in_order, (void *)order) != 0 ||
         pthread_join(thread, NULL) != 0)
         return 2;
+    if (owner == OWNER_FREES_AFTER)
+        pym_free(victim);
     for (int i = 0; i < 1000; i++)
         sink = pym_malloc(48);
     return 0;   /* returning at all is the failure */
@@ -102,20 +106,29 @@ static int owner_allocates(const char *order, int owner_first)
 static int remote_double_free(void *arg)
 {
     (void)arg;
-    return owner_allocates("vv", 0);
+    return owner_allocates("vv", OWNER_DOES_NOT_FREE);
 }
 
 static int remote_non_adjacent_double_free(void *arg)
 {
     (void)arg;
-    return owner_allocates("vsv", 0);
+    return owner_allocates("vsv", OWNER_DOES_NOT_FREE);
 }
 
 /* Freed by its owner, then again by another thread. */
 static int local_then_remote_double_free(void *arg)
 {
     (void)arg;
-    return owner_allocates("v", 1);
+    return owner_allocates("v", OWNER_FREES_FIRST);
+}
+
+/* Freed by another thread, whose exit sends the block to its owner, then
+ * again by the owner: the block is on the owner's free list and on the
+ * pool's remote list at once. */
+static int remote_then_local_double_free(void *arg)
+{
+    (void)arg;
+    return owner_allocates("v", OWNER_FREES_AFTER);
 }
 
 /* ---- item 2: non-adjacent double free in the owner thread ------------------ */
@@ -414,7 +427,7 @@ int main(void)
         perror("mmap");
         return 99;
     }
-    tap_plan(13);
+    tap_plan(14);
     expect_abort(local_adjacent_double_free,
                  "free(a); free(a) of a 48-byte block aborts with one line");
     expect_abort(local_non_adjacent_double_free,
@@ -428,6 +441,9 @@ int main(void)
     expect_abort_if_hardened(local_then_remote_double_free,
                              "freed by its owner, then by another thread: abort with one line, "
                              "no hang");
+    expect_abort_if_hardened(remote_then_local_double_free,
+                             "freed by another thread, which exits, then by its owner: abort with "
+                             "one line, no hang");
     expect_abort(double_free_empties_a_pool,
                  "a double free that makes a pool look empty while one of its blocks is live: "
                  "abort with one line, the pool is not given back");
