@@ -5,7 +5,8 @@
  * 16-byte units, sizeclass.h) -> pop its free list, clear
  * the block's link word, prefetch the next free block (in random churn it
  * is cold, and the next malloc of the class would wait for it: churn/100k
- * 9-16 % faster, pairs unchanged within noise); an empty list: carve the
+ * 9-16 % faster when it landed; session 22 measured no gain and no clear
+ * loss, docs/design.md); an empty list: carve the
  * page's next block (pool.c).  No lock, no atomic instruction; one count
  * down to the next look at the decay clock (every 32 or 1024 mallocs).  A
  * pool with nothing to pop or carve, a class with no pool, a request that

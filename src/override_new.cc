@@ -47,21 +47,20 @@ PYM_NEW_HIDDEN __attribute__((noreturn)) void pymi_fatal(const char *fmt, ...);
 
 /* The C++ runtime: weakly in the shared library (see the top of the file).
  * The personality routine is referred to by the unwind tables the compiler
- * writes, not by any declaration it would honour, hence the directive to
- * the assembler; so are, under clang++, the catch clause's calls (its own
- * declarations of __cxa_begin_catch and __cxa_end_catch, and the
- * std::terminate of the handler it wraps around them).  libtool compiles the shared library's objects with -DPIC
- * and the archive's without: in libpymalloc.a the references are strong,
- * because a weak one does not pull a member out of libstdc++.a, and a
- * fully static C++ program would find no std::__throw_bad_alloc.  Only a
- * C++ program pulls this object out of the archive. */
+ * writes, and the catch clause's __cxa_begin_catch, __cxa_end_catch (and,
+ * under clang++, the std::terminate of the handler around them) by calls
+ * the compiler declares itself, not by any declaration it would honour,
+ * hence the directives to the assembler.  libtool compiles the shared
+ * library's objects with -DPIC and the archive's without: in libpymalloc.a
+ * the references are strong, because a weak one does not pull a member out
+ * of libstdc++.a, and a fully static C++ program would find no
+ * std::__throw_bad_alloc.  Only a C++ program pulls this object out of the
+ * archive. */
 #ifdef PIC
 #define PYM_CXXRT_REF __attribute__((weak))
 #define PYM_CXXRT_PRESENT(fn) (fn != nullptr)
 __asm__(".weak __gxx_personality_v0\n\t.weak __cxa_begin_catch\n\t.weak __cxa_end_catch\n\t"
         ".weak _ZSt9terminatev");
-__attribute__((weak)) void *__cxa_begin_catch(void *) noexcept;
-__attribute__((weak)) void __cxa_end_catch();
 #else
 #define PYM_CXXRT_PRESENT(fn) true
 #define PYM_CXXRT_REF
