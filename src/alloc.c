@@ -48,8 +48,11 @@ void *pymi_malloc_slow(size_t size)
     return pymi_malloc_refill(pymi_tls_heap, size);
 }
 
+/* The heap's stack of empty pools ages at whichever pace the tick has: it
+ * holds 128 KiB at most, and does not hurry it (emptypools.c). */
 void *pymi_malloc_tick(pym_heap_t *heap, pym_block_t *block)
 {
+    pymi_heap_age_empty_pools(heap);   /* first: what it returns may be due too */
     pymi_arena_decay_if_due();
     heap->decay_tick = pymi_arena_decay_pending() ? PYM_DECAY_TICK_PENDING : PYM_DECAY_TICK_IDLE;
     return block;

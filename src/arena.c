@@ -25,8 +25,9 @@
  *     descriptor page of its pools, PYM_RECLAIM_BATCH at a time (one
  *     madvise per run of adjacent arenas), onto the reclaimed stack, whose
  *     addresses are reused before any new part of a region.
- *   - It runs on allocator activity: every take and return of a pool looks
- *     at the coarse clock, and so does one malloc in 32 of a thread whose
+ *   - It runs on allocator activity: every take and return of pools (a
+ *     heap takes and returns several at a time, emptypools.c) looks at
+ *     the coarse clock, and so does one malloc in 32 of a thread whose
  *     frees made pages wait (one in 1024 otherwise; alloc.c), so that even
  *     a trickle of mallocs gives memory back on time.  In a process that
  *     has threads anyway, a background thread (purger.c) also purges on
@@ -354,16 +355,15 @@ static pym_arena_t *arena_empty_take(void)
     return arena;
 }
 
-pym_pool_t *pymi_arena_take_pool(void)
+/* One free pool, from the fullest arena that has one (an empty arena when
+ * none has), a dirty one first; NULL when no arena can be had. */
+static pym_pool_t *take_one_locked(void)
 {
-    pthread_mutex_lock(&pymi_arena_lock);
-    decay_if_due(pymi_now_ms());
     pym_arena_t *arena;
     if (bucket_mask != 0) {
         arena = buckets[__builtin_ctzll(bucket_mask)];
         bucket_remove(arena);
     } else if ((arena = arena_empty_take()) == NULL) {
-        pthread_mutex_unlock(&pymi_arena_lock);
         return NULL;
     }
     uint64_t candidates = arena->free_mask & arena->dirty_mask;
@@ -385,8 +385,24 @@ pym_pool_t *pymi_arena_take_pool(void)
     arena->nfree--;
     if (arena->nfree > 0)
         bucket_insert(arena);
-    pthread_mutex_unlock(&pymi_arena_lock);
     return &pymi_arena_pools(arena)[index];
+}
+
+unsigned pymi_arena_take_pools(pym_pool_t **out, unsigned want)
+{
+    pthread_mutex_lock(&pymi_arena_lock);
+    decay_if_due(pymi_now_ms());
+    unsigned n = 0;
+    while (n < want && (out[n] = take_one_locked()) != NULL)
+        n++;
+    pthread_mutex_unlock(&pymi_arena_lock);
+    return n;
+}
+
+pym_pool_t *pymi_arena_take_pool(void)
+{
+    pym_pool_t *pool;
+    return pymi_arena_take_pools(&pool, 1) == 1 ? pool : NULL;
 }
 
 /* ---- taking pools back --------------------------------------------------------- */

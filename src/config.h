@@ -80,6 +80,10 @@
  * mallocs are 320 ms: pages freed then go back within a second. */
 #define PYM_DECAY_TICK_PENDING 32u
 #define PYM_DECAY_TICK_IDLE    1024u
+/* A heap's stack of empty pools (emptypools.c): at most this many (128 KiB),
+ * refilled from the arena this many at a time. */
+#define PYM_HEAP_EMPTY_POOLS 32u
+#define PYM_EMPTY_TAKE        8u
 /* Dirty memory past which a background thread purges on time, so that a
  * program that goes idle still gives memory back (only in a process that
  * has threads already: purger.c). */

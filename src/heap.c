@@ -276,7 +276,7 @@ pym_pool_t *pymi_heap_alloc_slow(pym_heap_t *heap, unsigned sizeclass)
         if (heap->pools[sizeclass] != &pymi_exhausted_pool)
             return pymi_heap_alloc_slow(heap, sizeclass);
     }
-    pym_pool_t *pool = pymi_arena_take_pool();
+    pym_pool_t *pool = pymi_heap_take_empty_pool(heap);
     if (pool == NULL)
         return NULL;
     pymi_pool_init(pool, heap, sizeclass);
@@ -347,6 +347,7 @@ static void heap_release_empty(pym_heap_t *heap)
     pym_pool_batch_t batch;   /* only count is set: no 512-byte memset */
     batch.count = 0;
     pymi_remote_reclaim_batched(heap, 0, &batch);
+    pymi_heap_release_empty_pools(heap, &batch);
     for (unsigned c = 0; c < PYM_NUM_CLASSES; c++) {
         heap->spare[c] = NULL;
         /* The FULL list first: settling moves a pool with blocks to the

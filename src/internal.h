@@ -142,6 +142,10 @@ PYM_INLINE pym_pool_t *pymi_arena_pools(const pym_arena_t *arena)
 PYM_HIDDEN int64_t pymi_now_ms(void);
 PYM_HIDDEN extern pthread_mutex_t pymi_arena_lock;
 PYM_HIDDEN pym_pool_t *pymi_arena_take_pool(void);
+/* Up to `want` free pools into out[], in the order the arena prefers them
+ * (fullest arena, resident pages first), under one acquisition of the
+ * lock; how many (fewer only when no memory can be had). */
+PYM_HIDDEN unsigned pymi_arena_take_pools(pym_pool_t **out, unsigned want);
 PYM_HIDDEN void pymi_arena_return_pool(pym_pool_t *pool);
 /* Sorts pools; one lock acquisition for all n (n <= PYM_RETURN_BATCH). */
 PYM_HIDDEN void pymi_arena_return_pools(pym_pool_t **pools, size_t n);
@@ -279,6 +283,18 @@ PYM_HIDDEN int pymi_heap_collect_abandoned(void);
 PYM_HIDDEN int pymi_heap_trim_own(void);
 PYM_HIDDEN pym_heap_t *pymi_heap_list(void);
 PYM_HIDDEN uint64_t pymi_heaps_adopted(void);
+
+/* ---- emptypools.c: a heap's empty pools, kept for its next fresh pool ---- */
+/* A pool for pymi_pool_init: from the stack, else a few from the arena;
+ * NULL when no memory can be had. */
+PYM_HIDDEN pym_pool_t *pymi_heap_take_empty_pool(pym_heap_t *heap);
+/* An empty, unlinked pool without owner: onto the stack (the stack's
+ * older half to the arena when it is full). */
+PYM_HIDDEN void pymi_heap_keep_empty_pool(pym_heap_t *heap, pym_pool_t *pool);
+/* Every pool of the stack into batch (trim, thread exit). */
+PYM_HIDDEN void pymi_heap_release_empty_pools(pym_heap_t *heap, pym_pool_batch_t *batch);
+/* At the decay tick: a stack unused for the purge delay goes to the arena. */
+PYM_HIDDEN void pymi_heap_age_empty_pools(pym_heap_t *heap);
 
 /* ---- alloc.c: slow paths behind alloc_inline.h ------------------------------ */
 PYM_HIDDEN PYM_NOINLINE void *pymi_malloc_slow(size_t size);

@@ -85,8 +85,9 @@ void pymi_pool_check_empty(const pym_pool_t *pool)
 }
 
 /* Decides what an empty pool becomes.  keep_spare: the heap is live and may
- * keep one empty pool per class against malloc/free thrash.  A pool for the
- * arena goes into batch, or straight back when batch is NULL. */
+ * keep one empty pool per class against malloc/free thrash.  Any other
+ * goes into batch (for the arena), or onto the heap's stack of empty pools
+ * when batch is NULL (the owner's own frees and reclaims, emptypools.c). */
 static void pool_empty(pym_heap_t *heap, pym_pool_t *pool, int keep_spare, pym_pool_batch_t *batch)
 {
     pymi_pool_check_empty(pool);
@@ -112,7 +113,7 @@ static void pool_empty(pym_heap_t *heap, pym_pool_t *pool, int keep_spare, pym_p
     if (batch != NULL)
         pymi_pool_batch_add(batch, pool);
     else
-        pymi_arena_return_pool(pool);
+        pymi_heap_keep_empty_pool(heap, pool);
 }
 
 void pymi_pool_settle(pym_heap_t *heap, pym_pool_t *pool, int keep_spare)

@@ -43,13 +43,20 @@ PYM_RACY_READER static void stats_add_arena(pym_arena_t *arena, void *arg)
         return;
     const pym_pool_t *pools = pymi_arena_pools(arena);
     for (unsigned p = 0; p < PYM_POOLS_PER_ARENA; p++) {
+        const pym_pool_t *pool = &pools[p];
         if (arena->free_mask & ((uint64_t)1 << p)) {
             out->bytes_free_pools += PYM_POOL_SIZE;
             if (arena->dirty_mask & ((uint64_t)1 << p))
                 out->bytes_free_pools_resident += PYM_POOL_SIZE;
             continue;
         }
-        const pym_pool_t *pool = &pools[p];
+        if (pymi_pool_owner(pool) == NULL) {
+            /* On a heap's stack of empty pools (emptypools.c), or on
+             * its way from the arena to pymi_pool_init. */
+            out->bytes_free_pools += PYM_POOL_SIZE;
+            out->bytes_free_pools_resident += PYM_POOL_SIZE;
+            continue;
+        }
         unsigned c = pool->sizeclass;
         size_t size = pymi_class_to_size(c);
         size_t capacity = pymi_class_capacity(c);

@@ -36,8 +36,10 @@
  *           (heap.c), or the reclaim stack brings it back after a remote
  *           free.
  *   DETACHED on no list: fresh, or on its way back to its arena.
- *   empty   no live block: kept as the class's spare or returned to the
- *           arena, alone or with others in a pym_pool_batch_t.
+ *   empty   no live block: kept as the class's spare, or on the heap's
+ *           stack of empty pools for its next fresh pool of any class
+ *           (emptypools.c), or returned to the arena, alone or with
+ *           others in a pym_pool_batch_t.
  * `used` counts the blocks not on `free`, plus one while the
  * pool is its heap's current pool of the class (the pin): the free fast path
  * then sees 0 only for a pool that is really empty and not current.
@@ -180,6 +182,12 @@ typedef struct pym_heap {
     pym_pool_t *full_head[PYM_NUM_CLASSES];  /* FULL pools of each class, oldest first */
     pym_pool_t *full_tail[PYM_NUM_CLASSES];
     pym_pool_t *spare[PYM_NUM_CLASSES];  /* an empty pool kept against thrash */
+    /* Empty pools for the next fresh pool of any class (emptypools.c): no
+     * owner, on no list, not free in their arenas; the top is the newest. */
+    pym_pool_t *empty[PYM_HEAP_EMPTY_POOLS];
+    uint16_t empty_count;
+    uint8_t empty_touched;               /* taken from or added to since the last tick */
+    int64_t empty_idle_since_ms;         /* when a tick first found it untouched */
     /* 1: the last look at the class's FULL pools found none with a block,
      * so the next looks at one only (heap.c). */
     uint8_t full_dry[PYM_NUM_CLASSES];

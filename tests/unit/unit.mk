@@ -3,7 +3,8 @@
 if HAVE_CMOCKA
 PYM_UNIT_TESTS = tests/unit/test_sizeclass tests/unit/test_pool tests/unit/test_arena \
 	tests/unit/test_pagemap tests/unit/test_debug tests/unit/test_thread_exit \
-	tests/unit/test_decay tests/unit/test_remote tests/unit/test_hugepages
+	tests/unit/test_decay tests/unit/test_remote tests/unit/test_hugepages \
+	tests/unit/test_emptypools
 if PYM_OVERRIDE
 PYM_UNIT_TESTS += tests/unit/test_introspection
 endif
@@ -20,6 +21,12 @@ tests_unit_test_pool_SOURCES = tests/unit/test_pool.c tests/unit/unit.h
 tests_unit_test_pool_CFLAGS = $(PYM_UNIT_CFLAGS)
 tests_unit_test_pool_LDADD = $(PYM_UNIT_LDADD)
 tests_unit_test_pool_LDFLAGS = $(PYM_UNIT_LINK_FLAGS)
+tests_unit_test_emptypools_SOURCES = tests/unit/test_emptypools.c tests/unit/unit.h \
+	tests/common/child.c tests/common/child.h
+tests_unit_test_emptypools_CPPFLAGS = $(tests_cppflags)
+tests_unit_test_emptypools_CFLAGS = $(PYM_UNIT_CFLAGS)
+tests_unit_test_emptypools_LDADD = $(PYM_UNIT_LDADD)
+tests_unit_test_emptypools_LDFLAGS = $(PYM_UNIT_LINK_FLAGS)
 tests_unit_test_arena_SOURCES = tests/unit/test_arena.c tests/unit/unit.h
 tests_unit_test_arena_CFLAGS = $(PYM_UNIT_CFLAGS)
 tests_unit_test_arena_LDADD = $(PYM_UNIT_LDADD)
