@@ -25,7 +25,7 @@ void *pymi_heap_alloc_block(pym_heap_t *heap, unsigned sizeclass)
 
 /* Small request, nothing on the current pool's free list; or a thread with
  * no heap yet (its pools are all the exhausted pool). */
-void *pymi_malloc_refill(pym_heap_t *heap, size_t size)
+static PYM_NOINLINE void *malloc_refill_slow(pym_heap_t *heap, size_t size)
 {
     pymi_purger_start_if_wanted();
     if (pym_unlikely(heap == &pymi_null_heap)) {
@@ -41,11 +41,13 @@ void *pymi_malloc_refill(pym_heap_t *heap, size_t size)
     return block != NULL ? block : pymi_sys.malloc(size);
 }
 
-void *pymi_malloc_slow(size_t size)
+/* The common refill first, without the general path's frame (heap.c). */
+void *pymi_malloc_refill(pym_heap_t *heap, size_t size)
 {
-    if (!pymi_is_small(size))
-        return pymi_sys.malloc(size);
-    return pymi_malloc_refill(pymi_tls_heap, size);
+    pym_pool_t *pool = pymi_heap_refill_quick(heap, (unsigned)pymi_size_to_class(size));
+    if (pym_likely(pool != NULL))
+        return pymi_pool_pop(pool, pool->free);
+    return malloc_refill_slow(heap, size);
 }
 
 /* The heap's stack of empty pools ages at whichever pace the tick has: it

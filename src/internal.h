@@ -275,6 +275,10 @@ PYM_HIDDEN void pymi_heap_unlink(pym_heap_t *heap, pym_pool_t *pool);
  * current pool refilled, another pool, reclaimed pools, or a fresh pool;
  * NULL when no memory can be had. */
 PYM_HIDDEN pym_pool_t *pymi_heap_alloc_slow(pym_heap_t *heap, unsigned sizeclass);
+/* The common case of pymi_heap_alloc_slow alone, for a current pool with
+ * no block: the class's current pool with a block when it is the case,
+ * else NULL with nothing changed. */
+PYM_HIDDEN pym_pool_t *pymi_heap_refill_quick(pym_heap_t *heap, unsigned sizeclass);
 PYM_HIDDEN void pymi_heap_free_abandoned(pym_heap_t *owner, pym_pool_t *pool, pym_block_t *block);
 /* A free by `me` into another heap's pool: into me's outbox for that
  * pool's class, pushed in batches (heap.c). */
@@ -297,7 +301,6 @@ PYM_HIDDEN void pymi_heap_release_empty_pools(pym_heap_t *heap, pym_pool_batch_t
 PYM_HIDDEN void pymi_heap_age_empty_pools(pym_heap_t *heap);
 
 /* ---- alloc.c: slow paths behind alloc_inline.h ------------------------------ */
-PYM_HIDDEN PYM_NOINLINE void *pymi_malloc_slow(size_t size);
 /* The fast path found no block on the current pool (or no heap): same
  * arguments, so it is a tail call. */
 PYM_HIDDEN PYM_NOINLINE void *pymi_malloc_refill(pym_heap_t *heap, size_t size);

@@ -299,6 +299,58 @@ static void a_dry_current_pool_trades_places_with_the_only_full_one(void **state
         pym_free(blocks[i]);   /* NULL for the one freed already */
 }
 
+/* The trade again, by pymi_heap_refill_quick: a pool that came back from
+ * FULL is still flagged with an empty remote list, so when it runs dry
+ * again the quick refill trades it for the oldest FULL pool; a pool never
+ * flagged (fresh) it leaves to the general path, with nothing changed. */
+static void a_pool_dry_again_trades_places_by_the_quick_refill(void **state)
+{
+    (void)state;
+    const size_t size = 144;   /* a class no other test here uses: its lists start empty */
+    unsigned c = pymi_size_to_class(size);
+    void *blocks[200];
+    unsigned n = 0;
+    pym_pool_t *pools[2];
+    allocate_through_pools(size, pools, 2, blocks, &n, 200);
+    pym_heap_t *heap = pymi_tls_heap;
+    pym_pool_t *first = pools[0], *second = pools[1];
+    assert_int_equal(second->flagged, 0);
+    assert_null(pymi_heap_refill_quick(heap, c));   /* not flagged: the general path's */
+    assert_ptr_equal(heap->pools[c], second);
+    assert_ptr_equal(heap->full_head[c], first);
+
+    /* The general path trades them first (and flags second). */
+    void *back = blocks[0];
+    blocks[0] = NULL;
+    free_one_then_allocate_until_the_trade(size, back, blocks, &n, 200);
+    expect_traded(c, first, second);
+    assert_true(first->flagged);
+    assert_int_equal(atomic_load(&first->remote), PYM_REMOTE_FULL);
+
+    /* A block of second comes back; first runs dry again. */
+    unsigned i_back = 0;
+    while (blocks[i_back] == NULL || pymi_pool_of(blocks[i_back]) != second)
+        i_back++;
+    void *again = blocks[i_back];
+    blocks[i_back] = NULL;
+    pym_free(again);
+    while (pymi_pool_has_block(first)) {
+        assert_true(n < 200);
+        blocks[n++] = pym_malloc(size);
+    }
+    pym_pool_t *taken = pymi_heap_refill_quick(heap, c);
+    assert_ptr_equal(taken, second);
+    expect_traded(c, second, first);
+    assert_ptr_equal(heap->full_head[c], first);
+    assert_int_equal(first->used, pymi_class_capacity(c));   /* the pin left it */
+    assert_ptr_equal(pym_malloc(size), again);
+
+    pym_free(back);
+    pym_free(again);
+    for (unsigned i = 0; i < n; i++)
+        pym_free(blocks[i]);   /* NULL for the ones freed already */
+}
+
 struct remote_job {
     void **blocks;
     unsigned count;
@@ -1198,6 +1250,7 @@ int main(void)
         cmocka_unit_test(a_full_pool_leaves_the_list_and_comes_back_on_free),
         cmocka_unit_test(a_dry_current_pool_trades_places_with_the_oldest_full_one),
         cmocka_unit_test(a_dry_current_pool_trades_places_with_the_only_full_one),
+        cmocka_unit_test(a_pool_dry_again_trades_places_by_the_quick_refill),
         cmocka_unit_test(a_remote_free_into_a_full_pool_queues_it_for_its_owner),
         cmocka_unit_test(empty_pools_go_back_to_their_arena),
         cmocka_unit_test(a_batch_frees_exactly_its_blocks_in_any_order),
