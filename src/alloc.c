@@ -113,18 +113,18 @@ void pymi_free_block_from(pym_heap_t *me, pym_pool_t *pool, pym_block_t *block)
         pymi_remote_push(owner, pool, block);
 }
 
+/* ptr is ours (the fast path looked) and the fast path could not free it:
+ * debug mode, another thread's pool, a pool with no owner, not a block
+ * start, or the head of its pool's list. */
 void pymi_free_slow(void *ptr)
 {
-    if (!pymi_owns(ptr)) {
-        pymi_fwd_free(pymi_tls_heap, ptr);
-        return;
-    }
     if (pym_unlikely(pymi_debug_on)) {
         pymi_debug_free(ptr);
         return;
     }
     pym_pool_t *pool = pymi_pool_of(ptr);
-    if (pymi_pool_owner(pool) == NULL)
+    pym_heap_t *owner = pymi_pool_owner(pool);
+    if (owner == NULL)
         pymi_free_invalid(ptr, "block not allocated (double free, or a pointer never returned by malloc)");
     if (!pymi_is_block_start(pool, ptr)) {
         /* A whole block's start that fails the test is one not carved yet
@@ -134,8 +134,16 @@ void pymi_free_slow(void *ptr)
             pymi_free_invalid(ptr, "block not allocated (a pointer never returned by malloc)");
         pymi_free_invalid(ptr, "invalid pointer (not the start of a block)");
     }
-    pymi_free_block_from(pymi_tls_heap, pool, ptr);
-    pymi_heap_decay_soon(pymi_tls_heap);
+    pym_heap_t *me = pymi_tls_heap;
+    if (owner != me && me != &pymi_null_heap) {
+        /* A remote free, the server pattern's every free: into this
+         * thread's outbox, with no page of ours left waiting to decay. */
+        me->remote_frees++;
+        pymi_heap_free_remote(me, pool, ptr);
+        return;
+    }
+    pymi_free_block_from(me, pool, ptr);
+    pymi_heap_decay_soon(me);
     pymi_purger_start_if_wanted();
 }
 
