@@ -20,7 +20,7 @@ void *pymi_heap_alloc_block(pym_heap_t *heap, unsigned sizeclass)
     if (!pymi_pool_has_block(pool) && (pool = pymi_heap_alloc_slow(heap, sizeclass)) == NULL)
         return NULL;   /* no address space left */
     pym_block_t *block = pool->free;
-    return !pymi_is_list_end(block) ? pymi_pool_pop(pool, block) : pymi_pool_carve(pool);
+    return !pymi_is_list_end(block) ? pymi_pool_pop(pool, block) : pymi_pool_carve(pool, block);
 }
 
 /* Small request, nothing on the current pool's free list; or a thread with

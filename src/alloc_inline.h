@@ -53,11 +53,15 @@ PYM_INLINE pym_block_t *pymi_pool_pop(pym_pool_t *pool, pym_block_t *block)
 
 /* Hands out the pool's first uncarved block (pymi_pool_can_carve): the
  * block-start limit admits one block more (pool.c), and the block's first
- * word, a stale link of the page's last life, is cleared. */
-PYM_INLINE pym_block_t *pymi_pool_carve(pym_pool_t *pool)
+ * word, a stale link of the page's last life, is cleared.  end is the
+ * pool's free list, empty: its end mark, an address in the page
+ * (freelist.h; the pop let no link out of the page), which the caller has
+ * in a register already; the page's address from the descriptor's took
+ * six instructions more. */
+PYM_INLINE pym_block_t *pymi_pool_carve(pym_pool_t *pool, const pym_block_t *end)
 {
     unsigned offset = pool->carved;
-    pym_block_t *block = (pym_block_t *)(pymi_pool_page(pool) + offset);
+    pym_block_t *block = (pym_block_t *)(((uintptr_t)end & ~(uintptr_t)PYM_POOL_MASK) + offset);
     pool->carved = (uint16_t)(offset + pool->block_size);
     atomic_store_explicit(&pool->start_limit, (uint16_t)(offset * pool->start_magic),
                           memory_order_relaxed);
@@ -96,7 +100,7 @@ PYM_INLINE void *pymi_malloc_inline(size_t size)
         if (pym_likely(!pymi_is_list_end(block)))
             pymi_pool_pop(pool, block);
         else if (pymi_pool_can_carve(pool))
-            block = pymi_pool_carve(pool);
+            block = pymi_pool_carve(pool, block);
         else
             return pymi_malloc_refill(heap, size);
         if (pym_unlikely(--heap->decay_tick == 0))
