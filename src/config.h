@@ -80,6 +80,9 @@
  * mallocs are 320 ms: pages freed then go back within a second. */
 #define PYM_DECAY_TICK_PENDING 32u
 #define PYM_DECAY_TICK_IDLE    1024u
+/* A FULL pool is taken back into use once this fraction of its blocks
+ * (1 / 2^shift; at least one) is free on its list (heap.c). */
+#define PYM_TAKE_BACK_SHIFT 4u
 /* A heap's stack of empty pools (emptypools.c): at most this many (128 KiB),
  * refilled from the arena this many at a time. */
 #define PYM_HEAP_EMPTY_POOLS 32u

@@ -160,9 +160,15 @@ static void a_full_pool_leaves_the_list_and_comes_back_on_free(void **state)
 
     assert_ptr_equal(heap->full_head[c], pool);   /* the oldest FULL pool */
 
-    /* The owner's free goes into it on the fast path; it stays FULL until
-     * malloc runs out of listed pools and takes the oldest FULL one back. */
-    pym_free(blocks[0]);
+    /* The owner's frees go into it on the fast path; it stays FULL until
+     * malloc runs out of listed pools and takes the oldest FULL one back,
+     * which it does once a sixteenth of its blocks are free (heap.c). */
+    unsigned need = cap >> PYM_TAKE_BACK_SHIFT;
+    for (unsigned i = need; i-- > 0;) {
+        pym_free(blocks[i]);
+        if (i > 0)
+            blocks[i] = NULL;
+    }
     assert_int_equal(pool->state, PYM_POOL_FULL);
     assert_ptr_equal(pool->free, blocks[0]);
     void *extra[200];
@@ -171,12 +177,12 @@ static void a_full_pool_leaves_the_list_and_comes_back_on_free(void **state)
         extra[e++] = pym_malloc(size64);
     assert_ptr_equal(heap->pools[c], pool);
     assert_int_equal(pool->state, PYM_POOL_LINKED);
-    assert_ptr_equal(extra[e - 1], blocks[0]);   /* the block freed into it, handed out */
+    assert_ptr_equal(extra[e - 1], blocks[0]);   /* the block freed last into it, handed out */
     blocks[0] = NULL;
     for (unsigned i = 0; i < e; i++)
         pym_free(extra[i]);
     for (unsigned i = 1; i < n; i++)
-        pym_free(blocks[i]);
+        pym_free(blocks[i]);   /* NULL for the ones freed already */
 }
 
 /* Allocates blocks of size, into blocks[*n...], until the class (whose
@@ -197,6 +203,21 @@ static void allocate_through_pools(size_t size, pym_pool_t **pools, unsigned cou
         }
         pools[k] = heap->pools[c];
     }
+}
+
+/* Frees up to `count` of the blocks[0..n) that lie in pool (NULLing
+ * them); how many it freed. */
+static unsigned free_blocks_of(pym_pool_t *pool, void **blocks, unsigned n, unsigned count)
+{
+    unsigned freed = 0;
+    for (unsigned i = 0; i < n && freed < count; i++) {
+        if (blocks[i] != NULL && pymi_pool_of(blocks[i]) == pool) {
+            pym_free(blocks[i]);
+            blocks[i] = NULL;
+            freed++;
+        }
+    }
+    return freed;
 }
 
 /* Frees back, a block of a FULL pool (which stays FULL), then allocates
@@ -233,7 +254,7 @@ static void expect_traded(unsigned c, pym_pool_t *taken, pym_pool_t *retired)
 }
 
 /* The refill of random churn: the current pool, alone on its list and
- * dry, trades places with the oldest FULL pool that has a block again.
+ * dry, trades places with the oldest FULL pool that has enough blocks again.
  * The lists and the pin end as a retire followed by a relink leaves them. */
 static void a_dry_current_pool_trades_places_with_the_oldest_full_one(void **state)
 {
@@ -257,13 +278,16 @@ static void a_dry_current_pool_trades_places_with_the_oldest_full_one(void **sta
         i_back++;
     void *back = blocks[i_back];
     blocks[i_back] = NULL;
+    /* It is taken back with a sixteenth of its blocks free (heap.c). */
+    unsigned need = cap >> PYM_TAKE_BACK_SHIFT;
+    assert_int_equal(free_blocks_of(a, blocks, n, need - 1), need - 1);
     free_one_then_allocate_until_the_trade(size, back, blocks, &n, 200);
     expect_traded(c, a, current);
     assert_ptr_equal(heap->full_head[c], b);
     assert_int_equal(b->prev, 0);
     assert_ptr_equal(pymi_pool_at(b->next), current);
     assert_ptr_equal(pymi_pool_at(current->prev), b);
-    assert_int_equal(a->used, cap + 1);       /* every block out, and the pin */
+    assert_int_equal(a->used, cap + 1 - (need - 1));   /* `back` out again, and the pin */
     assert_int_equal(current->used, cap);     /* the pin left it */
 
     pym_free(back);
@@ -347,6 +371,48 @@ static void a_pool_dry_again_trades_places_by_the_quick_refill(void **state)
 
     pym_free(back);
     pym_free(again);
+    for (unsigned i = 0; i < n; i++)
+        pym_free(blocks[i]);   /* NULL for the ones freed already */
+}
+
+/* A FULL pool is taken back only once a sixteenth of its blocks are free
+ * (heap.c, worth_taking_back): with one fewer, the dry current pool is
+ * retired and a fresh pool taken; with that many, the two trade places. */
+static void a_full_pool_comes_back_only_with_a_sixteenth_of_its_blocks_free(void **state)
+{
+    (void)state;
+    const size_t size = 80;   /* a class no other test here uses: its lists start empty */
+    unsigned c = pymi_size_to_class(size);
+    unsigned need = pymi_class_capacity(c) >> PYM_TAKE_BACK_SHIFT;
+    assert_true(need >= 2);
+    void *blocks[300];
+    unsigned n = 0;
+    pym_pool_t *pools[2];
+    allocate_through_pools(size, pools, 2, blocks, &n, 300);
+    pym_heap_t *heap = pymi_tls_heap;
+    pym_pool_t *first = pools[0], *second = pools[1];
+    assert_ptr_equal(heap->full_head[c], first);
+
+    assert_int_equal(free_blocks_of(first, blocks, n, need - 1), need - 1);
+    while (heap->pools[c] == second) {
+        assert_true(n < 300);
+        blocks[n++] = pym_malloc(size);
+    }
+    pym_pool_t *third = heap->pools[c];
+    assert_true(third != first && third != second);   /* a fresh pool */
+    assert_ptr_equal(pymi_pool_of(blocks[n - 1]), third);
+    assert_int_equal(first->state, PYM_POOL_FULL);
+    assert_ptr_equal(heap->full_head[c], second);   /* first went behind it */
+
+    assert_int_equal(free_blocks_of(second, blocks, n, need), need);
+    while (heap->pools[c] == third) {
+        assert_true(n < 300);
+        blocks[n++] = pym_malloc(size);
+    }
+    assert_ptr_equal(heap->pools[c], second);   /* taken back */
+    assert_ptr_equal(pymi_pool_of(blocks[n - 1]), second);
+    assert_int_equal(third->state, PYM_POOL_FULL);
+
     for (unsigned i = 0; i < n; i++)
         pym_free(blocks[i]);   /* NULL for the ones freed already */
 }
@@ -1251,6 +1317,7 @@ int main(void)
         cmocka_unit_test(a_dry_current_pool_trades_places_with_the_oldest_full_one),
         cmocka_unit_test(a_dry_current_pool_trades_places_with_the_only_full_one),
         cmocka_unit_test(a_pool_dry_again_trades_places_by_the_quick_refill),
+        cmocka_unit_test(a_full_pool_comes_back_only_with_a_sixteenth_of_its_blocks_free),
         cmocka_unit_test(a_remote_free_into_a_full_pool_queues_it_for_its_owner),
         cmocka_unit_test(empty_pools_go_back_to_their_arena),
         cmocka_unit_test(a_batch_frees_exactly_its_blocks_in_any_order),
