@@ -48,6 +48,20 @@ static void free_blocks(void **blocks, size_t count)
     free(blocks);
 }
 
+/* With the purge delay given and nothing kept from before (trim), fills
+ * `pools` pools' worth of class A and frees them: this thread's heap, its
+ * emptied pools on the stack (unless the delay is 0). */
+static pym_heap_t *empty_some_pools(long delay_ms, unsigned pools)
+{
+    assert_int_equal(pym_option_set(PYM_OPTION_PURGE_DELAY_MS, delay_ms), 0);
+    pym_trim();
+    pym_heap_t *heap = my_heap();
+    size_t count;
+    void **blocks = fill_pools(SIZE_A, pools, &count);
+    free_blocks(blocks, count);
+    return heap;
+}
+
 static int on_stack(const pym_heap_t *heap, const pym_pool_t *pool)
 {
     for (unsigned i = 0; i < heap->empty_count; i++)
@@ -150,12 +164,7 @@ static void a_stack_left_unused_for_the_delay_goes_back_to_the_arena(void **stat
 {
     (void)state;
     enum { DELAY_MS = 100 };
-    assert_int_equal(pym_option_set(PYM_OPTION_PURGE_DELAY_MS, DELAY_MS), 0);
-    pym_trim();
-    pym_heap_t *heap = my_heap();
-    size_t count;
-    void **blocks = fill_pools(SIZE_A, 8, &count);
-    free_blocks(blocks, count);
+    pym_heap_t *heap = empty_some_pools(DELAY_MS, 8);
     assert_true(heap->empty_count > 0);
     int64_t start = now_ms();
     /* Pairs, which need no fresh pool: the stack ages at the decay tick. */
@@ -170,12 +179,7 @@ static void a_stack_left_unused_for_the_delay_goes_back_to_the_arena(void **stat
 static void trim_sends_the_stack_back_and_purges_it(void **state)
 {
     (void)state;
-    assert_int_equal(pym_option_set(PYM_OPTION_PURGE_DELAY_MS, 60000), 0);
-    pym_trim();
-    pym_heap_t *heap = my_heap();
-    size_t count;
-    void **blocks = fill_pools(SIZE_A, 8, &count);
-    free_blocks(blocks, count);
+    pym_heap_t *heap = empty_some_pools(60000, 8);
     assert_true(heap->empty_count > 0);
     pym_trim();
     assert_int_equal(heap->empty_count, 0);
@@ -212,12 +216,7 @@ static int free_again(void *block)
 static void a_free_into_a_pool_on_the_stack_is_reported(void **state)
 {
     (void)state;
-    assert_int_equal(pym_option_set(PYM_OPTION_PURGE_DELAY_MS, 60000), 0);
-    pym_trim();
-    pym_heap_t *heap = my_heap();
-    size_t count;
-    void **blocks = fill_pools(SIZE_A, 4, &count);
-    free_blocks(blocks, count);
+    pym_heap_t *heap = empty_some_pools(60000, 4);
     assert_true(heap->empty_count > 0);
     void *block = (void *)pymi_pool_page(heap->empty[heap->empty_count - 1]);   /* a block once */
     child_result_t result;

@@ -205,6 +205,18 @@ static void allocate_through_pools(size_t size, pym_pool_t **pools, unsigned cou
     }
 }
 
+/* Allocates blocks of size into blocks[*n...] while `pool` is the class's
+ * current pool: the last block allocated came from the pool after it. */
+static void allocate_while_current(size_t size, const pym_pool_t *pool, void **blocks, unsigned *n,
+                                   unsigned max)
+{
+    unsigned c = pymi_size_to_class(size);
+    while (pymi_tls_heap->pools[c] == pool) {
+        assert_true(*n < max);
+        blocks[(*n)++] = pym_malloc(size);
+    }
+}
+
 /* Frees up to `count` of the blocks[0..n) that lie in pool (NULLing
  * them); how many it freed. */
 static unsigned free_blocks_of(pym_pool_t *pool, void **blocks, unsigned n, unsigned count)
@@ -394,10 +406,7 @@ static void a_full_pool_comes_back_only_with_a_sixteenth_of_its_blocks_free(void
     assert_ptr_equal(heap->full_head[c], first);
 
     assert_int_equal(free_blocks_of(first, blocks, n, need - 1), need - 1);
-    while (heap->pools[c] == second) {
-        assert_true(n < 300);
-        blocks[n++] = pym_malloc(size);
-    }
+    allocate_while_current(size, second, blocks, &n, 300);
     pym_pool_t *third = heap->pools[c];
     assert_true(third != first && third != second);   /* a fresh pool */
     assert_ptr_equal(pymi_pool_of(blocks[n - 1]), third);
@@ -405,10 +414,7 @@ static void a_full_pool_comes_back_only_with_a_sixteenth_of_its_blocks_free(void
     assert_ptr_equal(heap->full_head[c], second);   /* first went behind it */
 
     assert_int_equal(free_blocks_of(second, blocks, n, need), need);
-    while (heap->pools[c] == third) {
-        assert_true(n < 300);
-        blocks[n++] = pym_malloc(size);
-    }
+    allocate_while_current(size, third, blocks, &n, 300);
     assert_ptr_equal(heap->pools[c], second);   /* taken back */
     assert_ptr_equal(pymi_pool_of(blocks[n - 1]), second);
     assert_int_equal(third->state, PYM_POOL_FULL);
