@@ -208,16 +208,18 @@ static void full_pop_oldest(pym_heap_t *heap, unsigned c)
 static inline bool worth_taking_back(const pym_pool_t *pool)
 {
     unsigned capacity = pymi_class_capacity(pool->sizeclass);
-    return !pymi_is_list_end(pool->free) && pool->used + (capacity >> PYM_TAKE_BACK_SHIFT) <= capacity;
+    unsigned wanted_free = capacity >> PYM_TAKE_BACK_SHIFT;
+    return !pymi_is_list_end(pool->free) && pool->used + wanted_free <= capacity;
 }
 
 /* The usual refill under random churn: the current pool, alone on its
  * class list, has just been marked FULL, and the oldest FULL pool has
- * enough blocks again (worth_taking_back).  The two trade places -- the lists end as heap_retire then
- * pymi_heap_link would leave them (the dry pool last of the FULL list, the
- * other current, the pin moved).  The one-pool class list is replaced in
- * place, without its removal and append and their two moves of the pin
- * through an empty list, and the FULL list's head leaves by
+ * enough blocks again (worth_taking_back).  The two trade places -- the
+ * lists end as heap_retire then pymi_heap_link would leave them (the dry
+ * pool last of the FULL list, the other current, the pin moved).  The
+ * one-pool class list is replaced in place, without its removal and
+ * append and their two moves of the pin through an empty list, and the
+ * FULL list's head leaves by
  * full_pop_oldest, not the general list_remove (count_pairs' churn: 97.6
  * -> 90.5 instructions per pair for the first, 91.3 -> 88.1 for the
  * second; one refill per ~9 pairs).  False, with nothing changed, when
@@ -245,7 +247,7 @@ static bool heap_swap_with_oldest_full(pym_heap_t *heap, unsigned c, pym_pool_t 
 /* The usual refill under random churn, on its own: the current pool ran
  * dry again after a swap, so it is still flagged FULL with an empty remote
  * list (remote.c; marking it again would need no CAS), and the oldest FULL
- * pool has blocks.  A leaf function, which saves no register: the general
+ * pool has enough blocks.  A leaf function, which saves no register: the general
  * path below, behind two calls that each save six, took 164 instructions
  * a refill of count_pairs' churn (one refill per ~9 pairs).  NULL, with
  * nothing changed, when the case is not this one. */
@@ -270,8 +272,8 @@ pym_pool_t *pymi_heap_refill_quick(pym_heap_t *heap, unsigned sizeclass)
 /* The current pool has nothing on its free list and nothing to carve.
  * Refill it from its remote list; else retire it (FULL) and move to the
  * next pool of the class; else take back the oldest FULL pool that has
- * enough blocks again (worth_taking_back); else bring back pools that remote frees refilled; else a
- * fresh pool. */
+ * enough blocks again (worth_taking_back); else bring back pools that
+ * remote frees refilled; else a fresh pool (emptypools.c). */
 pym_pool_t *pymi_heap_alloc_slow(pym_heap_t *heap, unsigned sizeclass)
 {
     for (;;) {
