@@ -399,12 +399,6 @@ unsigned pymi_arena_take_pools(pym_pool_t **out, unsigned want)
     return n;
 }
 
-pym_pool_t *pymi_arena_take_pool(void)
-{
-    pym_pool_t *pool;
-    return pymi_arena_take_pools(&pool, 1) == 1 ? pool : NULL;
-}
-
 /* ---- taking pools back --------------------------------------------------------- */
 
 static uint64_t pool_bit(const pym_pool_t *pool)

@@ -141,7 +141,6 @@ PYM_INLINE pym_pool_t *pymi_arena_pools(const pym_arena_t *arena)
 /* The coarse monotonic clock, in milliseconds (decay). */
 PYM_HIDDEN int64_t pymi_now_ms(void);
 PYM_HIDDEN extern pthread_mutex_t pymi_arena_lock;
-PYM_HIDDEN pym_pool_t *pymi_arena_take_pool(void);
 /* Up to `want` free pools into out[], in the order the arena prefers them
  * (fullest arena, resident pages first), under one acquisition of the
  * lock; how many (fewer only when no memory can be had). */

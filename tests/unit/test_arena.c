@@ -83,7 +83,8 @@ static void pools_come_from_the_fullest_arena(void **state)
     pymi_range_each_arena(note_fewest_free, &fewest);
     pthread_mutex_unlock(&pymi_arena_lock);
     assert_true(fewest < PYM_POOLS_PER_ARENA);
-    pym_pool_t *fresh = pymi_arena_take_pool();
+    pym_pool_t *fresh;
+    assert_int_equal(pymi_arena_take_pools(&fresh, 1), 1);
     assert_int_equal(pymi_arena_of(pymi_pool_page(fresh))->nfree + 1, fewest);
     pymi_arena_return_pool(fresh);
     for (size_t i = 0; i < 3 * BLOCKS_PER_ARENA; i++)
