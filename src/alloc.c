@@ -135,14 +135,9 @@ void pymi_free_slow(void *ptr)
         pymi_free_invalid(ptr, "invalid pointer (not the start of a block)");
     }
     pym_heap_t *me = pymi_tls_heap;
-    if (owner != me && me != &pymi_null_heap) {
-        /* A remote free, the server pattern's every free: into this
-         * thread's outbox, with no page of ours left waiting to decay. */
-        me->remote_frees++;
-        pymi_heap_free_remote(me, pool, ptr);
-        return;
-    }
     pymi_free_block_from(me, pool, ptr);
+    if (owner != me && me != &pymi_null_heap)
+        return;   /* into this thread's outbox: no page of ours waits to decay */
     pymi_heap_decay_soon(me);
     pymi_purger_start_if_wanted();
 }

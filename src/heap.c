@@ -85,6 +85,15 @@ static pym_heap_t *heap_adopt_locked(void)
  * carries the pin (one extra count in `used`, types.h), so that the free
  * fast path never sees it empty.  The pin moves with the list's head. */
 
+/* The one writer of the fast path's pointers to a class's current pool:
+ * pools[c] and, for class 0, the copy malloc(0) reads (types.h). */
+static inline void heap_store_current(pym_heap_t *heap, unsigned c, pym_pool_t *pool)
+{
+    heap->pools[c] = pool;
+    if (c == 0)
+        heap->pool_for_size0 = pool;
+}
+
 static void heap_set_current(pym_heap_t *heap, unsigned c, pym_pool_t *pool)
 {
     pym_pool_t *old = heap->pools[c];
@@ -96,9 +105,7 @@ static void heap_set_current(pym_heap_t *heap, unsigned c, pym_pool_t *pool)
         pool = &pymi_exhausted_pool;
     else
         pool->used++;
-    heap->pools[c] = pool;
-    if (c == 0)
-        heap->pool_for_size0 = pool;
+    heap_store_current(heap, c, pool);
 }
 
 /* A heap has two lists of pools per class, linked through next/prev:
@@ -219,10 +226,9 @@ static inline bool worth_taking_back(const pym_pool_t *pool)
  * pool last of the FULL list, the other current, the pin moved).  The
  * one-pool class list is replaced in place, without its removal and
  * append and their two moves of the pin through an empty list, and the
- * FULL list's head leaves by
- * full_pop_oldest, not the general list_remove (count_pairs' churn: 97.6
- * -> 90.5 instructions per pair for the first, 91.3 -> 88.1 for the
- * second; one refill per ~9 pairs).  False, with nothing changed, when
+ * FULL list's head leaves by full_pop_oldest, not the general list_remove
+ * (count_pairs' churn: 97.6 -> 90.5 instructions per pair for the first,
+ * 91.3 -> 88.1 for the second; one refill per ~9 pairs).  False, with nothing changed, when
  * the case is not this one. */
 static bool heap_swap_with_oldest_full(pym_heap_t *heap, unsigned c, pym_pool_t *pool)
 {
@@ -236,9 +242,7 @@ static bool heap_swap_with_oldest_full(pym_heap_t *heap, unsigned c, pym_pool_t 
     heap->tails[c] = full;
     pool->used--;
     full->used++;
-    heap->pools[c] = full;
-    if (c == 0)
-        heap->pool_for_size0 = full;
+    heap_store_current(heap, c, full);
     list_append(heap, pool, PYM_POOL_FULL);
     heap->full_dry[c] = 0;
     return true;
@@ -247,9 +251,9 @@ static bool heap_swap_with_oldest_full(pym_heap_t *heap, unsigned c, pym_pool_t 
 /* The usual refill under random churn, on its own: the current pool ran
  * dry again after a swap, so it is still flagged FULL with an empty remote
  * list (remote.c; marking it again would need no CAS), and the oldest FULL
- * pool has enough blocks.  A leaf function, which saves no register: the general
- * path below, behind two calls that each save six, took 164 instructions
- * a refill of count_pairs' churn (one refill per ~9 pairs).  NULL, with
+ * pool has enough blocks.  A leaf function, which saves no register: the
+ * general path below, behind two calls that each save six, took 164
+ * instructions a refill of count_pairs' churn (one refill per ~9 pairs).  NULL, with
  * nothing changed, when the case is not this one. */
 pym_pool_t *pymi_heap_refill_quick(pym_heap_t *heap, unsigned sizeclass)
 {

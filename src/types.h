@@ -165,8 +165,8 @@ typedef struct pym_heap {
      * stands in when a class has no usable pool.  pools[c] is class c's
      * current pool; the fast path reads the same pointers as
      * pool_for_units[request in 16-byte units] (sizeclass.h), whose [0],
-     * for malloc(0), is class 0's current pool again (heap_set_current
-     * writes both). */
+     * for malloc(0), is class 0's current pool again (heap.c's
+     * heap_store_current writes both). */
     union {
         pym_pool_t *pool_for_units[PYM_NUM_CLASSES + 1];
         struct {
