@@ -51,11 +51,19 @@ void *pymi_malloc_refill(pym_heap_t *heap, size_t size)
 }
 
 /* The heap's stack of empty pools ages at whichever pace the tick has: it
- * holds 128 KiB at most, and does not hurry it (emptypools.c). */
+ * holds 128 KiB at most, and does not hurry it (emptypools.c).  The clock
+ * is CLOCK_MONOTONIC_COARSE, which moves every few milliseconds: while it
+ * reads what it read at this heap's last tick, nothing has come due since
+ * that tick looked, and the tick is the clock's read alone (at 32 mallocs
+ * a tick, trees/14 spent 7 % of its samples in the looks). */
 void *pymi_malloc_tick(pym_heap_t *heap, pym_block_t *block)
 {
-    pymi_heap_age_empty_pools(heap);   /* first: what it returns may be due too */
-    pymi_arena_decay_if_due();
+    int64_t now = pymi_now_ms();
+    if (now != heap->tick_ms) {
+        heap->tick_ms = now;
+        pymi_heap_age_empty_pools(heap, now);   /* first: what it returns may be due too */
+        pymi_arena_decay_if_due(now);
+    }
     heap->decay_tick = pymi_arena_decay_pending() ? PYM_DECAY_TICK_PENDING : PYM_DECAY_TICK_IDLE;
     return block;
 }
@@ -144,12 +152,12 @@ void pymi_free_slow(void *ptr)
 
 /* ---- the API ------------------------------------------------------------------ */
 
-void *pym_malloc(size_t size)
+PYM_FAST_ENTRY void *pym_malloc(size_t size)
 {
     return pymi_malloc_inline(size);
 }
 
-void pym_free(void *ptr)
+PYM_FAST_ENTRY void pym_free(void *ptr)
 {
     pymi_free_inline(ptr);
 }

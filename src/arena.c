@@ -71,13 +71,6 @@ static uint16_t arena_epoch;                        /* fork: at the end */
 
 static const uint64_t all_pools = ~(uint64_t)0;
 
-int64_t pymi_now_ms(void)
-{
-    struct timespec now;
-    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
-    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
 /* ---- lists ------------------------------------------------------------------ */
 
 static void bucket_insert(pym_arena_t *arena)
@@ -312,10 +305,10 @@ int pymi_arena_decay_pending(void)
     return atomic_load_explicit(&oldest_dirty_ms, memory_order_relaxed) != INT64_MAX;
 }
 
-void pymi_arena_decay_if_due(void)
+void pymi_arena_decay_if_due(int64_t now)
 {
     int64_t due = decay_due_ms(atomic_load_explicit(&oldest_dirty_ms, memory_order_relaxed));
-    if (due != INT64_MAX && pymi_now_ms() >= due)
+    if (due != INT64_MAX && now >= due)
         pymi_arena_decay();
 }
 

@@ -67,12 +67,11 @@ void pymi_heap_release_empty_pools(pym_heap_t *heap, pym_pool_batch_t *batch)
         pymi_pool_batch_add(batch, heap->empty[--heap->empty_count]);
 }
 
-void pymi_heap_age_empty_pools(pym_heap_t *heap)
+void pymi_heap_age_empty_pools(pym_heap_t *heap, int64_t now)
 {
     if (heap->empty_count == 0)
         return;
     long delay = pymi_option(PYM_OPTION_PURGE_DELAY_MS);
-    int64_t now = pymi_now_ms();
     if (heap->empty_touched && delay != 0) {
         heap->empty_touched = 0;
         heap->empty_idle_since_ms = now;

@@ -24,6 +24,7 @@
 #include "pymalloc.h"
 
 #include <stdarg.h>
+#include <time.h>
 
 /* ---- diag.c: messages that never allocate ------------------------------ */
 PYM_HIDDEN void pymi_message(const char *fmt, ...);
@@ -138,8 +139,15 @@ PYM_INLINE pym_pool_t *pymi_arena_pools(const pym_arena_t *arena)
 }
 
 /* ---- arena.c: pools in and out of arenas (takes pymi_arena_lock) -------- */
-/* The coarse monotonic clock, in milliseconds (decay). */
-PYM_HIDDEN int64_t pymi_now_ms(void);
+/* The coarse monotonic clock, in milliseconds (decay): a read of the vDSO's
+ * page, a few nanoseconds; inline, as the decay tick reads it every 32
+ * mallocs. */
+PYM_INLINE int64_t pymi_now_ms(void)
+{
+    struct timespec now;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &now);
+    return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
+}
 PYM_HIDDEN extern pthread_mutex_t pymi_arena_lock;
 /* Up to `want` free pools into out[], in the order the arena prefers them
  * (fullest arena, resident pages first), under one acquisition of the
@@ -160,9 +168,10 @@ PYM_HIDDEN int pymi_arena_trim(void);
 /* Purges what has been dirty longer than the purge delay; called on
  * activity (pool refills) and by the purger thread. */
 PYM_HIDDEN void pymi_arena_decay(void);
-/* Lock-free: is anything waiting for decay?  Run it if it is due. */
+/* Lock-free: is anything waiting for decay?  Run it if it is due at now
+ * (pymi_now_ms). */
 PYM_HIDDEN int pymi_arena_decay_pending(void);
-PYM_HIDDEN void pymi_arena_decay_if_due(void);
+PYM_HIDDEN void pymi_arena_decay_if_due(int64_t now);
 struct pymi_arena_counters {
     size_t current, highwater;
     uint64_t allocated, reclaimed, madvise_calls, pages_purged;
@@ -297,7 +306,7 @@ PYM_HIDDEN void pymi_heap_keep_empty_pool(pym_heap_t *heap, pym_pool_t *pool);
 /* Every pool of the stack into batch (trim, thread exit). */
 PYM_HIDDEN void pymi_heap_release_empty_pools(pym_heap_t *heap, pym_pool_batch_t *batch);
 /* At the decay tick: a stack unused for the purge delay goes to the arena. */
-PYM_HIDDEN void pymi_heap_age_empty_pools(pym_heap_t *heap);
+PYM_HIDDEN void pymi_heap_age_empty_pools(pym_heap_t *heap, int64_t now);
 
 /* ---- alloc.c: slow paths behind alloc_inline.h ------------------------------ */
 /* The fast path found no block on the current pool (or no heap): same

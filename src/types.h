@@ -178,6 +178,7 @@ typedef struct pym_heap {
      * PYM_DECAY_TICK_PENDING while this thread's frees left pages waiting,
      * PYM_DECAY_TICK_IDLE otherwise. */
     uint32_t decay_tick;
+    int64_t tick_ms;                     /* the clock at the last tick that looked */
     pym_pool_t *tails[PYM_NUM_CLASSES];  /* last pool of each class list, or NULL */
     pym_pool_t *full_head[PYM_NUM_CLASSES];  /* FULL pools of each class, oldest first */
     pym_pool_t *full_tail[PYM_NUM_CLASSES];
