@@ -30,12 +30,12 @@
 
 #define PYM_PUBLIC __attribute__((visibility("default")))
 
-PYM_PUBLIC void *malloc(size_t size)
+PYM_PUBLIC PYM_FAST_ENTRY void *malloc(size_t size)
 {
     return pymi_malloc_inline(size);
 }
 
-PYM_PUBLIC void free(void *ptr)
+PYM_PUBLIC PYM_FAST_ENTRY void free(void *ptr)
 {
     pymi_free_inline(ptr);
 }
@@ -184,12 +184,12 @@ PYM_PUBLIC void free_aligned_sized(void *ptr, size_t alignment, size_t size)
  * blocks here (pymi_new_alloc), so that using new pulls this object too.
  * operator delete never throws and stays here. */
 
-PYM_HIDDEN void *pymi_new_alloc(size_t size, size_t alignment)
+PYM_HIDDEN PYM_FAST_ENTRY void *pymi_new_alloc(size_t size, size_t alignment)
 {
     return alignment <= PYM_ALIGNMENT ? pymi_malloc_inline(size) : pymi_memalign(alignment, size);
 }
 
-#define PYM_DELETE(name, ...) PYM_PUBLIC void name(__VA_ARGS__)
+#define PYM_DELETE(name, ...) PYM_PUBLIC PYM_FAST_ENTRY void name(__VA_ARGS__)
 typedef struct nothrow_t nothrow_t;   /* std::nothrow_t, only ever by reference */
 
 PYM_DELETE(_ZdlPv, void *p) { pymi_free_inline(p); }
