@@ -40,9 +40,9 @@ void pymi_freelist_corrupt(const void *block)
  * even for a power of two (ceil(2^32 / size) would make it 0), so that the
  * limit can count carved blocks: carving the block at offset o sets it to
  * (uint16)(o * magic), which is (n - 1) * e (alloc_inline.h). */
-static void pool_set_block_test(pym_pool_t *pool, uint32_t size)
+static void pool_set_block_test(pym_pool_t *pool, unsigned sizeclass)
 {
-    pool->start_magic = (uint32_t)(((uint64_t)1 << 32) / size + 1);
+    pool->start_magic = pymi_class_start_magic(sizeclass);   /* sizeclass.h */
     atomic_store_explicit(&pool->start_limit, 0, memory_order_relaxed);
 }
 
@@ -53,7 +53,7 @@ void pymi_pool_init(pym_pool_t *pool, pym_heap_t *heap, unsigned sizeclass)
     pool->free = pymi_list_end(pymi_pool_page(pool));
     pool->carved = 0;
     pymi_pool_set_owner(pool, heap);
-    pool_set_block_test(pool, (uint32_t)size);
+    pool_set_block_test(pool, sizeclass);
     pool->used = 0;
     pool->block_size = (uint16_t)size;
     pool->sizeclass = (uint8_t)sizeclass;
