@@ -230,7 +230,7 @@ static inline bool worth_taking_back(const pym_pool_t *pool)
  * (count_pairs' churn: 97.6 -> 90.5 instructions per pair for the first,
  * 91.3 -> 88.1 for the second; one refill per ~9 pairs).  False, with nothing changed, when
  * the case is not this one. */
-static bool heap_swap_with_oldest_full(pym_heap_t *heap, unsigned c, pym_pool_t *pool)
+PYM_INLINE bool heap_swap_with_oldest_full(pym_heap_t *heap, unsigned c, pym_pool_t *pool)
 {
     pym_pool_t *full = heap->full_head[c];
     if (full == NULL || pool->next != 0 || !worth_taking_back(full))
