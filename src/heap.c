@@ -228,7 +228,8 @@ static inline bool worth_taking_back(const pym_pool_t *pool)
  * append and their two moves of the pin through an empty list, and the
  * FULL list's head leaves by full_pop_oldest, not the general list_remove
  * (count_pairs' churn: 97.6 -> 90.5 instructions per pair for the first,
- * 91.3 -> 88.1 for the second; one refill per ~9 pairs).  False, with nothing changed, when
+ * 91.3 -> 88.1 for the second; one refill per ~9 pairs).  Inline, so that
+ * the quick refill below stays a leaf.  False, with nothing changed, when
  * the case is not this one. */
 PYM_INLINE bool heap_swap_with_oldest_full(pym_heap_t *heap, unsigned c, pym_pool_t *pool)
 {
@@ -253,8 +254,8 @@ PYM_INLINE bool heap_swap_with_oldest_full(pym_heap_t *heap, unsigned c, pym_poo
  * list (remote.c; marking it again would need no CAS), and the oldest FULL
  * pool has enough blocks.  A leaf function, which saves no register: the
  * general path below, behind two calls that each save six, took 164
- * instructions a refill of count_pairs' churn (one refill per ~9 pairs).  NULL, with
- * nothing changed, when the case is not this one. */
+ * instructions a refill of count_pairs' churn (one refill per ~9 pairs).
+ * NULL, with nothing changed, when the case is not this one. */
 pym_pool_t *pymi_heap_refill_quick(pym_heap_t *heap, unsigned sizeclass)
 {
     pym_pool_t *pool = heap->pools[sizeclass];

@@ -24,9 +24,12 @@ PYM_INLINE size_t pymi_size_to_units(size_t size)
     return (size + PYM_ALIGNMENT - 1) >> PYM_ALIGNMENT_SHIFT;
 }
 
+/* A macro as well, for the tables below, which need constant expressions. */
+#define PYM_CLASS_SIZE_(c) (((size_t)(c) + 1) << PYM_ALIGNMENT_SHIFT)
+
 PYM_INLINE size_t pymi_class_to_size(unsigned sizeclass)
 {
-    return (size_t)(sizeclass + 1) << PYM_ALIGNMENT_SHIFT;
+    return PYM_CLASS_SIZE_(sizeclass);
 }
 
 PYM_INLINE int pymi_is_small(size_t size)
@@ -39,12 +42,13 @@ PYM_INLINE int pymi_is_small(size_t size)
  * Computed, each was a 64-bit division, tens of cycles: two on every fresh
  * pool, and the capacity on every refill of random churn (heap.c's
  * worth_taking_back).  32 entries, the most classes a build can have. */
-#define PYM_CLASS_SIZE_(c)     (((c) + 1u) << PYM_ALIGNMENT_SHIFT)
 #define PYM_CAPACITY_(c)       ((uint16_t)(PYM_POOL_SIZE / PYM_CLASS_SIZE_(c)))
 #define PYM_START_MAGIC_(c)    ((uint32_t)(((uint64_t)1 << 32) / PYM_CLASS_SIZE_(c) + 1))
 #define PYM_EACH4_(f, c)       f(c), f(c + 1), f(c + 2), f(c + 3)
-#define PYM_EACH16_(f, c)      PYM_EACH4_(f, c), PYM_EACH4_(f, c + 4), PYM_EACH4_(f, c + 8), PYM_EACH4_(f, c + 12)
-static const uint16_t pymi_class_capacities[32] = {PYM_EACH16_(PYM_CAPACITY_, 0), PYM_EACH16_(PYM_CAPACITY_, 16)};
+#define PYM_EACH16_(f, c)      PYM_EACH4_(f, c), PYM_EACH4_(f, c + 4), PYM_EACH4_(f, c + 8), \
+                               PYM_EACH4_(f, c + 12)
+static const uint16_t pymi_class_capacities[32] = {PYM_EACH16_(PYM_CAPACITY_, 0),
+                                                   PYM_EACH16_(PYM_CAPACITY_, 16)};
 static const uint32_t pymi_class_start_magics[32] = {PYM_EACH16_(PYM_START_MAGIC_, 0),
                                                      PYM_EACH16_(PYM_START_MAGIC_, 16)};
 _Static_assert(PYM_NUM_CLASSES <= 32, "the class tables hold 32 classes");
