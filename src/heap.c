@@ -237,6 +237,17 @@ PYM_INLINE bool heap_swap_with_oldest_full(pym_heap_t *heap, unsigned c, pym_poo
     if (full == NULL || pool->next != 0 || !worth_taking_back(full))
         return false;
     full_pop_oldest(heap, c);
+    /* The next trade of the class takes the new oldest pool and pops the
+     * head of its list, a block freed long ago: a cache miss that was
+     * 84 % of the refill's samples in churn/100k.  Fetch that block now,
+     * and the descriptor of the pool after it, so that the next trade's
+     * reads of its new oldest pool find them cached: churn/100k 4 %
+     * faster (the block alone gained nothing; pinned, alternating). */
+    pym_pool_t *next = heap->full_head[c];
+    if (next != NULL) {
+        __builtin_prefetch(next->free);
+        __builtin_prefetch(pymi_pool_at(next->next));
+    }
     /* The class list [pool] becomes [full]; the pin moves with it (both
      * are real pools, unlike the general heap_set_current's). */
     full->state = PYM_POOL_LINKED;
