@@ -50,8 +50,9 @@ void *pymi_malloc_refill(pym_heap_t *heap, size_t size)
     return malloc_refill_slow(heap, size);
 }
 
-/* The heap's stack of empty pools ages at whichever pace the tick has: it
- * holds 128 KiB at most, and does not hurry it (emptypools.c).  The clock
+/* The heap's stack of empty pools ages at whichever pace the tick has: an
+ * aging step waits a purge delay after the last one anyway, and what it
+ * returns has waited at least that long (emptypools.c).  The clock
  * is CLOCK_MONOTONIC_COARSE, which moves every few milliseconds: while it
  * reads what it read at this heap's last tick, nothing has come due since
  * that tick looked, and the tick is the clock's read alone (at 32 mallocs

@@ -447,12 +447,15 @@ void pymi_arena_return_pool(pym_pool_t *pool)
  * arena is then taken back once, with all its pools. */
 void pymi_arena_return_pools(pym_pool_t **pools, size_t n)
 {
-    for (size_t i = 1; i < n; i++) {
-        pym_pool_t *pool = pools[i];
-        size_t j = i;
-        for (; j > 0 && pools[j - 1] > pool; j--)   /* insertion sort */
-            pools[j] = pools[j - 1];
-        pools[j] = pool;
+    static const size_t gaps[] = {57, 23, 10, 4, 1};   /* Shell sort (Ciura's gaps) */
+    for (size_t g = 0; g < sizeof gaps / sizeof gaps[0]; g++) {
+        for (size_t i = gaps[g]; i < n; i++) {
+            pym_pool_t *pool = pools[i];
+            size_t j = i;
+            for (; j >= gaps[g] && pools[j - gaps[g]] > pool; j -= gaps[g])
+                pools[j] = pools[j - gaps[g]];
+            pools[j] = pool;
+        }
     }
     pthread_mutex_lock(&pymi_arena_lock);
     int64_t now = pymi_now_ms();

@@ -83,10 +83,12 @@
 /* A FULL pool is taken back into use once this fraction of its blocks
  * (1 / 2^shift; at least one) is free on its list (heap.c). */
 #define PYM_TAKE_BACK_SHIFT 4u
-/* A heap's stack of empty pools (emptypools.c): at most this many (128 KiB),
- * refilled from the arena this many at a time. */
-#define PYM_HEAP_EMPTY_POOLS 32u
-#define PYM_EMPTY_TAKE        8u
+/* A heap's stack of empty pools (emptypools.c): at most this many (1 MiB; a
+ * power of two), refilled from the arena this many at a time, and given
+ * back to it this many a call. */
+#define PYM_HEAP_EMPTY_POOLS 256u
+#define PYM_EMPTY_TAKE         8u
+#define PYM_EMPTY_RETURN      16u
 /* Dirty memory past which a background thread purges on time, so that a
  * program that goes idle still gives memory back (only in a process that
  * has threads already: purger.c). */

@@ -301,12 +301,18 @@ PYM_HIDDEN uint64_t pymi_heaps_adopted(void);
  * NULL when no memory can be had. */
 PYM_HIDDEN pym_pool_t *pymi_heap_take_empty_pool(pym_heap_t *heap);
 /* An empty, unlinked pool without owner: onto the stack (the stack's
- * older half to the arena when it is full). */
+ * oldest PYM_EMPTY_RETURN to the arena when it is full). */
 PYM_HIDDEN void pymi_heap_keep_empty_pool(pym_heap_t *heap, pym_pool_t *pool);
 /* Every pool of the stack into batch (trim, thread exit). */
 PYM_HIDDEN void pymi_heap_release_empty_pools(pym_heap_t *heap, pym_pool_batch_t *batch);
-/* At the decay tick: a stack unused for the purge delay goes to the arena. */
+/* At the decay tick: the pools no fresh pool has needed for a whole purge
+ * delay go to the arena. */
 PYM_HIDDEN void pymi_heap_age_empty_pools(pym_heap_t *heap, int64_t now);
+/* The stack's i-th pool from the oldest (tests). */
+PYM_INLINE pym_pool_t *pymi_heap_stacked_pool(const pym_heap_t *heap, unsigned i)
+{
+    return heap->empty[(heap->empty_bottom + i) & (PYM_HEAP_EMPTY_POOLS - 1)];
+}
 
 /* ---- alloc.c: slow paths behind alloc_inline.h ------------------------------ */
 /* The fast path found no block on the current pool (or no heap): same

@@ -184,11 +184,13 @@ typedef struct pym_heap {
     pym_pool_t *full_tail[PYM_NUM_CLASSES];
     pym_pool_t *spare[PYM_NUM_CLASSES];  /* an empty pool kept against thrash */
     /* Empty pools for the next fresh pool of any class (emptypools.c): no
-     * owner, on no list, not free in their arenas; the top is the newest. */
+     * owner, on no list, not free in their arenas.  A ring: the oldest is
+     * empty[empty_bottom], the newest (the top) empty_count - 1 slots on. */
     pym_pool_t *empty[PYM_HEAP_EMPTY_POOLS];
+    uint16_t empty_bottom;
     uint16_t empty_count;
-    uint8_t empty_touched;               /* taken from or added to since the last tick */
-    int64_t empty_idle_since_ms;         /* when a tick first found it untouched */
+    uint16_t empty_low;                  /* the fewest it held since the last aging step */
+    int64_t empty_aged_ms;               /* when that step was */
     /* 1: the last look at the class's FULL pools found none with a block,
      * so the next looks at one only (heap.c). */
     uint8_t full_dry[PYM_NUM_CLASSES];

@@ -120,7 +120,10 @@ static int thread_allocates(void)
 static unsigned char *pre[PRE_BLOCKS];
 static unsigned char *fresh[CHILD_BLOCKS];
 
-static uintptr_t own_pools[PRE_BLOCKS];   /* pools this thread's heap had at the fork */
+/* Pools this thread's heap had at the fork: those of its blocks, and the
+ * empty ones on its stack (emptypools.c), taken from their arenas before. */
+static uintptr_t own_pools[PRE_BLOCKS + PYM_HEAP_EMPTY_POOLS];
+static size_t own_count;
 
 static int compare_addresses(const void *a, const void *b)
 {
@@ -131,21 +134,24 @@ static int compare_addresses(const void *a, const void *b)
 static int arena_child(unsigned epoch_at_fork)
 {
     for (unsigned i = 0; i < PRE_BLOCKS; i++)
-        own_pools[i] = (uintptr_t)pymi_pool_of(pre[i]);
-    qsort(own_pools, PRE_BLOCKS, sizeof own_pools[0], compare_addresses);
+        own_pools[own_count++] = (uintptr_t)pymi_pool_of(pre[i]);
+    const pym_heap_t *heap = pymi_tls_heap;
+    for (unsigned i = 0; i < heap->empty_count; i++)
+        own_pools[own_count++] = (uintptr_t)pymi_heap_stacked_pool(heap, i);
+    qsort(own_pools, own_count, sizeof own_pools[0], compare_addresses);
     if (!free_blocks(pre, PRE_BLOCKS, 1))
         return 10;
     for (unsigned i = 0; i < CHILD_BLOCKS; i++) {
         fresh[i] = pym_malloc(size_of(i));
         if (fresh[i] == NULL)
             return 11;
-        /* The heap may keep using pools it owned (its current and spare
-         * ones); any other pool must come from an arena carved after the
-         * fork: the old ones are orphaned. */
+        /* The heap may keep using pools it owned (its current, spare and
+         * stacked ones); any other pool must come from an arena carved
+         * after the fork: the old ones are orphaned. */
         uintptr_t pool = (uintptr_t)pymi_pool_of(fresh[i]);
         if (pym_owns(fresh[i]) &&
             pymi_arena_of(fresh[i])->epoch == epoch_at_fork &&
-            bsearch(&pool, own_pools, PRE_BLOCKS, sizeof own_pools[0], compare_addresses) == NULL)
+            bsearch(&pool, own_pools, own_count, sizeof own_pools[0], compare_addresses) == NULL)
             return 12;   /* an orphaned arena handed out a pool again */
         pattern_fill(fresh[i], size_of(i), pattern_seed(fresh[i], 2));
     }

@@ -1,7 +1,8 @@
 /* Unit tests: a heap's stack of empty pools (src/emptypools.c) -- an emptied
  * pool serves the next fresh pool of any class without the arena, the stack
- * stays bounded, goes back to the arena when left unused for the purge
- * delay, on trim, and is not kept at all with no purge delay. */
+ * stays bounded, its pools go back to the arena when left unused for the
+ * purge delay (those below its low-water mark; the ones in use stay), on
+ * trim, and are not kept at all with no purge delay. */
 #include "unit.h"
 #include "child.h"
 
@@ -65,9 +66,14 @@ static pym_heap_t *empty_some_pools(long delay_ms, unsigned pools)
 static int on_stack(const pym_heap_t *heap, const pym_pool_t *pool)
 {
     for (unsigned i = 0; i < heap->empty_count; i++)
-        if (heap->empty[i] == pool)
+        if (pymi_heap_stacked_pool(heap, i) == pool)
             return 1;
     return 0;
+}
+
+static pym_pool_t *top_of(const pym_heap_t *heap)
+{
+    return pymi_heap_stacked_pool(heap, heap->empty_count - 1u);
 }
 
 static void an_emptied_pool_is_the_next_fresh_pool_of_another_class(void **state)
@@ -101,11 +107,11 @@ static void an_emptied_pool_is_the_next_fresh_pool_of_another_class(void **state
             continue;
         assert_null(pymi_pool_owner(pools[i]));
         stacked_ours++;
-        top_is_ours |= heap->empty[heap->empty_count - 1] == pools[i];
+        top_is_ours |= top_of(heap) == pools[i];
     }
     assert_true(stacked_ours >= 2);
     assert_true(top_is_ours);
-    pym_pool_t *top = heap->empty[heap->empty_count - 1];
+    pym_pool_t *top = top_of(heap);
 
     /* Class B's next fresh pool is the stack's top. */
     pym_pool_t *b_current = heap->pools[b_class];
@@ -124,7 +130,7 @@ static void an_emptied_pool_is_the_next_fresh_pool_of_another_class(void **state
     free_blocks(b_all, b_blocks);
 }
 
-static void the_stack_is_bounded_and_its_older_half_goes_back_at_once(void **state)
+static void the_stack_is_bounded_and_its_oldest_go_back_together(void **state)
 {
     (void)state;
     assert_int_equal(pym_option_set(PYM_OPTION_PURGE_DELAY_MS, 60000), 0);
@@ -138,12 +144,13 @@ static void the_stack_is_bounded_and_its_older_half_goes_back_at_once(void **sta
     struct pymi_arena_counters after = arena_counters();
     assert_true(heap->empty_count <= PYM_HEAP_EMPTY_POOLS);
     /* Every emptied pool is on the stack, the class's spare or current
-     * pool, or back in its arena; the arena got them a half-stack a time. */
+     * pool, or back in its arena; the arena got them PYM_EMPTY_RETURN a
+     * time. */
     uint64_t returned = after.pools_returned - before.pools_returned;
     uint64_t rounds = after.return_rounds - before.return_rounds;
     assert_true(returned + heap->empty_count + 2 >= POOLS);
     assert_true(rounds > 0);
-    assert_true(rounds <= returned / (PYM_HEAP_EMPTY_POOLS / 2));
+    assert_true(rounds <= returned / PYM_EMPTY_RETURN);
     /* Statistics count the stack's pools as free pools; every byte of the
      * arenas is in one place. */
     pym_stats_t s;
@@ -218,7 +225,7 @@ static void a_free_into_a_pool_on_the_stack_is_reported(void **state)
     (void)state;
     pym_heap_t *heap = empty_some_pools(60000, 4);
     assert_true(heap->empty_count > 0);
-    void *block = (void *)pymi_pool_page(heap->empty[heap->empty_count - 1]);   /* a block once */
+    void *block = (void *)pymi_pool_page(top_of(heap));   /* a block once */
     child_result_t result;
     assert_int_equal(child_run(free_again, block, 10000, &result), 0);
     assert_true(child_killed_by(&result, SIGABRT));
@@ -226,15 +233,49 @@ static void a_free_into_a_pool_on_the_stack_is_reported(void **state)
     assert_true(child_stderr_line_has(&result, words));
 }
 
+/* Aging steps driven by hand, a delay apart on the allocator's own clock:
+ * the pools no fresh pool needed between two steps go back, the one taken
+ * and given back in between stays, and it goes at the step after. */
+static void pools_below_the_low_water_mark_go_back_and_a_used_one_stays(void **state)
+{
+    (void)state;
+    enum { DELAY_MS = 100 };
+    pym_heap_t *heap = empty_some_pools(60000, 8);
+    unsigned stacked = heap->empty_count;
+    assert_true(stacked >= 3);
+    assert_int_equal(pym_option_set(PYM_OPTION_PURGE_DELAY_MS, DELAY_MS), 0);
+    int64_t t0 = pymi_now_ms();
+    heap->empty_aged_ms = t0 - DELAY_MS;   /* whatever step the ticks took before */
+    pymi_heap_age_empty_pools(heap, t0);   /* a step: the mark is where the stack is now */
+    assert_int_equal(heap->empty_count, stacked);
+
+    pym_pool_t *used = pymi_heap_take_empty_pool(heap);   /* as a fresh pool would be */
+    pymi_heap_keep_empty_pool(heap, used);
+    struct pymi_arena_counters before = arena_counters();
+    pymi_heap_age_empty_pools(heap, t0 + DELAY_MS / 2);   /* too soon: no step */
+    assert_int_equal(heap->empty_count, stacked);
+
+    pymi_heap_age_empty_pools(heap, t0 + DELAY_MS);
+    struct pymi_arena_counters after = arena_counters();
+    assert_int_equal(heap->empty_count, 1);
+    assert_ptr_equal(top_of(heap), used);
+    assert_int_equal(after.pools_returned - before.pools_returned, stacked - 1);
+
+    pymi_heap_age_empty_pools(heap, t0 + 2 * DELAY_MS);   /* unused since: it goes too */
+    assert_int_equal(heap->empty_count, 0);
+    pym_trim();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(an_emptied_pool_is_the_next_fresh_pool_of_another_class),
-        cmocka_unit_test(the_stack_is_bounded_and_its_older_half_goes_back_at_once),
+        cmocka_unit_test(the_stack_is_bounded_and_its_oldest_go_back_together),
         cmocka_unit_test(a_stack_left_unused_for_the_delay_goes_back_to_the_arena),
         cmocka_unit_test(trim_sends_the_stack_back_and_purges_it),
         cmocka_unit_test(no_purge_delay_keeps_nothing),
         cmocka_unit_test(a_free_into_a_pool_on_the_stack_is_reported),
+        cmocka_unit_test(pools_below_the_low_water_mark_go_back_and_a_used_one_stays),
     };
     return cmocka_run_group_tests_name("emptypools", tests, NULL, NULL);
 }
