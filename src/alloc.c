@@ -50,6 +50,16 @@ void *pymi_malloc_refill(pym_heap_t *heap, size_t size)
     return malloc_refill_slow(heap, size);
 }
 
+/* Pages wait to go back: dirty pools in the arenas, or more pools on the
+ * heap's stack than it may keep at the slow tick that no fresh pool has
+ * needed since its last aging step (emptypools.c).  A stack in use, as
+ * in binary trees, comes down below that mark between two steps and
+ * leaves the tick slow (a fast one took the stack's gain in trees/14 back). */
+static int memory_waits(const pym_heap_t *heap)
+{
+    return pymi_arena_decay_pending() || heap->empty_low > PYM_HEAP_EMPTY_IDLE;
+}
+
 /* The heap's stack of empty pools ages at whichever pace the tick has: an
  * aging step waits a purge delay after the last one anyway, and what it
  * returns has waited at least that long (emptypools.c).  The clock
@@ -65,14 +75,13 @@ void *pymi_malloc_tick(pym_heap_t *heap, pym_block_t *block)
         pymi_heap_age_empty_pools(heap, now);   /* first: what it returns may be due too */
         pymi_arena_decay_if_due(now);
     }
-    heap->decay_tick = pymi_arena_decay_pending() ? PYM_DECAY_TICK_PENDING : PYM_DECAY_TICK_IDLE;
+    heap->decay_tick = memory_waits(heap) ? PYM_DECAY_TICK_PENDING : PYM_DECAY_TICK_IDLE;
     return block;
 }
 
 void pymi_heap_decay_soon(pym_heap_t *heap)
 {
-    if (heap != &pymi_null_heap && heap->decay_tick > PYM_DECAY_TICK_PENDING &&
-        pymi_arena_decay_pending())
+    if (heap != &pymi_null_heap && heap->decay_tick > PYM_DECAY_TICK_PENDING && memory_waits(heap))
         heap->decay_tick = PYM_DECAY_TICK_PENDING;
 }
 

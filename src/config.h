@@ -89,6 +89,9 @@
 #define PYM_HEAP_EMPTY_POOLS 256u
 #define PYM_EMPTY_TAKE         8u
 #define PYM_EMPTY_RETURN      16u
+/* ... and this many (128 KiB) it may keep while the decay tick is slow
+ * (alloc.c): more make the tick fast, so that they age on time. */
+#define PYM_HEAP_EMPTY_IDLE   32u
 /* Dirty memory past which a background thread purges on time, so that a
  * program that goes idle still gives memory back (only in a process that
  * has threads already: purger.c). */

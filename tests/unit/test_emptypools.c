@@ -266,6 +266,35 @@ static void pools_below_the_low_water_mark_go_back_and_a_used_one_stays(void **s
     pym_trim();
 }
 
+/* With more pools than the slow tick may leave waiting that no fresh pool
+ * has needed since the last aging step, the decay tick runs at its fast
+ * pace, so that they age on time under light activity; once fresh pools
+ * have come from the stack below that mark, it is slow again. */
+static void a_big_idle_stack_makes_the_tick_fast_and_a_busy_one_does_not(void **state)
+{
+    (void)state;
+    enum { DELAY_MS = 60000 };
+    pym_heap_t *heap = empty_some_pools(DELAY_MS, 2 * PYM_HEAP_EMPTY_IDLE);
+    assert_true(heap->empty_count > PYM_HEAP_EMPTY_IDLE);
+    assert_false(pymi_arena_decay_pending());   /* nothing went to the arenas */
+    int64_t t0 = pymi_now_ms();
+    heap->empty_aged_ms = t0 - DELAY_MS;
+    pymi_heap_age_empty_pools(heap, t0);   /* a step: the mark is where the stack is now */
+    pymi_malloc_tick(heap, NULL);
+    assert_int_equal(heap->decay_tick, PYM_DECAY_TICK_PENDING);
+
+    pym_pool_t *taken[2 * PYM_HEAP_EMPTY_IDLE];
+    unsigned n = heap->empty_count - PYM_HEAP_EMPTY_IDLE / 2;
+    assert_true(n <= 2 * PYM_HEAP_EMPTY_IDLE);
+    for (unsigned i = 0; i < n; i++)
+        taken[i] = pymi_heap_take_empty_pool(heap);
+    for (unsigned i = n; i-- > 0;)
+        pymi_heap_keep_empty_pool(heap, taken[i]);
+    pymi_malloc_tick(heap, NULL);
+    assert_int_equal(heap->decay_tick, PYM_DECAY_TICK_IDLE);
+    pym_trim();
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -276,6 +305,7 @@ int main(void)
         cmocka_unit_test(no_purge_delay_keeps_nothing),
         cmocka_unit_test(a_free_into_a_pool_on_the_stack_is_reported),
         cmocka_unit_test(pools_below_the_low_water_mark_go_back_and_a_used_one_stays),
+        cmocka_unit_test(a_big_idle_stack_makes_the_tick_fast_and_a_busy_one_does_not),
     };
     return cmocka_run_group_tests_name("emptypools", tests, NULL, NULL);
 }
