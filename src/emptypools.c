@@ -34,9 +34,6 @@
  */
 #include "internal.h"
 
-#define SLOT_MASK (PYM_HEAP_EMPTY_POOLS - 1)
-_Static_assert((PYM_HEAP_EMPTY_POOLS & SLOT_MASK) == 0, "the stack is a ring of 2^n slots");
-
 pym_pool_t *pymi_heap_take_empty_pool(pym_heap_t *heap)
 {
     if (heap->empty_count == 0) {
@@ -55,7 +52,7 @@ pym_pool_t *pymi_heap_take_empty_pool(pym_heap_t *heap)
     unsigned top = --heap->empty_count;
     if (top < heap->empty_low)
         heap->empty_low = (uint16_t)top;
-    return heap->empty[(heap->empty_bottom + top) & SLOT_MASK];
+    return pymi_heap_stacked_pool(heap, top);
 }
 
 /* The n oldest pools go back to their arenas, in one call per run of
@@ -68,7 +65,7 @@ static void return_oldest(pym_heap_t *heap, unsigned n)
         unsigned run = PYM_HEAP_EMPTY_POOLS - bottom;
         if (run > n)
             run = n;
-        heap->empty_bottom = (uint16_t)((bottom + run) & SLOT_MASK);
+        heap->empty_bottom = (uint16_t)pymi_heap_stack_slot(heap, run);
         heap->empty_count = (uint16_t)(heap->empty_count - run);
         n -= run;
         pymi_arena_return_pools(&heap->empty[bottom], run);   /* sorts the slots it was given */
@@ -83,7 +80,7 @@ void pymi_heap_keep_empty_pool(pym_heap_t *heap, pym_pool_t *pool)
     }
     if (heap->empty_count == PYM_HEAP_EMPTY_POOLS)
         return_oldest(heap, PYM_EMPTY_RETURN);
-    heap->empty[(heap->empty_bottom + heap->empty_count++) & SLOT_MASK] = pool;
+    heap->empty[pymi_heap_stack_slot(heap, heap->empty_count++)] = pool;
 }
 
 void pymi_heap_release_empty_pools(pym_heap_t *heap, pym_pool_batch_t *batch)

@@ -308,10 +308,16 @@ PYM_HIDDEN void pymi_heap_release_empty_pools(pym_heap_t *heap, pym_pool_batch_t
 /* At the decay tick: the pools no fresh pool has needed for a whole purge
  * delay go to the arena. */
 PYM_HIDDEN void pymi_heap_age_empty_pools(pym_heap_t *heap, int64_t now);
-/* The stack's i-th pool from the oldest (tests). */
+/* The stack is a ring: the slot of its i-th pool from the oldest. */
+_Static_assert((PYM_HEAP_EMPTY_POOLS & (PYM_HEAP_EMPTY_POOLS - 1)) == 0,
+               "the stack is a ring of 2^n slots");
+PYM_INLINE unsigned pymi_heap_stack_slot(const pym_heap_t *heap, unsigned i)
+{
+    return (heap->empty_bottom + i) & (PYM_HEAP_EMPTY_POOLS - 1);
+}
 PYM_INLINE pym_pool_t *pymi_heap_stacked_pool(const pym_heap_t *heap, unsigned i)
 {
-    return heap->empty[(heap->empty_bottom + i) & (PYM_HEAP_EMPTY_POOLS - 1)];
+    return heap->empty[pymi_heap_stack_slot(heap, i)];
 }
 
 /* ---- alloc.c: slow paths behind alloc_inline.h ------------------------------ */
