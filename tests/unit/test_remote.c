@@ -4,7 +4,10 @@
  *     owner in one take, all of them, onto the pool's free list, and the
  *     pool's count follows.
  *   a_full_pool_is_queued_once: the owner's FULL flag makes the first remote
- *     free queue the pool on the reclaim stack, and only the first.
+ *     free queue the pool on the reclaim stack, and only the first.  Run
+ *     twice: first while the test has started no thread (the flag goes in
+ *     with a plain store, and the thread started next must see it), then
+ *     with threads about (the CAS).
  *   a_double_push_is_a_double_free: the same block pushed twice in a row
  *     (a double free by another thread) ends in the one-line diagnostic,
  *     instead of a self-linked list the owner would walk forever.
@@ -18,6 +21,13 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
+
+#if defined(__has_include)
+#if __has_include(<sys/single_threaded.h>)
+#include <sys/single_threaded.h>
+#define HAVE_LIBC_SINGLE_THREADED 1
+#endif
+#endif
 
 struct push_job {
     pym_pool_t *pool;
@@ -62,9 +72,8 @@ static void pushes_and_takes(void **state)
     assert_int_equal(pymi_remote_take(pool), 0);
 }
 
-static void a_full_pool_is_queued_once(void **state)
+static void check_full_pool_is_queued_once(void)
 {
-    (void)state;
     unsigned c = pymi_size_to_class(112);
     void *blocks[64];
     unsigned n = 0;
@@ -83,6 +92,26 @@ static void a_full_pool_is_queued_once(void **state)
     assert_int_equal(pool->state, PYM_POOL_LINKED);
     for (unsigned i = 2; i < n; i++)
         pym_free(blocks[i]);
+}
+
+/* First in the group: the process has had no second thread yet. */
+static void a_full_pool_is_queued_once_before_any_thread(void **state)
+{
+    (void)state;
+#ifdef HAVE_LIBC_SINGLE_THREADED
+    if (!__libc_single_threaded)
+        skip();   /* a runtime (a sanitizer's) started a thread before main */
+    check_full_pool_is_queued_once();
+    assert_false(__libc_single_threaded);   /* run_pushes started the first */
+#else
+    skip();
+#endif
+}
+
+static void a_full_pool_is_queued_once(void **state)
+{
+    (void)state;
+    check_full_pool_is_queued_once();
 }
 
 /* Runs `fn` in a child (tests/common/child.h); asserts it died of SIGABRT
@@ -143,6 +172,7 @@ static void a_cycle_in_the_remote_list_is_caught(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(a_full_pool_is_queued_once_before_any_thread),
         cmocka_unit_test(pushes_and_takes),
         cmocka_unit_test(a_full_pool_is_queued_once),
         cmocka_unit_test(a_double_push_is_a_double_free),
