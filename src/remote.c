@@ -42,12 +42,7 @@
  */
 #include "internal.h"
 
-#if defined(__has_include)
-#if __has_include(<sys/single_threaded.h>)
 #include <sys/single_threaded.h>
-#define PYM_HAVE_SINGLE_THREADED 1
-#endif
-#endif
 
 static PYM_NORETURN PYM_COLD void remote_double_free(const pym_pool_t *pool, const void *block)
 {
@@ -150,31 +145,20 @@ unsigned pymi_remote_take(pym_pool_t *pool)
     return count;
 }
 
-/* 1 while the process has had one thread only: glibc's own flag (2.32),
- * which pthread_create clears before the new thread runs and which never
- * comes back.  Elsewhere 0: always the atomic way. */
-static int process_single_threaded(void)
-{
-#ifdef PYM_HAVE_SINGLE_THREADED
-    return __libc_single_threaded;
-#else
-    return 0;
-#endif
-}
-
 /* The flag goes in with a CAS from an empty list.  While the process has
- * one thread there is nobody to push onto the list between our load and
- * our store, and a thread started later sees the store (pthread_create
- * orders it): a plain store does.  The CAS's lock prefix waited for every
- * store before it, in a batch's malloc phase the carving stores into cold
- * blocks: 97 % of this function's samples, 5 % of batch/lifo/100000. */
+ * one thread (glibc's __libc_single_threaded, which pthread_create clears
+ * before the new thread runs) nobody can push onto the list between our
+ * load and our store, and a thread started later sees the store: a plain
+ * store does.  The CAS's lock prefix waited for every store before it, in
+ * a batch's malloc phase the carving stores into cold blocks: 97 % of this
+ * function's samples, 5 % of batch/lifo/100000. */
 int pymi_remote_mark_full(pym_pool_t *pool)
 {
     if (!pool->flagged && !pool->queued) {
         uintptr_t empty = 0;
-        if (process_single_threaded()) {
+        if (__libc_single_threaded) {
             if (atomic_load_explicit(&pool->remote, memory_order_relaxed) != empty) {
-                pymi_remote_take(pool);   /* pushed while there were threads */
+                pymi_remote_take(pool);   /* a glibc that sets the flag again after threads */
                 return 0;
             }
             atomic_store_explicit(&pool->remote, PYM_REMOTE_FULL, memory_order_relaxed);

@@ -21,13 +21,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <string.h>
-
-#if defined(__has_include)
-#if __has_include(<sys/single_threaded.h>)
 #include <sys/single_threaded.h>
-#define HAVE_LIBC_SINGLE_THREADED 1
-#endif
-#endif
 
 struct push_job {
     pym_pool_t *pool;
@@ -98,14 +92,10 @@ static void check_full_pool_is_queued_once(void)
 static void a_full_pool_is_queued_once_before_any_thread(void **state)
 {
     (void)state;
-#ifdef HAVE_LIBC_SINGLE_THREADED
     if (!__libc_single_threaded)
         skip();   /* a runtime (a sanitizer's) started a thread before main */
     check_full_pool_is_queued_once();
     assert_false(__libc_single_threaded);   /* run_pushes started the first */
-#else
-    skip();
-#endif
 }
 
 static void a_full_pool_is_queued_once(void **state)
