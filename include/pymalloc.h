@@ -118,7 +118,8 @@ typedef struct pym_stats {
     uint64_t madvise_calls;     /* page ranges returned to the kernel */
     uint64_t pages_purged;      /* 4 KiB pages returned that way */
     /* glibc's chunks of 257 B-4 KiB that threads freed and keep for their
-     * next malloc (PYMALLOC_FWD_CACHE; at most 512 KiB a thread) */
+     * next malloc (PYMALLOC_FWD_CACHE; at most 1 MiB a thread, and 1 MiB
+     * shared between them) */
     size_t fwd_cache_chunks;
     size_t fwd_cache_bytes;
 } pym_stats_t;

@@ -433,6 +433,7 @@ int pym_trim(void)
     if (!pymi_init())
         return 0;
     pymi_heap_trim_own();   /* this thread's cache of glibc chunks included */
+    pymi_fwd_flush_shared();
     pymi_heap_collect_abandoned();
     return pymi_arena_trim();
 }

@@ -82,6 +82,7 @@ static void fork_child(void)
     pymi_init_fork_child();
     pymi_heap_fork_child(pymi_fork_reset_lock(&pymi_heaps_lock));
     pymi_arena_fork_child(pymi_fork_reset_lock(&pymi_arena_lock));
+    pymi_fwd_fork_child(pymi_fork_reset_lock(&pymi_fwd_shared_lock));
 }
 
 int pymi_fork_init(void)

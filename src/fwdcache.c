@@ -25,24 +25,26 @@
  * Memory: each class keeps PYM_FWD_BIN_BYTES (16 KiB) worth of chunks at
  * first, and at least 4, so a thread holds up to 512 KiB here, most of it
  * only in a program that frees many middle-sized chunks without
- * allocating them again.  A class grows where that saves trips through
- * glibc, as tcmalloc's thread caches adapt their lengths: a chunk a full
- * bin sends to glibc and a later malloc that finds the bin empty are one
- * round trip that one more place would have saved, so each such pair lets
- * the bin keep one chunk more, up to PYM_FWD_GROWTH (2) times its first
- * capacity: a thread holds at most 1 MiB here in all.  A thread that only
- * frees a class, or only allocates it, never
- * grows it; threads that free each other's chunks in both directions (a
- * server) do.  In bench/micro's xthread/server rounds this took the time
- * of 2 threads down by 8-16 % and of 4 by 1-2 % (3 runs each,
- * alternating); the peak RSS above start of 200 such rounds
- * (bench/memory/rss_probe xthread-mixed) went from 1.6-1.8 to 1.8 MiB with
- * 2 threads and from 3.1-3.7 to 3.3-3.9 MiB with 4.  Growing to 4 times
- * gained 2-3 % more time and cost 0.2-0.4 MiB more; 16 times, nothing
- * more in time.  The cache empties into
- * glibc, and its bins start over at their first capacity, when the
- * thread exits and when it trims (pym_trim, malloc_trim); the statistics
- * count it (fwd_cache_bytes).  Active only when glibc is the allocator below
+ * allocating them again.  A full bin passes its oldest half on to a cache
+ * shared by all threads, which a bin that runs dry takes from before it
+ * asks glibc (below); that cache holds at most 32 KiB a class, 1 MiB in
+ * all.  A class grows where chunks go round, as tcmalloc's thread caches
+ * adapt their lengths: a full bin's overflow and a later malloc that finds
+ * the bin empty are one round trip that one more place would have saved,
+ * so each such pair lets the bin keep one chunk more, up to
+ * PYM_FWD_GROWTH (2) times its first capacity: a thread holds at most 1
+ * MiB here in all.  A thread that only frees a class, or only allocates
+ * it, never grows it; one that churns through it, or threads that free
+ * each other's chunks in both directions (a server), do.  In
+ * bench/micro's xthread/server rounds growth took the time of 2 threads
+ * down by 8-16 % and of 4 by 1-2 %; the shared cache by 16-20 % and 6-12 %
+ * more; the peak RSS above start of 200 such rounds (bench/memory/rss_probe
+ * xthread-mixed) is in docs/design.md.  Without growth beside the shared
+ * cache, threads/churn/threads:1 ran 6 % slower: each overflow then walked
+ * half a bin of cold chunks.  A thread's cache empties into glibc, and its
+ * bins start over at their first capacity, when the thread exits and when
+ * it trims (pym_trim, malloc_trim), the shared one when any thread trims;
+ * the statistics count both (fwd_cache_bytes).  Active only when glibc is the allocator below
  * (the preloaded or dynamically linked override build): a sanitizer's
  * malloc, a preloaded allocator (--disable-override) and the static
  * build's bigalloc get every request themselves.
@@ -105,7 +107,7 @@ _Static_assert(PYM_SMALL_MAX >= 256 && PYM_SMALL_MAX < PYM_FWD_MAX, "the classes
 
 /* How many chunks a bin keeps at first: PYM_FWD_BIN_BYTES worth, at least
  * PYM_FWD_BIN_MIN (56 of 288 bytes ... 4 of 4096, so never more than 16
- * KiB); bin_take's misses add to it. */
+ * KiB). */
 #define CAPACITY(c) (PYM_FWD_BIN_BYTES / CLASS_SIZE(c) > PYM_FWD_BIN_MIN ? PYM_FWD_BIN_BYTES / CLASS_SIZE(c) \
                                                                           : PYM_FWD_BIN_MIN)
 #define CAPACITY8(b) CAPACITY(b), CAPACITY(b + 1), CAPACITY(b + 2), CAPACITY(b + 3), CAPACITY(b + 4), \
@@ -135,15 +137,126 @@ static PYM_NORETURN PYM_COLD void cache_corrupt(const void *chunk)
                chunk);
 }
 
-/* Into bin c, or to glibc when the bin is full (counted: bin_take may
- * grow the bin for it). */
+/* ---- the shared cache: batches of chunks between threads' bins -------------
+ * In a server each thread frees some classes more often than it allocates
+ * them and others less: its bin of the first kind fills, another thread's
+ * bin of that class runs dry, and every such chunk went the long way, a
+ * free into the glibc arena of the thread that made it (under that
+ * arena's lock, which its thread holds half the time) and a malloc from
+ * glibc on the other side: 15 % of the forwarded requests of the server
+ * benchmark, whose rounds this made 16-20 % faster with 2 threads and 6-12
+ * % with 4.  A full bin hands its newest half-capacity chunks (a batch, at most
+ * 8 KiB) to this cache, and a bin that runs dry takes a whole batch:
+ * one lock per batch (tcmalloc's transfer cache between its thread caches
+ * and its central lists does the same).  PYM_FWD_SHARED_BATCHES a class;
+ * a batch that finds them taken goes to glibc (16 ran no faster).  The
+ * lock is a leaf: glibc is called outside it. */
+#define PYM_FWD_SHARED_BATCHES 4u
+
+typedef struct fwd_batch {
+    pym_block_t *head;             /* linked as in a bin, the last to NULL */
+    uint32_t count;
+} fwd_batch_t;
+
+pthread_mutex_t pymi_fwd_shared_lock = PTHREAD_MUTEX_INITIALIZER;
+static unsigned shared_batches[PYM_FWD_CLASSES];   /* under the lock; read racy as a hint */
+static fwd_batch_t shared_batch[PYM_FWD_CLASSES][PYM_FWD_SHARED_BATCHES];
+
+PYM_INLINE unsigned batch_size(unsigned c)
+{
+    return bin_capacity[c] / 2u;
+}
+
+static void free_list_to_glibc(pym_block_t *chunk)
+{
+    while (chunk != NULL) {
+        pym_block_t *next = pymi_block_next(chunk);
+        chunk_words(chunk)[1] = 0;
+        pymi_sys.free(chunk);
+        chunk = next;
+    }
+}
+
+/* The next chunk of a bin's list, checked as bin_pop checks it. */
+PYM_INLINE pym_block_t *bin_next(pym_block_t *chunk)
+{
+    pym_block_t *next = pymi_block_next(chunk);
+    if (pym_unlikely(chunk_words(chunk)[1] != chunk_mark() || ((uintptr_t)next & (PYM_ALIGNMENT - 1)) != 0))
+        cache_corrupt(chunk);
+    return next;
+}
+
+/* A full bin: chunk goes on top, and the oldest batch_size(c) chunks go
+ * to the shared cache, or to glibc when it holds enough of the class.  The
+ * newest stay: they are in this thread's cache, and a double free of the
+ * chunk just freed is found in its bin. */
+static PYM_NOINLINE void bin_overflow(pym_heap_t *heap, void *chunk, unsigned c)
+{
+    pym_fwd_bin_t *bin = &heap->fwd[c];
+    if (bin->overflow < UINT16_MAX)
+        bin->overflow++;
+    pymi_block_set_next((pym_block_t *)chunk, bin->head);
+    chunk_words(chunk)[1] = chunk_mark();
+    unsigned size = batch_size(c), keep = bin->count + 1 - size;
+    pym_block_t *last_kept = chunk;
+    for (unsigned i = 1; i < keep; i++)
+        last_kept = bin_next(last_kept);
+    pym_block_t *oldest = bin_next(last_kept);
+    pymi_block_set_next(last_kept, NULL);
+    bin->head = (pym_block_t *)chunk;
+    bin_set_count(bin, keep);
+    pthread_mutex_lock(&pymi_fwd_shared_lock);
+    unsigned n = shared_batches[c];
+    if (n < PYM_FWD_SHARED_BATCHES) {
+        shared_batch[c][n] = (fwd_batch_t){oldest, size};
+        __atomic_store_n(&shared_batches[c], n + 1, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_unlock(&pymi_fwd_shared_lock);
+    if (n == PYM_FWD_SHARED_BATCHES)
+        free_list_to_glibc(oldest);
+}
+
+/* The newest batch of class c off the shared cache; {NULL, 0} when it has
+ * none. */
+static fwd_batch_t shared_take(unsigned c)
+{
+    fwd_batch_t batch = {NULL, 0};
+    if (__atomic_load_n(&shared_batches[c], __ATOMIC_RELAXED) == 0)
+        return batch;
+    pthread_mutex_lock(&pymi_fwd_shared_lock);
+    unsigned n = shared_batches[c];
+    if (n > 0) {
+        batch = shared_batch[c][n - 1];
+        __atomic_store_n(&shared_batches[c], n - 1, __ATOMIC_RELAXED);
+    }
+    pthread_mutex_unlock(&pymi_fwd_shared_lock);
+    return batch;
+}
+
+void pymi_fwd_fork_child(int shared_lock_was_held)
+{
+    if (!shared_lock_was_held)
+        return;
+    /* The thread that held the lock may have been half-way through a
+     * change: the child starts with an empty shared cache (its chunks
+     * stay glibc's, unused). */
+    for (unsigned c = 0; c < PYM_FWD_CLASSES; c++)
+        shared_batches[c] = 0;
+}
+
+void pymi_fwd_flush_shared(void)
+{
+    for (unsigned c = 0; c < PYM_FWD_CLASSES; c++)
+        for (fwd_batch_t batch; (batch = shared_take(c)).head != NULL;)
+            free_list_to_glibc(batch.head);
+}
+
+/* Into bin c; a full one sends a batch on (bin_overflow). */
 PYM_INLINE void bin_push(pym_heap_t *heap, void *chunk, unsigned c)
 {
     pym_fwd_bin_t *bin = &heap->fwd[c];
     if (bin->count >= (uint32_t)bin_capacity[c] + bin->grown) {
-        if (bin->overflow < UINT16_MAX)
-            bin->overflow++;
-        pymi_sys.free(chunk);
+        bin_overflow(heap, chunk, c);
         return;
     }
     pymi_block_set_next((pym_block_t *)chunk, bin->head);
@@ -152,21 +265,36 @@ PYM_INLINE void bin_push(pym_heap_t *heap, void *chunk, unsigned c)
     bin_set_count(bin, bin->count + 1);
 }
 
+/* 1 when chunk is on the list from head, walked for at most count links
+ * (a corrupt list ends the walk: the pop will say so). */
+static int list_holds(const pym_block_t *head, unsigned count, const void *chunk)
+{
+    unsigned seen = 0;
+    for (const pym_block_t *b = head; b != NULL; b = pymi_block_next(b)) {
+        if (b == chunk)
+            return 1;
+        if (++seen > count || ((uintptr_t)b & (PYM_ALIGNMENT - 1)) != 0)
+            break;
+    }
+    return 0;
+}
+
 /* A free that found the mark in the chunk: a double free if the chunk is
- * in its bin already (else the program wrote the mark's value there, and
- * the chunk is pushed as usual).  Out of line, so that the common free
- * makes no call but its tail call and saves no registers. */
+ * in its bin or in the shared cache already (else the program wrote the
+ * mark's value there, or the chunk sits in another thread's bin, which is
+ * not searched, and the chunk is pushed as usual).  Out of line, so that
+ * the common free makes no call but its tail call and saves no
+ * registers. */
 static PYM_NOINLINE void free_marked(pym_heap_t *heap, void *chunk, unsigned c, size_t usable)
 {
-    const pym_fwd_bin_t *bin = &heap->fwd[c];
-    unsigned seen = 0;
-    for (const pym_block_t *b = bin->head; b != NULL; b = pymi_block_next(b)) {
-        if (b == chunk)
-            pymi_fatal("free(%p): double free (a %zu-byte block, in pymalloc's cache of glibc's chunks)",
-                       chunk, usable);
-        if (++seen > bin->count || ((uintptr_t)b & (PYM_ALIGNMENT - 1)) != 0)
-            break;   /* a corrupt list: the pop will say so */
-    }
+    int twice = list_holds(heap->fwd[c].head, heap->fwd[c].count, chunk);
+    pthread_mutex_lock(&pymi_fwd_shared_lock);
+    for (unsigned i = 0; i < shared_batches[c] && !twice; i++)
+        twice = list_holds(shared_batch[c][i].head, shared_batch[c][i].count, chunk);
+    pthread_mutex_unlock(&pymi_fwd_shared_lock);
+    if (twice)
+        pymi_fatal("free(%p): double free (a %zu-byte block, in pymalloc's cache of glibc's chunks)",
+                   chunk, usable);
     bin_push(heap, chunk, c);
 }
 
@@ -188,19 +316,25 @@ PYM_INLINE void *bin_pop(pym_heap_t *heap, unsigned c)
     return chunk;
 }
 
-/* bin_pop for a malloc.  A miss after a chunk went to glibc for want of a
- * place gives the bin one more, up to its bound (the header comment says
- * why). */
+/* bin_pop for a malloc: an empty bin takes a batch from the shared cache
+ * first.  NULL: glibc's turn. */
 PYM_INLINE void *bin_take(pym_heap_t *heap, unsigned c)
 {
     void *chunk = bin_pop(heap, c);
+    if (pym_likely(chunk != NULL))
+        return chunk;
     pym_fwd_bin_t *bin = &heap->fwd[c];
-    if (chunk == NULL && bin->overflow != 0) {
+    if (bin->overflow != 0) {
         bin->overflow--;
         if (bin->grown < (PYM_FWD_GROWTH - 1) * bin_capacity[c])
             bin->grown++;
     }
-    return chunk;
+    fwd_batch_t batch = shared_take(c);
+    if (batch.head == NULL)
+        return NULL;
+    heap->fwd[c].head = batch.head;
+    bin_set_count(&heap->fwd[c], batch.count);
+    return bin_pop(heap, c);
 }
 
 void *pymi_fwd_malloc(pym_heap_t *heap, size_t size)
@@ -286,18 +420,25 @@ void pymi_fwd_flush(pym_heap_t *heap)
 {
     for (unsigned c = 0; c < PYM_FWD_CLASSES; c++) {
         pym_fwd_bin_t *bin = &heap->fwd[c];
-        pym_block_t *chunk = bin->head;
+        pym_block_t *chunks = bin->head;
         bin->head = NULL;
         bin_set_count(bin, 0);
         bin->grown = 0;
         bin->overflow = 0;
-        while (chunk != NULL) {
-            pym_block_t *next = pymi_block_next(chunk);
-            chunk_words(chunk)[1] = 0;
-            pymi_sys.free(chunk);
-            chunk = next;
+        free_list_to_glibc(chunks);
+    }
+}
+
+void pymi_fwd_count_shared(size_t *chunks, size_t *bytes)
+{
+    pthread_mutex_lock(&pymi_fwd_shared_lock);
+    for (unsigned c = 0; c < PYM_FWD_CLASSES; c++) {
+        for (unsigned i = 0; i < shared_batches[c]; i++) {
+            *chunks += shared_batch[c][i].count;
+            *bytes += shared_batch[c][i].count * class_size(c);
         }
     }
+    pthread_mutex_unlock(&pymi_fwd_shared_lock);
 }
 
 PYM_RACY_READER void pymi_fwd_count(const pym_heap_t *heap, size_t *chunks, size_t *bytes)

@@ -10,6 +10,8 @@
  *   1. pymi_heaps_lock  (heap list: creating and adopting heaps)
  *   2. heap->lock       (acting for an abandoned heap)
  *   3. pymi_arena_lock  (arena lists, taking and returning pools)
+ * and, never held with another, pymi_fwd_shared_lock (fwdcache.c's shared
+ * cache of glibc chunks).
  * fork takes none of them (fork.c): each is a leaf, whose holder waits for
  * nothing but the kernel, and a fork child re-initialises the ones that
  * were held when it was made.
@@ -262,7 +264,13 @@ PYM_HIDDEN PYM_NOINLINE void pymi_fwd_free(pym_heap_t *heap, void *ptr);
 PYM_HIDDEN void *pymi_fwd_realloc(void *ptr, size_t size);
 /* Gives every cached chunk back to glibc (owner context). */
 PYM_HIDDEN void pymi_fwd_flush(pym_heap_t *heap);
+/* The shared cache's lock (a leaf: glibc is called outside it). */
+PYM_HIDDEN extern pthread_mutex_t pymi_fwd_shared_lock;
+/* Empties the cache the threads share into glibc (trim). */
+PYM_HIDDEN void pymi_fwd_flush_shared(void);
 PYM_HIDDEN void pymi_fwd_count(const pym_heap_t *heap, size_t *chunks, size_t *bytes);
+/* Adds what the cache shared between threads holds. */
+PYM_HIDDEN void pymi_fwd_count_shared(size_t *chunks, size_t *bytes);
 
 /* ---- heap.c: per-thread heaps ---------------------------------------------- */
 PYM_HIDDEN extern PYM_TLS pym_heap_t *pymi_tls_heap;
@@ -433,5 +441,6 @@ PYM_INLINE int pymi_fork_reset_lock(pthread_mutex_t *lock)
 PYM_HIDDEN void pymi_arena_fork_child(int arena_lock_was_held);
 PYM_HIDDEN void pymi_heap_fork_child(int heaps_lock_was_held);
 PYM_HIDDEN void pymi_init_fork_child(void);
+PYM_HIDDEN void pymi_fwd_fork_child(int shared_lock_was_held);
 
 #endif /* PYM_INTERNAL_H */

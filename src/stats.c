@@ -101,6 +101,7 @@ PYM_RACY_READER void pym_stats_get(pym_stats_t *out)
     out->madvise_calls = arenas.madvise_calls;
     out->pages_purged = arenas.pages_purged;
 
+    pymi_fwd_count_shared(&out->fwd_cache_chunks, &out->fwd_cache_bytes);
     for (const pym_heap_t *h = pymi_heap_list(); h != NULL; h = h->next_all) {
         for (unsigned c = 0; c < PYM_NUM_CLASSES; c++)
             out->classes[c].mallocs += h->refilled[c];

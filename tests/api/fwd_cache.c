@@ -16,13 +16,18 @@
  *   realloc_within_a_chunk_keeps_it_where_glibc_would: a chunk grown a few
  *     bytes at a time comes back as it is wherever glibc's realloc would
  *     keep it, and its contents survive every step;
- *   a_class_keeps_at_most_16_KiB: 200 frees of 300 B leave 16 KiB minus
- *     less than one chunk cached, the rest went to glibc;
- *   a_class_grows_only_where_chunks_went_round_through_glibc: 64 chunks of
- *     2000 B allocated and freed, round after round: the class keeps its
- *     first 8 while it only misses or only overflows, grows to twice
- *     that (16) once overflows are followed by misses, no further, and
- *     starts over at 8 after a trim;
+ *   a_class_keeps_16_KiB_a_thread_and_32_KiB_shared: 200 frees of 300 B
+ *     leave the thread's bin (at most 16 KiB) and the shared cache's four
+ *     batches of 25 chunks cached, the rest went to glibc;
+ *   a_class_grows_only_where_chunks_went_round: 64 chunks of 2000 B
+ *     allocated and freed, round after round: the bin keeps its first 8
+ *     (and the shared cache 4 batches of 4) while it only misses or only
+ *     overflows, grows to twice that (16) once overflows are followed by
+ *     misses, no further, and starts over at 8 after a trim;
+ *   a_full_bin_passes_its_oldest_chunks_to_other_threads: a thread frees 16
+ *     chunks into a bin of 8 and exits; its two batches of the 4 oldest
+ *     stay shared, and the main thread's next 8 mallocs of the class are
+ *     exactly the 8 it freed first;
  *   sizes_outside_the_classes_go_to_glibc: 200 B (a pool's), 8 KiB and
  *     1 MiB (mapped) leave nothing cached;
  *   a_thread_keeps_what_it_frees: a thread that frees the main thread's
@@ -31,8 +36,10 @@
  *     before that its frees go straight to glibc);
  *   an_exiting_thread_gives_its_chunks_back: what a thread kept is gone
  *     from the count once it has exited;
- *   trim_gives_the_chunks_back: malloc_trim empties this thread's cache;
- *   a_double_free_aborts_with_one_line and
+ *   trim_gives_the_chunks_back: malloc_trim empties this thread's cache
+ *     and the shared one;
+ *   a_double_free_aborts_with_one_line, the same for a chunk its bin
+ *     passed on to the shared cache (a_double_free_of_a_shared_chunk_...),
  *   a_write_into_a_cached_chunk_aborts_with_one_line (child processes);
  *   pymalloc_fwd_cache_0_turns_it_off: the program run again with
  *     PYMALLOC_FWD_CACHE=0 keeps nothing, and without it keeps the chunk.
@@ -196,19 +203,24 @@ static void realloc_within_a_chunk_keeps_it_where_glibc_would(void **state)
     do_free(p);
 }
 
-static void a_class_keeps_at_most_16_KiB(void **state)
+static void a_class_keeps_16_KiB_a_thread_and_32_KiB_shared(void **state)
 {
     (void)state;
-    enum { N = 200 };
+    /* Class 289..320 B: 51 chunks fill a bin's 16 KiB, a batch is 25 of
+     * them, and the shared cache takes 4 batches of a class. */
+    enum { N = 200, SIZE = 300, CHUNK = 320, SHARED_BYTES = 4 * 25 * CHUNK };
     void *chunks[N];
+    malloc_trim(0);
     for (int i = 0; i < N; i++)
-        assert_non_null(chunks[i] = do_malloc(300));   /* class 289..320 */
+        assert_non_null(chunks[i] = do_malloc(SIZE));
     size_t before = cached_bytes();
     for (int i = 0; i < N; i++)
         do_free(chunks[i]);
     size_t kept = cached_bytes() - before;
-    assert_true(kept <= BIN_BYTES);
-    assert_true(kept > BIN_BYTES - 320);
+    assert_true(kept <= BIN_BYTES + SHARED_BYTES);
+    assert_true(kept > SHARED_BYTES + BIN_BYTES / 2 - CHUNK);   /* the bin at least half full */
+    assert_true(kept < (size_t)N * CHUNK);   /* the rest went to glibc */
+    malloc_trim(0);
 }
 
 /* One round: n chunks of size allocated, then freed; returns how many of
@@ -223,21 +235,63 @@ static size_t round_kept(void **chunks, size_t n, size_t size)
     return cached_chunks() - before;
 }
 
-static void a_class_grows_only_where_chunks_went_round_through_glibc(void **state)
+static void a_class_grows_only_where_chunks_went_round(void **state)
 {
     (void)state;
-    enum { N = 64, SIZE = 2000, FIRST = BIN_BYTES / 2048 };   /* class 1793..2048 B */
+    /* Class 1793..2048 B: a bin of 8 at first, batches of 4, 4 of them shared. */
+    enum { N = 64, SIZE = 2000, FIRST = BIN_BYTES / 2048, SHARED = 4 * FIRST / 2 };
     void *chunks[N];
     malloc_trim(0);
     /* Misses only (the bin starts empty, nothing overflowed yet): no growth. */
-    assert_int_equal(round_kept(chunks, N, SIZE), FIRST);
-    /* Now 56 went to glibc, and this round's 56 misses bring them back:
-     * FIRST places more, the bound. */
-    assert_int_equal(round_kept(chunks, N, SIZE), 2 * FIRST);
-    assert_int_equal(round_kept(chunks, N, SIZE), 2 * FIRST);
+    assert_int_equal(round_kept(chunks, N, SIZE), FIRST + SHARED);
+    /* This round's mallocs empty the bin and the shared cache and miss
+     * after the last round's overflows: FIRST places more, the bound. */
+    assert_int_equal(round_kept(chunks, N, SIZE), 2 * FIRST + SHARED);
+    assert_int_equal(round_kept(chunks, N, SIZE), 2 * FIRST + SHARED);
     malloc_trim(0);
     assert_int_equal(cached_chunks(), 0);   /* this test's only thread */
-    assert_int_equal(round_kept(chunks, N, SIZE), FIRST);
+    assert_int_equal(round_kept(chunks, N, SIZE), FIRST + SHARED);
+    malloc_trim(0);
+}
+
+enum { PASSED = 16, PASSED_SIZE = 2000 };   /* class 1793..2048 B: a bin of 8, batches of 4 */
+static void *passed[PASSED];
+
+static void *free_all_then_exit(void *arg)
+{
+    (void)arg;
+    do_free(do_malloc(16));   /* the thread's heap */
+    for (int i = 0; i < PASSED; i++)
+        do_free(passed[i]);
+    return NULL;
+}
+
+static void a_full_bin_passes_its_oldest_chunks_to_other_threads(void **state)
+{
+    (void)state;
+    malloc_trim(0);   /* this thread's bin of the class and the shared cache empty */
+    for (int i = 0; i < PASSED; i++)
+        assert_non_null(passed[i] = do_malloc(PASSED_SIZE));
+    size_t before = cached_chunks();
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, free_all_then_exit, NULL), 0);
+    assert_int_equal(pthread_join(t, NULL), 0);
+    /* The 9th and the 13th free each passed the bin's 4 oldest on; the
+     * bin's 8 went back to glibc when the thread exited. */
+    assert_int_equal(cached_chunks(), before + 8);
+    void *mine[8];
+    for (int i = 0; i < 8; i++) {
+        assert_non_null(mine[i] = do_malloc(PASSED_SIZE));
+        int first_eight = 0;
+        for (int j = 0; j < 8; j++)
+            first_eight |= mine[i] == passed[j];
+        assert_true(first_eight);
+        for (int j = 0; j < i; j++)
+            assert_ptr_not_equal(mine[i], mine[j]);
+    }
+    assert_int_equal(cached_chunks(), before);
+    for (int i = 0; i < 8; i++)
+        do_free(mine[i]);
     malloc_trim(0);
 }
 
@@ -293,10 +347,10 @@ static void *keep_then_exit(void *arg)
 {
     (void)arg;
     do_free(do_malloc(16));   /* the thread's heap */
-    void *chunks[20];
-    for (int i = 0; i < 20; i++)
-        chunks[i] = do_malloc(1500);   /* class 1409..1536: 10 kept */
-    for (int i = 0; i < 20; i++)
+    void *chunks[10];
+    for (int i = 0; i < 10; i++)
+        chunks[i] = do_malloc(1500);   /* class 1409..1536: a bin of 10, none passed on */
+    for (int i = 0; i < 10; i++)
         do_free(chunks[i]);
     pthread_barrier_wait(&kept);
     pthread_barrier_wait(&checked);
@@ -325,9 +379,14 @@ static void trim_gives_the_chunks_back(void **state)
 {
     (void)state;
     void *p = do_malloc(700), *q = do_malloc(2500);
+    void *many[12];   /* class 1793..2048 B: a bin of 8, so a batch of 4 goes shared */
+    for (int i = 0; i < 12; i++)
+        assert_non_null(many[i] = do_malloc(2000));
     do_free(p);
     do_free(q);
-    assert_true(cached_chunks() >= 2);
+    for (int i = 0; i < 12; i++)
+        do_free(many[i]);
+    assert_true(cached_chunks() >= 14);
     malloc_trim(0);
     assert_int_equal(cached_chunks(), 0);   /* this test's only thread */
 }
@@ -339,6 +398,22 @@ static int free_twice(void *arg)
     void *p = do_malloc(700);
     do_free(p);
     do_free(p);
+    return 0;
+}
+
+/* The 9th free into a bin of 8 (class 1793..2048 B) passes the 4 oldest
+ * on to the shared cache: the first chunk freed is there when it is freed
+ * again. */
+static int free_twice_after_it_went_shared(void *arg)
+{
+    (void)arg;
+    child_no_core_dump();
+    void *chunks[9];
+    for (int i = 0; i < 9; i++)
+        chunks[i] = do_malloc(2000);
+    for (int i = 0; i < 9; i++)
+        do_free(chunks[i]);
+    do_free(chunks[0]);
     return 0;
 }
 
@@ -370,6 +445,13 @@ static void a_double_free_aborts_with_one_line(void **state)
     (void)state;
     static const char *const words[] = {"pymalloc", "double free", NULL};
     expect_one_line_and_abort(free_twice, words);
+}
+
+static void a_double_free_of_a_shared_chunk_aborts_with_one_line(void **state)
+{
+    (void)state;
+    static const char *const words[] = {"pymalloc", "double free", NULL};
+    expect_one_line_and_abort(free_twice_after_it_went_shared, words);
 }
 
 static void a_write_into_a_cached_chunk_aborts_with_one_line(void **state)
@@ -449,13 +531,15 @@ int main(int argc, char **argv)
         cmocka_unit_test(calloc_of_a_cached_chunk_is_zeroed),
         cmocka_unit_test(realloc_keeps_the_contents_of_a_cached_chunk),
         cmocka_unit_test(realloc_within_a_chunk_keeps_it_where_glibc_would),
-        cmocka_unit_test(a_class_keeps_at_most_16_KiB),
-        cmocka_unit_test(a_class_grows_only_where_chunks_went_round_through_glibc),
+        cmocka_unit_test(a_class_keeps_16_KiB_a_thread_and_32_KiB_shared),
+        cmocka_unit_test(a_class_grows_only_where_chunks_went_round),
+        cmocka_unit_test(a_full_bin_passes_its_oldest_chunks_to_other_threads),
         cmocka_unit_test(sizes_outside_the_classes_go_to_glibc),
         cmocka_unit_test(a_thread_keeps_what_it_frees),
         cmocka_unit_test(an_exiting_thread_gives_its_chunks_back),
         cmocka_unit_test(trim_gives_the_chunks_back),
         cmocka_unit_test(a_double_free_aborts_with_one_line),
+        cmocka_unit_test(a_double_free_of_a_shared_chunk_aborts_with_one_line),
         cmocka_unit_test(a_write_into_a_cached_chunk_aborts_with_one_line),
         cmocka_unit_test(pymalloc_fwd_cache_0_turns_it_off),
 #else

@@ -12,6 +12,9 @@
  *   heap list lock and an abandoned heap's lock held: the child frees the
  *     blocks of the abandoned heap (now orphaned: they stay on remote
  *     lists), and two new threads get heaps and allocate.
+ *   the lock of the shared cache of glibc chunks (fwdcache.c) held: the
+ *     child trims and reads the statistics, both of which take it, and
+ *     finds the cache empty.
  * Linked statically, so that the test can reach pymi_* internals.  Each
  * case runs in a child with a deadline (deadline.h).
  */
@@ -244,13 +247,43 @@ static int heaps_lock_case(void *arg)
     return free_blocks(exited, PRE_BLOCKS, 3) ? 0 : 6;
 }
 
+/* ---- the shared cache's lock ------------------------------------------------- */
+
+static int shared_cache_child(void)
+{
+    pym_stats_t stats;
+    pym_trim();
+    pym_stats_get(&stats);
+    return stats.fwd_cache_chunks == 0 ? 0 : 30;
+}
+
+static int shared_cache_lock_case(void *arg)
+{
+    (void)arg;
+    holder_t h;
+    holder_start(&h, &pymi_fwd_shared_lock, NULL);
+    pid_t pid = fork();
+    if (pid == 0)
+        _exit(shared_cache_child());
+    holder_finish(&h);
+    if (pid < 0)
+        return 1;
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        continue;
+    if (!WIFEXITED(status))
+        return 2;
+    return WEXITSTATUS(status);
+}
+
 int main(void)
 {
-    tap_plan(2);
+    tap_plan(3);
     if (pym_malloc(1) == NULL || !pym_owns(pym_malloc(1))) {
         tap_skip("fork while another thread holds the arena lock", "pymalloc is disabled");
         tap_skip("fork while another thread holds the heap list lock and an abandoned heap's lock",
                  "pymalloc is disabled");
+        tap_skip("fork while another thread holds the shared cache's lock", "pymalloc is disabled");
         return 0;
     }
     deadline_check(arena_lock_case, TIMEOUT_S,
@@ -259,5 +292,8 @@ int main(void)
     deadline_check(heaps_lock_case, TIMEOUT_S,
                    "fork while another thread holds the heap list lock and an abandoned heap's "
                    "lock: the child frees into the orphaned heap, starts threads");
+    deadline_check(shared_cache_lock_case, TIMEOUT_S,
+                   "fork while another thread holds the shared cache's lock: the child trims "
+                   "and reads the statistics");
     return tap_exit_status();
 }
