@@ -122,7 +122,7 @@ void pymi_free_block_from(pym_heap_t *me, pym_pool_t *pool, pym_block_t *block)
     }
     if (me != &pymi_null_heap) {
         me->remote_frees++;
-        pymi_heap_free_remote(me, pool, block);
+        pymi_heap_free_remote(me, owner, pool, block);
         return;
     }
     if (atomic_load_explicit(&owner->state, memory_order_acquire) == PYM_HEAP_ABANDONED)

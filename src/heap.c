@@ -344,12 +344,16 @@ pym_pool_t *pymi_heap_alloc_slow(pym_heap_t *heap, unsigned sizeclass)
  * the store of the block's link into a cache line the allocating thread's
  * core holds: one cross-core round trip per block, one after the other
  * (94 % of pymi_remote_push's samples in the server benchmark).  Frees
- * into one pool are gathered instead, one outbox per class, and pushed
- * with one CAS when a block of another pool of the class comes, when
- * PYM_OUTBOX_MAX are waiting, and when the thread trims or exits.  A block
- * in an outbox still counts as used in its pool, so the pool cannot change
- * hands meanwhile.  A thread that stops freeing holds back at most
- * PYM_OUTBOX_MAX blocks per class until it exits or trims. */
+ * into one pool are gathered instead, in one of PYM_OUTBOX_WAYS outboxes
+ * of the class, and pushed with one CAS when PYM_OUTBOX_MAX are waiting,
+ * when a block of a pool none of them holds needs a way and none is free
+ * (the busy ones are taken in turn), and when the thread trims or exits.
+ * With one outbox per class, a thread that received blocks from 3 others
+ * (xthread/server with 4 threads) pushed 4.3 blocks a CAS, the pools of
+ * the senders taking turns; 2 threads, 28 (of 32).  A block in an outbox still counts as used in its
+ * pool, so the pool cannot change hands meanwhile.  A thread that stops
+ * freeing holds back at most PYM_OUTBOX_WAYS * PYM_OUTBOX_MAX blocks per
+ * class until it exits or trims. */
 #define PYM_OUTBOX_MAX 32u
 
 static void outbox_flush(pym_outbox_t *box)
@@ -358,7 +362,7 @@ static void outbox_flush(pym_outbox_t *box)
     if (pool == NULL)
         return;
     box->pool = NULL;
-    pym_heap_t *owner = pymi_pool_owner(pool);
+    pym_heap_t *owner = box->owner;
     if (atomic_load_explicit(&owner->state, memory_order_acquire) != PYM_HEAP_ABANDONED) {
         pymi_remote_push_list(owner, pool, box->head, box->tail, box->count, box->live_xor);
         return;
@@ -369,12 +373,30 @@ static void outbox_flush(pym_outbox_t *box)
     }
 }
 
-void pymi_heap_free_remote(pym_heap_t *me, pym_pool_t *pool, pym_block_t *block)
+/* The outbox of the class that holds pool's blocks, else a free one, else
+ * the next in turn, flushed. */
+static pym_outbox_t *outbox_for(pym_heap_t *me, unsigned sizeclass, const pym_pool_t *pool)
 {
-    pym_outbox_t *box = &me->outbox[pool->sizeclass];
+    pym_outbox_t *ways = me->outbox[sizeclass], *free_way = NULL;
+    for (unsigned i = 0; i < PYM_OUTBOX_WAYS; i++) {
+        if (ways[i].pool == pool)
+            return &ways[i];
+        if (ways[i].pool == NULL && free_way == NULL)
+            free_way = &ways[i];
+    }
+    if (free_way != NULL)
+        return free_way;
+    pym_outbox_t *next = &ways[me->outbox_victim[sizeclass]++ % PYM_OUTBOX_WAYS];
+    outbox_flush(next);
+    return next;
+}
+
+void pymi_heap_free_remote(pym_heap_t *me, pym_heap_t *owner, pym_pool_t *pool, pym_block_t *block)
+{
+    pym_outbox_t *box = outbox_for(me, pool->sizeclass, pool);
     if (box->pool != pool) {
-        outbox_flush(box);
         box->pool = pool;
+        box->owner = owner;
         box->head = NULL;
         box->tail = block;
         box->count = 0;
@@ -397,7 +419,8 @@ static void heap_release_empty(pym_heap_t *heap)
 {
     pymi_fwd_flush(heap);
     for (unsigned c = 0; c < PYM_NUM_CLASSES; c++)
-        outbox_flush(&heap->outbox[c]);   /* empty but for the owner thread's own call */
+        for (unsigned i = 0; i < PYM_OUTBOX_WAYS; i++)
+            outbox_flush(&heap->outbox[c][i]);   /* empty but for the owner thread's own call */
     pym_pool_batch_t batch;   /* only count is set: no 512-byte memset */
     batch.count = 0;
     pymi_remote_reclaim_batched(heap, 0, &batch);

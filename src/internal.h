@@ -296,9 +296,10 @@ PYM_HIDDEN pym_pool_t *pymi_heap_alloc_slow(pym_heap_t *heap, unsigned sizeclass
  * else NULL with nothing changed. */
 PYM_HIDDEN pym_pool_t *pymi_heap_refill_quick(pym_heap_t *heap, unsigned sizeclass);
 PYM_HIDDEN void pymi_heap_free_abandoned(pym_heap_t *owner, pym_pool_t *pool, pym_block_t *block);
-/* A free by `me` into another heap's pool: into me's outbox for that
- * pool's class, pushed in batches (heap.c). */
-PYM_HIDDEN void pymi_heap_free_remote(pym_heap_t *me, pym_pool_t *pool, pym_block_t *block);
+/* A free by `me` into a pool of `owner`, another heap: into one of me's
+ * outboxes for that pool's class, pushed in batches (heap.c). */
+PYM_HIDDEN void pymi_heap_free_remote(pym_heap_t *me, pym_heap_t *owner, pym_pool_t *pool,
+                                      pym_block_t *block);
 PYM_HIDDEN int pymi_heap_collect_abandoned(void);
 PYM_HIDDEN int pymi_heap_trim_own(void);
 PYM_HIDDEN pym_heap_t *pymi_heap_list(void);

@@ -8,6 +8,10 @@
  *     twice: first while the test has started no thread (the flag goes in
  *     with a plain store, and the thread started next must see it), then
  *     with threads about (the CAS).
+ *   frees_into_three_pools_in_turn_are_pushed_in_three_batches: a thread
+ *     that frees the blocks of three other live threads, one of each in
+ *     turn, holds them all back (one outbox each, heap.c) until it trims,
+ *     then pushes each pool's 8 with one CAS.
  *   a_double_push_is_a_double_free: the same block pushed twice in a row
  *     (a double free by another thread) ends in the one-line diagnostic,
  *     instead of a self-linked list the owner would walk forever.
@@ -104,6 +108,69 @@ static void a_full_pool_is_queued_once(void **state)
     check_full_pool_is_queued_once();
 }
 
+enum { OWNERS = 3, OWNED = 8 };
+
+struct owner_job {
+    void *blocks[OWNED];
+    pthread_barrier_t *allocated, *checked;
+};
+
+/* Allocates OWNED blocks of 208 B (a class no other test here uses, so
+ * that an adopted heap has no pool of it yet) and stays alive, its heap
+ * active, until the main thread has checked. */
+static void *allocate_and_wait(void *arg)
+{
+    struct owner_job *job = arg;
+    for (unsigned i = 0; i < OWNED; i++)
+        job->blocks[i] = pym_malloc(208);
+    pthread_barrier_wait(job->allocated);
+    pthread_barrier_wait(job->checked);
+    return NULL;
+}
+
+/* The count of blocks on a pool's remote list (remote.c: the word's high
+ * 32 bits). */
+static unsigned remote_count_of(const pym_pool_t *pool)
+{
+    return (unsigned)(atomic_load(&pool->remote) >> 32);
+}
+
+static void frees_into_three_pools_in_turn_are_pushed_in_three_batches(void **state)
+{
+    (void)state;
+    pym_free(pym_malloc(16));   /* this thread's heap, for its outboxes */
+    pthread_barrier_t allocated, checked;
+    pthread_barrier_init(&allocated, NULL, OWNERS + 1);
+    pthread_barrier_init(&checked, NULL, OWNERS + 1);
+    struct owner_job jobs[OWNERS];
+    pthread_t threads[OWNERS];
+    for (unsigned t = 0; t < OWNERS; t++) {
+        jobs[t].allocated = &allocated;
+        jobs[t].checked = &checked;
+        assert_int_equal(pthread_create(&threads[t], NULL, allocate_and_wait, &jobs[t]), 0);
+    }
+    pthread_barrier_wait(&allocated);
+    pym_pool_t *pools[OWNERS];
+    for (unsigned t = 0; t < OWNERS; t++) {
+        pools[t] = pymi_pool_of(jobs[t].blocks[0]);
+        for (unsigned i = 1; i < OWNED; i++)
+            assert_ptr_equal(pymi_pool_of(jobs[t].blocks[i]), pools[t]);
+    }
+    for (unsigned i = 0; i < OWNED; i++)
+        for (unsigned t = 0; t < OWNERS; t++)
+            pym_free(jobs[t].blocks[i]);
+    for (unsigned t = 0; t < OWNERS; t++)
+        assert_int_equal(remote_count_of(pools[t]), 0);   /* all still in our outboxes */
+    pym_trim();
+    for (unsigned t = 0; t < OWNERS; t++)
+        assert_int_equal(remote_count_of(pools[t]), OWNED);
+    pthread_barrier_wait(&checked);
+    for (unsigned t = 0; t < OWNERS; t++)
+        assert_int_equal(pthread_join(threads[t], NULL), 0);
+    pthread_barrier_destroy(&allocated);
+    pthread_barrier_destroy(&checked);
+}
+
 /* Runs `fn` in a child (tests/common/child.h); asserts it died of SIGABRT
  * within the deadline (a hang fails instead of blocking the suite) and
  * said `phrase`. */
@@ -165,6 +232,7 @@ int main(void)
         cmocka_unit_test(a_full_pool_is_queued_once_before_any_thread),
         cmocka_unit_test(pushes_and_takes),
         cmocka_unit_test(a_full_pool_is_queued_once),
+        cmocka_unit_test(frees_into_three_pools_in_turn_are_pushed_in_three_batches),
         cmocka_unit_test(a_double_push_is_a_double_free),
 #if PYM_HARDENING
         cmocka_unit_test(a_cycle_in_the_remote_list_is_caught),
