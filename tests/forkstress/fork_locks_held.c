@@ -69,6 +69,15 @@ static void holder_finish(holder_t *h)
     pthread_barrier_destroy(&h->forked);
 }
 
+/* The child's exit status, or -1 when it did not exit (a signal). */
+static int wait_for_child(pid_t pid)
+{
+    int status;
+    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+        continue;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
 static size_t size_of(unsigned i)
 {
     return 1 + (i * 37) % PYM_SMALL_MAX;
@@ -180,13 +189,9 @@ static int arena_lock_case(void *arg)
     holder_finish(&h);
     if (pid < 0)
         return 2;
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        continue;
-    if (!WIFEXITED(status))
-        return 3;
-    if (WEXITSTATUS(status) != 0)
-        return WEXITSTATUS(status);
+    int code = wait_for_child(pid);
+    if (code != 0)
+        return code < 0 ? 3 : code;
     return free_blocks(pre, PRE_BLOCKS, 1) ? 0 : 4;
 }
 
@@ -234,13 +239,9 @@ static int heaps_lock_case(void *arg)
     holder_finish(&h);
     if (pid < 0)
         return 3;
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        continue;
-    if (!WIFEXITED(status))
-        return 4;
-    if (WEXITSTATUS(status) != 0)
-        return WEXITSTATUS(status);
+    int code = wait_for_child(pid);
+    if (code != 0)
+        return code < 0 ? 4 : code;
     /* In the parent nothing changed: the heap is still abandoned, adoptable. */
     if (atomic_load(&abandoned->state) != PYM_HEAP_ABANDONED)
         return 5;
@@ -268,12 +269,8 @@ static int shared_cache_lock_case(void *arg)
     holder_finish(&h);
     if (pid < 0)
         return 1;
-    int status;
-    while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-        continue;
-    if (!WIFEXITED(status))
-        return 2;
-    return WEXITSTATUS(status);
+    int code = wait_for_child(pid);
+    return code < 0 ? 2 : code;
 }
 
 int main(void)
