@@ -25,10 +25,10 @@
  * Memory: each class keeps PYM_FWD_BIN_BYTES (16 KiB) worth of chunks at
  * first, and at least 4, so a thread holds up to 512 KiB here, most of it
  * only in a program that frees many middle-sized chunks without
- * allocating them again.  A full bin passes its oldest half on to a cache
- * shared by all threads, which a bin that runs dry takes from before it
- * asks glibc (below); that cache holds at most 32 KiB a class, 1 MiB in
- * all.  A class grows where chunks go round, as tcmalloc's thread caches
+ * allocating them again.  In a process with threads, a full bin passes its
+ * oldest half on to a cache shared by all of them, which a bin that runs
+ * dry takes from before it asks glibc (below); that cache holds at most
+ * 32 KiB a class, 1 MiB in all.  A class grows where chunks go round, as tcmalloc's thread caches
  * adapt their lengths: a full bin's overflow and a later malloc that finds
  * the bin empty are one round trip that one more place would have saved,
  * so each such pair lets the bin keep one chunk more, up to
@@ -61,6 +61,7 @@
 #include "internal.h"
 
 #include <string.h>
+#include <sys/single_threaded.h>
 
 /* glibc's chunk header (malloc/malloc.c): the size word just below the
  * pointer, its low three bits flags. */
@@ -145,12 +146,13 @@ static PYM_NORETURN PYM_COLD void cache_corrupt(const void *chunk)
  * arena's lock, which its thread holds half the time) and a malloc from
  * glibc on the other side: 15 % of the forwarded requests of the server
  * benchmark, whose rounds this made 16-20 % faster with 2 threads and 6-12
- * % with 4.  A full bin hands its newest half-capacity chunks (a batch, at most
+ * % with 4.  Only once the process has a second thread.  A full bin hands its newest half-capacity chunks (a batch, at most
  * 8 KiB) to this cache, and a bin that runs dry takes a whole batch:
  * one lock per batch (tcmalloc's transfer cache between its thread caches
- * and its central lists does the same).  PYM_FWD_SHARED_BATCHES a class;
- * a batch that finds them taken goes to glibc (16 ran no faster).  The
- * lock is a leaf: glibc is called outside it. */
+ * and its central lists does the same).  PYM_FWD_SHARED_BATCHES a class
+ * (16 ran no faster); when they are taken, the freed chunk goes to glibc
+ * (bin_overflow says why that one).  The lock is a leaf: glibc is called
+ * outside it. */
 #define PYM_FWD_SHARED_BATCHES 4u
 
 typedef struct fwd_batch {
@@ -187,14 +189,25 @@ PYM_INLINE pym_block_t *bin_next(pym_block_t *chunk)
 }
 
 /* A full bin: chunk goes on top, and the oldest batch_size(c) chunks go
- * to the shared cache, or to glibc when it holds enough of the class.  The
- * newest stay: they are in this thread's cache, and a double free of the
- * chunk just freed is found in its bin. */
+ * to the shared cache.  The newest stay: they are in this thread's cache,
+ * and a double free of the chunk just freed is found in its bin.  When
+ * the shared cache holds enough of the class, or the process has one
+ * thread, chunk itself goes to glibc instead, as it did before there was
+ * a shared cache: the newest chunk is often the last glibc carved, which
+ * glibc then merges with its free top, where the next chunk it makes can
+ * grow in place.  Sending the oldest there instead made realloc/string
+ * 50 % slower: its next string's chunk came out of the middle of the heap
+ * and every realloc past it copied. */
 static PYM_NOINLINE void bin_overflow(pym_heap_t *heap, void *chunk, unsigned c)
 {
     pym_fwd_bin_t *bin = &heap->fwd[c];
     if (bin->overflow < UINT16_MAX)
         bin->overflow++;
+    if (__libc_single_threaded ||
+        __atomic_load_n(&shared_batches[c], __ATOMIC_RELAXED) == PYM_FWD_SHARED_BATCHES) {
+        pymi_sys.free(chunk);
+        return;
+    }
     pymi_block_set_next((pym_block_t *)chunk, bin->head);
     chunk_words(chunk)[1] = chunk_mark();
     unsigned size = batch_size(c), keep = bin->count + 1 - size;
@@ -316,13 +329,13 @@ PYM_INLINE void *bin_pop(pym_heap_t *heap, unsigned c)
     return chunk;
 }
 
-/* bin_pop for a malloc: an empty bin takes a batch from the shared cache
- * first.  NULL: glibc's turn. */
-PYM_INLINE void *bin_take(pym_heap_t *heap, unsigned c)
+/* Bin c is empty: it takes a batch from the shared cache and hands out its
+ * first chunk; NULL when there is none, glibc's turn.  A miss that follows
+ * an overflow grows the bin (the header comment says why).  Out of line,
+ * so that a malloc that finds its bin stocked sets up no stack frame (an
+ * inlined miss path cost pair/1024 12 instructions). */
+static PYM_NOINLINE void *bin_refill(pym_heap_t *heap, unsigned c)
 {
-    void *chunk = bin_pop(heap, c);
-    if (pym_likely(chunk != NULL))
-        return chunk;
     pym_fwd_bin_t *bin = &heap->fwd[c];
     if (bin->overflow != 0) {
         bin->overflow--;
@@ -332,9 +345,15 @@ PYM_INLINE void *bin_take(pym_heap_t *heap, unsigned c)
     fwd_batch_t batch = shared_take(c);
     if (batch.head == NULL)
         return NULL;
-    heap->fwd[c].head = batch.head;
-    bin_set_count(&heap->fwd[c], batch.count);
+    bin->head = batch.head;
+    bin_set_count(bin, batch.count);
     return bin_pop(heap, c);
+}
+
+static PYM_NOINLINE void *fwd_malloc_miss(pym_heap_t *heap, unsigned c)
+{
+    void *chunk = bin_refill(heap, c);
+    return chunk != NULL ? chunk : pymi_sys.malloc(class_size(c));
 }
 
 void *pymi_fwd_malloc(pym_heap_t *heap, size_t size)
@@ -342,8 +361,10 @@ void *pymi_fwd_malloc(pym_heap_t *heap, size_t size)
     if (size > PYM_FWD_MAX || !heap->fwd_on)
         return pymi_sys.malloc(size);
     unsigned c = class_of_request(size);
-    void *chunk = bin_take(heap, c);
-    return chunk != NULL ? chunk : pymi_sys.malloc(class_size(c));
+    void *chunk = bin_pop(heap, c);
+    if (pym_likely(chunk != NULL))
+        return chunk;
+    return fwd_malloc_miss(heap, c);
 }
 
 void *pymi_fwd_calloc(pym_heap_t *heap, size_t size)
@@ -351,8 +372,8 @@ void *pymi_fwd_calloc(pym_heap_t *heap, size_t size)
     if (size > PYM_FWD_MAX || !heap->fwd_on)
         return pymi_sys.calloc(1, size);
     unsigned c = class_of_request(size);
-    void *chunk = bin_take(heap, c);
-    if (chunk == NULL)
+    void *chunk = bin_pop(heap, c);
+    if (chunk == NULL && (chunk = bin_refill(heap, c)) == NULL)
         return pymi_sys.calloc(1, class_size(c));
     return memset(chunk, 0, size);
 }

@@ -42,7 +42,10 @@
  *     passed on to the shared cache (a_double_free_of_a_shared_chunk_...),
  *   a_write_into_a_cached_chunk_aborts_with_one_line (child processes);
  *   pymalloc_fwd_cache_0_turns_it_off: the program run again with
- *     PYMALLOC_FWD_CACHE=0 keeps nothing, and without it keeps the chunk.
+ *     PYMALLOC_FWD_CACHE=0 keeps nothing, and without it keeps the chunk;
+ *   a_process_with_one_thread_shares_nothing: run again, a process that
+ *     never started a thread keeps its bin and sends what overflows to
+ *     glibc.  (The other tests run after the group's setup started one.)
  * In --disable-override builds (sanitizers included) requests over 256 B
  * go to the program's own malloc, which the cache must leave alone:
  *   without_override_nothing_is_kept.
@@ -88,11 +91,20 @@ static size_t cached_bytes(void)
 static void *(*volatile do_malloc)(size_t) = malloc;
 static void (*volatile do_free)(void *) = free;
 
-/* A thread keeps chunks once it has a heap: after its first small malloc. */
-static int give_the_main_thread_a_heap(void **state)
+static void *do_nothing(void *arg)
+{
+    return arg;
+}
+
+/* A thread keeps chunks once it has a heap: after its first small malloc.
+ * The shared cache is used once the process has had a second thread. */
+static int give_the_main_thread_a_heap_and_a_peer(void **state)
 {
     (void)state;
     do_free(do_malloc(16));
+    pthread_t t;
+    if (pthread_create(&t, NULL, do_nothing, NULL) != 0 || pthread_join(t, NULL) != 0)
+        return -1;
     return 0;
 }
 
@@ -465,6 +477,7 @@ static void a_write_into_a_cached_chunk_aborts_with_one_line(void **state)
  * number of chunks one free of a 1000-byte chunk left cached (0 or 1), or
  * 2 if PYMALLOC_FWD_CACHE as read disagrees with that. */
 #define PROBE "--probe-cache"
+#define PROBE_ONE_THREAD "--probe-one-thread"
 
 static int probe_cache(void)
 {
@@ -475,8 +488,24 @@ static int probe_cache(void)
     return kept == (size_t)pym_option_get(PYM_OPTION_FWD_CACHE) ? (int)kept : 2;
 }
 
-/* The probe's exit status, run with PYMALLOC_FWD_CACHE=value (unset: NULL). */
-static int run_probe(const char *value)
+/* In a process that has had one thread only: 20 frees of 2000 B (class
+ * 1793..2048 B, a bin of 8) keep the bin's 8 and send the other 12 to
+ * glibc, none to the shared cache. */
+static int probe_one_thread(void)
+{
+    void *chunks[20];
+    do_free(do_malloc(16));   /* a heap for this thread */
+    for (int i = 0; i < 20; i++)
+        chunks[i] = do_malloc(2000);
+    size_t before = cached_chunks();
+    for (int i = 0; i < 20; i++)
+        do_free(chunks[i]);
+    return cached_chunks() - before == 8 ? 0 : 1;
+}
+
+/* The exit status of this program run again in `mode`, with
+ * PYMALLOC_FWD_CACHE=value (unset: NULL). */
+static int run_self(const char *mode, const char *value)
 {
     pid_t pid = fork();
     assert_true(pid >= 0);
@@ -485,7 +514,7 @@ static int run_probe(const char *value)
             setenv("PYMALLOC_FWD_CACHE", value, 1);
         else
             unsetenv("PYMALLOC_FWD_CACHE");
-        execl("/proc/self/exe", "fwd_cache", PROBE, (char *)NULL);
+        execl("/proc/self/exe", "fwd_cache", mode, (char *)NULL);
         _exit(127);
     }
     int status;
@@ -497,8 +526,14 @@ static int run_probe(const char *value)
 static void pymalloc_fwd_cache_0_turns_it_off(void **state)
 {
     (void)state;
-    assert_int_equal(run_probe("0"), 0);
-    assert_int_equal(run_probe(NULL), 1);
+    assert_int_equal(run_self(PROBE, "0"), 0);
+    assert_int_equal(run_self(PROBE, NULL), 1);
+}
+
+static void a_process_with_one_thread_shares_nothing(void **state)
+{
+    (void)state;
+    assert_int_equal(run_self(PROBE_ONE_THREAD, NULL), 0);
 }
 
 #else /* !PYM_OVERRIDE */
@@ -520,6 +555,8 @@ int main(int argc, char **argv)
 #ifdef PYM_OVERRIDE
     if (argc > 1 && strcmp(argv[1], PROBE) == 0)
         return probe_cache();
+    if (argc > 1 && strcmp(argv[1], PROBE_ONE_THREAD) == 0)
+        return probe_one_thread();
 #else
     (void)argc;
     (void)argv;
@@ -542,12 +579,13 @@ int main(int argc, char **argv)
         cmocka_unit_test(a_double_free_of_a_shared_chunk_aborts_with_one_line),
         cmocka_unit_test(a_write_into_a_cached_chunk_aborts_with_one_line),
         cmocka_unit_test(pymalloc_fwd_cache_0_turns_it_off),
+        cmocka_unit_test(a_process_with_one_thread_shares_nothing),
 #else
         cmocka_unit_test(without_override_nothing_is_kept),
 #endif
     };
 #ifdef PYM_OVERRIDE
-    return cmocka_run_group_tests(tests, give_the_main_thread_a_heap, NULL);
+    return cmocka_run_group_tests(tests, give_the_main_thread_a_heap_and_a_peer, NULL);
 #else
     return cmocka_run_group_tests(tests, NULL, NULL);
 #endif
