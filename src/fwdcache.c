@@ -28,23 +28,24 @@
  * allocating them again.  In a process with threads, a full bin passes its
  * oldest half on to a cache shared by all of them, which a bin that runs
  * dry takes from before it asks glibc (below); that cache holds at most
- * 32 KiB a class, 1 MiB in all.  A class grows where chunks go round, as tcmalloc's thread caches
- * adapt their lengths: a full bin's overflow and a later malloc that finds
- * the bin empty are one round trip that one more place would have saved,
- * so each such pair lets the bin keep one chunk more, up to
- * PYM_FWD_GROWTH (2) times its first capacity: a thread holds at most 1
- * MiB here in all.  A thread that only frees a class, or only allocates
- * it, never grows it; one that churns through it, or threads that free
- * each other's chunks in both directions (a server), do.  In
- * bench/micro's xthread/server rounds growth took the time of 2 threads
- * down by 8-16 % and of 4 by 1-2 %; the shared cache by 16-20 % and 6-12 %
- * more; the peak RSS above start of 200 such rounds (bench/memory/rss_probe
- * xthread-mixed) is in docs/design.md.  Without growth beside the shared
- * cache, threads/churn/threads:1 ran 6 % slower: each overflow then walked
- * half a bin of cold chunks.  A thread's cache empties into glibc, and its
- * bins start over at their first capacity, when the thread exits and when
- * it trims (pym_trim, malloc_trim), the shared one when any thread trims;
- * the statistics count both (fwd_cache_bytes).  Active only when glibc is the allocator below
+ * 32 KiB a class, 1 MiB in all.  A class grows where chunks go round, as
+ * tcmalloc's thread caches adapt their lengths: a full bin's overflow and
+ * a later malloc that finds the bin empty are one round trip that one
+ * more place would have saved, so each such pair lets the bin keep one
+ * chunk more, up to PYM_FWD_GROWTH (2) times its first capacity: a thread
+ * holds at most 1 MiB here in all.  A thread that only frees a class, or
+ * only allocates it, never grows it; one that churns through it, or
+ * threads that free each other's chunks in both directions (a server),
+ * do.  In bench/micro's xthread/server rounds growth took the time of 2
+ * threads down by 8-16 % and of 4 by 1-2 %; the shared cache by 16-20 %
+ * and 6-12 % more; the peak RSS above start of 200 such rounds
+ * (bench/memory/rss_probe xthread-mixed) is in docs/design.md.  With the
+ * shared cache and no growth, threads/churn/threads:1 ran 6 % slower:
+ * each overflow walked half a bin of cold chunks.  A thread's cache
+ * empties into glibc, and its bins start over at their first capacity,
+ * when the thread exits and when it trims (pym_trim, malloc_trim), the
+ * shared one when any thread trims; the statistics count both
+ * (fwd_cache_bytes).  Active only when glibc is the allocator below
  * (the preloaded or dynamically linked override build): a sanitizer's
  * malloc, a preloaded allocator (--disable-override) and the static
  * build's bigalloc get every request themselves.
@@ -146,10 +147,11 @@ static PYM_NORETURN PYM_COLD void cache_corrupt(const void *chunk)
  * arena's lock, which its thread holds half the time) and a malloc from
  * glibc on the other side: 15 % of the forwarded requests of the server
  * benchmark, whose rounds this made 16-20 % faster with 2 threads and 6-12
- * % with 4.  Only once the process has a second thread.  A full bin hands its newest half-capacity chunks (a batch, at most
- * 8 KiB) to this cache, and a bin that runs dry takes a whole batch:
- * one lock per batch (tcmalloc's transfer cache between its thread caches
- * and its central lists does the same).  PYM_FWD_SHARED_BATCHES a class
+ * % with 4.  Once the process has had a second thread, a full bin hands
+ * its oldest half-capacity chunks (a batch, at most 8 KiB) to this cache,
+ * and a bin that runs dry takes a whole batch: one lock per batch
+ * (tcmalloc's transfer cache between its thread caches and its central
+ * lists does the same).  PYM_FWD_SHARED_BATCHES a class
  * (16 ran no faster); when they are taken, the freed chunk goes to glibc
  * (bin_overflow says why that one).  The lock is a leaf: glibc is called
  * outside it. */
@@ -350,6 +352,7 @@ static PYM_NOINLINE void *bin_refill(pym_heap_t *heap, unsigned c)
     return bin_pop(heap, c);
 }
 
+/* pymi_fwd_malloc's empty bin: the shared cache, else glibc. */
 static PYM_NOINLINE void *fwd_malloc_miss(pym_heap_t *heap, unsigned c)
 {
     void *chunk = bin_refill(heap, c);
