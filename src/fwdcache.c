@@ -181,7 +181,8 @@ static void free_list_to_glibc(pym_block_t *chunk)
     }
 }
 
-/* The next chunk of a bin's list, checked as bin_pop checks it. */
+/* The next chunk of a bin's list, after the checks that its mark is
+ * there and the link decodes to an aligned address. */
 PYM_INLINE pym_block_t *bin_next(pym_block_t *chunk)
 {
     pym_block_t *next = pymi_block_next(chunk);
@@ -321,10 +322,7 @@ PYM_INLINE void *bin_pop(pym_heap_t *heap, unsigned c)
     if (chunk == NULL)
         return NULL;
     uintptr_t *words = chunk_words(chunk);
-    pym_block_t *next = pymi_block_next(chunk);
-    if (pym_unlikely(words[1] != chunk_mark() || ((uintptr_t)next & (PYM_ALIGNMENT - 1)) != 0))
-        cache_corrupt(chunk);
-    bin->head = next;
+    bin->head = bin_next(chunk);
     bin_set_count(bin, bin->count - 1);
     words[0] = 0;
     words[1] = 0;

@@ -156,11 +156,8 @@ int pymi_remote_mark_full(pym_pool_t *pool)
 {
     if (!pool->flagged && !pool->queued) {
         uintptr_t empty = 0;
-        if (__libc_single_threaded) {
-            if (atomic_load_explicit(&pool->remote, memory_order_relaxed) != empty) {
-                pymi_remote_take(pool);   /* a glibc that sets the flag again after threads */
-                return 0;
-            }
+        if (__libc_single_threaded &&
+            atomic_load_explicit(&pool->remote, memory_order_relaxed) == empty) {
             atomic_store_explicit(&pool->remote, PYM_REMOTE_FULL, memory_order_relaxed);
         } else if (!atomic_compare_exchange_strong_explicit(&pool->remote, &empty, PYM_REMOTE_FULL,
                                                             memory_order_acq_rel,
