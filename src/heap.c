@@ -350,10 +350,11 @@ pym_pool_t *pymi_heap_alloc_slow(pym_heap_t *heap, unsigned sizeclass)
  * (the busy ones are taken in turn), and when the thread trims or exits.
  * With one outbox per class, a thread that received blocks from 3 others
  * (xthread/server with 4 threads) pushed 4.3 blocks a CAS, the pools of
- * the senders taking turns; 2 threads, 28 (of 32).  A block in an outbox still counts as used in its
- * pool, so the pool cannot change hands meanwhile.  A thread that stops
- * freeing holds back at most PYM_OUTBOX_WAYS * PYM_OUTBOX_MAX blocks per
- * class until it exits or trims. */
+ * the senders taking turns; 2 threads, 28 (of 32).  A block in an outbox
+ * still counts as used in its pool, so the pool cannot change hands
+ * meanwhile.  A thread that stops freeing holds back at most
+ * PYM_OUTBOX_WAYS * PYM_OUTBOX_MAX blocks per class until it exits or
+ * trims. */
 #define PYM_OUTBOX_MAX 32u
 
 static void outbox_flush(pym_outbox_t *box)

@@ -146,7 +146,7 @@ enum { PYM_HEAP_ACTIVE = 0, PYM_HEAP_ABANDONED = 1, PYM_HEAP_ORPHANED = 2 };
 #define PYM_OUTBOX_WAYS 4u
 typedef struct pym_outbox {
     pym_pool_t *pool;              /* NULL: empty */
-    struct pym_heap *owner;           /* the pool's, which cannot change while blocks wait here */
+    struct pym_heap *owner;        /* the pool's, which cannot change while blocks wait here */
     pym_block_t *head, *tail;
     uint16_t count;
     uint16_t live_xor;             /* as pool->live_xor, for these blocks */
