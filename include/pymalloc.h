@@ -2,8 +2,8 @@
  * pymalloc.h -- the public, prefixed API of libpymalloc.
  *
  * Requests of 0..PYM_SMALL_MAX bytes (256 by default) with alignment <= 16
- * are served from per-thread pymalloc pools (4 KiB pages carved into blocks
- * of one size class, inside 256 KiB arenas); everything else is forwarded to
+ * are served from per-thread pymalloc pools (16 KiB carved into blocks of
+ * one size class, inside 1 MiB arenas); everything else is forwarded to
  * the C library's allocator.  These functions work whether or not the
  * library also overrides malloc/free (configure --disable-override leaves the
  * program's own malloc alone), and they may be mixed freely with each other:
@@ -96,7 +96,7 @@ typedef struct pym_class_stats {
 typedef struct pym_stats {
     size_t num_classes;
     pym_class_stats_t classes[PYM_STATS_MAX_CLASSES];
-    /* arenas (256 KiB each) */
+    /* arenas (1 MiB each) */
     size_t arenas_current;      /* arenas with pages mapped for us */
     size_t arenas_highwater;    /* most arenas at once */
     uint64_t arenas_allocated;  /* arenas taken into use since start */

@@ -182,7 +182,7 @@ static void decay_touch(pym_arena_t *arena, int64_t now)
 static void dirty_forget(pym_arena_t *arena, uint64_t purged)
 {
     unsigned n = (unsigned)__builtin_popcountll(arena->dirty_mask & purged);
-    counters.pages_purged += n;
+    counters.pages_purged += n * (PYM_POOL_SIZE / 4096);
     counters.dirty_pools -= n;
     arena->dirty_mask &= ~purged;
 }
@@ -230,7 +230,7 @@ static void reclaim_arenas(pym_arena_t **batch, size_t n)
         while (end < n && batch[end] == batch[end - 1] + 1)
             end++;
         pymi_range_purge(pymi_arena_base(batch[i]), (end - i) * PYM_ARENA_SIZE);
-        pymi_os_purge(pymi_arena_pools(batch[i]), (end - i) * PYM_POOL_SIZE);
+        pymi_os_purge(pymi_arena_pools(batch[i]), (end - i) * PYM_ARENA_DESC_PAGE);
         counters.madvise_calls += 2;
         i = end;
     }

@@ -2,11 +2,18 @@
  * config.h -- geometry of the pymalloc "memory pyramid" and compiler helpers.
  *
  *   region 32 MiB, 32 MiB-aligned, reserved from the kernel one at a time as
- *          arenas are needed; its first 512 KiB hold the descriptors of its
- *          arenas and pools (range.c)
- *   arena  256 KiB, 64 pools
- *   pool   4 KiB (one page), one size class, blocks from offset 0; its
+ *          arenas are needed; its first 128 KiB hold the descriptors of its
+ *          arenas and pools (range.c), and the rest of its first arena is
+ *          never used
+ *   arena  1 MiB, 64 pools
+ *   pool   16 KiB (four pages), one size class, blocks from offset 0; its
  *          64-byte descriptor lives in its region's table
+ *
+ * 16 KiB pools in 1 MiB arenas are CPython's own geometry on 64-bit since
+ * 3.10 (obmalloc's USE_LARGE_POOLS and USE_LARGE_ARENAS, with its radix
+ * tree).  pymalloc used 3.9's 4 KiB pools in 256 KiB arenas until session
+ * 27, which measured 16 KiB pools 11-24 % faster on every workload that
+ * allocates more than a few pools (docs/design.md, "Geometry").
  *   block  16..PYM_SMALL_MAX bytes in steps of 16 (16-byte aligned)
  *
  * Every constant that others depend on is checked here with _Static_assert,
@@ -31,25 +38,29 @@
 #define PYM_ALIGNMENT_SHIFT  4u
 #define PYM_NUM_CLASSES      (PYM_SMALL_MAX / PYM_ALIGNMENT)
 
-#define PYM_POOL_SHIFT       12u
-#define PYM_POOL_SIZE        ((size_t)1 << PYM_POOL_SHIFT)          /* 4 KiB */
+#define PYM_POOL_SHIFT       14u
+#define PYM_POOL_SIZE        ((size_t)1 << PYM_POOL_SHIFT)          /* 16 KiB */
 #define PYM_POOL_MASK        (PYM_POOL_SIZE - 1)
 #define PYM_DESC_SIZE        64u                                     /* one cache line */
 #define PYM_DESC_SHIFT       6u
 
-#define PYM_ARENA_SHIFT      18u
-#define PYM_ARENA_SIZE       ((size_t)1 << PYM_ARENA_SHIFT)         /* 256 KiB */
+#define PYM_ARENA_SHIFT      20u
+#define PYM_ARENA_SIZE       ((size_t)1 << PYM_ARENA_SHIFT)         /* 1 MiB */
 #define PYM_POOLS_PER_ARENA  (PYM_ARENA_SIZE / PYM_POOL_SIZE)        /* 64 */
 
 #define PYM_REGION_SHIFT     25u
 #define PYM_REGION_SIZE      ((size_t)1 << PYM_REGION_SHIFT)        /* 32 MiB */
 #define PYM_REGION_MASK      (PYM_REGION_SIZE - 1)
-#define PYM_ARENAS_PER_REGION (PYM_REGION_SIZE / PYM_ARENA_SIZE)     /* 128 */
-#define PYM_POOLS_PER_REGION (PYM_REGION_SIZE / PYM_POOL_SIZE)       /* 8192 */
-/* One descriptor per pool of the region: 8192 x 64 B = 512 KiB = the first
- * two arenas.  Their own pools' descriptor slots are free, and hold the
- * 128 arena descriptors. */
-#define PYM_REGION_META_ARENAS ((PYM_POOLS_PER_REGION * PYM_DESC_SIZE) / PYM_ARENA_SIZE)
+#define PYM_ARENAS_PER_REGION (PYM_REGION_SIZE / PYM_ARENA_SIZE)     /* 32 */
+#define PYM_POOLS_PER_REGION (PYM_REGION_SIZE / PYM_POOL_SIZE)       /* 2048 */
+/* One descriptor per pool of the region: 2048 x 64 B = 128 KiB, at the
+ * start of the first arena, which holds nothing else.  That arena's own
+ * pools' descriptor slots are free, and hold the 32 arena descriptors. */
+#define PYM_REGION_DESC_BYTES (PYM_POOLS_PER_REGION * PYM_DESC_SIZE)
+#define PYM_REGION_META_ARENAS ((PYM_REGION_DESC_BYTES + PYM_ARENA_SIZE - 1) / PYM_ARENA_SIZE)
+/* The descriptors of one arena's pools: one 4 KiB page of the table, which
+ * an arena given back to the kernel gives back with it (arena.c). */
+#define PYM_ARENA_DESC_PAGE (PYM_POOLS_PER_ARENA * PYM_DESC_SIZE)
 
 /* Regions are placed in a window of address space around the first one,
  * so that ownership is a byte lookup (range.c).  64 GiB of small blocks. */
@@ -86,12 +97,12 @@
 /* A heap's stack of empty pools (emptypools.c): at most this many (1 MiB; a
  * power of two), refilled from the arena this many at a time, and given
  * back to it this many a call. */
-#define PYM_HEAP_EMPTY_POOLS 256u
-#define PYM_EMPTY_TAKE         8u
-#define PYM_EMPTY_RETURN      16u
+#define PYM_HEAP_EMPTY_POOLS  64u
+#define PYM_EMPTY_TAKE         2u
+#define PYM_EMPTY_RETURN       4u
 /* ... and this many (128 KiB) it may keep while the decay tick is slow
  * (alloc.c): more make the tick fast, so that they age on time. */
-#define PYM_HEAP_EMPTY_IDLE   32u
+#define PYM_HEAP_EMPTY_IDLE    8u
 /* Dirty memory past which a background thread purges on time, so that a
  * program that goes idle still gives memory back (only in a process that
  * has threads already: purger.c). */
@@ -105,6 +116,7 @@ _Static_assert(PYM_POOL_SIZE >= 8 * PYM_SMALL_MAX, "a pool holds several blocks 
 _Static_assert(PYM_REGION_META_ARENAS * PYM_POOLS_PER_ARENA >= PYM_ARENAS_PER_REGION,
                "the metadata arenas' own descriptor slots hold every arena descriptor");
 _Static_assert((1u << PYM_DESC_SHIFT) == PYM_DESC_SIZE, "descriptor size");
+_Static_assert(PYM_ARENA_DESC_PAGE == 4096, "an arena's pool descriptors fill one page");
 _Static_assert(PYM_HUGE_CHUNKS_PER_REGION <= 16, "a region's huge chunks fit a 16-bit mask");
 _Static_assert(PYM_REGION_META_ARENAS * PYM_ARENA_SIZE <= PYM_HUGE_CHUNK_SIZE,
                "the descriptors sit in a region's first chunk, which carving never makes huge");

@@ -9,12 +9,12 @@
  * lock, its lists and the decay clock are then paid once per
  * PYM_EMPTY_TAKE pools taken and once per PYM_EMPTY_RETURN given back,
  * where each pool paid them before: a batch of 100 000 mixed blocks
- * empties and takes again some 7 000 pools a cycle, and a batch of 1 000
- * reuses its few dozen without reaching the arena at all (tcmalloc's and
+ * empties and takes again some 1 700 pools a cycle, and a batch of 1 000
+ * reuses its few without reaching the arena at all (tcmalloc's and
  * jemalloc's thread caches do the same for their spans and slabs).  The
  * stack holds up to PYM_HEAP_EMPTY_POOLS (1 MiB), enough for a program
  * that builds and drops structures of a few hundred KiB over and over
- * (bench's binary trees: 128 pools a tree) to get its own pools back,
+ * (bench's binary trees: 32 pools a tree) to get its own pools back,
  * still in cache, instead of the arena's choice.
  *
  * Memory: when the stack is full, its oldest PYM_EMPTY_RETURN pools go

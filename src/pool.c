@@ -34,9 +34,9 @@ void pymi_freelist_corrupt(const void *block)
  * iff r == 0 and q < n, the number of blocks carved.  With magic =
  * floor(2^32 / size) + 1 and e = magic * size - 2^32 (0 < e <= size),
  * offset * magic = q * e + r * magic (mod 2^32): at most (n - 1) * e
- * (< 4096) for the carved block starts, at least n * e for the uncarved
+ * (< PYM_POOL_SIZE) for the carved block starts, at least n * e for the uncarved
  * ones and at least magic (>= 2^24) for everything else, never wrapping,
- * since (q + 1) * e <= 4096 < magic (Lemire, Kaser, Kurz 2019).  e > 0
+ * since (q + 1) * e <= PYM_POOL_SIZE < magic (Lemire, Kaser, Kurz 2019).  e > 0
  * even for a power of two (ceil(2^32 / size) would make it 0), so that the
  * limit can count carved blocks: carving the block at offset o sets it to
  * (uint16)(o * magic), which is (n - 1) * e (alloc_inline.h). */

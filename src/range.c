@@ -6,12 +6,13 @@
  * arenas are needed: nothing large is reserved up front, so a program that
  * lowers RLIMIT_AS after start (test runners, sandboxes) keeps the room it
  * leaves itself for thread stacks and glibc's own mappings.  Each region is
- * 32 MiB-aligned; its first two arenas hold one 64-byte descriptor per pool
- * of the region, so a pointer finds its pool's descriptor by arithmetic
- * (pymi_pool_of), and the descriptor slots of those two metadata arenas hold
- * the region's 128 arena descriptors (pymi_arena_of).  The blocks of a pool
- * start at offset 0 of its page: no header shares a cache set with every
- * other, and an overrun of a pool's last block never lands in metadata.
+ * 32 MiB-aligned; its first arena holds one 64-byte descriptor per pool of
+ * the region (128 KiB; the rest of that arena is never touched), so a
+ * pointer finds its pool's descriptor by arithmetic (pymi_pool_of), and the
+ * descriptor slots of that metadata arena's own pools hold the region's 32
+ * arena descriptors (pymi_arena_of).  The blocks of a pool start at offset
+ * 0: no header shares a cache set with every other, and an overrun of a
+ * pool's last block never lands in metadata.
  *
  * Regions are placed in a window of PYM_WINDOW_REGIONS 32 MiB slots (64 GiB)
  * around the first one: the slots below it first (the kernel hands out

@@ -15,7 +15,7 @@
  *
  * Identity the printer shows and the tests check: for the current arenas,
  *   bytes_in_use + bytes_free_blocks + bytes_pool_waste + bytes_free_pools
- *     == arenas_current * 256 KiB.
+ *     == arenas_current * PYM_ARENA_SIZE (1 MiB).
  */
 #include "internal.h"
 

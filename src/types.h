@@ -3,14 +3,14 @@
  *
  * Glossary
  *   block   what malloc returns: 16..PYM_SMALL_MAX bytes, one size class.
- *   pool    one 4 KiB page holding blocks of one class from offset 0.  Its
+ *   pool    16 KiB (four pages) holding blocks of one class from offset 0.  Its
  *           descriptor (pym_pool_t) sits in its region's table, found from
  *           any pointer into the pool by arithmetic (pymi_pool_of).  Owned
  *           by exactly one heap while it holds blocks; free pools belong to
  *           their arena.  "pool" in the code means the descriptor.
- *   arena   256 KiB (64 pools) of a region; it hands pools to heaps.
+ *   arena   1 MiB (64 pools) of a region; it hands pools to heaps.
  *   region  32 MiB of address space reserved from the kernel when needed;
- *           its first two arenas are the descriptor table (range.c).
+ *           its first arena holds the descriptor table (range.c).
  *   heap    a thread's set of pools, one list per size class.  Heaps are
  *           never freed: when a thread exits its heap is *abandoned* (it keeps
  *           its pools and blocks) and the next new thread adopts it.
@@ -23,7 +23,7 @@
  *   remote      what other threads push (atomic; remote.c), moved onto
  *               free by the owner's malloc slow path
  * (mimalloc splits the owner's frees into a third list, so that every
- * block passes a refill; measured here, on 4 KiB pools that doubled the
+ * block passes a refill; measured here, on 4 KiB pools, that doubled the
  * slow-path calls of a random churn, docs/design.md.)
  *
  * Pool states, as the owner sees them (CPython's used/full/empty):

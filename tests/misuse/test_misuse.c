@@ -33,6 +33,9 @@
 
 /* The core aborts within milliseconds; a hang is killed after this long. */
 #define CHILD_TIMEOUT_MS 3000
+/* Pools are 16 KiB, aligned (src/config.h). */
+#define POOL_SHIFT 14
+#define POOL_BYTES ((uintptr_t)1 << POOL_SHIFT)
 
 static void *volatile sink;
 
@@ -163,12 +166,12 @@ static int double_free_empties_a_pool(void *arg)
 {
     (void)arg;
     child_no_core_dump();
-    enum { SIZE = 176, MAX = 64 };   /* a class nothing else here uses */
+    enum { SIZE = 176, MAX = POOL_BYTES / SIZE + 2 };   /* a class nothing else here uses */
     void *blocks[MAX];
     unsigned n = 0;
     blocks[n++] = pym_malloc(SIZE);
-    uintptr_t page = (uintptr_t)blocks[0] >> 12;
-    for (void *p; n < MAX && ((uintptr_t)(p = pym_malloc(SIZE)) >> 12) == page;)
+    uintptr_t page = (uintptr_t)blocks[0] >> POOL_SHIFT;
+    for (void *p; n < MAX && ((uintptr_t)(p = pym_malloc(SIZE)) >> POOL_SHIFT) == page;)
         blocks[n++] = p;   /* the first block of the next pool stays live: harmless */
     pym_free(blocks[0]);
     for (unsigned i = 2; i < n; i++)
@@ -179,7 +182,7 @@ static int double_free_empties_a_pool(void *arg)
 
 /* ---- item 5: glibc's pointer guard must not show --------------------------- */
 
-#define GUARD_BLOCKS 200   /* 48-byte blocks: more than two pools */
+#define GUARD_BLOCKS 800   /* 48-byte blocks: more than two pools */
 
 static uintptr_t pointer_guard(void)
 {
@@ -343,7 +346,7 @@ static int batch_with_an_interior_pointer(void *mode)
 static int batch_with_a_block_of_a_returned_pool(void *mode)
 {
     child_no_core_dump();
-    enum { SIZE = 240, COUNT = 5 * 17 + 1 };
+    enum { SIZE = 240, COUNT = 5 * (POOL_BYTES / SIZE) + 1 };
     static void *blocks[COUNT];
     for (int i = 0; i < COUNT; i++)
         blocks[i] = pym_malloc(SIZE);
@@ -364,12 +367,12 @@ static int batch_with_a_block_of_a_returned_pool(void *mode)
 static int double_free_into_the_spare_pool(void *mode)
 {
     child_no_core_dump();
-    enum { SIZE = 112, MOST = 2 * (4096 / SIZE) + 2 };
+    enum { SIZE = 112, MOST = 2 * (POOL_BYTES / SIZE) + 2 };
     static char *blocks[MOST];
     int n = 0;
     blocks[n++] = pym_malloc(SIZE);
-    uintptr_t first_pool = (uintptr_t)blocks[0] >> 12;
-    while (n < MOST && (uintptr_t)(blocks[n - 1]) >> 12 == first_pool)
+    uintptr_t first_pool = (uintptr_t)blocks[0] >> POOL_SHIFT;
+    while (n < MOST && (uintptr_t)(blocks[n - 1]) >> POOL_SHIFT == first_pool)
         blocks[n++] = pym_malloc(SIZE);   /* the last one opens the next pool */
     free_all(mode, (void *const *)blocks, (size_t)n - 1);
     void *again[1] = {blocks[0]};
@@ -387,7 +390,7 @@ static int free_of_a_block_never_handed_out(void *mode)
     child_no_core_dump();
     enum { SIZE = 208 };
     char *first = pym_malloc(SIZE);
-    if (((uintptr_t)first & (4096 - 1)) != 0)
+    if (((uintptr_t)first & (POOL_BYTES - 1)) != 0)
         return 2;   /* not a fresh pool: the case cannot be set up */
     void *never[1] = {first + 2 * SIZE};
     *bad_pointer = never[0];

@@ -20,7 +20,7 @@
 #include "pymalloc.h"
 
 #define OBJECT_SIZE 64
-#define BLOCKS_PER_ARENA 4032   /* 64 pools of 63 blocks of 64 bytes */
+#define BLOCKS_PER_ARENA ((1 << 20) / OBJECT_SIZE)   /* a 1 MiB arena of 64-byte blocks (src/config.h) */
 #define ARENAS 20
 
 static void defaults(void **state)

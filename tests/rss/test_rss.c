@@ -54,8 +54,8 @@
 #define OBJECT_SIZE 64
 #define THREADS 4
 #define RSS_SLACK (16 * MIB)
-#define ARENA_BYTES ((size_t)256 << 10)
-#define BLOCKS_PER_ARENA 4032      /* 64 pools of 63 blocks of 64 bytes */
+#define ARENA_BYTES ((size_t)1 << 20)   /* src/config.h */
+#define BLOCKS_PER_ARENA 16384      /* ARENA_BYTES / OBJECT_SIZE */
 #define CHURN_ROUNDS 1000
 #define CHURN_ALLOWANCE 4          /* arenas mapped or madvise calls, whole loop */
 #define TEST_TIMEOUT_SECONDS 240

@@ -2,7 +2,7 @@
  * and every byte of them is accounted for. */
 #include "unit.h"
 
-enum { BLOCKS_PER_ARENA = 64 * 64 };   /* 64-byte blocks */
+enum { BLOCKS_PER_ARENA = PYM_ARENA_SIZE / 64 };   /* 64-byte blocks */
 
 static void **fill_arenas(unsigned arenas)
 {

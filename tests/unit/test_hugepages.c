@@ -178,7 +178,7 @@ static size_t resident_pages(uintptr_t addr, size_t size)
 /* A huge chunk that carving has just entered is resident whole; freed
  * and trimmed, none of it may stay: neither the pools used nor the arenas
  * not carved yet (the huge page brought them in too). */
-enum { FRONTIER_BLOCKS = 40000 };
+enum { FRONTIER_BLOCKS = 40000 * POOL_SCALE };
 static void *frontier_blocks[FRONTIER_BLOCKS];
 
 static void freeing_a_new_huge_chunk_gives_all_of_it_back(void **state)
@@ -198,8 +198,8 @@ static void freeing_a_new_huge_chunk_gives_all_of_it_back(void **state)
             break;
         }
     }
-    assert_true(entered != 0);      /* carving entered a huge chunk within 40 000 blocks */
-    for (int i = 0; i < 63; i++) {  /* the rest of its first pool */
+    assert_true(entered != 0);      /* carving entered a huge chunk within FRONTIER_BLOCKS */
+    for (size_t i = 1; i < PYM_POOL_SIZE / BLOCK; i++) {   /* the rest of its first pool */
         frontier_blocks[n] = pym_malloc(BLOCK);
         assert_non_null(frontier_blocks[n]);
         memset(frontier_blocks[n++], 1, BLOCK);

@@ -77,7 +77,7 @@ static void a_fresh_pool_hands_out_blocks_from_offset_zero(void **state)
 {
     (void)state;
     unsigned c = pymi_size_to_class(96);
-    void *blocks[200];
+    void *blocks[200 * POOL_SCALE];
     unsigned n = 0;
     pym_heap_t *heap;
     /* Use up whatever pool of this class the thread has. */
@@ -143,14 +143,14 @@ static void a_full_pool_leaves_the_list_and_comes_back_on_free(void **state)
     (void)state;
     unsigned c = pymi_size_to_class(size64);
     unsigned cap = pymi_class_capacity(c);
-    void *blocks[80];
+    void *blocks[80 * POOL_SCALE];
     blocks[0] = pym_malloc(size64);
     pym_pool_t *pool = pymi_pool_of(blocks[0]);
     pym_heap_t *heap = pymi_tls_heap;
     unsigned n = 1;
     /* Until the pool has nothing left: the malloc after its last block
      * retires it and is served by another pool. */
-    while (heap->pools[c] == pool && n < 80)
+    while (heap->pools[c] == pool && n < 80 * POOL_SCALE)
         blocks[n++] = pym_malloc(size64);
     assert_true(n <= cap + 1);
     assert_int_equal(pool->state, PYM_POOL_FULL);
@@ -171,9 +171,9 @@ static void a_full_pool_leaves_the_list_and_comes_back_on_free(void **state)
     }
     assert_int_equal(pool->state, PYM_POOL_FULL);
     assert_ptr_equal(pool->free, blocks[0]);
-    void *extra[200];
+    void *extra[200 * POOL_SCALE];
     unsigned e = 0;
-    while (heap->pools[c] != pool && e < 200)
+    while (heap->pools[c] != pool && e < 200 * POOL_SCALE)
         extra[e++] = pym_malloc(size64);
     assert_ptr_equal(heap->pools[c], pool);
     assert_int_equal(pool->state, PYM_POOL_LINKED);
@@ -232,6 +232,14 @@ static unsigned free_blocks_of(pym_pool_t *pool, void **blocks, unsigned n, unsi
     return freed;
 }
 
+/* Frees all but one of the blocks a FULL pool needs free to be taken back
+ * (a sixteenth of them, heap.c), so that the free of one more makes it. */
+static void free_all_but_one_for_the_take_back(pym_pool_t *pool, void **blocks, unsigned n)
+{
+    unsigned need = pymi_class_capacity(pool->sizeclass) >> PYM_TAKE_BACK_SHIFT;
+    assert_int_equal(free_blocks_of(pool, blocks, n, need - 1), need - 1);
+}
+
 /* Frees back, a block of a FULL pool (which stays FULL), then allocates
  * until the class's current pool, dry, trades places with that pool: the
  * block that comes then is back.  The blocks allocated on the way go to
@@ -274,10 +282,10 @@ static void a_dry_current_pool_trades_places_with_the_oldest_full_one(void **sta
     const size_t size = 112;   /* a class no other test here uses: its lists start empty */
     unsigned c = pymi_size_to_class(size);
     unsigned cap = pymi_class_capacity(c);
-    void *blocks[200];
+    void *blocks[200 * POOL_SCALE];
     unsigned n = 0;
     pym_pool_t *pools[3];
-    allocate_through_pools(size, pools, 3, blocks, &n, 200);
+    allocate_through_pools(size, pools, 3, blocks, &n, 200 * POOL_SCALE);
     pym_heap_t *heap = pymi_tls_heap;
     /* Two dry FULL pools, in the order the looks left them. */
     pym_pool_t *current = pools[2], *a = heap->full_head[c];
@@ -293,7 +301,7 @@ static void a_dry_current_pool_trades_places_with_the_oldest_full_one(void **sta
     /* It is taken back with a sixteenth of its blocks free (heap.c). */
     unsigned need = cap >> PYM_TAKE_BACK_SHIFT;
     assert_int_equal(free_blocks_of(a, blocks, n, need - 1), need - 1);
-    free_one_then_allocate_until_the_trade(size, back, blocks, &n, 200);
+    free_one_then_allocate_until_the_trade(size, back, blocks, &n, 200 * POOL_SCALE);
     expect_traded(c, a, current);
     assert_ptr_equal(heap->full_head[c], b);
     assert_int_equal(b->prev, 0);
@@ -314,10 +322,10 @@ static void a_dry_current_pool_trades_places_with_the_only_full_one(void **state
     (void)state;
     const size_t size = 192;   /* a class no other test here uses: its lists start empty */
     unsigned c = pymi_size_to_class(size);
-    void *blocks[100];
+    void *blocks[100 * POOL_SCALE];
     unsigned n = 0;
     pym_pool_t *pools[2];
-    allocate_through_pools(size, pools, 2, blocks, &n, 100);
+    allocate_through_pools(size, pools, 2, blocks, &n, 100 * POOL_SCALE);
     pym_heap_t *heap = pymi_tls_heap;
     pym_pool_t *first = pools[0], *current = pools[1];
     assert_ptr_equal(heap->full_head[c], first);
@@ -325,7 +333,8 @@ static void a_dry_current_pool_trades_places_with_the_only_full_one(void **state
 
     void *back = blocks[0];
     blocks[0] = NULL;
-    free_one_then_allocate_until_the_trade(size, back, blocks, &n, 100);
+    free_all_but_one_for_the_take_back(first, blocks, n);
+    free_one_then_allocate_until_the_trade(size, back, blocks, &n, 100 * POOL_SCALE);
     expect_traded(c, first, current);
     assert_ptr_equal(heap->full_head[c], current);
     assert_int_equal(current->prev, 0);
@@ -344,10 +353,10 @@ static void a_pool_dry_again_trades_places_by_the_quick_refill(void **state)
     (void)state;
     const size_t size = 144;   /* a class no other test here uses: its lists start empty */
     unsigned c = pymi_size_to_class(size);
-    void *blocks[200];
+    void *blocks[200 * POOL_SCALE];
     unsigned n = 0;
     pym_pool_t *pools[2];
-    allocate_through_pools(size, pools, 2, blocks, &n, 200);
+    allocate_through_pools(size, pools, 2, blocks, &n, 200 * POOL_SCALE);
     pym_heap_t *heap = pymi_tls_heap;
     pym_pool_t *first = pools[0], *second = pools[1];
     assert_int_equal(second->flagged, 0);
@@ -358,7 +367,8 @@ static void a_pool_dry_again_trades_places_by_the_quick_refill(void **state)
     /* The general path trades them first (and flags second). */
     void *back = blocks[0];
     blocks[0] = NULL;
-    free_one_then_allocate_until_the_trade(size, back, blocks, &n, 200);
+    free_all_but_one_for_the_take_back(first, blocks, n);
+    free_one_then_allocate_until_the_trade(size, back, blocks, &n, 200 * POOL_SCALE);
     expect_traded(c, first, second);
     assert_true(first->flagged);
     assert_int_equal(atomic_load(&first->remote), PYM_REMOTE_FULL);
@@ -369,9 +379,10 @@ static void a_pool_dry_again_trades_places_by_the_quick_refill(void **state)
         i_back++;
     void *again = blocks[i_back];
     blocks[i_back] = NULL;
+    free_all_but_one_for_the_take_back(second, blocks, n);
     pym_free(again);
     while (pymi_pool_has_block(first)) {
-        assert_true(n < 200);
+        assert_true(n < 200 * POOL_SCALE);
         blocks[n++] = pym_malloc(size);
     }
     pym_pool_t *taken = pymi_heap_refill_quick(heap, c);
@@ -397,16 +408,16 @@ static void a_full_pool_comes_back_only_with_a_sixteenth_of_its_blocks_free(void
     unsigned c = pymi_size_to_class(size);
     unsigned need = pymi_class_capacity(c) >> PYM_TAKE_BACK_SHIFT;
     assert_true(need >= 2);
-    void *blocks[300];
+    void *blocks[300 * POOL_SCALE];
     unsigned n = 0;
     pym_pool_t *pools[2];
-    allocate_through_pools(size, pools, 2, blocks, &n, 300);
+    allocate_through_pools(size, pools, 2, blocks, &n, 300 * POOL_SCALE);
     pym_heap_t *heap = pymi_tls_heap;
     pym_pool_t *first = pools[0], *second = pools[1];
     assert_ptr_equal(heap->full_head[c], first);
 
     assert_int_equal(free_blocks_of(first, blocks, n, need - 1), need - 1);
-    allocate_while_current(size, second, blocks, &n, 300);
+    allocate_while_current(size, second, blocks, &n, 300 * POOL_SCALE);
     pym_pool_t *third = heap->pools[c];
     assert_true(third != first && third != second);   /* a fresh pool */
     assert_ptr_equal(pymi_pool_of(blocks[n - 1]), third);
@@ -414,7 +425,7 @@ static void a_full_pool_comes_back_only_with_a_sixteenth_of_its_blocks_free(void
     assert_ptr_equal(heap->full_head[c], second);   /* first went behind it */
 
     assert_int_equal(free_blocks_of(second, blocks, n, need), need);
-    allocate_while_current(size, third, blocks, &n, 300);
+    allocate_while_current(size, third, blocks, &n, 300 * POOL_SCALE);
     assert_ptr_equal(heap->pools[c], second);   /* taken back */
     assert_ptr_equal(pymi_pool_of(blocks[n - 1]), second);
     assert_int_equal(third->state, PYM_POOL_FULL);
@@ -440,12 +451,12 @@ static void a_remote_free_into_a_full_pool_queues_it_for_its_owner(void **state)
 {
     (void)state;
     unsigned c = pymi_size_to_class(size64);
-    void *blocks[80];
+    void *blocks[80 * POOL_SCALE];
     blocks[0] = pym_malloc(size64);
     pym_pool_t *pool = pymi_pool_of(blocks[0]);
     pym_heap_t *heap = pymi_tls_heap;
     unsigned n = 1;
-    while (heap->pools[c] == pool && n < 80)
+    while (heap->pools[c] == pool && n < 80 * POOL_SCALE)
         blocks[n++] = pym_malloc(size64);
     void *next_pool_block = blocks[--n];   /* the malloc that retired the pool */
     assert_int_equal(pool->state, PYM_POOL_FULL);
@@ -463,9 +474,9 @@ static void a_remote_free_into_a_full_pool_queues_it_for_its_owner(void **state)
     /* Use up the class's other pools; the owner then takes this one back
      * (from its FULL list or its reclaim stack, whichever malloc reaches
      * first: the other one then finds it in use and leaves it). */
-    void *extra[400];
+    void *extra[400 * POOL_SCALE];
     unsigned e = 0;
-    while (heap->pools[c] != pool && e < 400)
+    while (heap->pools[c] != pool && e < 400 * POOL_SCALE)
         extra[e++] = pym_malloc(size64);
     assert_ptr_equal(heap->pools[c], pool);
     assert_int_equal(pool->state, PYM_POOL_LINKED);
@@ -490,7 +501,7 @@ static void a_remote_free_into_a_full_pool_queues_it_for_its_owner(void **state)
 static void empty_pools_go_back_to_their_arena(void **state)
 {
     (void)state;
-    enum { COUNT = 64 * 12 };
+    enum { COUNT = (PYM_POOL_SIZE / 64) * 12 };
     static void *blocks[COUNT];
     unsigned c = pymi_size_to_class(size64);
     for (unsigned i = 0; i < COUNT; i++)
@@ -757,10 +768,10 @@ static size_t blocks_in_use(const pym_stats_t *stats, size_t size)
     return stats->classes[pymi_size_to_class(size)].blocks_in_use;
 }
 
-#define LOCAL_MAX 1200
+#define LOCAL_MAX (1200 * POOL_SCALE)
 #define LOCAL_POOLS 64
 static struct test_block local_blocks[LOCAL_MAX];
-#define AGAIN_MAX 8192
+#define AGAIN_MAX (8192 * POOL_SCALE)
 static void *local_freed[LOCAL_MAX], *local_kept[LOCAL_MAX], *local_again[AGAIN_MAX];
 static void *local_batch[2 * LOCAL_MAX];
 

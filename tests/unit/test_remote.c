@@ -73,12 +73,12 @@ static void pushes_and_takes(void **state)
 static void check_full_pool_is_queued_once(void)
 {
     unsigned c = pymi_size_to_class(112);
-    void *blocks[64];
+    void *blocks[64 * POOL_SCALE];
     unsigned n = 0;
     blocks[n++] = pym_malloc(112);
     pym_pool_t *pool = pymi_pool_of(blocks[0]);
     pym_heap_t *heap = pymi_tls_heap;
-    while (heap->pools[c] == pool && n < 64)
+    while (heap->pools[c] == pool && n < 64 * POOL_SCALE)
         blocks[n++] = pym_malloc(112);   /* the last one retired the pool */
     assert_int_equal(pool->state, PYM_POOL_FULL);
     assert_int_equal(atomic_load(&pool->remote), PYM_REMOTE_FULL);

@@ -59,8 +59,8 @@ static void a_pool_holds_what_fits_in_its_page(void **state)
         assert_true(cap * size <= PYM_POOL_SIZE);
         assert_true((cap + 1) * size > PYM_POOL_SIZE);
     }
-    /* No header in the page: the 64-byte class fills it, 64 blocks. */
-    assert_int_equal(pymi_class_capacity(pymi_size_to_class(64)), 64);
+    /* No header in the pool: the 64-byte class fills its 16 KiB, 256 blocks. */
+    assert_int_equal(pymi_class_capacity(pymi_size_to_class(64)), 256);
 }
 
 int main(void)

@@ -21,8 +21,8 @@
 
 enum {
     BLOCK_SIZE = 64,
-    BLOCKS_PER_POOL = 64,              /* 4096 / 64: no header in the page */
-    ARENAS = 40,
+    BLOCKS_PER_POOL = PYM_POOL_SIZE / BLOCK_SIZE,   /* no header in the pool */
+    ARENAS = 10,
     POOLS = ARENAS * 64 + 13,          /* the last batch is a partial one */
     BLOCKS = POOLS * BLOCKS_PER_POOL,
     TIMEOUT_SECONDS = 120,

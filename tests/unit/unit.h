@@ -15,6 +15,9 @@
 #include <stdlib.h>
 #include <cmocka.h>
 
+/* Block counts sized for 4 KiB pools, scaled to this build's pools. */
+#define POOL_SCALE ((unsigned)(PYM_POOL_SIZE / 4096))
+
 /* Whether block is on pool's free list (the owner's list, not the remote
  * one); a walk of at most capacity + 1 links, so a cycle ends it. */
 static inline int on_free_list(const pym_pool_t *pool, const void *block)
