@@ -182,7 +182,7 @@ static void decay_touch(pym_arena_t *arena, int64_t now)
 static void dirty_forget(pym_arena_t *arena, uint64_t purged)
 {
     unsigned n = (unsigned)__builtin_popcountll(arena->dirty_mask & purged);
-    counters.pages_purged += n * (PYM_POOL_SIZE / 4096);
+    counters.pages_purged += n * (PYM_POOL_SIZE / PYM_OS_PAGE_SIZE);
     counters.dirty_pools -= n;
     arena->dirty_mask &= ~purged;
 }

@@ -8,13 +8,13 @@
  *   arena  1 MiB, 64 pools
  *   pool   16 KiB (four pages), one size class, blocks from offset 0; its
  *          64-byte descriptor lives in its region's table
+ *   block  16..PYM_SMALL_MAX bytes in steps of 16 (16-byte aligned)
  *
  * 16 KiB pools in 1 MiB arenas are CPython's own geometry on 64-bit since
  * 3.10 (obmalloc's USE_LARGE_POOLS and USE_LARGE_ARENAS, with its radix
  * tree).  pymalloc used 3.9's 4 KiB pools in 256 KiB arenas until session
  * 27, which measured 16 KiB pools 11-24 % faster on every workload that
  * allocates more than a few pools (docs/design.md, "Geometry").
- *   block  16..PYM_SMALL_MAX bytes in steps of 16 (16-byte aligned)
  *
  * Every constant that others depend on is checked here with _Static_assert,
  * the way CPython's "Main tunable settings section" enforced itself with #error.
@@ -37,6 +37,9 @@
 #define PYM_ALIGNMENT        16u
 #define PYM_ALIGNMENT_SHIFT  4u
 #define PYM_NUM_CLASSES      (PYM_SMALL_MAX / PYM_ALIGNMENT)
+
+/* The kernel's page: the unit of madvise, and of the statistics' pages. */
+#define PYM_OS_PAGE_SIZE     4096u
 
 #define PYM_POOL_SHIFT       14u
 #define PYM_POOL_SIZE        ((size_t)1 << PYM_POOL_SHIFT)          /* 16 KiB */
@@ -116,7 +119,7 @@ _Static_assert(PYM_POOL_SIZE >= 8 * PYM_SMALL_MAX, "a pool holds several blocks 
 _Static_assert(PYM_REGION_META_ARENAS * PYM_POOLS_PER_ARENA >= PYM_ARENAS_PER_REGION,
                "the metadata arenas' own descriptor slots hold every arena descriptor");
 _Static_assert((1u << PYM_DESC_SHIFT) == PYM_DESC_SIZE, "descriptor size");
-_Static_assert(PYM_ARENA_DESC_PAGE == 4096, "an arena's pool descriptors fill one page");
+_Static_assert(PYM_ARENA_DESC_PAGE == PYM_OS_PAGE_SIZE, "an arena's pool descriptors fill one page");
 _Static_assert(PYM_HUGE_CHUNKS_PER_REGION <= 16, "a region's huge chunks fit a 16-bit mask");
 _Static_assert(PYM_REGION_META_ARENAS * PYM_ARENA_SIZE <= PYM_HUGE_CHUNK_SIZE,
                "the descriptors sit in a region's first chunk, which carving never makes huge");
