@@ -17,7 +17,7 @@
  * for ever, and fresh blocks showed glibc's pointer guard ^ 1.
  */
 #define _GNU_SOURCE 1
-#include "config.h"   /* PYM_HARDENING */
+#include "config.h"   /* PYM_HARDENING, the pool size */
 #include "child.h"
 #include "pymalloc.h"
 #include "tap.h"
@@ -33,9 +33,6 @@
 
 /* The core aborts within milliseconds; a hang is killed after this long. */
 #define CHILD_TIMEOUT_MS 3000
-/* Pools are 16 KiB, aligned (src/config.h). */
-#define POOL_SHIFT 14
-#define POOL_BYTES ((uintptr_t)1 << POOL_SHIFT)
 
 static void *volatile sink;
 
@@ -166,12 +163,12 @@ static int double_free_empties_a_pool(void *arg)
 {
     (void)arg;
     child_no_core_dump();
-    enum { SIZE = 176, MAX = POOL_BYTES / SIZE + 2 };   /* a class nothing else here uses */
+    enum { SIZE = 176, MAX = PYM_POOL_SIZE / SIZE + 2 };   /* a class nothing else here uses */
     void *blocks[MAX];
     unsigned n = 0;
     blocks[n++] = pym_malloc(SIZE);
-    uintptr_t page = (uintptr_t)blocks[0] >> POOL_SHIFT;
-    for (void *p; n < MAX && ((uintptr_t)(p = pym_malloc(SIZE)) >> POOL_SHIFT) == page;)
+    uintptr_t page = (uintptr_t)blocks[0] >> PYM_POOL_SHIFT;
+    for (void *p; n < MAX && ((uintptr_t)(p = pym_malloc(SIZE)) >> PYM_POOL_SHIFT) == page;)
         blocks[n++] = p;   /* the first block of the next pool stays live: harmless */
     pym_free(blocks[0]);
     for (unsigned i = 2; i < n; i++)
@@ -346,7 +343,7 @@ static int batch_with_an_interior_pointer(void *mode)
 static int batch_with_a_block_of_a_returned_pool(void *mode)
 {
     child_no_core_dump();
-    enum { SIZE = 240, COUNT = 5 * (POOL_BYTES / SIZE) + 1 };
+    enum { SIZE = 240, COUNT = 5 * (PYM_POOL_SIZE / SIZE) + 1 };
     static void *blocks[COUNT];
     for (int i = 0; i < COUNT; i++)
         blocks[i] = pym_malloc(SIZE);
@@ -367,12 +364,12 @@ static int batch_with_a_block_of_a_returned_pool(void *mode)
 static int double_free_into_the_spare_pool(void *mode)
 {
     child_no_core_dump();
-    enum { SIZE = 112, MOST = 2 * (POOL_BYTES / SIZE) + 2 };
+    enum { SIZE = 112, MOST = 2 * (PYM_POOL_SIZE / SIZE) + 2 };
     static char *blocks[MOST];
     int n = 0;
     blocks[n++] = pym_malloc(SIZE);
-    uintptr_t first_pool = (uintptr_t)blocks[0] >> POOL_SHIFT;
-    while (n < MOST && (uintptr_t)(blocks[n - 1]) >> POOL_SHIFT == first_pool)
+    uintptr_t first_pool = (uintptr_t)blocks[0] >> PYM_POOL_SHIFT;
+    while (n < MOST && (uintptr_t)(blocks[n - 1]) >> PYM_POOL_SHIFT == first_pool)
         blocks[n++] = pym_malloc(SIZE);   /* the last one opens the next pool */
     free_all(mode, (void *const *)blocks, (size_t)n - 1);
     void *again[1] = {blocks[0]};
@@ -390,7 +387,7 @@ static int free_of_a_block_never_handed_out(void *mode)
     child_no_core_dump();
     enum { SIZE = 208 };
     char *first = pym_malloc(SIZE);
-    if (((uintptr_t)first & (POOL_BYTES - 1)) != 0)
+    if (((uintptr_t)first & (PYM_POOL_SIZE - 1)) != 0)
         return 2;   /* not a fresh pool: the case cannot be set up */
     void *never[1] = {first + 2 * SIZE};
     *bad_pointer = never[0];

@@ -17,10 +17,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "config.h"   /* PYM_ARENA_SIZE */
 #include "pymalloc.h"
 
 #define OBJECT_SIZE 64
-#define BLOCKS_PER_ARENA ((1 << 20) / OBJECT_SIZE)   /* a 1 MiB arena of 64-byte blocks (src/config.h) */
+#define BLOCKS_PER_ARENA (PYM_ARENA_SIZE / OBJECT_SIZE)
 #define ARENAS 20
 
 static void defaults(void **state)

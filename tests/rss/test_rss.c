@@ -36,6 +36,7 @@
 #include <unistd.h>
 #include <cmocka.h>
 
+#include "config.h"   /* PYM_ARENA_SIZE */
 #include "pymalloc.h"
 #include "../common/resident.h"
 
@@ -54,8 +55,7 @@
 #define OBJECT_SIZE 64
 #define THREADS 4
 #define RSS_SLACK (16 * MIB)
-#define ARENA_BYTES ((size_t)1 << 20)   /* src/config.h */
-#define BLOCKS_PER_ARENA 16384      /* ARENA_BYTES / OBJECT_SIZE */
+#define BLOCKS_PER_ARENA (PYM_ARENA_SIZE / OBJECT_SIZE)
 #define CHURN_ROUNDS 1000
 #define CHURN_ALLOWANCE 4          /* arenas mapped or madvise calls, whole loop */
 #define TEST_TIMEOUT_SECONDS 240
@@ -99,7 +99,7 @@ static void assert_stats_add_up(const pym_stats_t *s)
 {
     assert_int_equal(s->bytes_in_use + s->bytes_free_blocks + s->bytes_pool_waste +
                          s->bytes_free_pools,
-                     s->arenas_current * ARENA_BYTES);
+                     s->arenas_current * PYM_ARENA_SIZE);
 }
 
 /* ---- (a) everything freed, in random order, by four threads -------------- */
@@ -186,7 +186,7 @@ static void all_freed_from_threads(void **state)
     unsigned waited_ms = 0;
     pym_stats_t s;
     pym_stats_get(&s);
-    while ((after > baseline + RSS_SLACK || s.arenas_current * ARENA_BYTES > RSS_SLACK) &&
+    while ((after > baseline + RSS_SLACK || s.arenas_current * PYM_ARENA_SIZE > RSS_SLACK) &&
            waited_ms < 2000) {
         pym_free(pym_malloc(OBJECT_SIZE));
         nanosleep(&(struct timespec){0, 10 * 1000 * 1000}, NULL);
@@ -214,7 +214,7 @@ static void all_freed_from_threads(void **state)
     assert_true(s.remote_frees > 0);
     /* The property: it all went back without anyone asking. */
     assert_rss(after <= baseline + RSS_SLACK);
-    assert_true(s.arenas_current * ARENA_BYTES <= RSS_SLACK);
+    assert_true(s.arenas_current * PYM_ARENA_SIZE <= RSS_SLACK);
     assert_stats_add_up(&s);
 
     pthread_barrier_destroy(&run.allocated);
@@ -282,7 +282,7 @@ static void every_other_freed(void **state)
     pym_stats_get(&s);
     print_rss("rest freed, pym_trim", end, baseline);
     assert_rss(end <= baseline + RSS_SLACK);
-    assert_true(s.arenas_current * ARENA_BYTES <= RSS_SLACK);
+    assert_true(s.arenas_current * PYM_ARENA_SIZE <= RSS_SLACK);
     munmap(objects, array_bytes);
 }
 
@@ -305,7 +305,7 @@ static void arena_churn(void **state)
     pym_stats_get(&after);
     uint64_t mapped = after.arenas_allocated - before.arenas_allocated;
     uint64_t madvised = after.madvise_calls - before.madvise_calls;
-    printf("# %d rounds of %d blocks: %llu arenas taken into use, %llu madvise calls\n",
+    printf("# %d rounds of %zu blocks: %llu arenas taken into use, %llu madvise calls\n",
            CHURN_ROUNDS, BLOCKS_PER_ARENA, (unsigned long long)mapped, (unsigned long long)madvised);
     assert_true(mapped <= CHURN_ALLOWANCE);
     assert_true(madvised <= CHURN_ALLOWANCE);
