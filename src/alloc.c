@@ -212,7 +212,7 @@ void pym_free_batch(void *const *ptrs, size_t n)
         }
         pool->free = head;
         pool->live_xor = live_xor;
-        pool->used = (uint16_t)used;
+        pool->used = used;
         if (i < n && ((uintptr_t)ptrs[i] >> PYM_POOL_SHIFT) == page)
             pymi_free_inline(ptrs[i++]);   /* the last block, or a bad pointer */
     }

@@ -86,17 +86,17 @@ PYM_INLINE pym_block_t *pymi_pool_carve(pym_pool_t *pool, const pym_block_t *end
  * result alone would miss for good).  On x86-64 a decrement in memory and
  * one branch on its flags (borrow or zero): two instructions where gcc and
  * clang make five of the C below, as they do not branch on the flags of a
- * 16-bit decrement in memory. */
+ * decrement in memory. */
 PYM_INLINE int pymi_pool_count_one_back(pym_pool_t *pool)
 {
 #if defined(__x86_64__) && defined(__GNUC__)
-    __asm__ goto("subw $1, %0\n\tjbe %l[emptied]" : "+m"(pool->used) : : "cc" : emptied);
+    __asm__ goto("subl $1, %0\n\tjbe %l[emptied]" : "+m"(pool->used) : : "cc" : emptied);
     return 0;
 emptied:
     return 1;
 #else
     unsigned used = pool->used;
-    pool->used = (uint16_t)(used - 1);
+    pool->used = used - 1;
     return used <= 1;
 #endif
 }

@@ -3,8 +3,8 @@
  *
  *   region 32 MiB, 32 MiB-aligned, reserved from the kernel one at a time as
  *          arenas are needed; its first 128 KiB hold the descriptors of its
- *          arenas and pools (range.c), and the rest of its first arena is
- *          never used
+ *          arenas and pools (range.c), the next 16 KiB debug mode's word
+ *          per pool (debug.c), and the rest of its first arena is never used
  *   arena  1 MiB, 64 pools
  *   pool   16 KiB (four pages), one size class, blocks from offset 0; its
  *          64-byte descriptor lives in its region's table
@@ -61,6 +61,10 @@
  * pools' descriptor slots are free, and hold the 32 arena descriptors. */
 #define PYM_REGION_DESC_BYTES (PYM_POOLS_PER_REGION * PYM_DESC_SIZE)
 #define PYM_REGION_META_ARENAS ((PYM_REGION_DESC_BYTES + PYM_ARENA_SIZE - 1) / PYM_ARENA_SIZE)
+/* Debug mode's word per pool (debug.c), right after the descriptor table:
+ * 2048 x 8 B = 16 KiB of the first arena, never touched outside debug mode. */
+#define PYM_REGION_DEBUG_LIVES PYM_REGION_DESC_BYTES
+#define PYM_REGION_DEBUG_BYTES (PYM_POOLS_PER_REGION * 8u)
 /* The descriptors of one arena's pools: one 4 KiB page of the table, which
  * an arena given back to the kernel gives back with it (arena.c). */
 #define PYM_ARENA_DESC_PAGE (PYM_POOLS_PER_ARENA * PYM_DESC_SIZE)
@@ -118,6 +122,8 @@ _Static_assert(PYM_POOLS_PER_ARENA == 64, "an arena's pools fit one 64-bit mask"
 _Static_assert(PYM_POOL_SIZE >= 8 * PYM_SMALL_MAX, "a pool holds several blocks of the largest class");
 _Static_assert(PYM_REGION_META_ARENAS * PYM_POOLS_PER_ARENA >= PYM_ARENAS_PER_REGION,
                "the metadata arenas' own descriptor slots hold every arena descriptor");
+_Static_assert(PYM_REGION_DEBUG_LIVES + PYM_REGION_DEBUG_BYTES <= PYM_REGION_META_ARENAS * PYM_ARENA_SIZE,
+               "debug mode's words fit the metadata arenas, after the descriptors");
 _Static_assert((1u << PYM_DESC_SHIFT) == PYM_DESC_SIZE, "descriptor size");
 _Static_assert(PYM_ARENA_DESC_PAGE == PYM_OS_PAGE_SIZE, "an arena's pool descriptors fill one page");
 _Static_assert(PYM_HUGE_CHUNKS_PER_REGION <= 16, "a region's huge chunks fit a 16-bit mask");

@@ -79,18 +79,28 @@ static debug_trailer_t *trailer_of(const char *block, size_t block_size)
  * former blocks, and may come back to this class later, its old freed
  * blocks' trailers intact and their middles overwritten by the other
  * class's blocks.  So a trailer names the pool's life it was written in:
- * the pool descriptor's debug_life word holds the block size the pool was
+ * the pool's word in its region's table of lives (config.h, beside the
+ * descriptors, which have no room for it) holds the block size the pool was
  * last seen handing out and a generation, new whenever that size changes
- * (a purged descriptor reads 0: unknown).  Every small block of debug mode
- * is handed out by pymi_debug_malloc, so no life goes unseen. */
+ * (0: unknown, as a word never written reads).  An arena given back to the
+ * kernel keeps its pools' words, harmlessly: its pages read 0 afterwards,
+ * and a trailer of generation 0 is never trusted.  Every small block of
+ * debug mode is handed out by pymi_debug_malloc, so no life goes unseen. */
 static _Atomic uint64_t next_generation = 1;
+
+static _Atomic uint64_t *pool_life(const void *block)
+{
+    uintptr_t p = (uintptr_t)block;
+    _Atomic uint64_t *lives = (_Atomic uint64_t *)(pymi_region_of(p) + PYM_REGION_DEBUG_LIVES);
+    return &lives[(p & PYM_REGION_MASK) >> PYM_POOL_SHIFT];
+}
 
 /* The generation of the pool's current life (0: unknown).  `handing_out`:
  * the pool is handing out a block of block_size, which starts a new life
  * if the size differs from the last one seen. */
 static uint32_t pool_generation(const void *block, size_t block_size, int handing_out)
 {
-    _Atomic uint64_t *slot = &pymi_pool_of(block)->debug_life;
+    _Atomic uint64_t *slot = pool_life(block);
     uint64_t life = atomic_load_explicit(slot, memory_order_relaxed);
     if ((life >> 48) != block_size) {
         if (!handing_out)

@@ -140,7 +140,7 @@ unsigned pymi_remote_take(pym_pool_t *pool)
     if (!pymi_is_list_end(pool->free))   /* else the list ends in the remote one's NULL */
         pymi_block_set_next(remote_tail(pool, head, count), pool->free);
     pool->free = head;
-    pool->used = (uint16_t)(pool->used - count);
+    pool->used -= count;
     pool->live_xor ^= remote_xor(word);
     return count;
 }

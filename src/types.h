@@ -78,9 +78,16 @@ typedef struct pym_pool {
     /* The owning heap; NULL while the pool is free in its arena.  Atomic
      * (relaxed) because remote frees read it while the owner may set it. */
     _Atomic uintptr_t owner;
-    /* Debug mode only (debug.c): which life of the pool its freed blocks'
-     * trailers belong to: block size << 48 | generation. */
-    _Atomic uint64_t debug_life;
+    /* Blocks off the free lists, + 1 while current.  32 bits, though a
+     * pool holds at most 1024 blocks: each malloc adds 1 and each free
+     * takes 1 away, one after the other, and the Xeon measured in session
+     * 28 hands a 32-bit add of a constant in memory on to the next one at
+     * once, where a 16-bit one waits for the store (a malloc+free pair
+     * 4.0 -> 3.8 ns; docs/design.md, "Session 28"). */
+    uint32_t used;
+    /* Free, as is spare1: the fields after them keep the
+     * offsets they had, which trees/14 is sensitive to (docs/design.md). */
+    uint32_t spare0;
     /* offset is a block start iff (uint32)(offset * start_magic) <= start_limit:
      * one multiply, no division, no table (pool.c).  The limit grows by one
      * block with each block carved, so a block never handed out is not a
@@ -88,7 +95,7 @@ typedef struct pym_pool {
      * carves. */
     uint32_t start_magic;
     _Atomic uint16_t start_limit;
-    uint16_t used;                 /* blocks off the free lists, + 1 while current */
+    uint16_t spare1;
     uint16_t block_size;
     uint16_t last_block;           /* offset of the page's last block (pool.c) */
     uint8_t sizeclass;
