@@ -5,11 +5,27 @@
  * An arena is 64 pools.  Its descriptor (range.c) keeps two masks:
  * free_mask (pools not owned by any heap) and dirty_mask (free pools whose
  * page may still be resident).  Arenas that have both free and used pools
- * sit in buckets by their number of free pools, and pools are always taken
- * from the fullest arena (lowest non-empty bucket, one ctz on bucket_mask):
- * the O(1) form of CPython's usable_arenas ordering (bpo-37029), so that the
- * emptier arenas drain and can be given back whole.  A dirty pool is reused
+ * sit in buckets by their number of free pools (their heap's, see Homes),
+ * and pools are always taken from the fullest arena (lowest non-empty
+ * bucket, one ctz on the buckets' mask): the O(1) form of CPython's
+ * usable_arenas ordering (bpo-37029), so that the emptier arenas drain and
+ * can be given back whole.  A dirty pool is reused
  * before a clean one: its page is already resident.
+ *
+ * Homes: an arena's used pools all belong to one heap, the one whose id
+ * is in arena->home, and each heap keeps its own buckets of the arenas it
+ * holds (in the heap, pym_arena_home_t).  A heap takes the fullest of its
+ * own arenas first, then an empty one, which becomes its own; the arenas
+ * that are nobody's (those of heaps past PYM_ARENA_HOMES) next; and when
+ * no memory can be had, another heap's free pool.  So two threads' pools
+ * do not share an arena, nor their descriptors a page: with the pools of
+ * two threads that churn their own blocks in the same arenas (each taking
+ * from the fullest of all), each thread ran 25 % slower than alone, and
+ * still 10 % slower when only the arena being filled was one thread's
+ * (docs/design.md, "Session 28"); mimalloc's threads own their segments
+ * the same way.  An arena whose pools all come back is nobody's again and
+ * can be given back; an exiting thread's arenas stay its heap's, for the
+ * thread that adopts the heap (heap.c).
  *
  * Giving memory back: purge by decay (DESIGN.md §7; jemalloc's
  * dirty_decay_ms, mimalloc's purge_delay).  A pool or arena that comes back
@@ -51,12 +67,14 @@
  */
 #include "internal.h"
 
+#include <string.h>
 #include <time.h>
 
 pthread_mutex_t pymi_arena_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static pym_arena_t *buckets[PYM_POOLS_PER_ARENA];  /* [nfree], 1..63 used */
-static uint64_t bucket_mask;                        /* bit n: buckets[n] not empty */
+static pym_arena_buckets_t nobodys;                 /* arenas no heap holds */
+static pym_arena_home_t *homes[PYM_ARENA_HOMES];    /* by id, from 1 */
+static unsigned homes_made;
 static pym_arena_t *empty_arenas;                   /* all pools free, pages resident */
 static pym_arena_t *reclaimed_arenas;               /* pages purged, address reusable */
 static pym_arena_t *decay_head, *decay_tail;        /* arenas with dirty pools, oldest first */
@@ -73,28 +91,59 @@ static const uint64_t all_pools = ~(uint64_t)0;
 
 /* ---- lists ------------------------------------------------------------------ */
 
+static pym_arena_buckets_t *buckets_of(const pym_arena_t *arena)
+{
+    return arena->home != 0 ? &homes[arena->home]->buckets : &nobodys;
+}
+
 static void bucket_insert(pym_arena_t *arena)
 {
+    pym_arena_buckets_t *buckets = buckets_of(arena);
     unsigned n = arena->nfree;
     arena->prev = NULL;
-    arena->next = buckets[n];
+    arena->next = buckets->list[n];
     if (arena->next != NULL)
         arena->next->prev = arena;
-    buckets[n] = arena;
-    bucket_mask |= (uint64_t)1 << n;
+    buckets->list[n] = arena;
+    buckets->mask |= (uint64_t)1 << n;
 }
 
 static void bucket_remove(pym_arena_t *arena)
 {
+    pym_arena_buckets_t *buckets = buckets_of(arena);
     unsigned n = arena->nfree;
     if (arena->prev != NULL)
         arena->prev->next = arena->next;
     else
-        buckets[n] = arena->next;
+        buckets->list[n] = arena->next;
     if (arena->next != NULL)
         arena->next->prev = arena->prev;
-    if (buckets[n] == NULL)
-        bucket_mask &= ~((uint64_t)1 << n);
+    if (buckets->list[n] == NULL)
+        buckets->mask &= ~((uint64_t)1 << n);
+}
+
+/* The fullest arena of `buckets`, out of them; NULL when they are empty. */
+static pym_arena_t *fullest_take(pym_arena_buckets_t *buckets)
+{
+    if (buckets->mask == 0)
+        return NULL;
+    pym_arena_t *arena = buckets->list[__builtin_ctzll(buckets->mask)];
+    bucket_remove(arena);
+    return arena;
+}
+
+/* fn on every arena in a bucket: nobody's, then each heap's. */
+static void each_bucketed_arena(void (*fn)(pym_arena_t *arena))
+{
+    for (unsigned id = 0; id <= homes_made; id++) {
+        if (id != 0 && homes[id] == NULL)
+            continue;   /* a heap half-made at a fork (pymi_arena_fork_child) */
+        const pym_arena_buckets_t *buckets = id == 0 ? &nobodys : &homes[id]->buckets;
+        for (uint64_t mask = buckets->mask; mask != 0; mask &= mask - 1) {
+            for (pym_arena_t *a = buckets->list[__builtin_ctzll(mask)]; a != NULL; a = a->next)
+                fn(a);
+        }
+    }
 }
 
 /* The empty list is doubly linked too: decay takes arenas out of its middle. */
@@ -324,6 +373,7 @@ static pym_arena_t *arena_new_locked(void)
     arena->free_mask = all_pools;
     arena->dirty_mask = 0;   /* fresh or purged: nothing resident */
     arena->nfree = PYM_POOLS_PER_ARENA;
+    arena->home = 0;
     arena->in_use = 1;
     arena->epoch = arena_epoch;
     arena->dirty_next = arena->dirty_prev = NULL;
@@ -348,17 +398,40 @@ static pym_arena_t *arena_empty_take(void)
     return arena;
 }
 
-/* One free pool, from the fullest arena that has one (an empty arena when
- * none has), a dirty one first; NULL when no arena can be had. */
-static pym_pool_t *take_one_locked(void)
+/* The arena `home` takes its next pool from, out of its list: the fullest
+ * of its own, else an empty one (which becomes its own), else the fullest
+ * of nobody's, else (no memory for an arena) the fullest of another heap's;
+ * NULL when no arena can be had.  A heap with no id takes the fullest of
+ * nobody's, else an empty one, which stays nobody's. */
+static pym_arena_t *arena_for_locked(pym_arena_home_t *home)
 {
     pym_arena_t *arena;
-    if (bucket_mask != 0) {
-        arena = buckets[__builtin_ctzll(bucket_mask)];
-        bucket_remove(arena);
-    } else if ((arena = arena_empty_take()) == NULL) {
-        return NULL;
+    if (home->id != 0) {
+        if ((arena = fullest_take(&home->buckets)) != NULL)
+            return arena;
+        if ((arena = arena_empty_take()) != NULL) {
+            arena->home = home->id;
+            return arena;
+        }
     }
+    if ((arena = fullest_take(&nobodys)) != NULL)
+        return arena;
+    if (home->id == 0)
+        return arena_empty_take();
+    for (unsigned id = 1; id <= homes_made; id++) {
+        if (homes[id] != NULL && (arena = fullest_take(&homes[id]->buckets)) != NULL)
+            return arena;
+    }
+    return NULL;
+}
+
+/* One free pool for `home`, a dirty one first; NULL when no arena can be
+ * had. */
+static pym_pool_t *take_one_locked(pym_arena_home_t *home)
+{
+    pym_arena_t *arena = arena_for_locked(home);
+    if (arena == NULL)
+        return NULL;
     uint64_t candidates = arena->free_mask & arena->dirty_mask;
     if (candidates == 0)
         candidates = arena->free_mask;
@@ -381,15 +454,25 @@ static pym_pool_t *take_one_locked(void)
     return &pymi_arena_pools(arena)[index];
 }
 
-unsigned pymi_arena_take_pools(pym_pool_t **out, unsigned want)
+unsigned pymi_arena_take_pools(pym_arena_home_t *home, pym_pool_t **out, unsigned want)
 {
     pthread_mutex_lock(&pymi_arena_lock);
     decay_if_due(pymi_now_ms());
     unsigned n = 0;
-    while (n < want && (out[n] = take_one_locked()) != NULL)
+    while (n < want && (out[n] = take_one_locked(home)) != NULL)
         n++;
     pthread_mutex_unlock(&pymi_arena_lock);
     return n;
+}
+
+void pymi_arena_home_init(pym_arena_home_t *home)
+{
+    pthread_mutex_lock(&pymi_arena_lock);
+    if (homes_made + 1 < PYM_ARENA_HOMES) {
+        homes[homes_made + 1] = home;
+        home->id = (uint16_t)++homes_made;
+    }
+    pthread_mutex_unlock(&pymi_arena_lock);
 }
 
 /* ---- taking pools back --------------------------------------------------------- */
@@ -416,10 +499,12 @@ static void arena_take_back_locked(pym_arena_t *arena, uint64_t returned, int64_
     arena->nfree += count;
     counters.dirty_pools += count;
     counters.pools_returned += count;
-    if (arena->nfree == PYM_POOLS_PER_ARENA)
+    if (arena->nfree == PYM_POOLS_PER_ARENA) {
+        arena->home = 0;   /* nobody's: its pools are all free */
         empty_insert(arena);
-    else
+    } else {
         bucket_insert(arena);
+    }
     decay_touch(arena, now);
 }
 
@@ -498,10 +583,7 @@ int pymi_arena_trim(void)
     decay_expired(INT64_MAX, 0, batch, &n);
     if (n > 0)
         reclaim_arenas(batch, n);
-    for (uint64_t mask = bucket_mask; mask != 0; mask &= mask - 1) {
-        for (pym_arena_t *a = buckets[__builtin_ctzll(mask)]; a != NULL; a = a->next)
-            purge_dirty(a);
-    }
+    each_bucketed_arena(purge_dirty);
     decay_schedule();
     int released = counters.pages_purged != before;
     pthread_mutex_unlock(&pymi_arena_lock);
@@ -547,9 +629,11 @@ void pymi_arena_fork_child(int arena_lock_was_held)
 {
     if (!arena_lock_was_held)
         return;
-    for (unsigned n = 0; n < PYM_POOLS_PER_ARENA; n++)
-        buckets[n] = NULL;
-    bucket_mask = 0;
+    memset(&nobodys, 0, sizeof nobodys);
+    for (unsigned id = 1; id <= homes_made; id++) {
+        if (homes[id] != NULL)   /* NULL: a heap half-made at the fork */
+            memset(&homes[id]->buckets, 0, sizeof nobodys);
+    }
     empty_arenas = NULL;
     reclaimed_arenas = NULL;
     decay_head = decay_tail = NULL;

@@ -69,6 +69,10 @@
  * an arena given back to the kernel gives back with it (arena.c). */
 #define PYM_ARENA_DESC_PAGE (PYM_POOLS_PER_ARENA * PYM_DESC_SIZE)
 
+/* Heaps that get arenas of their own (arena.c, "Homes"); the ones made
+ * after these share the arenas that are nobody's. */
+#define PYM_ARENA_HOMES      4096u
+
 /* Regions are placed in a window of address space around the first one,
  * so that ownership is a byte lookup (range.c).  64 GiB of small blocks. */
 #define PYM_WINDOW_REGIONS   2048u

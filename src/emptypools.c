@@ -41,7 +41,7 @@ pym_pool_t *pymi_heap_take_empty_pool(pym_heap_t *heap)
          * back what a batch brought): one pool at a time. */
         unsigned want = pymi_option(PYM_OPTION_PURGE_DELAY_MS) == 0 ? 1 : PYM_EMPTY_TAKE;
         pym_pool_t *taken[PYM_EMPTY_TAKE];
-        unsigned n = pymi_arena_take_pools(taken, want);
+        unsigned n = pymi_arena_take_pools(&heap->home, taken, want);
         if (n == 0)
             return NULL;
         heap->empty_bottom = 0;

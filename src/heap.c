@@ -54,6 +54,7 @@ static pym_heap_t *heap_new_locked(void)
     }
     pym_heap_t *heap = (pym_heap_t *)meta_next;
     meta_next += need;
+    pymi_arena_home_init(&heap->home);
     for (unsigned u = 0; u <= PYM_NUM_CLASSES; u++)
         heap->pool_for_units[u] = &pymi_exhausted_pool;
     heap->decay_tick = PYM_DECAY_TICK_IDLE;

@@ -152,9 +152,12 @@ PYM_INLINE int64_t pymi_now_ms(void)
 }
 PYM_HIDDEN extern pthread_mutex_t pymi_arena_lock;
 /* Up to `want` free pools into out[], in the order the arena prefers them
- * (fullest arena, resident pages first), under one acquisition of the
- * lock; how many (fewer only when no memory can be had). */
-PYM_HIDDEN unsigned pymi_arena_take_pools(pym_pool_t **out, unsigned want);
+ * (the fullest of the heap's own arenas, else an empty one, which becomes
+ * the heap's; resident pages first), under one acquisition of the lock;
+ * how many (fewer only when no memory can be had). */
+PYM_HIDDEN unsigned pymi_arena_take_pools(pym_arena_home_t *home, pym_pool_t **out, unsigned want);
+/* Gives a new heap's home its id (none past PYM_ARENA_HOMES). */
+PYM_HIDDEN void pymi_arena_home_init(pym_arena_home_t *home);
 PYM_HIDDEN void pymi_arena_return_pool(pym_pool_t *pool);
 /* Sorts pools; one lock acquisition for all n (n <= PYM_RETURN_BATCH). */
 PYM_HIDDEN void pymi_arena_return_pools(pym_pool_t **pools, size_t n);

@@ -120,7 +120,8 @@ _Static_assert(sizeof(pym_pool_t) == PYM_DESC_SIZE, "a pool descriptor is one ca
 typedef struct pym_arena {
     uint64_t free_mask;            /* bit i: pool i is free */
     uint64_t dirty_mask;           /* bit i: free pool i may still have a resident page */
-    uint32_t nfree;                /* popcount(free_mask) */
+    uint16_t nfree;                /* popcount(free_mask) */
+    uint16_t home;                 /* id of the heap whose pools it holds; 0: nobody's */
     uint16_t in_use;               /* carved and not reclaimed */
     uint16_t epoch;                /* fork epoch it was carved in (arena.c) */
     struct pym_arena *next;        /* bucket list (by nfree), empty list or reclaimed stack */
@@ -131,6 +132,21 @@ typedef struct pym_arena {
 } pym_arena_t;
 
 _Static_assert(sizeof(pym_arena_t) == PYM_DESC_SIZE, "an arena descriptor is one cache line");
+
+/* Arenas with both free and used pools, by their number of free pools
+ * (arena.c): one set for the arenas that are nobody's, one in each heap
+ * for its own.  Under pymi_arena_lock. */
+typedef struct pym_arena_buckets {
+    pym_arena_t *list[PYM_POOLS_PER_ARENA];   /* [nfree], 1..63 used */
+    uint64_t mask;                            /* bit n: list[n] not empty */
+} pym_arena_buckets_t;
+
+/* A heap's arenas (arena.c, "Homes"): kept in the heap, read and written
+ * by arena.c only, under pymi_arena_lock. */
+typedef struct pym_arena_home {
+    pym_arena_buckets_t buckets;   /* its arenas that have a free pool */
+    uint16_t id;                   /* its mark in arena->home; 0: owns none */
+} pym_arena_home_t;
 
 /* Empty pools on their way back to their arenas, gathered by a loop that
  * may empty many (thread exit, remote reclaim, trim) and handed over with
@@ -211,6 +227,7 @@ typedef struct pym_heap {
     uint64_t refilled[PYM_NUM_CLASSES];
     pym_outbox_t outbox[PYM_NUM_CLASSES][PYM_OUTBOX_WAYS];  /* remote frees on their way */
     uint8_t outbox_victim[PYM_NUM_CLASSES];  /* the busy way a class's next new pool takes */
+    pym_arena_home_t home;               /* the arenas its pools come from (arena.c) */
     /* Other threads' reads and writes, each on a line that the owner's
      * frees into other heaps do not write: the flush of another thread's
      * outbox read state beside this heap's outboxes and waited for the

@@ -1,6 +1,9 @@
-/* Unit tests: arenas are filled fullest-first, reclaimed when empty, reused,
- * and every byte of them is accounted for. */
+/* Unit tests: arenas are filled fullest-first, each heap from a home of its
+ * own, reclaimed when empty, reused, and every byte of them is accounted
+ * for. */
 #include "unit.h"
+
+#include <pthread.h>
 
 enum { BLOCKS_PER_ARENA = PYM_ARENA_SIZE / 64 };   /* 64-byte blocks */
 
@@ -56,7 +59,7 @@ static void every_arena_byte_is_accounted_for(void **state)
     free(blocks);
 }
 
-static void pools_come_from_the_fullest_arena(void **state)
+static void a_heap_takes_the_fullest_of_its_arenas(void **state)
 {
     (void)state;
     void **blocks = fill_arenas(3);
@@ -77,14 +80,15 @@ static void pools_come_from_the_fullest_arena(void **state)
         blocks[i] = NULL;
         from_last++;
     }
-    /* The arena that gives the next pool is one with the fewest free pools. */
+    /* The arena that gives the next pool is the one of this heap (all of
+     * them here) with the fewest free pools. */
     uint32_t fewest = PYM_POOLS_PER_ARENA;
     pthread_mutex_lock(&pymi_arena_lock);
     pymi_range_each_arena(note_fewest_free, &fewest);
     pthread_mutex_unlock(&pymi_arena_lock);
     assert_true(fewest < PYM_POOLS_PER_ARENA);
     pym_pool_t *fresh;
-    assert_int_equal(pymi_arena_take_pools(&fresh, 1), 1);
+    assert_int_equal(pymi_arena_take_pools(&pymi_tls_heap->home, &fresh, 1), 1);
     assert_int_equal(pymi_arena_of(pymi_pool_page(fresh))->nfree + 1, fewest);
     pymi_arena_return_pool(fresh);
     for (size_t i = 0; i < 3 * BLOCKS_PER_ARENA; i++)
@@ -136,6 +140,188 @@ static void empty_arenas_go_back_in_batches_and_their_addresses_are_reused(void 
     free_all(blocks, arenas);
 }
 
+/* ---- homes ------------------------------------------------------------------ */
+
+enum { MAX_TAKEN = 2 * PYM_POOLS_PER_ARENA };
+
+static pym_arena_t *arena_of_pool(const pym_pool_t *pool)
+{
+    return pymi_arena_of(pymi_pool_page(pool));
+}
+
+static uint16_t home_mark(const pym_arena_t *arena)
+{
+    pthread_mutex_lock(&pymi_arena_lock);
+    uint16_t mark = arena->home;
+    pthread_mutex_unlock(&pymi_arena_lock);
+    return mark;
+}
+
+static pym_pool_t *take_one(pym_arena_home_t *home)
+{
+    pym_pool_t *pool = NULL;
+    assert_int_equal(pymi_arena_take_pools(home, &pool, 1), 1);
+    return pool;
+}
+
+/* Pools taken straight from the arena go back the way a heap's do. */
+static void give_back(pym_pool_t **pools, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        pymi_pool_init(pools[i], &pymi_null_heap, 0);
+        pymi_pool_set_owner(pools[i], NULL);
+    }
+    pymi_arena_return_pools(pools, n);
+}
+
+/* Homes of heaps this test makes up: zeroed, then given ids. */
+static pym_arena_home_t *new_home(void)
+{
+    pym_arena_home_t *home = calloc(1, sizeof *home);
+    assert_non_null(home);
+    pymi_arena_home_init(home);
+    assert_int_not_equal(home->id, 0);
+    return home;
+}
+
+static void a_heap_fills_its_arena_before_it_takes_an_empty_one(void **state)
+{
+    (void)state;
+    pym_arena_home_t *home = new_home();
+    pym_pool_t *taken[PYM_POOLS_PER_ARENA + 1];
+    taken[0] = take_one(home);
+    pym_arena_t *first = arena_of_pool(taken[0]);
+    assert_int_equal(home_mark(first), home->id);   /* an empty arena, now its own */
+    assert_int_equal(first->nfree, PYM_POOLS_PER_ARENA - 1);
+    for (unsigned i = 1; i < PYM_POOLS_PER_ARENA; i++) {
+        taken[i] = take_one(home);
+        assert_ptr_equal(arena_of_pool(taken[i]), first);
+    }
+    taken[PYM_POOLS_PER_ARENA] = take_one(home);
+    pym_arena_t *second = arena_of_pool(taken[PYM_POOLS_PER_ARENA]);
+    assert_ptr_not_equal(second, first);
+    assert_int_equal(home_mark(second), home->id);
+    give_back(taken, PYM_POOLS_PER_ARENA + 1);
+    assert_int_equal(home_mark(first), 0);   /* all its pools came back: nobody's */
+    assert_int_equal(home_mark(second), 0);
+}
+
+static void a_heap_does_not_take_from_another_heaps_arena(void **state)
+{
+    (void)state;
+    pym_arena_home_t *mine = new_home(), *other = new_home();
+    pym_pool_t *taken[4];
+    taken[0] = take_one(mine);
+    taken[1] = take_one(mine);
+    pym_arena_t *my_arena = arena_of_pool(taken[0]);
+    give_back(&taken[1], 1);   /* a free pool in an arena still in use */
+    assert_int_equal(home_mark(my_arena), mine->id);
+    taken[1] = take_one(other);   /* the fullest arena is mine: not for it */
+    assert_ptr_not_equal(arena_of_pool(taken[1]), my_arena);
+    assert_int_equal(home_mark(arena_of_pool(taken[1])), other->id);
+    taken[2] = take_one(mine);   /* the pool that came back is mine again */
+    assert_ptr_equal(arena_of_pool(taken[2]), my_arena);
+    give_back(taken, 3);
+}
+
+/* Two threads take pools in turn, one pool's worth of blocks each turn: the
+ * old rule (the fullest arena for everyone) put both in the same arena. */
+enum { TURNS = 6, POOL_OF_BLOCKS = PYM_POOL_SIZE / 64 };
+
+struct turns {
+    pthread_mutex_t lock;
+    pthread_cond_t changed;
+    unsigned next;                 /* whose turn: 0 or 1 */
+    unsigned done;                 /* threads that have finished */
+    void *blocks[2][TURNS * POOL_OF_BLOCKS];
+};
+
+struct turn_taker {
+    struct turns *turns;
+    unsigned me;
+};
+
+static void *take_turns(void *arg)
+{
+    struct turn_taker *taker = arg;
+    struct turns *t = taker->turns;
+    for (unsigned turn = 0; turn < TURNS; turn++) {
+        pthread_mutex_lock(&t->lock);
+        while (t->next != taker->me)
+            pthread_cond_wait(&t->changed, &t->lock);
+        pthread_mutex_unlock(&t->lock);
+        for (unsigned i = 0; i < POOL_OF_BLOCKS; i++)
+            t->blocks[taker->me][turn * POOL_OF_BLOCKS + i] = pym_malloc(64);
+        pthread_mutex_lock(&t->lock);
+        t->next = 1 - taker->me;
+        pthread_cond_broadcast(&t->changed);
+        pthread_mutex_unlock(&t->lock);
+    }
+    /* Stay alive, and so keep the home, until both are done. */
+    pthread_mutex_lock(&t->lock);
+    t->done++;
+    pthread_cond_broadcast(&t->changed);
+    while (t->done < 2)
+        pthread_cond_wait(&t->changed, &t->lock);
+    pthread_mutex_unlock(&t->lock);
+    return NULL;
+}
+
+static void two_threads_taking_pools_in_turn_share_no_arena(void **state)
+{
+    (void)state;
+    struct turns *t = calloc(1, sizeof *t);
+    assert_non_null(t);
+    pthread_mutex_init(&t->lock, NULL);
+    pthread_cond_init(&t->changed, NULL);
+    struct turn_taker takers[2] = {{t, 0}, {t, 1}};
+    pthread_t threads[2];
+    for (unsigned i = 0; i < 2; i++)
+        assert_int_equal(pthread_create(&threads[i], NULL, take_turns, &takers[i]), 0);
+    for (unsigned i = 0; i < 2; i++)
+        assert_int_equal(pthread_join(threads[i], NULL), 0);
+    size_t per_thread = TURNS * POOL_OF_BLOCKS;
+    for (size_t i = 0; i < per_thread; i++) {
+        assert_non_null(t->blocks[0][i]);
+        for (size_t j = 0; j < per_thread; j++)
+            if (pymi_arena_of(t->blocks[0][i]) == pymi_arena_of(t->blocks[1][j]))
+                fail_msg("blocks %p and %p of two threads share an arena", t->blocks[0][i],
+                         t->blocks[1][j]);
+    }
+    for (unsigned who = 0; who < 2; who++)
+        for (size_t i = 0; i < per_thread; i++)
+            pym_free(t->blocks[who][i]);
+    free(t);
+}
+
+struct kept_block {
+    void *block;
+    uint16_t heap_id;
+};
+
+static void *keep_one_block(void *arg)
+{
+    struct kept_block *kept = arg;
+    kept->block = pym_malloc(64);
+    kept->heap_id = pymi_tls_heap->home.id;
+    return NULL;
+}
+
+static void an_exited_threads_arenas_stay_its_heaps(void **state)
+{
+    (void)state;
+    struct kept_block kept = {NULL, 0};
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, keep_one_block, &kept), 0);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    assert_non_null(kept.block);
+    assert_int_not_equal(kept.heap_id, 0);
+    assert_int_not_equal(kept.heap_id, pymi_tls_heap->home.id);
+    /* For the thread that adopts the heap, with the block's pool. */
+    assert_int_equal(home_mark(pymi_arena_of(kept.block)), kept.heap_id);
+    pym_free(kept.block);
+}
+
 static void trim_releases_then_has_nothing_left(void **state)
 {
     (void)state;
@@ -154,9 +340,13 @@ int main(void)
     assert_int_equal(pym_option_set(PYM_OPTION_PURGE_DELAY_MS, 0), 0);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_arena_byte_is_accounted_for),
-        cmocka_unit_test(pools_come_from_the_fullest_arena),
+        cmocka_unit_test(a_heap_takes_the_fullest_of_its_arenas),
         cmocka_unit_test(empty_arenas_go_back_in_batches_and_their_addresses_are_reused),
         cmocka_unit_test(trim_releases_then_has_nothing_left),
+        cmocka_unit_test(a_heap_fills_its_arena_before_it_takes_an_empty_one),
+        cmocka_unit_test(a_heap_does_not_take_from_another_heaps_arena),
+        cmocka_unit_test(two_threads_taking_pools_in_turn_share_no_arena),
+        cmocka_unit_test(an_exited_threads_arenas_stay_its_heaps),
     };
     return cmocka_run_group_tests_name("arena", tests, NULL, NULL);
 }
