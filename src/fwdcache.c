@@ -376,7 +376,8 @@ void *pymi_fwd_calloc(pym_heap_t *heap, size_t size)
     void *chunk = bin_pop(heap, c);
     if (chunk == NULL && (chunk = bin_refill(heap, c)) == NULL)
         return pymi_sys.calloc(1, class_size(c));
-    return memset(chunk, 0, size);
+    /* All the program may use, as glibc's calloc clears a whole chunk. */
+    return memset(chunk, 0, pymi_sys.usable_size(chunk));
 }
 
 /* The size of the glibc chunk at ptr (16-byte aligned, not NULL) when its
