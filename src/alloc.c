@@ -255,6 +255,36 @@ static inline void zero_block(void *block, size_t size)
     }
 }
 
+/* The whole block of a request of `total` bytes (its class's size). */
+static inline size_t whole_block(size_t total)
+{
+    return pymi_class_to_size((unsigned)pymi_size_to_class(total));
+}
+
+/* calloc with malloc's slow path: a pool's block, or debug mode's, or one
+ * from below while pymalloc starts or is out of memory. */
+static PYM_NOINLINE void *calloc_refill(pym_heap_t *heap, size_t total)
+{
+    void *ptr = pymi_malloc_refill(heap, total);
+    if (ptr == NULL)
+        return NULL;
+    if (pymi_debug_on || !pymi_owns(ptr))
+        memset(ptr, 0, total);   /* debug mode: the guard bytes after it stay */
+    else
+        zero_block(ptr, whole_block(total));
+    return ptr;
+}
+
+static PYM_NOINLINE void *calloc_tick(pym_heap_t *heap, pym_block_t *block, size_t total)
+{
+    zero_block(block, whole_block(total));
+    return pymi_malloc_tick(heap, block);
+}
+
+/* malloc's fast path again, so that a block it hands out is known to be a
+ * pool's whole block (debug mode and the rest take the slow path): no test
+ * of where the block came from before it is zeroed, and no call that is
+ * not a tail call (so no stack frame). */
 void *pym_calloc(size_t count, size_t size)
 {
     size_t total;
@@ -264,20 +294,14 @@ void *pym_calloc(size_t count, size_t size)
     }
     if (!pymi_is_small(total))
         return pymi_fwd_calloc(pymi_tls_heap, total);
-    void *ptr = pymi_malloc_inline(total);
-    if (pym_unlikely(pymi_debug_on)) {
-        if (ptr != NULL)
-            memset(ptr, 0, total);   /* the guard bytes after it stay */
-        return ptr;
-    }
-    if (ptr == NULL)
-        return NULL;
-    if (pym_unlikely(!pymi_owns(ptr))) {
-        memset(ptr, 0, total);   /* served below while pymalloc starts or is out of memory */
-        return ptr;
-    }
-    zero_block(ptr, pymi_class_to_size((unsigned)pymi_size_to_class(total)));
-    return ptr;
+    pym_heap_t *heap = pymi_tls_heap;
+    pym_block_t *block = pymi_pool_take(heap->pool_for_units[pymi_size_to_units(total)]);
+    if (pym_unlikely(block == NULL))
+        return calloc_refill(heap, total);
+    if (pym_unlikely(--heap->decay_tick == 0))
+        return calloc_tick(heap, block, total);
+    zero_block(block, whole_block(total));
+    return block;
 }
 
 size_t pym_usable_size(const void *ptr)

@@ -101,17 +101,24 @@ emptied:
 #endif
 }
 
+/* A block of the current pool: popped, else carved; NULL when it has
+ * neither (the caller's slow path: a refill, or debug mode). */
+PYM_INLINE pym_block_t *pymi_pool_take(pym_pool_t *pool)
+{
+    pym_block_t *block = pool->free;
+    if (pym_likely(!pymi_is_list_end(block)))
+        return pymi_pool_pop(pool, block);
+    if (pymi_pool_can_carve(pool))
+        return pymi_pool_carve(pool, block);
+    return NULL;
+}
+
 PYM_INLINE void *pymi_malloc_inline(size_t size)
 {
     if (pym_likely(size <= PYM_SMALL_MAX)) {
         pym_heap_t *heap = pymi_tls_heap;
-        pym_pool_t *pool = heap->pool_for_units[pymi_size_to_units(size)];
-        pym_block_t *block = pool->free;
-        if (pym_likely(!pymi_is_list_end(block)))
-            pymi_pool_pop(pool, block);
-        else if (pymi_pool_can_carve(pool))
-            block = pymi_pool_carve(pool, block);
-        else
+        pym_block_t *block = pymi_pool_take(heap->pool_for_units[pymi_size_to_units(size)]);
+        if (pym_unlikely(block == NULL))
             return pymi_malloc_refill(heap, size);
         if (pym_unlikely(--heap->decay_tick == 0))
             return pymi_malloc_tick(heap, block);
