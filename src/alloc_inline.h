@@ -108,7 +108,7 @@ PYM_INLINE pym_block_t *pymi_pool_take(pym_pool_t *pool)
     pym_block_t *block = pool->free;
     if (pym_likely(!pymi_is_list_end(block)))
         return pymi_pool_pop(pool, block);
-    if (pymi_pool_can_carve(pool))
+    if (pym_likely(pymi_pool_can_carve(pool)))
         return pymi_pool_carve(pool, block);
     return NULL;
 }
