@@ -368,6 +368,15 @@ void *pymi_fwd_malloc(pym_heap_t *heap, size_t size)
     return fwd_malloc_miss(heap, c);
 }
 
+/* The size of the glibc chunk at ptr (16-byte aligned, not NULL) when its
+ * size word is a plain chunk's -- not mapped, a multiple of 16 -- or 0
+ * when it is not. */
+PYM_INLINE uintptr_t plain_chunk_size(const void *ptr)
+{
+    uintptr_t size_word = ((const uintptr_t *)ptr)[-1], chunk_size = size_word & ~GLIBC_SIZE_FLAGS;
+    return (size_word & GLIBC_IS_MMAPPED) || (chunk_size & (PYM_ALIGNMENT - 1)) != 0 ? 0 : chunk_size;
+}
+
 void *pymi_fwd_calloc(pym_heap_t *heap, size_t size)
 {
     if (size > PYM_FWD_MAX || !heap->fwd_on)
@@ -376,17 +385,9 @@ void *pymi_fwd_calloc(pym_heap_t *heap, size_t size)
     void *chunk = bin_pop(heap, c);
     if (chunk == NULL && (chunk = bin_refill(heap, c)) == NULL)
         return pymi_sys.calloc(1, class_size(c));
-    /* All the program may use, as glibc's calloc clears a whole chunk. */
-    return memset(chunk, 0, pymi_sys.usable_size(chunk));
-}
-
-/* The size of the glibc chunk at ptr (16-byte aligned, not NULL) when its
- * size word is a plain chunk's -- not mapped, a multiple of 16 -- or 0
- * when it is not. */
-PYM_INLINE uintptr_t plain_chunk_size(const void *ptr)
-{
-    uintptr_t size_word = ((const uintptr_t *)ptr)[-1], chunk_size = size_word & ~GLIBC_SIZE_FLAGS;
-    return (size_word & GLIBC_IS_MMAPPED) || (chunk_size & (PYM_ALIGNMENT - 1)) != 0 ? 0 : chunk_size;
+    /* All the program may use, as glibc's calloc clears a whole chunk (a
+     * cached chunk is a plain one: fwd_free keeps no other). */
+    return memset(chunk, 0, plain_chunk_size(chunk) - GLIBC_SIZE_WORD);
 }
 
 void pymi_fwd_free(pym_heap_t *heap, void *ptr)
