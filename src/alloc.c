@@ -255,12 +255,6 @@ static inline void zero_block(void *block, size_t size)
     }
 }
 
-/* The whole block of a request of `total` bytes (its class's size). */
-static inline size_t whole_block(size_t total)
-{
-    return pymi_class_to_size((unsigned)pymi_size_to_class(total));
-}
-
 /* calloc with malloc's slow path: a pool's block, or debug mode's, or one
  * from below while pymalloc starts or is out of memory. */
 static PYM_NOINLINE void *calloc_refill(pym_heap_t *heap, size_t total)
@@ -271,13 +265,13 @@ static PYM_NOINLINE void *calloc_refill(pym_heap_t *heap, size_t total)
     if (pymi_debug_on || !pymi_owns(ptr))
         memset(ptr, 0, total);   /* debug mode: the guard bytes after it stay */
     else
-        zero_block(ptr, whole_block(total));
+        zero_block(ptr, pymi_request_block_size(total));
     return ptr;
 }
 
 static PYM_NOINLINE void *calloc_tick(pym_heap_t *heap, pym_block_t *block, size_t total)
 {
-    zero_block(block, whole_block(total));
+    zero_block(block, pymi_request_block_size(total));
     return pymi_malloc_tick(heap, block);
 }
 
@@ -300,7 +294,7 @@ void *pym_calloc(size_t count, size_t size)
         return calloc_refill(heap, total);
     if (pym_unlikely(--heap->decay_tick == 0))
         return calloc_tick(heap, block, total);
-    zero_block(block, whole_block(total));
+    zero_block(block, pymi_request_block_size(total));
     return block;
 }
 

@@ -124,12 +124,6 @@ static int freed_block(const char *block, size_t block_size)
            trailer->generation == pool_generation(block, block_size, 0);
 }
 
-/* The class a request of `requested` bytes has outside debug mode. */
-static size_t user_class(size_t requested)
-{
-    return pymi_class_to_size((unsigned)pymi_size_to_class(requested));
-}
-
 /* A block about to be handed out again: its 0xDD bytes must be intact. */
 static void check_freed_fill(const char *block, size_t block_size, size_t size)
 {
@@ -145,7 +139,7 @@ static void check_freed_fill(const char *block, size_t block_size, size_t size)
             pymi_fatal("malloc(%zu): write after free: byte %zu of the freed %zu-byte block %p "
                        "(%zu-byte class) was changed (0x%x instead of 0xdd), found when its pool "
                        "handed it out again",
-                       size, i, requested, (const void *)fill, user_class(requested),
+                       size, i, requested, (const void *)fill, pymi_request_block_size(requested),
                        (unsigned)fill[i]);
     }
 }
@@ -191,7 +185,7 @@ static debug_header_t *debug_check(const void *ptr, const char *call)
     if (freed_block(block, block_size)) {
         size_t requested = trailer_of(block, block_size)->requested;
         pymi_fatal("%s(%p): double free of a %zu-byte block (%zu-byte class)", call, ptr,
-                   requested, user_class(requested));
+                   requested, pymi_request_block_size(requested));
     }
     if (header->magic == DEBUG_MAGIC && header->state == DEBUG_FREED)
         pymi_fatal("%s(%p): double free of a %u-byte debug block (its trailer "
@@ -245,7 +239,7 @@ void pymi_debug_free_sized(void *ptr, size_t alignment, size_t size, const char 
     if (size != header->requested)
         pymi_fatal("%s(%p, %zu): wrong size: the block was allocated with %zu bytes "
                    "(%zu-byte class)", call, ptr, size, header->requested,
-                   pymi_class_to_size((unsigned)pymi_size_to_class(header->requested)));
+                   pymi_request_block_size(header->requested));
     pymi_debug_free(ptr);
 }
 

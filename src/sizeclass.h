@@ -32,6 +32,12 @@ PYM_INLINE size_t pymi_class_to_size(unsigned sizeclass)
     return PYM_CLASS_SIZE_(sizeclass);
 }
 
+/* The size of the block a small request of `size` bytes gets: its class's. */
+PYM_INLINE size_t pymi_request_block_size(size_t size)
+{
+    return pymi_class_to_size((unsigned)pymi_size_to_class(size));
+}
+
 PYM_INLINE int pymi_is_small(size_t size)
 {
     return size <= PYM_SMALL_MAX;
