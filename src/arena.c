@@ -91,9 +91,18 @@ static const uint64_t all_pools = ~(uint64_t)0;
 
 /* ---- lists ------------------------------------------------------------------ */
 
+/* The buckets of heap `id` (0: nobody's); NULL for a heap half-made when
+ * a fork took its arena lock (pymi_arena_fork_child), which owns none. */
+static pym_arena_buckets_t *buckets_of_home(unsigned id)
+{
+    if (id == 0)
+        return &nobodys;
+    return homes[id] != NULL ? &homes[id]->buckets : NULL;
+}
+
 static pym_arena_buckets_t *buckets_of(const pym_arena_t *arena)
 {
-    return arena->home != 0 ? &homes[arena->home]->buckets : &nobodys;
+    return buckets_of_home(arena->home);
 }
 
 static void bucket_insert(pym_arena_t *arena)
@@ -136,9 +145,9 @@ static pym_arena_t *fullest_take(pym_arena_buckets_t *buckets)
 static void each_bucketed_arena(void (*fn)(pym_arena_t *arena))
 {
     for (unsigned id = 0; id <= homes_made; id++) {
-        if (id != 0 && homes[id] == NULL)
-            continue;   /* a heap half-made at a fork (pymi_arena_fork_child) */
-        const pym_arena_buckets_t *buckets = id == 0 ? &nobodys : &homes[id]->buckets;
+        const pym_arena_buckets_t *buckets = buckets_of_home(id);
+        if (buckets == NULL)
+            continue;
         for (uint64_t mask = buckets->mask; mask != 0; mask &= mask - 1) {
             for (pym_arena_t *a = buckets->list[__builtin_ctzll(mask)]; a != NULL; a = a->next)
                 fn(a);
@@ -419,7 +428,8 @@ static pym_arena_t *arena_for_locked(pym_arena_home_t *home)
     if (home->id == 0)
         return arena_empty_take();
     for (unsigned id = 1; id <= homes_made; id++) {
-        if (homes[id] != NULL && (arena = fullest_take(&homes[id]->buckets)) != NULL)
+        pym_arena_buckets_t *buckets = buckets_of_home(id);
+        if (buckets != NULL && (arena = fullest_take(buckets)) != NULL)
             return arena;
     }
     return NULL;
@@ -629,10 +639,10 @@ void pymi_arena_fork_child(int arena_lock_was_held)
 {
     if (!arena_lock_was_held)
         return;
-    memset(&nobodys, 0, sizeof nobodys);
-    for (unsigned id = 1; id <= homes_made; id++) {
-        if (homes[id] != NULL)   /* NULL: a heap half-made at the fork */
-            memset(&homes[id]->buckets, 0, sizeof nobodys);
+    for (unsigned id = 0; id <= homes_made; id++) {
+        pym_arena_buckets_t *buckets = buckets_of_home(id);
+        if (buckets != NULL)
+            memset(buckets, 0, sizeof *buckets);
     }
     empty_arenas = NULL;
     reclaimed_arenas = NULL;
