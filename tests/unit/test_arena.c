@@ -142,8 +142,6 @@ static void empty_arenas_go_back_in_batches_and_their_addresses_are_reused(void 
 
 /* ---- homes ------------------------------------------------------------------ */
 
-enum { MAX_TAKEN = 2 * PYM_POOLS_PER_ARENA };
-
 static pym_arena_t *arena_of_pool(const pym_pool_t *pool)
 {
     return pymi_arena_of(pymi_pool_page(pool));
