@@ -144,7 +144,7 @@ void pymi_free_slow(void *ptr)
     pym_heap_t *owner = pymi_pool_owner(pool);
     if (owner == NULL)
         pymi_free_invalid(ptr, "block not allocated (double free, or a pointer never returned by malloc)");
-    if (!pymi_is_block_start(pool, ptr)) {
+    if (!pymi_is_block_start_shared(pool, ptr)) {
         /* A whole block's start that fails the test is one not carved yet
          * (last_block, unlike carved, is fixed while blocks are out). */
         uintptr_t offset = (uintptr_t)ptr & PYM_POOL_MASK;
@@ -328,7 +328,7 @@ static PYM_NOINLINE void *realloc_owned(void *ptr, size_t size)
     if (pym_unlikely(pymi_debug_on))
         return pymi_debug_realloc(ptr, size);
     pym_pool_t *pool = pymi_pool_of(ptr);
-    if (pymi_pool_owner(pool) == NULL || !pymi_is_block_start(pool, ptr))
+    if (pymi_pool_owner(pool) == NULL || !pymi_is_block_start_shared(pool, ptr))
         pymi_free_invalid(ptr, "realloc of an invalid pointer");
     if (size == 0) {
         pymi_free_inline(ptr);

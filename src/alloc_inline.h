@@ -17,8 +17,11 @@
  * fwdcache.c, which serves those up to 4 KiB from the glibc chunks this
  * thread freed when it can.
  *
- * free: ownership (a subtraction, a shift, a compare, one byte; a foreign
- * pointer goes to fwdcache.c) -> pool
+ * free: the arena's tag (a subtraction, a shift, a compare, one 16-bit
+ * load, internal.h) is this heap's (a foreign pointer goes to fwdcache.c;
+ * another heap's arena to the slow path, which reads only the pool's
+ * shared half: a remote free never waits for the line the owner's malloc
+ * writes) -> pool
  * descriptor (arithmetic) -> owner is this thread's heap (FULL pools
  * included: they stay on the FULL list, where malloc's slow path finds
  * their blocks, heap.c), the pointer is a block start (one multiply), the
@@ -129,14 +132,18 @@ PYM_INLINE void *pymi_malloc_inline(size_t size)
 
 PYM_INLINE void pymi_free_inline(void *ptr)
 {
-    if (pym_unlikely(!pymi_owns(ptr))) {
-        pymi_fwd_free(pymi_tls_heap, ptr);   /* forwarded, foreign or NULL: the allocator below's */
+    pym_heap_t *heap = pymi_tls_heap;
+    unsigned tag = pymi_arena_tag_of(ptr);
+    if (pym_unlikely(tag != heap->arena_tag)) {
+        if (tag == PYM_ARENA_TAG_FOREIGN)
+            pymi_fwd_free(heap, ptr);   /* forwarded, foreign or NULL: the allocator below's */
+        else
+            pymi_free_slow(ptr);   /* another heap's arena: its descriptor's shared line only */
         return;
     }
     pym_pool_t *pool = pymi_pool_of(ptr);
     pym_block_t *block = ptr;
-    if (pym_likely(atomic_load_explicit(&pool->owner, memory_order_relaxed) ==
-                       (uintptr_t)pymi_tls_heap &&
+    if (pym_likely(atomic_load_explicit(&pool->owner, memory_order_relaxed) == (uintptr_t)heap &&
                    pymi_is_block_start(pool, ptr))) {
         /* Only now: another thread's pool's list is that thread's. */
         pym_block_t *head = pool->free;

@@ -25,7 +25,9 @@
  * (docs/design.md, "Session 28"); mimalloc's threads own their segments
  * the same way.  An arena whose pools all come back is nobody's again and
  * can be given back; an exiting thread's arenas stay its heap's, for the
- * thread that adopts the heap (heap.c).
+ * thread that adopts the heap (heap.c).  The home is also the arena's tag
+ * in range.c's table, which free compares with its heap's before it reads
+ * a descriptor (internal.h).
  *
  * Giving memory back: purge by decay (DESIGN.md §7; jemalloc's
  * dirty_decay_ms, mimalloc's purge_delay).  A pool or arena that comes back
@@ -98,6 +100,13 @@ static pym_arena_buckets_t *buckets_of_home(unsigned id)
     if (id == 0)
         return &nobodys;
     return homes[id] != NULL ? &homes[id]->buckets : NULL;
+}
+
+/* An arena's home and its tag (internal.h), which free reads. */
+static void arena_set_home(pym_arena_t *arena, uint16_t id)
+{
+    arena->home = id;
+    pymi_range_tag_arena(arena, pymi_arena_tag_for_home(id));
 }
 
 static pym_arena_buckets_t *buckets_of(const pym_arena_t *arena)
@@ -271,7 +280,7 @@ static void purge_dirty(pym_arena_t *arena)
 }
 
 /* Gives every page of n empty arenas back -- their pools and their pools'
- * descriptor page -- with one madvise per run of adjacent arenas, and puts
+ * descriptors' pages -- with three madvise calls per run of adjacent arenas, and puts
  * them on the reclaimed stack (lowest on top, so reuse stays low).  Sorts
  * batch. */
 static void reclaim_arenas(pym_arena_t **batch, size_t n)
@@ -289,7 +298,8 @@ static void reclaim_arenas(pym_arena_t **batch, size_t n)
             end++;
         pymi_range_purge(pymi_arena_base(batch[i]), (end - i) * PYM_ARENA_SIZE);
         pymi_os_purge(pymi_arena_pools(batch[i]), (end - i) * PYM_ARENA_DESC_PAGE);
-        counters.madvise_calls += 2;
+        pymi_os_purge(pymi_pool_shared(pymi_arena_pools(batch[i])), (end - i) * PYM_ARENA_DESC_PAGE);
+        counters.madvise_calls += 3;
         i = end;
     }
     for (size_t i = n; i-- > 0;) {
@@ -382,7 +392,7 @@ static pym_arena_t *arena_new_locked(void)
     arena->free_mask = all_pools;
     arena->dirty_mask = 0;   /* fresh or purged: nothing resident */
     arena->nfree = PYM_POOLS_PER_ARENA;
-    arena->home = 0;
+    arena_set_home(arena, 0);
     arena->in_use = 1;
     arena->epoch = arena_epoch;
     arena->dirty_next = arena->dirty_prev = NULL;
@@ -419,7 +429,7 @@ static pym_arena_t *arena_for_locked(pym_arena_home_t *home)
         if ((arena = fullest_take(&home->buckets)) != NULL)
             return arena;
         if ((arena = arena_empty_take()) != NULL) {
-            arena->home = home->id;
+            arena_set_home(arena, home->id);
             return arena;
         }
     }
@@ -510,7 +520,7 @@ static void arena_take_back_locked(pym_arena_t *arena, uint64_t returned, int64_
     counters.dirty_pools += count;
     counters.pools_returned += count;
     if (arena->nfree == PYM_POOLS_PER_ARENA) {
-        arena->home = 0;   /* nobody's: its pools are all free */
+        arena_set_home(arena, 0);   /* nobody's: its pools are all free */
         empty_insert(arena);
     } else {
         bucket_insert(arena);

@@ -3,7 +3,8 @@
  *
  *   region 32 MiB, 32 MiB-aligned, reserved from the kernel one at a time as
  *          arenas are needed; its first 128 KiB hold the descriptors of its
- *          arenas and pools (range.c), the next 16 KiB debug mode's word
+ *          arenas and pools (range.c), the next 128 KiB the pools'
+ *          descriptors' shared halves, the next 16 KiB debug mode's word
  *          per pool (debug.c), and the rest of its first arena is never used
  *   arena  1 MiB, 64 pools
  *   pool   16 KiB (four pages), one size class, blocks from offset 0; its
@@ -61,12 +62,17 @@
  * pools' descriptor slots are free, and hold the 32 arena descriptors. */
 #define PYM_REGION_DESC_BYTES (PYM_POOLS_PER_REGION * PYM_DESC_SIZE)
 #define PYM_REGION_META_ARENAS ((PYM_REGION_DESC_BYTES + PYM_ARENA_SIZE - 1) / PYM_ARENA_SIZE)
-/* Debug mode's word per pool (debug.c), right after the descriptor table:
- * 2048 x 8 B = 16 KiB of the first arena, never touched outside debug mode. */
-#define PYM_REGION_DEBUG_LIVES PYM_REGION_DESC_BYTES
+/* The descriptors' shared halves (pym_pool_shared_t), a table of the same
+ * shape right after them: a pool's is PYM_REGION_DESC_BYTES past its
+ * descriptor. */
+#define PYM_REGION_SHARED PYM_REGION_DESC_BYTES
+/* Debug mode's word per pool (debug.c), after the shared halves: 2048 x 8 B
+ * = 16 KiB of the first arena, never touched outside debug mode. */
+#define PYM_REGION_DEBUG_LIVES (PYM_REGION_SHARED + PYM_REGION_DESC_BYTES)
 #define PYM_REGION_DEBUG_BYTES (PYM_POOLS_PER_REGION * 8u)
-/* The descriptors of one arena's pools: one 4 KiB page of the table, which
- * an arena given back to the kernel gives back with it (arena.c). */
+/* The descriptors of one arena's pools: one 4 KiB page of the table (and
+ * one of the shared halves' table), which an arena given back to the
+ * kernel gives back with it (arena.c). */
 #define PYM_ARENA_DESC_PAGE (PYM_POOLS_PER_ARENA * PYM_DESC_SIZE)
 
 /* Heaps that get arenas of their own (arena.c, "Homes"); the ones made

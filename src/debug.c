@@ -177,7 +177,7 @@ static debug_header_t *debug_check(const void *ptr, const char *call)
         pymi_fatal("%s(%p): block not allocated (double free, or a pointer never returned by malloc)",
                    call, ptr);
     if (((uintptr_t)ptr & PYM_POOL_MASK) < DEBUG_HEADER ||
-        !pymi_is_block_start(pool, block))
+        !pymi_is_block_start_shared(pool, block))
         pymi_fatal("%s(%p): invalid pointer (not the start of a block of the %u-byte class)",
                    call, ptr, block_size);
     debug_header_t *header = (debug_header_t *)block;

@@ -31,7 +31,8 @@
 
 PYM_TLS pym_heap_t *pymi_tls_heap = &pymi_null_heap;
 PYM_TLS pym_heap_t *pymi_tls_debug_heap;
-pym_heap_t pymi_null_heap = {.pool_for_units = {[0 ... PYM_NUM_CLASSES] = &pymi_exhausted_pool}};
+pym_heap_t pymi_null_heap = {.pool_for_units = {[0 ... PYM_NUM_CLASSES] = &pymi_exhausted_pool},
+                              .arena_tag = PYM_ARENA_TAG_NONE};
 pthread_mutex_t pymi_heaps_lock = PTHREAD_MUTEX_INITIALIZER;
 
 static _Atomic(pym_heap_t *) all_heaps;   /* push-only list through next_all */
@@ -55,6 +56,7 @@ static pym_heap_t *heap_new_locked(void)
     pym_heap_t *heap = (pym_heap_t *)meta_next;
     meta_next += need;
     pymi_arena_home_init(&heap->home);
+    heap->arena_tag = pymi_arena_tag_for_home(heap->home.id);
     for (unsigned u = 0; u <= PYM_NUM_CLASSES; u++)
         heap->pool_for_units[u] = &pymi_exhausted_pool;
     heap->decay_tick = PYM_DECAY_TICK_IDLE;
@@ -272,7 +274,7 @@ pym_pool_t *pymi_heap_refill_quick(pym_heap_t *heap, unsigned sizeclass)
 {
     pym_pool_t *pool = heap->pools[sizeclass];
     if (!pool->flagged ||
-        atomic_load_explicit(&pool->remote, memory_order_relaxed) != PYM_REMOTE_FULL ||
+        atomic_load_explicit(&heap->reclaim, memory_order_relaxed) != NULL ||
         !heap_swap_with_oldest_full(heap, sizeclass, pool))
         return NULL;
     return heap->pools[sizeclass];
@@ -395,7 +397,7 @@ static pym_outbox_t *outbox_for(pym_heap_t *me, unsigned sizeclass, const pym_po
 
 void pymi_heap_free_remote(pym_heap_t *me, pym_heap_t *owner, pym_pool_t *pool, pym_block_t *block)
 {
-    pym_outbox_t *box = outbox_for(me, pool->sizeclass, pool);
+    pym_outbox_t *box = outbox_for(me, pymi_pool_shared(pool)->sizeclass, pool);
     if (box->pool != pool) {
         box->pool = pool;
         box->owner = owner;

@@ -54,11 +54,24 @@ PYM_HIDDEN const char *pymi_option_disable_reason(void);
 
 /* ---- range.c: regions of address space, descriptors, ownership ------------
  * Regions are reserved one at a time, inside a window of PYM_WINDOW_REGIONS
- * region slots around the first one; pymi_region_map[slot] is 1 for ours.
- * Ownership is then exact, O(1), and never reads memory that may not be
- * ours (bpo-18859): a subtraction, a shift, a compare and one byte load. */
+ * region slots around the first one.  pymi_arena_tags[slot] says, for each
+ * 1 MiB arena slot of the window, whose it is: 0 not ours, else 1 + the id
+ * of the heap whose home the arena is (arena.c; 1: nobody's, or an arena
+ * of a region not carved yet).  Ownership is then exact, O(1), and never
+ * reads memory that may not be ours (bpo-18859): a subtraction, a shift, a
+ * compare and one 16-bit load.  The same load tells free whether the block
+ * is most likely its own thread's (the tag is its heap's, heap->arena_tag)
+ * before it reads the pool's descriptor: a block of another heap's arena
+ * goes to the slow path, which reads only the descriptor's shared half
+ * (types.h).  Tags change under pymi_arena_lock, while the arena has no
+ * block out; free reads them with no lock (relaxed: a stale tag only sends
+ * a free the other way, and both ways check the owner). */
+#define PYM_WINDOW_ARENAS (PYM_WINDOW_REGIONS * PYM_ARENAS_PER_REGION)
+#define PYM_ARENA_TAG_FOREIGN 0u
+#define PYM_ARENA_TAG_NOBODY 1u
+#define PYM_ARENA_TAG_NONE 0xffffu   /* the null heap's: matches no arena */
 PYM_HIDDEN extern uintptr_t pymi_window_base;
-PYM_HIDDEN extern uint8_t pymi_region_map[PYM_WINDOW_REGIONS];
+PYM_HIDDEN extern _Atomic uint16_t pymi_arena_tags[PYM_WINDOW_ARENAS];
 
 PYM_HIDDEN int pymi_range_init(void);
 /* The next never-used arena (a new region when needed), or NULL when no
@@ -81,11 +94,26 @@ PYM_HIDDEN int pymi_range_is_huge(uintptr_t addr);
  * Under pymi_arena_lock. */
 PYM_HIDDEN size_t pymi_range_huge_chunks(void);
 
+/* The tag of the arena slot that holds ptr: PYM_ARENA_TAG_FOREIGN for a
+ * pointer that is not ours. */
+PYM_INLINE unsigned pymi_arena_tag_of(const void *ptr)
+{
+    uintptr_t slot = ((uintptr_t)ptr - pymi_window_base) >> PYM_ARENA_SHIFT;
+    if (pym_unlikely(slot >= PYM_WINDOW_ARENAS))
+        return PYM_ARENA_TAG_FOREIGN;
+    return atomic_load_explicit(&pymi_arena_tags[slot], memory_order_relaxed);
+}
 PYM_INLINE int pymi_owns(const void *ptr)
 {
-    uintptr_t slot = ((uintptr_t)ptr - pymi_window_base) >> PYM_REGION_SHIFT;
-    return slot < PYM_WINDOW_REGIONS && pymi_region_map[slot];
+    return pymi_arena_tag_of(ptr) != PYM_ARENA_TAG_FOREIGN;
 }
+/* The tag of the arenas whose home is the heap with this id (0: nobody's). */
+PYM_INLINE uint16_t pymi_arena_tag_for_home(uint16_t home_id)
+{
+    return (uint16_t)(PYM_ARENA_TAG_NOBODY + home_id);
+}
+/* Sets an arena's tag.  Under pymi_arena_lock. */
+PYM_HIDDEN void pymi_range_tag_arena(const pym_arena_t *arena, uint16_t tag);
 PYM_INLINE uintptr_t pymi_region_of(uintptr_t addr)
 {
     return addr & ~(uintptr_t)PYM_REGION_MASK;
@@ -97,15 +125,23 @@ PYM_INLINE pym_pool_t *pymi_pool_of(const void *ptr)
     return (pym_pool_t *)(pymi_region_of(p) +
                           (((p & PYM_REGION_MASK) >> PYM_POOL_SHIFT) << PYM_DESC_SHIFT));
 }
-/* The pool's owner (NULL: free in its arena). */
+/* The shared half of a pool's descriptor (types.h); never of
+ * pymi_exhausted_pool, which is no pool of a region. */
+PYM_INLINE pym_pool_shared_t *pymi_pool_shared(const pym_pool_t *pool)
+{
+    return (pym_pool_shared_t *)((uintptr_t)pool + PYM_REGION_SHARED);
+}
+/* The pool's owner (NULL: free in its arena), from the shared half: any
+ * thread.  (The free fast path reads the descriptor's copy.) */
 PYM_INLINE pym_heap_t *pymi_pool_owner(const pym_pool_t *pool)
 {
-    return (pym_heap_t *)atomic_load_explicit(&pool->owner, memory_order_relaxed);
+    return (pym_heap_t *)atomic_load_explicit(&pymi_pool_shared(pool)->owner, memory_order_relaxed);
 }
-/* Owner context only. */
+/* Owner context only, with no block out: both copies. */
 PYM_INLINE void pymi_pool_set_owner(pym_pool_t *pool, pym_heap_t *heap)
 {
     atomic_store_explicit(&pool->owner, (uintptr_t)heap, memory_order_relaxed);
+    atomic_store_explicit(&pymi_pool_shared(pool)->owner, (uintptr_t)heap, memory_order_relaxed);
 }
 
 /* A descriptor as a 32-bit number and back (types.h): 0 is NULL. */
@@ -232,10 +268,29 @@ PYM_INLINE int pymi_is_block_start_of(const void *ptr, uint32_t start_magic, uin
     return (uint32_t)(offset * start_magic) <= start_limit;
 }
 
+/* From the owner's line: the free fast path. */
 PYM_INLINE int pymi_is_block_start(const pym_pool_t *pool, const void *ptr)
 {
     return pymi_is_block_start_of(ptr, pool->start_magic,
                                   atomic_load_explicit(&pool->start_limit, memory_order_relaxed));
+}
+/* The same answer from any thread: the shared line's copy of the limit,
+ * and the owner's line only for a block above it (a pool still being
+ * carved, or carved since the owner last published its limit). */
+PYM_INLINE int pymi_is_block_start_shared(const pym_pool_t *pool, const void *ptr)
+{
+    const pym_pool_shared_t *shared = pymi_pool_shared(pool);
+    uint32_t scaled = (uint32_t)((uintptr_t)ptr & PYM_POOL_MASK) * shared->start_magic;
+    return scaled <= atomic_load_explicit(&shared->start_limit, memory_order_relaxed) ||
+           scaled <= atomic_load_explicit(&pool->start_limit, memory_order_relaxed);
+}
+/* Owner context: other threads' block-start test may skip the owner's line
+ * for every block carved so far. */
+PYM_INLINE void pymi_pool_publish_limit(pym_pool_t *pool)
+{
+    atomic_store_explicit(&pymi_pool_shared(pool)->start_limit,
+                          atomic_load_explicit(&pool->start_limit, memory_order_relaxed),
+                          memory_order_relaxed);
 }
 
 /* ---- remote.c: frees from other threads, the full-pool handshake ---------- */

@@ -14,7 +14,8 @@
  *
  * Everything here runs in the owner's context: the owning thread, or a
  * thread holding the lock of an abandoned owner heap (heap.c).  The only
- * fields other threads write are `remote` and `reclaim_next` (remote.c).
+ * fields other threads write are the shared half's `remote` and
+ * `reclaim_next` (remote.c).
  * A pool's place on its heap's class list is the heap's business (heap.c):
  * this file only says what a pool whose blocks came back becomes.
  */
@@ -42,8 +43,10 @@ void pymi_freelist_corrupt(const void *block)
  * (uint16)(o * magic), which is (n - 1) * e (alloc_inline.h). */
 static void pool_set_block_test(pym_pool_t *pool, unsigned sizeclass)
 {
-    pool->start_magic = pymi_class_start_magic(sizeclass);   /* sizeclass.h */
+    pym_pool_shared_t *shared = pymi_pool_shared(pool);
+    pool->start_magic = shared->start_magic = pymi_class_start_magic(sizeclass);   /* sizeclass.h */
     atomic_store_explicit(&pool->start_limit, 0, memory_order_relaxed);
+    atomic_store_explicit(&shared->start_limit, 0, memory_order_relaxed);
 }
 
 void pymi_pool_init(pym_pool_t *pool, pym_heap_t *heap, unsigned sizeclass)
@@ -56,15 +59,15 @@ void pymi_pool_init(pym_pool_t *pool, pym_heap_t *heap, unsigned sizeclass)
     pool_set_block_test(pool, sizeclass);
     pool->used = 0;
     pool->block_size = (uint16_t)size;
-    pool->sizeclass = (uint8_t)sizeclass;
+    pool->sizeclass = pymi_pool_shared(pool)->sizeclass = (uint8_t)sizeclass;
     pool->state = PYM_POOL_DETACHED;   /* until heap.c links it */
     pool->flagged = 0;
     pool->queued = 0;
     pool->last_block = (uint16_t)((capacity - 1) * size);
     pool->next = pool->prev = 0;
-    pool->reclaim_next = 0;
+    pymi_pool_shared(pool)->reclaim_next = 0;
     pool->live_xor = 0;
-    atomic_store_explicit(&pool->remote, 0, memory_order_relaxed);
+    atomic_store_explicit(&pymi_pool_shared(pool)->remote, 0, memory_order_relaxed);
 }
 
 void pymi_pool_push_free(pym_pool_t *pool, pym_block_t *block)
@@ -95,7 +98,7 @@ static void pool_empty(pym_heap_t *heap, pym_pool_t *pool, int keep_spare, pym_p
         return;   /* on a reclaim stack: the pop will come back here */
     if (pool->flagged) {
         /* No block is live, so no remote free can race with us. */
-        atomic_store_explicit(&pool->remote, 0, memory_order_relaxed);
+        atomic_store_explicit(&pymi_pool_shared(pool)->remote, 0, memory_order_relaxed);
         pool->flagged = 0;
     }
     unsigned c = pool->sizeclass;

@@ -18,12 +18,13 @@
  * around the first one: the slots below it first (the kernel hands out
  * addresses top-down, so those are usually free), then those above; a slot
  * the kernel will not give us as is (MAP_FIXED_NOREPLACE) is skipped.
- * pymi_region_map[slot] is set once a region is ours, never cleared: a
- * purged arena stays reserved and is reused before a new one is carved.
+ * A region's arena tags (internal.h) are set when it becomes ours and never
+ * go back to 0: a purged arena stays reserved and is reused before a new
+ * one is carved.
  *
  * pymi_window_base is written once, in pymi_range_init, before any pointer
- * of ours exists; the map's bytes are written under pymi_arena_lock before
- * any block of the region is handed out.
+ * of ours exists; the tags are written under pymi_arena_lock, a region's
+ * first ones before any block of the region is handed out.
  *
  * Huge pages (PYMALLOC_HUGE_PAGES).  Regions are mapped without them.  Once
  * a heap has PYM_HUGE_AFTER of arenas, each 2 MiB chunk of a region that
@@ -49,7 +50,7 @@
 #include "internal.h"
 
 uintptr_t pymi_window_base;
-uint8_t pymi_region_map[PYM_WINDOW_REGIONS];
+_Atomic uint16_t pymi_arena_tags[PYM_WINDOW_ARENAS];
 
 /* Under pymi_arena_lock. */
 static uintptr_t current_region;     /* the region arenas are carved from */
@@ -64,9 +65,23 @@ static unsigned slot_of(uintptr_t region)
     return (unsigned)((region - pymi_window_base) >> PYM_REGION_SHIFT);
 }
 
+static int region_is_ours(unsigned slot)
+{
+    return atomic_load_explicit(&pymi_arena_tags[slot * PYM_ARENAS_PER_REGION], memory_order_relaxed) !=
+           PYM_ARENA_TAG_FOREIGN;
+}
+
+void pymi_range_tag_arena(const pym_arena_t *arena, uint16_t tag)
+{
+    uintptr_t slot = (pymi_arena_base(arena) - pymi_window_base) >> PYM_ARENA_SHIFT;
+    atomic_store_explicit(&pymi_arena_tags[slot], tag, memory_order_relaxed);
+}
+
 static void region_adopt(uintptr_t region)
 {
-    pymi_region_map[slot_of(region)] = 1;
+    for (unsigned a = 0; a < PYM_ARENAS_PER_REGION; a++)
+        atomic_store_explicit(&pymi_arena_tags[slot_of(region) * PYM_ARENAS_PER_REGION + a],
+                              PYM_ARENA_TAG_NOBODY, memory_order_relaxed);
     current_region = region;
     current_next = PYM_REGION_META_ARENAS;
     regions++;
@@ -186,7 +201,7 @@ size_t pymi_range_huge_chunks(void)
 void pymi_range_each_arena(void (*fn)(pym_arena_t *arena, void *arg), void *arg)
 {
     for (unsigned slot = 0; slot < PYM_WINDOW_REGIONS; slot++) {
-        if (!pymi_region_map[slot])
+        if (!region_is_ours(slot))
             continue;
         uintptr_t region = pymi_window_base + ((uintptr_t)slot << PYM_REGION_SHIFT);
         unsigned end = region == current_region ? current_next : PYM_ARENAS_PER_REGION;

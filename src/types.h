@@ -59,10 +59,11 @@ typedef struct pym_block {
     uintptr_t encoded_next;
 } pym_block_t;
 
-/* Low bit of pool->remote: set by the owner when the pool went FULL with an
- * empty remote list; the remote free that clears it must push the pool on the
- * owner's reclaim stack, so a full pool never waits unnoticed.  (Blocks are
- * 16-byte aligned, so the bit never collides with a block's offset.) */
+/* Low bit of a pool's remote word (pym_pool_shared_t): set by the owner
+ * when the pool went FULL with an empty remote list; the remote free that
+ * clears it must push the pool on the owner's reclaim stack, so a full pool
+ * never waits unnoticed.  (Blocks are 16-byte aligned, so the bit never
+ * collides with a block's offset.) */
 #define PYM_REMOTE_FULL ((uintptr_t)1)
 
 enum { PYM_POOL_LINKED = 0, PYM_POOL_FULL = 1, PYM_POOL_DETACHED = 2 };
@@ -104,17 +105,46 @@ typedef struct pym_pool {
     uint8_t queued;                /* pushed (or about to be) on the reclaim stack */
     uint32_t next;                 /* heap's class list (LINKED pools only) */
     uint32_t prev;
-    uint32_t reclaim_next;         /* link on the owner's reclaim stack */
+    uint32_t spare2;
     /* XOR of the low 16 address bits of the blocks handed out and not yet
      * back on a list: 0 whenever the pool is really empty (freelist.h). */
     uint16_t live_xor;
     /* Offset of the first block never handed out: the blocks from there to
      * the end of the page are on no list (malloc carves them, pool.c). */
     uint16_t carved;
-    _Atomic uintptr_t remote;      /* remote free list (remote.c) | PYM_REMOTE_FULL */
+    uint64_t spare3;
 } pym_pool_t;
 
 _Static_assert(sizeof(pym_pool_t) == PYM_DESC_SIZE, "a pool descriptor is one cache line");
+
+/* The other half of a pool's descriptor: what a thread that does not own
+ * the pool reads and writes, in a table of its own beside the descriptors
+ * (pymi_pool_shared, config.h).  A free from another thread reads the
+ * copies of owner, class and block-start test here and pushes on remote;
+ * the owner's malloc and free never touch it.  While all of it sat in the
+ * descriptor, each remote free waited for the line the owner's last malloc
+ * had written, and the owner's next malloc for the line the remote push had
+ * written: xthread/server spent a third of its time in those two loads
+ * (docs/design.md, "Session 29").  The copies change only while the pool
+ * has no block out (owner, class, multiplier) or grow (limit), so a reader
+ * never needs the owner's line: limit is the owner's start_limit as of the
+ * last time the owner looked at the remote list, and a block start above
+ * it is checked against start_limit itself (a pool still being carved).
+ * All zero, as a purged page leaves it, for a free pool. */
+typedef struct pym_pool_shared {
+    _Atomic uintptr_t owner;       /* pool->owner's copy */
+    _Atomic uintptr_t remote;      /* remote free list (remote.c) | PYM_REMOTE_FULL */
+    uint32_t start_magic;          /* pool->start_magic's copy */
+    _Atomic uint16_t start_limit;  /* pool->start_limit, as the owner last published it */
+    uint8_t sizeclass;             /* pool->sizeclass's copy */
+    uint8_t spare;
+    uint32_t reclaim_next;         /* link on the owner's reclaim stack */
+    /* The rest of the line, so that two pools' remote pushes do not
+     * contend for one. */
+    uint8_t pad[PYM_DESC_SIZE - 32];
+} pym_pool_shared_t;
+
+_Static_assert(sizeof(pym_pool_shared_t) == PYM_DESC_SIZE, "a pool's shared half is one cache line");
 
 /* An arena's descriptor, in its region's table.  Under pymi_arena_lock. */
 typedef struct pym_arena {
@@ -204,6 +234,9 @@ typedef struct pym_heap {
      * PYM_DECAY_TICK_PENDING while this thread's frees left pages waiting,
      * PYM_DECAY_TICK_IDLE otherwise. */
     uint32_t decay_tick;
+    /* The tag of the arenas that are this heap's home (internal.h): free
+     * takes its fast path for a block of an arena with this tag. */
+    uint16_t arena_tag;
     int64_t tick_ms;                     /* the clock at the last tick that looked */
     pym_pool_t *tails[PYM_NUM_CLASSES];  /* last pool of each class list, or NULL */
     pym_pool_t *full_head[PYM_NUM_CLASSES];  /* FULL pools of each class, oldest first */

@@ -12,6 +12,15 @@
  *     that frees the blocks of three other live threads, one of each in
  *     turn, holds them all back (one outbox each, heap.c) until it trims,
  *     then pushes each pool's 8 with one CAS.
+ *   a_remote_free_leaves_the_owners_line_alone: the push writes only the
+ *     pool's shared half, never the descriptor its owner's malloc and free
+ *     use.
+ *   a_block_carved_since_the_last_publish_is_freed_by_another_thread: the
+ *     shared half's block-start limit lags the owner's; a block above it is
+ *     checked against the owner's, and accepted.
+ *   a_block_never_carved_freed_by_another_thread_is_reported: a block
+ *     start beyond what malloc carved, freed by another thread, ends in
+ *     the one-line diagnostic.
  *   a_double_push_is_a_double_free: the same block pushed twice in a row
  *     (a double free by another thread) ends in the one-line diagnostic,
  *     instead of a self-linked list the owner would walk forever.
@@ -49,22 +58,29 @@ static void run_pushes(void **blocks, unsigned count)
     assert_int_equal(pthread_join(thread, NULL), 0);
 }
 
+/* n blocks of `size` bytes, all of one pool: returns it. */
+static pym_pool_t *malloc_in_one_pool(void **blocks, unsigned n, size_t size)
+{
+    for (unsigned i = 0; i < n; i++)
+        blocks[i] = pym_malloc(size);
+    pym_pool_t *pool = pymi_pool_of(blocks[0]);
+    for (unsigned i = 1; i < n; i++)
+        assert_ptr_equal(pymi_pool_of(blocks[i]), pool);
+    return pool;
+}
+
 static void pushes_and_takes(void **state)
 {
     (void)state;
     void *blocks[8];
-    for (int i = 0; i < 8; i++)
-        blocks[i] = pym_malloc(96);
-    pym_pool_t *pool = pymi_pool_of(blocks[0]);
-    for (int i = 1; i < 8; i++)
-        assert_ptr_equal(pymi_pool_of(blocks[i]), pool);
+    pym_pool_t *pool = malloc_in_one_pool(blocks, 8, 96);
     unsigned used = pool->used;
     run_pushes(blocks, 8);
-    assert_true(atomic_load(&pool->remote) != 0);
+    assert_true(atomic_load(&pymi_pool_shared(pool)->remote) != 0);
     assert_int_equal(pool->used, used);   /* not the owner's count yet */
     assert_int_equal(pymi_remote_take(pool), 8);
     assert_int_equal(pool->used, used - 8);
-    assert_int_equal(atomic_load(&pool->remote), 0);
+    assert_int_equal(atomic_load(&pymi_pool_shared(pool)->remote), 0);
     for (int i = 0; i < 8; i++)
         assert_true(on_free_list(pool, blocks[i]));
     assert_int_equal(pymi_remote_take(pool), 0);
@@ -81,10 +97,10 @@ static void check_full_pool_is_queued_once(void)
     while (heap->pools[c] == pool && n < 64 * POOL_SCALE)
         blocks[n++] = pym_malloc(112);   /* the last one retired the pool */
     assert_int_equal(pool->state, PYM_POOL_FULL);
-    assert_int_equal(atomic_load(&pool->remote), PYM_REMOTE_FULL);
+    assert_int_equal(atomic_load(&pymi_pool_shared(pool)->remote), PYM_REMOTE_FULL);
     run_pushes(blocks, 2);
     assert_ptr_equal(atomic_load(&heap->reclaim), pool);
-    assert_int_equal(pool->reclaim_next, 0);   /* alone on the stack */
+    assert_int_equal(pymi_pool_shared(pool)->reclaim_next, 0);   /* alone on the stack */
     pymi_remote_reclaim_batched(heap, 1, NULL);
     assert_null(atomic_load(&heap->reclaim));
     assert_int_equal(pool->state, PYM_POOL_LINKED);
@@ -132,7 +148,7 @@ static void *allocate_and_wait(void *arg)
  * 32 bits). */
 static unsigned remote_count_of(const pym_pool_t *pool)
 {
-    return (unsigned)(atomic_load(&pool->remote) >> 32);
+    return (unsigned)(atomic_load(&pymi_pool_shared(pool)->remote) >> 32);
 }
 
 static void frees_into_three_pools_in_turn_are_pushed_in_three_batches(void **state)
@@ -171,6 +187,44 @@ static void frees_into_three_pools_in_turn_are_pushed_in_three_batches(void **st
     pthread_barrier_destroy(&checked);
 }
 
+/* The pool's descriptor is its owner's line: a free from another thread
+ * reads and writes only the shared half (types.h), so that neither side
+ * waits for a line the other has just written. */
+static void a_remote_free_leaves_the_owners_line_alone(void **state)
+{
+    (void)state;
+    void *blocks[8];
+    pym_pool_t *pool = malloc_in_one_pool(blocks, 8, 176);
+    pym_pool_t before;
+    memcpy(&before, pool, sizeof before);
+    run_pushes(blocks, 8);
+    assert_int_equal(remote_count_of(pool), 8);
+    assert_memory_equal(pool, &before, sizeof before);
+    assert_int_equal(pymi_remote_take(pool), 8);
+}
+
+/* A fresh pool has published no block-start limit yet (the owner does
+ * when it takes its remote list or marks it FULL): another thread's free
+ * of a block carved since then is checked against the owner's limit, and
+ * accepted. */
+static void a_block_carved_since_the_last_publish_is_freed_by_another_thread(void **state)
+{
+    (void)state;
+    void *blocks[3];
+    for (int i = 0; i < 3; i++)
+        blocks[i] = pym_malloc(240);
+    pym_pool_t *pool = pymi_pool_of(blocks[2]);
+    const pym_pool_shared_t *shared = pymi_pool_shared(pool);
+    uint32_t scaled = (uint32_t)((uintptr_t)blocks[2] & PYM_POOL_MASK) * shared->start_magic;
+    assert_true(scaled > atomic_load(&shared->start_limit));   /* not published: the owner's limit decides */
+    unsigned before = remote_count_of(pool);
+    run_pushes(&blocks[2], 1);
+    assert_int_equal(remote_count_of(pool), before + 1);
+    pymi_remote_take(pool);
+    pym_free(blocks[0]);
+    pym_free(blocks[1]);
+}
+
 /* Runs `fn` in a child (tests/common/child.h); asserts it died of SIGABRT
  * within the deadline (a hang fails instead of blocking the suite) and
  * said `phrase`. */
@@ -198,6 +252,23 @@ static void a_double_push_is_a_double_free(void **state)
 {
     (void)state;
     expect_abort(double_push, "double free");
+}
+
+/* Another thread frees a block start of a pool that malloc has not carved
+ * that far: the same diagnostic as the owner's free of it. */
+static int free_uncarved_from_thread(void *arg)
+{
+    (void)arg;
+    char *first = pym_malloc(224);
+    void *uncarved = first + 4 * 224;
+    run_pushes(&uncarved, 1);
+    return 0;
+}
+
+static void a_block_never_carved_freed_by_another_thread_is_reported(void **state)
+{
+    (void)state;
+    expect_abort(free_uncarved_from_thread, "block not allocated");
 }
 
 /* The links of a remote list are checked only by the hardened build. */
@@ -233,7 +304,10 @@ int main(void)
         cmocka_unit_test(pushes_and_takes),
         cmocka_unit_test(a_full_pool_is_queued_once),
         cmocka_unit_test(frees_into_three_pools_in_turn_are_pushed_in_three_batches),
+        cmocka_unit_test(a_remote_free_leaves_the_owners_line_alone),
+        cmocka_unit_test(a_block_carved_since_the_last_publish_is_freed_by_another_thread),
         cmocka_unit_test(a_double_push_is_a_double_free),
+        cmocka_unit_test(a_block_never_carved_freed_by_another_thread_is_reported),
 #if PYM_HARDENING
         cmocka_unit_test(a_cycle_in_the_remote_list_is_caught),
 #endif
