@@ -94,11 +94,18 @@ void pymi_free_invalid(const void *ptr, const char *what)
     pymi_fatal("free(%p): %s (inside a pymalloc arena, in a pool that holds no blocks)", ptr, what);
 }
 
+static const char not_allocated[] = "block not allocated (double free, or a pointer never returned by malloc)";
+
 /* The fast path's free left pool->used at 0, or wrapped it (the pool had
  * no block in use). */
 void pymi_free_emptied(pym_pool_t *pool)
 {
     pym_heap_t *heap = pymi_pool_owner(pool);
+    /* A pool of this heap's arena with no owner has no block out: free in
+     * the arena, or on the heap's stack of empty pools (the fast path
+     * trusts the arena's tag for the pools that have blocks out). */
+    if (heap == NULL)
+        pymi_free_invalid(pool->free, not_allocated);
     /* A current pool's +1 gone, or a count below zero: more frees than blocks. */
     if (pool->used != 0 || pool == heap->pools[pool->sizeclass])
         pymi_free_invalid(pool->free, "double free");
@@ -143,7 +150,7 @@ void pymi_free_slow(void *ptr)
     pym_pool_t *pool = pymi_pool_of(ptr);
     pym_heap_t *owner = pymi_pool_owner(pool);
     if (owner == NULL)
-        pymi_free_invalid(ptr, "block not allocated (double free, or a pointer never returned by malloc)");
+        pymi_free_invalid(ptr, not_allocated);
     if (!pymi_is_block_start_shared(pool, ptr)) {
         /* A whole block's start that fails the test is one not carved yet
          * (last_block, unlike carved, is fixed while blocks are out). */
@@ -173,8 +180,8 @@ PYM_FAST_ENTRY void pym_free(void *ptr)
 }
 
 /* Frees ptrs[0..n).  A run of pointers into one pool (a collector's
- * garbage, freed in address order) is freed as one: the ownership and
- * owner tests, the count and the emptiness test once per run, and per
+ * garbage, freed in address order) is freed as one: the arena's tag
+ * test, the count and the emptiness test once per run, and per
  * block only the block-start test, the double-free tests of the fast path
  * and the push.  Anything else goes through pym_free's own paths. */
 void pym_free_batch(void *const *ptrs, size_t n)
@@ -183,13 +190,12 @@ void pym_free_batch(void *const *ptrs, size_t n)
     size_t i = 0;
     while (i < n) {
         void *ptr = ptrs[i];
-        pym_pool_t *pool = pymi_pool_of(ptr);
-        if (!pymi_owns(ptr) ||
-            atomic_load_explicit(&pool->owner, memory_order_relaxed) != (uintptr_t)heap) {
-            pymi_free_inline(ptr);
+        if (pymi_arena_tag_of(ptr) != heap->arena_tag) {
+            pymi_free_inline(ptr);   /* not of this heap's arenas */
             i++;
             continue;
         }
+        pym_pool_t *pool = pymi_pool_of(ptr);
         /* In locals: the stores into blocks could alias all of these. */
         uintptr_t page = (uintptr_t)ptr >> PYM_POOL_SHIFT;
         pym_block_t *head = pool->free;

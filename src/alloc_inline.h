@@ -18,18 +18,19 @@
  * thread freed when it can.
  *
  * free: the arena's tag (a subtraction, a shift, a compare, one 16-bit
- * load, internal.h) is this heap's (a foreign pointer goes to fwdcache.c;
- * another heap's arena to the slow path, which reads only the pool's
- * shared half: a remote free never waits for the line the owner's malloc
- * writes) -> pool
- * descriptor (arithmetic) -> owner is this thread's heap (FULL pools
- * included: they stay on the FULL list, where malloc's slow path finds
- * their blocks, heap.c), the pointer is a block start (one multiply), the
- * block is not the list's head -> push on the pool's free list -> the
- * count of blocks in use was above 1.  The block itself is written, never
- * read.  Anything else (a foreign pointer, another thread's pool, a double
- * free, a pool that becomes empty, a count already at 0: a double free into
- * the heap's empty spare pool) goes to a slow function.
+ * load, internal.h) is this heap's, so the pool is too, if it has a block
+ * out (a foreign pointer goes to fwdcache.c; another heap's arena to the
+ * slow path, which reads only the pool's shared half: a remote free never
+ * waits for the line the owner's malloc writes) -> pool descriptor
+ * (arithmetic; FULL pools included: they stay on the FULL list, where
+ * malloc's slow path finds their blocks, heap.c) -> the pointer is a block
+ * start (one multiply), the block is not the list's head -> push on the
+ * pool's free list -> the count of blocks in use was above 1.  The block
+ * itself is written, never read.  Anything else (a foreign pointer,
+ * another thread's pool, a double free, a pool that becomes empty, a count
+ * already at 0: a double free into the heap's empty spare pool, or a free
+ * into a pool of this heap's arenas that has no owner) goes to a slow
+ * function.
  */
 #ifndef PYM_ALLOC_INLINE_H
 #define PYM_ALLOC_INLINE_H
@@ -133,18 +134,22 @@ PYM_INLINE void *pymi_malloc_inline(size_t size)
 PYM_INLINE void pymi_free_inline(void *ptr)
 {
     pym_heap_t *heap = pymi_tls_heap;
-    unsigned tag = pymi_arena_tag_of(ptr);
+    uintptr_t slot = pymi_arena_slot(ptr);
+    if (pym_unlikely(slot >= PYM_WINDOW_ARENAS)) {
+        pymi_fwd_free(heap, ptr);   /* forwarded, foreign or NULL: the allocator below's */
+        return;
+    }
+    unsigned tag = pymi_arena_slot_tag(slot);
     if (pym_unlikely(tag != heap->arena_tag)) {
         if (tag == PYM_ARENA_TAG_FOREIGN)
-            pymi_fwd_free(heap, ptr);   /* forwarded, foreign or NULL: the allocator below's */
+            pymi_fwd_free(heap, ptr);   /* in the window, not ours */
         else
-            pymi_free_slow(ptr);   /* another heap's arena: its descriptor's shared line only */
+            pymi_free_slow(ptr);   /* another heap's arena: its descriptor's shared half only */
         return;
     }
     pym_pool_t *pool = pymi_pool_of(ptr);
     pym_block_t *block = ptr;
-    if (pym_likely(atomic_load_explicit(&pool->owner, memory_order_relaxed) == (uintptr_t)heap &&
-                   pymi_is_block_start(pool, ptr))) {
+    if (pym_likely(pymi_is_block_start(pool, ptr))) {
         /* Only now: another thread's pool's list is that thread's. */
         pym_block_t *head = pool->free;
         if (pym_likely(block != head)) {

@@ -439,8 +439,10 @@ static pym_arena_t *arena_for_locked(pym_arena_home_t *home)
         return arena_empty_take();
     for (unsigned id = 1; id <= homes_made; id++) {
         pym_arena_buckets_t *buckets = buckets_of_home(id);
-        if (buckets != NULL && (arena = fullest_take(buckets)) != NULL)
+        if (buckets != NULL && (arena = fullest_take(buckets)) != NULL) {
+            arena_set_home(arena, 0);   /* two heaps' pools: its tag must match neither */
             return arena;
+        }
     }
     return NULL;
 }

@@ -56,7 +56,7 @@ static pym_heap_t *heap_new_locked(void)
     pym_heap_t *heap = (pym_heap_t *)meta_next;
     meta_next += need;
     pymi_arena_home_init(&heap->home);
-    heap->arena_tag = pymi_arena_tag_for_home(heap->home.id);
+    heap->arena_tag = pymi_arena_tag_for_heap(heap->home.id);
     for (unsigned u = 0; u <= PYM_NUM_CLASSES; u++)
         heap->pool_for_units[u] = &pymi_exhausted_pool;
     heap->decay_tick = PYM_DECAY_TICK_IDLE;

@@ -60,12 +60,16 @@ PYM_HIDDEN const char *pymi_option_disable_reason(void);
  * of a region not carved yet).  Ownership is then exact, O(1), and never
  * reads memory that may not be ours (bpo-18859): a subtraction, a shift, a
  * compare and one 16-bit load.  The same load tells free whether the block
- * is most likely its own thread's (the tag is its heap's, heap->arena_tag)
- * before it reads the pool's descriptor: a block of another heap's arena
- * goes to the slow path, which reads only the descriptor's shared half
- * (types.h).  Tags change under pymi_arena_lock, while the arena has no
- * block out; free reads them with no lock (relaxed: a stale tag only sends
- * a free the other way, and both ways check the owner). */
+ * is its own thread's before it reads any descriptor: every pool with
+ * blocks out in an arena tagged with a heap's tag (heap->arena_tag) is that
+ * heap's (arena.c keeps it so: a heap takes a pool of another heap's arena
+ * only when no memory can be had, and that arena becomes nobody's; heaps
+ * without a home have no tag), and the pools there with no block out count
+ * 0 blocks, which free's count check catches.  A block of another heap's
+ * arena goes to the slow path, which reads only the descriptor's shared
+ * half (types.h).  Tags change under pymi_arena_lock, while no pool of the
+ * arena has a block out of another heap; free reads them with no lock
+ * (relaxed). */
 #define PYM_WINDOW_ARENAS (PYM_WINDOW_REGIONS * PYM_ARENAS_PER_REGION)
 #define PYM_ARENA_TAG_FOREIGN 0u
 #define PYM_ARENA_TAG_NOBODY 1u
@@ -94,14 +98,25 @@ PYM_HIDDEN int pymi_range_is_huge(uintptr_t addr);
  * Under pymi_arena_lock. */
 PYM_HIDDEN size_t pymi_range_huge_chunks(void);
 
+/* The window's arena slot that holds ptr; PYM_WINDOW_ARENAS or more for a
+ * pointer outside the window. */
+PYM_INLINE uintptr_t pymi_arena_slot(const void *ptr)
+{
+    return ((uintptr_t)ptr - pymi_window_base) >> PYM_ARENA_SHIFT;
+}
+/* The tag of a slot in the window. */
+PYM_INLINE unsigned pymi_arena_slot_tag(uintptr_t slot)
+{
+    return atomic_load_explicit(&pymi_arena_tags[slot], memory_order_relaxed);
+}
 /* The tag of the arena slot that holds ptr: PYM_ARENA_TAG_FOREIGN for a
  * pointer that is not ours. */
 PYM_INLINE unsigned pymi_arena_tag_of(const void *ptr)
 {
-    uintptr_t slot = ((uintptr_t)ptr - pymi_window_base) >> PYM_ARENA_SHIFT;
+    uintptr_t slot = pymi_arena_slot(ptr);
     if (pym_unlikely(slot >= PYM_WINDOW_ARENAS))
         return PYM_ARENA_TAG_FOREIGN;
-    return atomic_load_explicit(&pymi_arena_tags[slot], memory_order_relaxed);
+    return pymi_arena_slot_tag(slot);
 }
 PYM_INLINE int pymi_owns(const void *ptr)
 {
@@ -111,6 +126,13 @@ PYM_INLINE int pymi_owns(const void *ptr)
 PYM_INLINE uint16_t pymi_arena_tag_for_home(uint16_t home_id)
 {
     return (uint16_t)(PYM_ARENA_TAG_NOBODY + home_id);
+}
+/* The tag free compares with (heap->arena_tag): its home's, or none for a
+ * heap without a home, whose pools sit in arenas that are nobody's, beside
+ * other heaps' pools. */
+PYM_INLINE uint16_t pymi_arena_tag_for_heap(uint16_t home_id)
+{
+    return home_id != 0 ? pymi_arena_tag_for_home(home_id) : (uint16_t)PYM_ARENA_TAG_NONE;
 }
 /* Sets an arena's tag.  Under pymi_arena_lock. */
 PYM_HIDDEN void pymi_range_tag_arena(const pym_arena_t *arena, uint16_t tag);
@@ -131,16 +153,16 @@ PYM_INLINE pym_pool_shared_t *pymi_pool_shared(const pym_pool_t *pool)
 {
     return (pym_pool_shared_t *)((uintptr_t)pool + PYM_REGION_SHARED);
 }
-/* The pool's owner (NULL: free in its arena), from the shared half: any
- * thread.  (The free fast path reads the descriptor's copy.) */
+/* The pool's owner (NULL: free in its arena or on a heap's stack of empty
+ * pools), in the shared half: any thread.  (The free fast path needs none:
+ * the arena's tag says whose the pool is.) */
 PYM_INLINE pym_heap_t *pymi_pool_owner(const pym_pool_t *pool)
 {
     return (pym_heap_t *)atomic_load_explicit(&pymi_pool_shared(pool)->owner, memory_order_relaxed);
 }
-/* Owner context only, with no block out: both copies. */
+/* Owner context only, with no block out. */
 PYM_INLINE void pymi_pool_set_owner(pym_pool_t *pool, pym_heap_t *heap)
 {
-    atomic_store_explicit(&pool->owner, (uintptr_t)heap, memory_order_relaxed);
     atomic_store_explicit(&pymi_pool_shared(pool)->owner, (uintptr_t)heap, memory_order_relaxed);
 }
 

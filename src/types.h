@@ -68,17 +68,18 @@ typedef struct pym_block {
 
 enum { PYM_POOL_LINKED = 0, PYM_POOL_FULL = 1, PYM_POOL_DETACHED = 2 };
 
-/* A pool's descriptor.  All zero (a purged descriptor page) is a free pool.
- * Links to other descriptors are 32-bit numbers (pymi_pool_number: the
- * descriptor's distance from the window's base in descriptors; 0 is never a
- * pool), so that the whole of it fits one cache line. */
+/* A pool's descriptor: its owner's half (the other threads' is
+ * pym_pool_shared_t, below, which also holds the owner).  All zero (a
+ * purged descriptor page) is a free pool.  Links to other descriptors are
+ * 32-bit numbers (pymi_pool_number: the descriptor's distance from the
+ * window's base in descriptors; 0 is never a pool), so that the whole of it
+ * fits one cache line. */
 typedef struct pym_pool {
-    /* Hot: malloc reads free and used; free reads owner, the block-start
-     * pair, free and used. */
+    /* Hot: malloc reads free and used; free reads the block-start pair,
+     * free and used (which heap owns the pool it knows from the arena's
+     * tag, internal.h). */
     pym_block_t *free;             /* malloc pops, the owner's free pushes */
-    /* The owning heap; NULL while the pool is free in its arena.  Atomic
-     * (relaxed) because remote frees read it while the owner may set it. */
-    _Atomic uintptr_t owner;
+    uint64_t spare0;
     /* Blocks off the free lists, + 1 while current.  32 bits, though a
      * pool holds at most 1024 blocks: each malloc adds 1 and each free
      * takes 1 away, one after the other, and the Xeon measured in session
@@ -86,9 +87,9 @@ typedef struct pym_pool {
      * once, where a 16-bit one waits for the store (a malloc+free pair
      * 4.0 -> 3.8 ns; docs/design.md, "Session 28"). */
     uint32_t used;
-    /* Free, as is spare1: the fields after them keep the
+    /* Free, as are the other spares: the fields after them keep the
      * offsets they had, which trees/14 is sensitive to (docs/design.md). */
-    uint32_t spare0;
+    uint32_t spare1;
     /* offset is a block start iff (uint32)(offset * start_magic) <= start_limit:
      * one multiply, no division, no table (pool.c).  The limit grows by one
      * block with each block carved, so a block never handed out is not a
@@ -96,7 +97,7 @@ typedef struct pym_pool {
      * carves. */
     uint32_t start_magic;
     _Atomic uint16_t start_limit;
-    uint16_t spare1;
+    uint16_t spare2;
     uint16_t block_size;
     uint16_t last_block;           /* offset of the page's last block (pool.c) */
     uint8_t sizeclass;
@@ -105,14 +106,14 @@ typedef struct pym_pool {
     uint8_t queued;                /* pushed (or about to be) on the reclaim stack */
     uint32_t next;                 /* heap's class list (LINKED pools only) */
     uint32_t prev;
-    uint32_t spare2;
+    uint32_t spare3;
     /* XOR of the low 16 address bits of the blocks handed out and not yet
      * back on a list: 0 whenever the pool is really empty (freelist.h). */
     uint16_t live_xor;
     /* Offset of the first block never handed out: the blocks from there to
      * the end of the page are on no list (malloc carves them, pool.c). */
     uint16_t carved;
-    uint64_t spare3;
+    uint64_t spare4;
 } pym_pool_t;
 
 _Static_assert(sizeof(pym_pool_t) == PYM_DESC_SIZE, "a pool descriptor is one cache line");
@@ -120,19 +121,20 @@ _Static_assert(sizeof(pym_pool_t) == PYM_DESC_SIZE, "a pool descriptor is one ca
 /* The other half of a pool's descriptor: what a thread that does not own
  * the pool reads and writes, in a table of its own beside the descriptors
  * (pymi_pool_shared, config.h).  A free from another thread reads the
- * copies of owner, class and block-start test here and pushes on remote;
- * the owner's malloc and free never touch it.  While all of it sat in the
- * descriptor, each remote free waited for the line the owner's last malloc
- * had written, and the owner's next malloc for the line the remote push had
- * written: xthread/server spent a third of its time in those two loads
- * (docs/design.md, "Session 29").  The copies change only while the pool
- * has no block out (owner, class, multiplier) or grow (limit), so a reader
- * never needs the owner's line: limit is the owner's start_limit as of the
- * last time the owner looked at the remote list, and a block start above
- * it is checked against start_limit itself (a pool still being carved).
- * All zero, as a purged page leaves it, for a free pool. */
+ * owner and the copies of class and block-start test here and pushes on
+ * remote; the owner's malloc and free never touch it.  While all of it sat
+ * in the descriptor, each remote free waited for the line the owner's last
+ * malloc had written, and the owner's next malloc for the line the remote
+ * push had written: xthread/server spent a third of its time in those two
+ * loads (docs/design.md, "Session 29").  The owner and the copies change
+ * only while the pool has no block out (owner, class, multiplier) or grow
+ * (limit), so a reader never needs the owner's line: limit is the owner's
+ * start_limit as of the last time the owner looked at the remote list, and
+ * a block start above it is checked against start_limit itself (a pool
+ * still being carved).  All zero, as a purged page leaves it, for a free
+ * pool. */
 typedef struct pym_pool_shared {
-    _Atomic uintptr_t owner;       /* pool->owner's copy */
+    _Atomic uintptr_t owner;       /* the owning heap; NULL while the pool is free */
     _Atomic uintptr_t remote;      /* remote free list (remote.c) | PYM_REMOTE_FULL */
     uint32_t start_magic;          /* pool->start_magic's copy */
     _Atomic uint16_t start_limit;  /* pool->start_limit, as the owner last published it */

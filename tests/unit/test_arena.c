@@ -1,9 +1,17 @@
 /* Unit tests: arenas are filled fullest-first, each heap from a home of its
  * own (which the arena's tag, free's first test, follows), reclaimed when
- * empty, reused, and every byte of them is accounted for. */
+ * empty, reused, and every byte of them is accounted for.  free trusts the
+ * tag for whose a pool is, so an arena two heaps take pools from, and the
+ * arenas of heaps without a home, match no heap's tag. */
 #include "unit.h"
 
+#include "child.h"
+
 #include <pthread.h>
+#include <stdio.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 enum { BLOCKS_PER_ARENA = PYM_ARENA_SIZE / 64 };   /* 64-byte blocks */
 
@@ -324,6 +332,165 @@ static void an_exited_threads_arenas_stay_its_heaps(void **state)
     pym_free(kept.block);
 }
 
+/* ---- when no memory can be had ------------------------------------------------ */
+
+enum { MOST_POOLS = 8192 };
+static pym_pool_t *taken_by_first[MOST_POOLS];
+
+/* The process's address space now, in bytes (/proc/self/statm). */
+static size_t address_space_used(void)
+{
+    unsigned long pages = 0;
+    FILE *f = fopen("/proc/self/statm", "r");
+    if (f != NULL) {
+        if (fscanf(f, "%lu", &pages) != 1)
+            pages = 0;
+        fclose(f);
+    }
+    return (size_t)pages * (size_t)sysconf(_SC_PAGESIZE);
+}
+
+/* In a child, under an address-space limit that leaves no room for a new
+ * region: a heap (first) takes every pool there is, gives one of its own
+ * arena's back, and another heap (second) finds nothing of its own, no
+ * empty arena and nothing of nobody's, so it takes that pool of first's
+ * arena.  The arena then holds two heaps' pools: it must be nobody's, its
+ * tag matching no heap, since free trusts the tag for ownership
+ * (internal.h).  Exit codes: 0 held, 3 could not set the scene, else the
+ * check that failed. */
+static int another_heaps_arena_when_none_can_be_had(void *arg)
+{
+    (void)arg;
+    pym_arena_home_t *first = new_home(), *second = new_home();
+    struct rlimit limit = {address_space_used() + ((size_t)4 << 20), RLIM_INFINITY};
+    limit.rlim_max = limit.rlim_cur;
+    if (setrlimit(RLIMIT_AS, &limit) != 0)
+        return 3;
+    unsigned n = 0;
+    while (n < MOST_POOLS && pymi_arena_take_pools(first, &taken_by_first[n], 1) == 1)
+        n++;
+    if (n == 0 || n == MOST_POOLS)
+        return 3;
+    pym_pool_t *given = taken_by_first[0];
+    pym_arena_t *arena = arena_of_pool(given);
+    if (arena->home != first->id)
+        return 3;   /* the first pool came from an arena that was not empty */
+    give_back(&given, 1);
+    if (arena->home != first->id)
+        return 4;   /* one pool back: still first's */
+    pym_pool_t *pool = NULL;
+    if (pymi_arena_take_pools(second, &pool, 1) != 1)
+        return 5;
+    if (pool != given)
+        return 6;
+    if (arena->home != 0)
+        return 7;
+    if (pymi_arena_tag_of(pymi_pool_page(pool)) != PYM_ARENA_TAG_NOBODY)
+        return 8;
+    return 0;
+}
+
+static void an_arena_two_heaps_take_from_is_nobodys(void **state)
+{
+    (void)state;
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+    skip();   /* the sanitizers' runtimes need address space of their own */
+#endif
+    child_result_t r;
+    assert_int_equal(child_run(another_heaps_arena_when_none_can_be_had, NULL, 60000, &r), 0);
+    assert_false(r.timed_out);
+    if (child_exited_with(&r, 3))
+        skip();
+    if (!child_exited_with(&r, 0))
+        fail_msg("check %d failed (status 0x%x); stderr: %s", WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1,
+                 (unsigned)r.status, r.stderr_text);
+}
+
+/* Past PYM_ARENA_HOMES heaps, a heap has no home: its pools sit in
+ * arenas that are nobody's, beside other such heaps' pools, so its tag
+ * matches none and each free asks the pool's owner.  In a child: the homes
+ * are used up, then two new threads, so without one, hand blocks over; the
+ * second's frees of the first's blocks must be remote frees, not pushes on
+ * another heap's free list.  Exit codes as above. */
+enum { HANDED_OVER = 8 };
+
+struct handover {
+    void *blocks[HANDED_OVER];
+    uint16_t tag;
+    pthread_barrier_t allocated, freed;   /* the first thread lives on until then */
+};
+
+static void *allocate_homeless(void *arg)
+{
+    struct handover *h = arg;
+    for (int i = 0; i < HANDED_OVER; i++)
+        h->blocks[i] = pym_malloc(64);
+    h->tag = pymi_tls_heap->arena_tag;
+    pthread_barrier_wait(&h->allocated);
+    pthread_barrier_wait(&h->freed);   /* else the next thread adopts this heap */
+    return NULL;
+}
+
+static void *free_homeless(void *arg)
+{
+    struct handover *h = arg;
+    pym_free(pym_malloc(64));   /* a heap of its own, without a home either */
+    if (pymi_tls_heap->home.id != 0)
+        return h;
+    for (int i = 0; i < HANDED_OVER; i++)
+        pym_free(h->blocks[i]);
+    return NULL;
+}
+
+static int homeless_heaps_free_each_others_blocks_remotely(void *arg)
+{
+    (void)arg;
+    for (unsigned i = 0; i < PYM_ARENA_HOMES; i++) {
+        pym_arena_home_t *home = calloc(1, sizeof *home);
+        if (home == NULL)
+            return 3;
+        pymi_arena_home_init(home);
+        if (home->id == 0)
+            break;
+    }
+    static struct handover h;
+    pthread_barrier_init(&h.allocated, NULL, 2);
+    pthread_barrier_init(&h.freed, NULL, 2);
+    pthread_t first, second;
+    void *result = NULL;
+    if (pthread_create(&first, NULL, allocate_homeless, &h) != 0)
+        return 3;
+    pthread_barrier_wait(&h.allocated);
+    int failed = 0;
+    pym_stats_t before, after;
+    pym_stats_get(&before);
+    if (h.tag != PYM_ARENA_TAG_NONE)
+        failed = 4;
+    else if (pymi_arena_tag_of(h.blocks[0]) != PYM_ARENA_TAG_NOBODY)
+        failed = 5;
+    else if (pthread_create(&second, NULL, free_homeless, &h) != 0 || pthread_join(second, &result) != 0)
+        failed = 3;
+    else if (result != NULL)
+        failed = 6;   /* the second thread had a home */
+    pym_stats_get(&after);
+    if (!failed && after.remote_frees - before.remote_frees != HANDED_OVER)
+        failed = 7;
+    pthread_barrier_wait(&h.freed);
+    pthread_join(first, NULL);
+    return failed;
+}
+
+static void heaps_without_a_home_free_each_others_blocks_remotely(void **state)
+{
+    (void)state;
+    child_result_t r;
+    assert_int_equal(child_run(homeless_heaps_free_each_others_blocks_remotely, NULL, 60000, &r), 0);
+    assert_false(r.timed_out);
+    if (!child_exited_with(&r, 0))
+        fail_msg("check %d failed (status 0x%x); stderr: %s", WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1,
+                 (unsigned)r.status, r.stderr_text);
+}
+
 /* free's first test (internal.h): a block of this thread's arenas carries
  * its heap's tag, another thread's block that thread's heap's, and a
  * pointer that is not ours none. */
@@ -365,6 +532,9 @@ int main(void)
     /* These tests are about what goes back, not when: no decay window. */
     assert_int_equal(pym_option_set(PYM_OPTION_PURGE_DELAY_MS, 0), 0);
     const struct CMUnitTest tests[] = {
+        /* First: before any thread of another test has exited, so that the
+         * child's new threads get new heaps instead of adopting one. */
+        cmocka_unit_test(heaps_without_a_home_free_each_others_blocks_remotely),
         cmocka_unit_test(every_arena_byte_is_accounted_for),
         cmocka_unit_test(a_heap_takes_the_fullest_of_its_arenas),
         cmocka_unit_test(empty_arenas_go_back_in_batches_and_their_addresses_are_reused),
@@ -374,6 +544,7 @@ int main(void)
         cmocka_unit_test(two_threads_taking_pools_in_turn_share_no_arena),
         cmocka_unit_test(an_exited_threads_arenas_stay_its_heaps),
         cmocka_unit_test(free_tells_its_own_arenas_by_their_tag),
+        cmocka_unit_test(an_arena_two_heaps_take_from_is_nobodys),
     };
     return cmocka_run_group_tests_name("arena", tests, NULL, NULL);
 }

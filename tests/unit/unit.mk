@@ -27,7 +27,9 @@ tests_unit_test_emptypools_CPPFLAGS = $(tests_cppflags)
 tests_unit_test_emptypools_CFLAGS = $(PYM_UNIT_CFLAGS)
 tests_unit_test_emptypools_LDADD = $(PYM_UNIT_LDADD)
 tests_unit_test_emptypools_LDFLAGS = $(PYM_UNIT_LINK_FLAGS)
-tests_unit_test_arena_SOURCES = tests/unit/test_arena.c tests/unit/unit.h
+tests_unit_test_arena_SOURCES = tests/unit/test_arena.c tests/unit/unit.h \
+	tests/common/child.c tests/common/child.h
+tests_unit_test_arena_CPPFLAGS = $(tests_cppflags)
 tests_unit_test_arena_CFLAGS = $(PYM_UNIT_CFLAGS)
 tests_unit_test_arena_LDADD = $(PYM_UNIT_LDADD)
 tests_unit_test_arena_LDFLAGS = $(PYM_UNIT_LINK_FLAGS)
