@@ -334,6 +334,14 @@ static void an_exited_threads_arenas_stay_its_heaps(void **state)
 
 /* ---- when no memory can be had ------------------------------------------------ */
 
+/* Not under the sanitizers, whose runtimes need address space of their
+ * own (and cmocka's skip() counts as a failure with automake). */
+#if !defined(__SANITIZE_ADDRESS__) && !defined(__SANITIZE_THREAD__)
+#define PYM_TEST_ADDRESS_LIMITS 1
+#endif
+
+#ifdef PYM_TEST_ADDRESS_LIMITS
+
 enum { MOST_POOLS = 8192 };
 static pym_pool_t *taken_by_first[MOST_POOLS];
 
@@ -356,8 +364,8 @@ static size_t address_space_used(void)
  * empty arena and nothing of nobody's, so it takes that pool of first's
  * arena.  The arena then holds two heaps' pools: it must be nobody's, its
  * tag matching no heap, since free trusts the tag for ownership
- * (internal.h).  Exit codes: 0 held, 3 could not set the scene, else the
- * check that failed. */
+ * (internal.h).  Exit codes: 0 held, 3 the scene could not be set, else
+ * the check that failed. */
 static int another_heaps_arena_when_none_can_be_had(void *arg)
 {
     (void)arg;
@@ -393,18 +401,15 @@ static int another_heaps_arena_when_none_can_be_had(void *arg)
 static void an_arena_two_heaps_take_from_is_nobodys(void **state)
 {
     (void)state;
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-    skip();   /* the sanitizers' runtimes need address space of their own */
-#endif
     child_result_t r;
     assert_int_equal(child_run(another_heaps_arena_when_none_can_be_had, NULL, 60000, &r), 0);
     assert_false(r.timed_out);
-    if (child_exited_with(&r, 3))
-        skip();
     if (!child_exited_with(&r, 0))
         fail_msg("check %d failed (status 0x%x); stderr: %s", WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1,
                  (unsigned)r.status, r.stderr_text);
 }
+
+#endif /* PYM_TEST_ADDRESS_LIMITS */
 
 /* Past PYM_ARENA_HOMES heaps, a heap has no home: its pools sit in
  * arenas that are nobody's, beside other such heaps' pools, so its tag
@@ -450,8 +455,10 @@ static int homeless_heaps_free_each_others_blocks_remotely(void *arg)
         if (home == NULL)
             return 3;
         pymi_arena_home_init(home);
-        if (home->id == 0)
+        if (home->id == 0) {
+            free(home);   /* not taken: the homes are used up */
             break;
+        }
     }
     static struct handover h;
     pthread_barrier_init(&h.allocated, NULL, 2);
@@ -544,7 +551,9 @@ int main(void)
         cmocka_unit_test(two_threads_taking_pools_in_turn_share_no_arena),
         cmocka_unit_test(an_exited_threads_arenas_stay_its_heaps),
         cmocka_unit_test(free_tells_its_own_arenas_by_their_tag),
+#ifdef PYM_TEST_ADDRESS_LIMITS
         cmocka_unit_test(an_arena_two_heaps_take_from_is_nobodys),
+#endif
     };
     return cmocka_run_group_tests_name("arena", tests, NULL, NULL);
 }
