@@ -152,8 +152,12 @@ _Static_assert(PYM_REGION_META_ARENAS * PYM_ARENA_SIZE <= PYM_HUGE_CHUNK_SIZE,
 /* The functions whose bodies are the inline fast paths start on a cache
  * line: malloc's ~110 bytes to its `ret` then span two lines, never three
  * (session 24: a pair of 64 B took 3.4 ns instead of 3.9 when an unrelated
- * change happened to move malloc from 32 bytes past a line to its start). */
-#define PYM_FAST_ENTRY   __attribute__((aligned(64)))
+ * change happened to move malloc from 32 bytes past a line to its start).
+ * On a pair of lines, since session 29: with the same code, trees/14 ran
+ * 258 us with free 64 bytes past a 128-byte boundary and 238 with it on
+ * one (5 rounds alternating; session 28's library 235); the other rows
+ * did not move. */
+#define PYM_FAST_ENTRY   __attribute__((aligned(128)))
 /* Keeps the compiler from merging or moving memory accesses across it. */
 #define pymi_compiler_barrier() __asm__ __volatile__("" ::: "memory")
 /* Statistics readers look at other threads' counters without stopping them;
