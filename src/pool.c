@@ -41,9 +41,8 @@ void pymi_freelist_corrupt(const void *block)
  * even for a power of two (ceil(2^32 / size) would make it 0), so that the
  * limit can count carved blocks: carving the block at offset o sets it to
  * (uint16)(o * magic), which is (n - 1) * e (alloc_inline.h). */
-static void pool_set_block_test(pym_pool_t *pool, unsigned sizeclass)
+static void pool_set_block_test(pym_pool_t *pool, pym_pool_shared_t *shared, unsigned sizeclass)
 {
-    pym_pool_shared_t *shared = pymi_pool_shared(pool);
     pool->start_magic = shared->start_magic = pymi_class_start_magic(sizeclass);   /* sizeclass.h */
     atomic_store_explicit(&pool->start_limit, 0, memory_order_relaxed);
     atomic_store_explicit(&shared->start_limit, 0, memory_order_relaxed);
@@ -53,21 +52,22 @@ void pymi_pool_init(pym_pool_t *pool, pym_heap_t *heap, unsigned sizeclass)
 {
     size_t size = pymi_class_to_size(sizeclass);
     unsigned capacity = pymi_class_capacity(sizeclass);
+    pym_pool_shared_t *shared = pymi_pool_shared(pool);
     pool->free = pymi_list_end(pymi_pool_page(pool));
     pool->carved = 0;
     pymi_pool_set_owner(pool, heap);
-    pool_set_block_test(pool, sizeclass);
+    pool_set_block_test(pool, shared, sizeclass);
     pool->used = 0;
     pool->block_size = (uint16_t)size;
-    pool->sizeclass = pymi_pool_shared(pool)->sizeclass = (uint8_t)sizeclass;
+    pool->sizeclass = shared->sizeclass = (uint8_t)sizeclass;
     pool->state = PYM_POOL_DETACHED;   /* until heap.c links it */
     pool->flagged = 0;
     pool->queued = 0;
     pool->last_block = (uint16_t)((capacity - 1) * size);
     pool->next = pool->prev = 0;
-    pymi_pool_shared(pool)->reclaim_next = 0;
+    shared->reclaim_next = 0;
     pool->live_xor = 0;
-    atomic_store_explicit(&pymi_pool_shared(pool)->remote, 0, memory_order_relaxed);
+    atomic_store_explicit(&shared->remote, 0, memory_order_relaxed);
 }
 
 void pymi_pool_push_free(pym_pool_t *pool, pym_block_t *block)

@@ -73,15 +73,15 @@ static int region_is_ours(unsigned slot)
 
 void pymi_range_tag_arena(const pym_arena_t *arena, uint16_t tag)
 {
-    uintptr_t slot = (pymi_arena_base(arena) - pymi_window_base) >> PYM_ARENA_SHIFT;
+    uintptr_t slot = pymi_arena_slot((const void *)pymi_arena_base(arena));
     atomic_store_explicit(&pymi_arena_tags[slot], tag, memory_order_relaxed);
 }
 
 static void region_adopt(uintptr_t region)
 {
+    uintptr_t first = pymi_arena_slot((const void *)region);
     for (unsigned a = 0; a < PYM_ARENAS_PER_REGION; a++)
-        atomic_store_explicit(&pymi_arena_tags[slot_of(region) * PYM_ARENAS_PER_REGION + a],
-                              PYM_ARENA_TAG_NOBODY, memory_order_relaxed);
+        atomic_store_explicit(&pymi_arena_tags[first + a], PYM_ARENA_TAG_NOBODY, memory_order_relaxed);
     current_region = region;
     current_next = PYM_REGION_META_ARENAS;
     regions++;

@@ -7,8 +7,8 @@
  *   remote         one word of the pool's shared half (types.h; the
  *                  owner's malloc and free never touch that line): how
  *                  many blocks << 32 | the XOR of their addresses' low 16
- *                  bits << 16 | the head block's offset in
- *                  the pool | PYM_REMOTE_FULL.  The blocks are linked
+ *                  bits << 16 | the head block's offset in the pool |
+ *                  PYM_REMOTE_FULL.  The blocks are linked
  *                  through their first word as on the free list
  *                  (freelist.h), the last one to NULL.  Pushed with one
  *                  CAS by any thread (a batch at a time: heap.c's outbox),
@@ -21,9 +21,10 @@
  *                  the server benchmark).  A pool with nothing on its free
  *                  list takes the list as it stands.
  *   heap->reclaim  [ pool -> pool -> ... ] linked through the shared
- *                  halves' reclaim_next, the FULL pools that received a remote free; pushed by the
- *                  freeing thread, taken whole by the owner when it needs a
- *                  pool (or by whoever acts for an abandoned heap).
+ *                  halves' reclaim_next, the FULL pools that received a
+ *                  remote free; pushed by the freeing thread, taken whole
+ *                  by the owner when it needs a pool (or by whoever acts
+ *                  for an abandoned heap).
  *
  * INVARIANT (the full-pool handshake):
  *   - the owner sets PYM_REMOTE_FULL only with a CAS from an empty remote

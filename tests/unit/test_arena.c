@@ -332,6 +332,20 @@ static void an_exited_threads_arenas_stay_its_heaps(void **state)
     pym_free(kept.block);
 }
 
+/* ---- checks run in a child ----------------------------------------------------- */
+
+/* Runs body in a child (tests/common/child.h) and asserts it exited 0
+ * within a minute; else says which of its checks (its exit code) failed. */
+static void expect_child_passes(int (*body)(void *))
+{
+    child_result_t r;
+    assert_int_equal(child_run(body, NULL, 60000, &r), 0);
+    assert_false(r.timed_out);
+    if (!child_exited_with(&r, 0))
+        fail_msg("check %d failed (status 0x%x); stderr: %s", WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1,
+                 (unsigned)r.status, r.stderr_text);
+}
+
 /* ---- when no memory can be had ------------------------------------------------ */
 
 /* Not under the sanitizers, whose runtimes need address space of their
@@ -401,12 +415,7 @@ static int another_heaps_arena_when_none_can_be_had(void *arg)
 static void an_arena_two_heaps_take_from_is_nobodys(void **state)
 {
     (void)state;
-    child_result_t r;
-    assert_int_equal(child_run(another_heaps_arena_when_none_can_be_had, NULL, 60000, &r), 0);
-    assert_false(r.timed_out);
-    if (!child_exited_with(&r, 0))
-        fail_msg("check %d failed (status 0x%x); stderr: %s", WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1,
-                 (unsigned)r.status, r.stderr_text);
+    expect_child_passes(another_heaps_arena_when_none_can_be_had);
 }
 
 #endif /* PYM_TEST_ADDRESS_LIMITS */
@@ -490,12 +499,7 @@ static int homeless_heaps_free_each_others_blocks_remotely(void *arg)
 static void heaps_without_a_home_free_each_others_blocks_remotely(void **state)
 {
     (void)state;
-    child_result_t r;
-    assert_int_equal(child_run(homeless_heaps_free_each_others_blocks_remotely, NULL, 60000, &r), 0);
-    assert_false(r.timed_out);
-    if (!child_exited_with(&r, 0))
-        fail_msg("check %d failed (status 0x%x); stderr: %s", WIFEXITED(r.status) ? WEXITSTATUS(r.status) : -1,
-                 (unsigned)r.status, r.stderr_text);
+    expect_child_passes(homeless_heaps_free_each_others_blocks_remotely);
 }
 
 /* free's first test (internal.h): a block of this thread's arenas carries
