@@ -45,8 +45,12 @@ static PYM_NOINLINE void *malloc_refill_slow(pym_heap_t *heap, size_t size)
 void *pymi_malloc_refill(pym_heap_t *heap, size_t size)
 {
     pym_pool_t *pool = pymi_heap_refill_quick(heap, (unsigned)pymi_size_to_class(size));
-    if (pym_likely(pool != NULL))
-        return pymi_pool_pop(pool, pool->free);
+    if (pym_likely(pool != NULL)) {
+        pym_block_t *block = pymi_pool_pop(pool, pool->free);
+        if (pym_unlikely(--heap->decay_tick == 0))
+            return pymi_malloc_tick(heap, block);
+        return block;
+    }
     return malloc_refill_slow(heap, size);
 }
 

@@ -103,9 +103,10 @@
 /* Default of PYMALLOC_PURGE_DELAY_MS: free pools stay resident this long
  * for reuse before their pages go back (arena.c). */
 #define PYM_PURGE_DELAY_DEFAULT_MS 250
-/* Mallocs between two looks at the decay clock by one thread: while its
- * frees left pages waiting, and otherwise.  At a malloc every 10 ms, 32
- * mallocs are 320 ms: pages freed then go back within a second. */
+/* Mallocs that pop a freed block (or refill) between two looks at the
+ * decay clock by one thread: while its frees left pages waiting, and
+ * otherwise.  At a malloc+free pair every 10 ms, 32 pops are 320 ms: pages
+ * freed then go back within a second. */
 #define PYM_DECAY_TICK_PENDING 32u
 #define PYM_DECAY_TICK_IDLE    1024u
 /* A FULL pool is taken back into use once this fraction of its blocks

@@ -232,7 +232,7 @@ typedef struct pym_heap {
             pym_pool_t *pools[PYM_NUM_CLASSES];
         };
     };
-    /* Counts mallocs down to the next look at the decay clock (alloc.c):
+    /* Counts pops and refills down to the next look at the decay clock (alloc.c):
      * PYM_DECAY_TICK_PENDING while this thread's frees left pages waiting,
      * PYM_DECAY_TICK_IDLE otherwise. */
     uint32_t decay_tick;
