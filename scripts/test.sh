@@ -12,7 +12,9 @@
 #      which Debian's valgrind 3.19 reads (clang 14 writes 5), and
 #      -fno-builtin: clang folds or drops malloc and operator new calls
 #      whose results it can predict, and the tests make those calls for
-#      what the allocator does (errno, new-handlers).
+#      what the allocator does (errno, new-handlers);
+#   7. --with-small-max=512 (32 classes, requests of 257-512 B in pools,
+#      the cache of glibc chunks from 513 B): make check.
 # A compiler warning (-Wall -Wextra) in any build counts as a failure.
 # Ends with one line "N passed, M failed[, K skipped]" summed over all
 # builds (automake's TAP counts: one per test case), and exits non-zero when
@@ -30,12 +32,13 @@ declare -A configure_args=(
   [tsan]="--disable-override --enable-sanitizer=thread"
   [no-hardening]="--disable-override --disable-hardening"
   [clang]="CC=clang CXX=clang++"
+  [small-max-512]="--with-small-max=512"
 )
 declare -A compiler_flags=(
   [clang]="-O2 -gdwarf-4 -fno-builtin"
 )
 mkdir -p "$top/build-test"
-builds=${PYM_TEST_BUILDS:-"default no-override asan tsan no-hardening clang"}
+builds=${PYM_TEST_BUILDS:-"default no-override asan tsan no-hardening clang small-max-512"}
 jobs=$(nproc)
 passed=0 failed=0 skipped=0
 

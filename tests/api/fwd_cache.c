@@ -1,5 +1,6 @@
 /*
  * fwd_cache.c -- the per-thread cache of glibc's chunks of 257 B-4 KiB
+ * (PYM_SMALL_MAX + 1 B-4 KiB in a --with-small-max build)
  * (src/fwdcache.c), through the libc names of an override build, where
  * glibc is the allocator below.  The figures come from pym_stats_get
  * (fwd_cache_chunks, fwd_cache_bytes), taken as differences around the
@@ -70,6 +71,23 @@
 
 #define CHILD_TIMEOUT_MS 10000
 #define BIN_BYTES (16 << 10)
+#ifndef PYM_SMALL_MAX
+#define PYM_SMALL_MAX 256
+#endif
+/* The smallest request the cache serves, and one a little over it (300 B
+ * in the default build: class 289..320 B). */
+#define FWD_MIN (PYM_SMALL_MAX + 1)
+#define FWD_SMALL (PYM_SMALL_MAX + 44)
+
+/* The chunk size of n's class (src/fwdcache.c: 8 classes per doubling). */
+static size_t fwd_class_size(size_t n)
+{
+    size_t doubling = 256;
+    while (2 * doubling < n)
+        doubling *= 2;
+    size_t step = doubling / 8;
+    return (n + step - 1) / step * step;
+}
 
 static size_t cached_chunks(void)
 {
@@ -134,7 +152,7 @@ static void a_freed_chunk_serves_the_next_malloc_of_its_class(void **state)
 static void every_size_gets_back_a_chunk_of_its_class(void **state)
 {
     (void)state;
-    for (size_t n = 257; n <= 4096; n++) {
+    for (size_t n = FWD_MIN; n <= 4096; n++) {
         unsigned char *p = do_malloc(n);
         assert_non_null(p);
         memset(p, 0x5A, n);
@@ -189,13 +207,13 @@ static void realloc_within_a_chunk_keeps_it_where_glibc_would(void **state)
 {
     (void)state;
     static void *(*volatile do_realloc)(void *, size_t) = realloc;
-    unsigned char *p = do_malloc(300);
+    unsigned char *p = do_malloc(FWD_SMALL);
     assert_false(pym_owns(p));
-    size_t filled = 300;
+    size_t filled = FWD_SMALL;
     for (size_t i = 0; i < filled; i++)
         p[i] = (unsigned char)(i * 7);
     unsigned kept = 0;
-    for (size_t n = 301; n <= 3000; n += 1 + n % 13) {
+    for (size_t n = FWD_SMALL + 1; n <= 3000; n += 1 + n % 13) {
         size_t chunk = malloc_usable_size(p) + 8;
         size_t rounded = (n + 8 + 15) & ~(size_t)15;
         unsigned char *q = do_realloc(p, n);
@@ -218,9 +236,11 @@ static void realloc_within_a_chunk_keeps_it_where_glibc_would(void **state)
 static void a_class_keeps_16_KiB_a_thread_and_32_KiB_shared(void **state)
 {
     (void)state;
-    /* Class 289..320 B: 51 chunks fill a bin's 16 KiB, a batch is 25 of
-     * them, and the shared cache takes 4 batches of a class. */
-    enum { N = 200, SIZE = 300, CHUNK = 320, SHARED_BYTES = 4 * 25 * CHUNK };
+    /* Class 289..320 B (by default): 51 chunks fill a bin's 16 KiB, a
+     * batch is 25 of them, and the shared cache takes 4 batches of a class. */
+    enum { N = 200 };
+    const size_t SIZE = FWD_SMALL, CHUNK = fwd_class_size(SIZE);
+    const size_t SHARED_BYTES = 4 * (BIN_BYTES / CHUNK / 2) * CHUNK;
     void *chunks[N];
     malloc_trim(0);
     for (int i = 0; i < N; i++)
@@ -543,7 +563,7 @@ static void without_override_nothing_is_kept(void **state)
     (void)state;
     size_t before = cached_chunks();
     for (int i = 0; i < 100; i++)
-        pym_free(pym_malloc(300 + 37 * (size_t)i));
+        pym_free(pym_malloc(FWD_SMALL + 37 * (size_t)i));
     assert_int_equal(cached_chunks(), before);
     assert_int_equal(before, 0);
 }

@@ -15,7 +15,7 @@
  */
 #define _GNU_SOURCE 1
 #ifdef HAVE_CONFIG_H
-#include "pym_build_config.h"   /* PYM_OVERRIDE */
+#include "pym_build_config.h"   /* PYM_OVERRIDE, PYM_SMALL_MAX */
 #endif
 #include "cmocka_all.h"
 #include "pattern.h"
@@ -25,7 +25,10 @@
 #include <pthread.h>
 #include <stdlib.h>
 
-#define SMALL_MAX 256
+#ifndef PYM_SMALL_MAX
+#define PYM_SMALL_MAX 256
+#endif
+#define SMALL_MAX PYM_SMALL_MAX
 
 typedef struct api {
     void *(*allocate)(size_t size);
