@@ -38,19 +38,15 @@ static PYM_NOINLINE void *malloc_refill_slow(pym_heap_t *heap, size_t size)
             return pymi_debug_malloc(size);
     }
     void *block = pymi_heap_alloc_block(heap, (unsigned)pymi_size_to_class(size));
-    return block != NULL ? block : pymi_sys.malloc(size);
+    return block != NULL ? pymi_decay_count(heap, block) : pymi_sys.malloc(size);
 }
 
 /* The common refill first, without the general path's frame (heap.c). */
 void *pymi_malloc_refill(pym_heap_t *heap, size_t size)
 {
     pym_pool_t *pool = pymi_heap_refill_quick(heap, (unsigned)pymi_size_to_class(size));
-    if (pym_likely(pool != NULL)) {
-        pym_block_t *block = pymi_pool_pop(pool, pool->free);
-        if (pym_unlikely(--heap->decay_tick == 0))
-            return pymi_malloc_tick(heap, block);
-        return block;
-    }
+    if (pym_likely(pool != NULL))
+        return pymi_decay_count(heap, pymi_pool_pop(pool, pool->free));
     return malloc_refill_slow(heap, size);
 }
 

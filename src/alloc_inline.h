@@ -122,18 +122,23 @@ PYM_INLINE pym_block_t *pymi_pool_take(pym_pool_t *pool)
     return NULL;
 }
 
+/* A block a pop or a refill hands out: one count down to the heap's next
+ * look at the decay clock (the look itself out of line, a tail call). */
+PYM_INLINE void *pymi_decay_count(pym_heap_t *heap, pym_block_t *block)
+{
+    if (pym_unlikely(--heap->decay_tick == 0))
+        return pymi_malloc_tick(heap, block);
+    return block;
+}
+
 PYM_INLINE void *pymi_malloc_inline(size_t size)
 {
     if (pym_likely(size <= PYM_SMALL_MAX)) {
         pym_heap_t *heap = pymi_tls_heap;
         pym_pool_t *pool = heap->pool_for_units[pymi_size_to_units(size)];
         pym_block_t *block = pool->free;
-        if (pym_likely(!pymi_is_list_end(block))) {
-            block = pymi_pool_pop(pool, block);
-            if (pym_unlikely(--heap->decay_tick == 0))
-                return pymi_malloc_tick(heap, block);
-            return block;
-        }
+        if (pym_likely(!pymi_is_list_end(block)))
+            return pymi_decay_count(heap, pymi_pool_pop(pool, block));
         if (pym_likely(pymi_pool_can_carve(pool)))
             return pymi_pool_carve(pool, block);
         return pymi_malloc_refill(heap, size);
