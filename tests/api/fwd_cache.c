@@ -79,16 +79,6 @@
 #define FWD_MIN (PYM_SMALL_MAX + 1)
 #define FWD_SMALL (PYM_SMALL_MAX + 44)
 
-/* The chunk size of n's class (src/fwdcache.c: 8 classes per doubling). */
-static size_t fwd_class_size(size_t n)
-{
-    size_t doubling = 256;
-    while (2 * doubling < n)
-        doubling *= 2;
-    size_t step = doubling / 8;
-    return (n + step - 1) / step * step;
-}
-
 static size_t cached_chunks(void)
 {
     pym_stats_t s;
@@ -231,6 +221,16 @@ static void realloc_within_a_chunk_keeps_it_where_glibc_would(void **state)
     }
     assert_true(kept > 0);
     do_free(p);
+}
+
+/* The chunk size of n's class (src/fwdcache.c: 8 classes per doubling). */
+static size_t fwd_class_size(size_t n)
+{
+    size_t doubling = 256;
+    while (2 * doubling < n)
+        doubling *= 2;
+    size_t step = doubling / 8;
+    return (n + step - 1) / step * step;
 }
 
 static void a_class_keeps_16_KiB_a_thread_and_32_KiB_shared(void **state)
