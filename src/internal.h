@@ -40,6 +40,8 @@ PYM_HIDDEN void *pymi_os_reserve(size_t size, size_t alignment);
 PYM_HIDDEN int pymi_os_reserve_at(void *addr, size_t size);
 PYM_HIDDEN void *pymi_os_map(size_t size);
 PYM_HIDDEN void pymi_os_purge(void *addr, size_t size);
+/* Resident bytes of a range of at most one pool (mincore). */
+PYM_HIDDEN size_t pymi_os_resident_bytes(void *addr, size_t size);
 /* Transparent huge pages for [addr, addr+size) on (MADV_HUGEPAGE) or off. */
 PYM_HIDDEN void pymi_os_huge_pages(void *addr, size_t size, int huge);
 

@@ -108,3 +108,21 @@ void pymi_os_purge(void *addr, size_t size)
     madvise(addr, size, MADV_DONTNEED);
     errno = saved;
 }
+
+/* How many bytes of [addr, addr+size) are resident (mincore); all of them
+ * when the kernel does not say.  For statistics: a system call. */
+size_t pymi_os_resident_bytes(void *addr, size_t size)
+{
+    unsigned char pages[PYM_POOL_SIZE / PYM_OS_PAGE_SIZE];
+    if (size > sizeof pages * PYM_OS_PAGE_SIZE)
+        return size;
+    int saved = errno;
+    int failed = mincore(addr, size, pages);
+    errno = saved;
+    if (failed)
+        return size;
+    size_t resident = 0;
+    for (size_t i = 0; i < size / PYM_OS_PAGE_SIZE; i++)
+        resident += (pages[i] & 1) ? PYM_OS_PAGE_SIZE : 0;
+    return resident;
+}

@@ -52,9 +52,12 @@ PYM_RACY_READER static void stats_add_arena(pym_arena_t *arena, void *arg)
         }
         if (pymi_pool_owner(pool) == NULL) {
             /* On a heap's stack of empty pools (emptypools.c), or on
-             * its way from the arena to pymi_pool_init. */
+             * its way from the arena to pymi_pool_init: resident if it
+             * was in use since its arena last purged it, which the
+             * kernel knows (a heap takes pools from the arena two at a
+             * time, the second one untouched). */
             out->bytes_free_pools += PYM_POOL_SIZE;
-            out->bytes_free_pools_resident += PYM_POOL_SIZE;
+            out->bytes_free_pools_resident += pymi_os_resident_bytes(pymi_pool_page(pool), PYM_POOL_SIZE);
             continue;
         }
         unsigned c = pool->sizeclass;

@@ -10,6 +10,9 @@
  *   a_zero_delay_purges_at_once: PYMALLOC_PURGE_DELAY_MS=0 is the old
  *     behaviour: the pages go back in the free that empties the arenas.
  *   trim_purges_everything_now: pym_trim does not wait for the delay.
+ *   a_pool_taken_but_not_used_is_not_resident: after a trim, a fresh pool
+ *     comes from the arena with a second one for the heap's stack of empty
+ *     pools; the statistics count that one free but not resident.
  */
 #include "unit.h"
 
@@ -144,6 +147,32 @@ static void trim_purges_everything_now(void **state)
     assert_true(resident_bytes() <= peak - (12 << 20));   /* ...until asked */
 }
 
+static void a_pool_taken_but_not_used_is_not_resident(void **state)
+{
+    (void)state;
+    assert_int_equal(pym_option_set(PYM_OPTION_PURGE_DELAY_MS, 60000), 0);
+    pym_trim();
+    pym_stats_t before, after;
+    pym_stats_get(&before);
+    assert_int_equal(before.bytes_free_pools_resident, 0);
+    /* A class with no pool (the trim gave back every empty one): a fresh pool. */
+    size_t size = 0;
+    for (size_t c = before.num_classes; c-- > 0 && size == 0;) {
+        const pym_class_stats_t *cs = &before.classes[c];
+        if (cs->pools_used + cs->pools_full + cs->pools_empty == 0)
+            size = cs->block_size;
+    }
+    assert_true(size > 0);
+    void *block = pym_malloc(size);
+    assert_non_null(block);
+    pym_stats_get(&after);
+    /* Two pools taken from the arena, one of them now on the heap's stack. */
+    assert_int_equal(after.bytes_free_pools, before.bytes_free_pools - PYM_POOL_SIZE);
+    assert_int_equal(after.bytes_free_pools_resident, 0);
+    pym_free(block);
+    pym_trim();
+}
+
 int main(void)
 {
     blocks = malloc(BLOCKS * sizeof *blocks);
@@ -154,6 +183,7 @@ int main(void)
         cmocka_unit_test(a_working_set_left_idle_goes_back),
         cmocka_unit_test(a_zero_delay_purges_at_once),
         cmocka_unit_test(trim_purges_everything_now),
+        cmocka_unit_test(a_pool_taken_but_not_used_is_not_resident),
     };
     return cmocka_run_group_tests_name("decay", tests, NULL, NULL);
 }
