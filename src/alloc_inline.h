@@ -9,9 +9,10 @@
  * docs/design.md); an empty list: carve the page's next block (pool.c) and
  * prefetch the one two ahead.  No lock, no atomic instruction; a pop
  * counts down to the next look at the decay clock (every 32 or 1024 pops
- * and refills).  A carve does not: a heap that carves is growing, and
- * trees/14, which carves every tree it builds anew, ran 13 % faster
- * without the count there (docs/design.md, "Session 30").  A
+ * and refills).  A carve does not: a heap that carves is taking memory,
+ * and nothing of its own waits to decay until it frees (the trees/14 gain
+ * first measured for this was code placement: docs/design.md, "Session
+ * 30").  A
  * pool with nothing to pop or carve, a class with no pool, a request that
  * is not small: one call to a slow function that takes the fast path's own
  * arguments and returns its result, so the call is a tail call and the fast
