@@ -114,7 +114,7 @@ PYM_INLINE unsigned class_of_usable(size_t usable)
 {
     if (usable < class_size(0) || usable >= class_size(PYM_FWD_CLASSES - 1) + 512)
         return PYM_FWD_CLASSES;
-    return class_by_step[usable / 16] - 1u;
+    return class_of_request(usable + 1) - 1;
 }
 
 _Static_assert(PYM_SMALL_MAX >= 256 && PYM_SMALL_MAX < PYM_FWD_MAX, "the classes start above 256 bytes");
