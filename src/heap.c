@@ -39,13 +39,20 @@ static _Atomic(pym_heap_t *) all_heaps;   /* push-only list through next_all */
 static pthread_key_t exit_key;
 static uint64_t heaps_adopted;            /* under pymi_heaps_lock */
 
-/* Metadata comes in mmap'd chunks carved under pymi_heaps_lock. */
+/* Metadata comes in mmap'd chunks carved under pymi_heaps_lock, a heap
+ * on whole pages of its own.  The hardware prefetchers fetch lines ahead
+ * within a 4 KiB page: while heaps sat back to back (64-byte aligned), a
+ * thread's prefetches brought its neighbour heap's lines into its core,
+ * and the neighbour's next write to its decay tick or lists waited for
+ * them to be taken back.  threads/churn with 2 threads ran 8-10 % faster
+ * on pages of their own (docs/design.md, "Session 31"); a heap is 5 KiB,
+ * so a thread pays 3 KiB more (the rest of its second page). */
 static char *meta_next, *meta_end;
 #define PYM_META_CHUNK ((size_t)64 << 10)
 
 static pym_heap_t *heap_new_locked(void)
 {
-    size_t need = (sizeof(pym_heap_t) + 63) & ~(size_t)63;
+    size_t need = (sizeof(pym_heap_t) + PYM_OS_PAGE_SIZE - 1) & ~(size_t)(PYM_OS_PAGE_SIZE - 1);
     if (meta_next == NULL || (size_t)(meta_end - meta_next) < need) {
         char *chunk = pymi_os_map(PYM_META_CHUNK);
         if (chunk == NULL)

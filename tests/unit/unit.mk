@@ -4,7 +4,7 @@ if HAVE_CMOCKA
 PYM_UNIT_TESTS = tests/unit/test_sizeclass tests/unit/test_pool tests/unit/test_arena \
 	tests/unit/test_pagemap tests/unit/test_debug tests/unit/test_thread_exit \
 	tests/unit/test_decay tests/unit/test_remote tests/unit/test_hugepages \
-	tests/unit/test_emptypools
+	tests/unit/test_emptypools tests/unit/test_heap_pages
 if PYM_OVERRIDE
 PYM_UNIT_TESTS += tests/unit/test_introspection
 endif
@@ -55,6 +55,10 @@ tests_unit_test_remote_CPPFLAGS = $(tests_cppflags)
 tests_unit_test_remote_CFLAGS = $(PYM_UNIT_CFLAGS)
 tests_unit_test_remote_LDADD = $(PYM_UNIT_LDADD)
 tests_unit_test_remote_LDFLAGS = $(PYM_UNIT_LINK_FLAGS)
+tests_unit_test_heap_pages_SOURCES = tests/unit/test_heap_pages.c tests/unit/unit.h
+tests_unit_test_heap_pages_CFLAGS = $(PYM_UNIT_CFLAGS)
+tests_unit_test_heap_pages_LDADD = $(PYM_UNIT_LDADD)
+tests_unit_test_heap_pages_LDFLAGS = $(PYM_UNIT_LINK_FLAGS)
 tests_unit_test_thread_exit_SOURCES = tests/unit/test_thread_exit.c tests/unit/unit.h
 tests_unit_test_thread_exit_CFLAGS = $(PYM_UNIT_CFLAGS)
 tests_unit_test_thread_exit_LDADD = $(PYM_UNIT_LDADD)
