@@ -23,7 +23,9 @@
  * from the fullest of all), each thread ran 25 % slower than alone, and
  * still 10 % slower when only the arena being filled was one thread's
  * (docs/design.md, "Session 28"); mimalloc's threads own their segments
- * the same way.  An arena whose pools all come back is nobody's again and
+ * the same way.  A new arena is carved apart from the one carved last when
+ * that is another heap's (range.c leaves a gap), so that their descriptor
+ * pages are not side by side either.  An arena whose pools all come back is nobody's again and
  * can be given back; an exiting thread's arenas stay its heap's, for the
  * thread that adopts the heap (heap.c).  The home is also the arena's tag
  * in range.c's table, which free compares with its heap's before it reads
@@ -382,13 +384,21 @@ void pymi_arena_decay_if_due(int64_t now)
 
 /* ---- taking pools ------------------------------------------------------------ */
 
-static pym_arena_t *arena_new_locked(void)
+/* An arena never used, or reclaimed, for the heap with home `id`.  A new
+ * one is carved apart from the arena carved last if that is another heap's:
+ * side by side, one heap's descriptors at the end of their page and the
+ * other's at the start of the next, two threads ran 10 % slower than
+ * apart, each with its arena nearly full. */
+static pym_arena_t *arena_new_locked(uint16_t id)
 {
     pym_arena_t *arena = reclaimed_arenas;
-    if (arena != NULL)
+    if (arena != NULL) {
         reclaimed_arenas = arena->next;
-    else if ((arena = pymi_range_new_arena()) == NULL)
-        return NULL;
+    } else {
+        const pym_arena_t *last = pymi_range_last_carved();
+        if ((arena = pymi_range_new_arena(last != NULL && last->in_use && last->home != id)) == NULL)
+            return NULL;
+    }
     arena->free_mask = all_pools;
     arena->dirty_mask = 0;   /* fresh or purged: nothing resident */
     arena->nfree = PYM_POOLS_PER_ARENA;
@@ -402,12 +412,13 @@ static pym_arena_t *arena_new_locked(void)
     return arena;
 }
 
-/* An empty arena to take a pool from: one whose pages are resident first. */
-static pym_arena_t *arena_empty_take(void)
+/* An empty arena for the heap with home `id` to take a pool from: one
+ * whose pages are resident first. */
+static pym_arena_t *arena_empty_take(uint16_t id)
 {
     pym_arena_t *arena = empty_arenas;
     if (arena == NULL)
-        return arena_new_locked();
+        return arena_new_locked(id);
     empty_remove(arena);
     if (in_decay_queue(arena))
         decay_remove(arena);
@@ -428,7 +439,7 @@ static pym_arena_t *arena_for_locked(pym_arena_home_t *home)
     if (home->id != 0) {
         if ((arena = fullest_take(&home->buckets)) != NULL)
             return arena;
-        if ((arena = arena_empty_take()) != NULL) {
+        if ((arena = arena_empty_take(home->id)) != NULL) {
             arena_set_home(arena, home->id);
             return arena;
         }
@@ -436,7 +447,7 @@ static pym_arena_t *arena_for_locked(pym_arena_home_t *home)
     if ((arena = fullest_take(&nobodys)) != NULL)
         return arena;
     if (home->id == 0)
-        return arena_empty_take();
+        return arena_empty_take(0);
     for (unsigned id = 1; id <= homes_made; id++) {
         pym_arena_buckets_t *buckets = buckets_of_home(id);
         if (buckets != NULL && (arena = fullest_take(buckets)) != NULL) {

@@ -81,8 +81,13 @@ PYM_HIDDEN extern _Atomic uint16_t pymi_arena_tags[PYM_WINDOW_ARENAS];
 
 PYM_HIDDEN int pymi_range_init(void);
 /* The next never-used arena (a new region when needed), or NULL when no
- * address space can be had.  Caller holds pymi_arena_lock. */
-PYM_HIDDEN pym_arena_t *pymi_range_new_arena(void);
+ * address space can be had.  apart: not next to the arena carved last
+ * (the one after it is left out as a gap, used only once no region can be
+ * had).  Caller holds pymi_arena_lock. */
+PYM_HIDDEN pym_arena_t *pymi_range_new_arena(int apart);
+/* The arena carved last, when the next one would be carved beside it;
+ * else NULL.  Caller holds pymi_arena_lock. */
+PYM_HIDDEN const pym_arena_t *pymi_range_last_carved(void);
 /* Calls fn for every arena ever carved.  Caller holds pymi_arena_lock. */
 PYM_HIDDEN void pymi_range_each_arena(void (*fn)(pym_arena_t *arena, void *arg), void *arg);
 PYM_HIDDEN size_t pymi_range_reserved(void);

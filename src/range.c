@@ -18,6 +18,13 @@
  * around the first one: the slots below it first (the kernel hands out
  * addresses top-down, so those are usually free), then those above; a slot
  * the kernel will not give us as is (MAP_FIXED_NOREPLACE) is skipped.
+ * Arenas are carved in address order, except that arena.c may ask for one
+ * apart from the arena carved last (another heap's): the arena between is
+ * left out as a gap, carved only once no new region can be had.  Two
+ * threads whose arenas were side by side, each nearly full, ran 10 %
+ * slower than apart (docs/design.md, "Session 31").  Where huge pages may
+ * back the chunks, the gap is a whole chunk, and none is left in a chunk
+ * already entered (it would be resident).
  * A region's arena tags (internal.h) are set when it becomes ours and never
  * go back to 0: a purged arena stays reserved and is reused before a new
  * one is carved.
@@ -59,6 +66,7 @@ static unsigned slot_below, slot_above;   /* the next slots to try each way */
 static size_t regions;
 static size_t arenas_carved;
 static uint16_t huge_chunks[PYM_WINDOW_REGIONS];
+static uint32_t gaps[PYM_WINDOW_REGIONS];   /* bit a: arena a left uncarved, apart */
 
 static unsigned slot_of(uintptr_t region)
 {
@@ -158,12 +166,54 @@ int pymi_range_is_huge(uintptr_t addr)
     return (*chunk_mask(addr) & chunk_bit(addr)) != 0;
 }
 
-pym_arena_t *pymi_range_new_arena(void)
+const pym_arena_t *pymi_range_last_carved(void)
 {
+    if (current_next == PYM_REGION_META_ARENAS || current_next == PYM_ARENAS_PER_REGION)
+        return NULL;
+    return pymi_arena_of((const void *)(current_region + ((uintptr_t)(current_next - 1) << PYM_ARENA_SHIFT)));
+}
+
+/* An arena left out as a gap, carved now that no region can be had; 0
+ * when there is none. */
+static uintptr_t gap_take(void)
+{
+    for (unsigned slot = 0; slot < PYM_WINDOW_REGIONS; slot++) {
+        if (gaps[slot] == 0)
+            continue;
+        unsigned a = (unsigned)__builtin_ctz(gaps[slot]);
+        gaps[slot] &= gaps[slot] - 1;
+        return pymi_window_base + ((uintptr_t)slot << PYM_REGION_SHIFT) + ((uintptr_t)a << PYM_ARENA_SHIFT);
+    }
+    return 0;
+}
+
+/* How many arenas to leave out so that the next one carved is apart from
+ * the last: one, or where huge pages may back the chunks a whole chunk (a
+ * gap in a chunk already entered would be resident: then none). */
+static unsigned gap_before_next(void)
+{
+    if (!huge_wanted())
+        return 1;
+    unsigned per_chunk = (unsigned)(PYM_HUGE_CHUNK_SIZE / PYM_ARENA_SIZE);
+    return current_next % per_chunk == 0 ? per_chunk : 0;
+}
+
+pym_arena_t *pymi_range_new_arena(int apart)
+{
+    unsigned gap = apart ? gap_before_next() : 0;
+    if (gap > 0 && current_next + gap < PYM_ARENAS_PER_REGION) {
+        gaps[slot_of(current_region)] |= ((1u << gap) - 1) << current_next;
+        current_next += gap;
+    }
     if (current_next == PYM_ARENAS_PER_REGION) {
         uintptr_t region = region_reserve();
-        if (region == 0)
-            return NULL;
+        if (region == 0) {
+            uintptr_t left_out = gap_take();
+            if (left_out == 0)
+                return NULL;
+            arenas_carved++;
+            return pymi_arena_of((const void *)left_out);
+        }
         region_adopt(region);
     }
     uintptr_t base = current_region + ((uintptr_t)current_next++ << PYM_ARENA_SHIFT);
@@ -206,7 +256,8 @@ void pymi_range_each_arena(void (*fn)(pym_arena_t *arena, void *arg), void *arg)
         uintptr_t region = pymi_window_base + ((uintptr_t)slot << PYM_REGION_SHIFT);
         unsigned end = region == current_region ? current_next : PYM_ARENAS_PER_REGION;
         for (unsigned a = PYM_REGION_META_ARENAS; a < end; a++)
-            fn(pymi_arena_of((const void *)(region + ((uintptr_t)a << PYM_ARENA_SHIFT))), arg);
+            if (!(gaps[slot] >> a & 1))
+                fn(pymi_arena_of((const void *)(region + ((uintptr_t)a << PYM_ARENA_SHIFT))), arg);
     }
 }
 

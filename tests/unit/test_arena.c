@@ -304,6 +304,85 @@ static void two_threads_taking_pools_in_turn_share_no_arena(void **state)
     free(t);
 }
 
+/* Takes pools for home until one comes from an arena carved by that very
+ * take (empty and reclaimed arenas go first), keeping every pool taken in
+ * kept[]; returns that arena. */
+static pym_arena_t *carve_for(pym_arena_home_t *home, pym_pool_t **kept, size_t *count, size_t room)
+{
+    while (*count < room) {
+        size_t before = arenas_carved();
+        pym_pool_t *pool = take_one(home);
+        kept[(*count)++] = pool;
+        if (arenas_carved() > before)
+            return arena_of_pool(pool);
+    }
+    fail_msg("no arena carved for home %u in %zu pools", home->id, room);
+    return NULL;
+}
+
+static uintptr_t base_of(const pym_arena_t *arena)
+{
+    return pymi_arena_base(arena);
+}
+
+enum { CARVE_ROOM = 64 * PYM_POOLS_PER_ARENA };
+static pym_pool_t *carved_pools[CARVE_ROOM];
+
+/* A heap's new arena is not carved next to another heap's (range.c leaves
+ * an arena out between), and next to its own it is: two heaps' descriptor
+ * pages side by side slowed both (docs/design.md, "Session 31").  Without
+ * huge pages, where the gap is one arena. */
+static void a_new_arena_is_carved_apart_from_another_heaps(void **state)
+{
+    (void)state;
+    long huge = pym_option_get(PYM_OPTION_HUGE_PAGES);
+    assert_int_equal(pym_option_set(PYM_OPTION_HUGE_PAGES, 0), 0);
+    pym_arena_home_t *first = new_home(), *second = new_home();
+    size_t n = 0;
+    pym_arena_t *a = carve_for(first, carved_pools, &n, CARVE_ROOM);
+    pym_arena_t *b = carve_for(second, carved_pools, &n, CARVE_ROOM);
+    pym_arena_t *c = carve_for(second, carved_pools, &n, CARVE_ROOM);
+    assert_int_equal(home_mark(a), first->id);
+    assert_int_equal(home_mark(b), second->id);
+    assert_int_equal(home_mark(c), second->id);
+    if (pymi_region_of(base_of(b)) == pymi_region_of(base_of(a)))
+        assert_int_equal(base_of(b) - base_of(a), 2 * PYM_ARENA_SIZE);   /* one left out */
+    if (pymi_region_of(base_of(c)) == pymi_region_of(base_of(b)))
+        assert_int_equal(base_of(c) - base_of(b), PYM_ARENA_SIZE);   /* its own: beside */
+    pym_stats_t s;
+    pym_stats_get(&s);
+    assert_int_equal(s.bytes_in_use + s.bytes_free_blocks + s.bytes_pool_waste + s.bytes_free_pools,
+                     s.arenas_current * PYM_ARENA_SIZE);   /* the gap is no arena of the statistics */
+    give_back(carved_pools, n);
+    assert_int_equal(pym_option_set(PYM_OPTION_HUGE_PAGES, huge), 0);
+}
+
+/* With huge pages (past PYM_HUGE_AFTER of arenas) the gap is a whole 2 MiB
+ * chunk, left out when the next arena would start a chunk; in a chunk
+ * already entered none is left (it would be resident): the arena beside
+ * is carved. */
+static void with_huge_pages_the_gap_is_a_whole_chunk(void **state)
+{
+    (void)state;
+    long huge = pym_option_get(PYM_OPTION_HUGE_PAGES);
+    assert_int_equal(pym_option_set(PYM_OPTION_HUGE_PAGES, 1), 0);
+    pym_arena_home_t *first = new_home(), *second = new_home();
+    const uintptr_t chunk = PYM_HUGE_CHUNK_SIZE;
+    size_t n = 0;
+    pym_arena_t *last = carve_for(first, carved_pools, &n, CARVE_ROOM);
+    /* Past PYM_HUGE_AFTER, and the next arena at a chunk's start. */
+    while (arenas_carved() * PYM_ARENA_SIZE <= PYM_HUGE_AFTER || (base_of(last) + PYM_ARENA_SIZE) % chunk != 0)
+        last = carve_for(first, carved_pools, &n, CARVE_ROOM);
+    pym_arena_t *apart = carve_for(second, carved_pools, &n, CARVE_ROOM);
+    pym_arena_t *beside = carve_for(first, carved_pools, &n, CARVE_ROOM);
+    if (pymi_region_of(base_of(apart)) == pymi_region_of(base_of(last)))
+        assert_int_equal(base_of(apart) - base_of(last), PYM_ARENA_SIZE + chunk);
+    assert_int_equal(base_of(apart) % chunk, 0);
+    assert_int_equal(base_of(beside), base_of(apart) + PYM_ARENA_SIZE);   /* apart's chunk is entered */
+    give_back(carved_pools, n);
+    assert_int_equal(pym_option_set(PYM_OPTION_HUGE_PAGES, huge), 0);
+}
+
 struct kept_block {
     void *block;
     uint16_t heap_id;
@@ -416,6 +495,42 @@ static void an_arena_two_heaps_take_from_is_nobodys(void **state)
 {
     (void)state;
     expect_child_passes(another_heaps_arena_when_none_can_be_had);
+}
+
+/* In a child: an arena left out between two heaps' arenas is carved once
+ * no new region can be had (the address-space limit), so the gap costs no
+ * memory a program could have used.  Exit codes: 0 held, 3 the scene could
+ * not be set, else the check that failed. */
+static int the_gap_is_carved_when_no_region_can_be_had(void *arg)
+{
+    (void)arg;
+    if (pym_option_set(PYM_OPTION_HUGE_PAGES, 0) != 0)
+        return 3;
+    pym_arena_home_t *first = new_home(), *second = new_home();
+    size_t n = 0;
+    pym_arena_t *a = carve_for(first, carved_pools, &n, CARVE_ROOM);
+    pym_arena_t *b = carve_for(second, carved_pools, &n, CARVE_ROOM);
+    if (pymi_region_of(base_of(b)) != pymi_region_of(base_of(a)))
+        return 3;   /* a at the end of its region: no gap between */
+    uintptr_t gap = base_of(a) + PYM_ARENA_SIZE;
+    if (gap != base_of(b) - PYM_ARENA_SIZE)
+        return 4;
+    struct rlimit limit = {address_space_used() + ((size_t)4 << 20), RLIM_INFINITY};
+    limit.rlim_max = limit.rlim_cur;
+    if (setrlimit(RLIMIT_AS, &limit) != 0)
+        return 3;
+    int gap_carved = 0;
+    pym_pool_t *pool;
+    for (unsigned i = 0; i < MOST_POOLS && pymi_arena_take_pools(second, &pool, 1) == 1; i++)
+        if (base_of(arena_of_pool(pool)) == gap)
+            gap_carved = 1;
+    return gap_carved ? 0 : 5;
+}
+
+static void a_gap_is_used_when_no_region_can_be_had(void **state)
+{
+    (void)state;
+    expect_child_passes(the_gap_is_carved_when_no_region_can_be_had);
 }
 
 #endif /* PYM_TEST_ADDRESS_LIMITS */
@@ -553,10 +668,13 @@ int main(void)
         cmocka_unit_test(a_heap_fills_its_arena_before_it_takes_an_empty_one),
         cmocka_unit_test(a_heap_does_not_take_from_another_heaps_arena),
         cmocka_unit_test(two_threads_taking_pools_in_turn_share_no_arena),
+        cmocka_unit_test(a_new_arena_is_carved_apart_from_another_heaps),
+        cmocka_unit_test(with_huge_pages_the_gap_is_a_whole_chunk),
         cmocka_unit_test(an_exited_threads_arenas_stay_its_heaps),
         cmocka_unit_test(free_tells_its_own_arenas_by_their_tag),
 #ifdef PYM_TEST_ADDRESS_LIMITS
         cmocka_unit_test(an_arena_two_heaps_take_from_is_nobodys),
+        cmocka_unit_test(a_gap_is_used_when_no_region_can_be_had),
 #endif
     };
     return cmocka_run_group_tests_name("arena", tests, NULL, NULL);
