@@ -243,27 +243,9 @@ void pym_free_aligned_sized(void *ptr, size_t alignment, size_t size)
     pymi_free_inline(ptr);
 }
 
-/* The whole block (malloc_usable_size says the program may use it), in
- * 16-byte stores: at these sizes a call to memset costs more than the
- * stores themselves. */
-static inline void zero_block(void *block, size_t size)
-{
-    typedef uint64_t zero16 __attribute__((vector_size(16), aligned(16), may_alias));
-    char *p = block, *end = p + size;
-    for (; end - p >= 64; p += 64) {
-        zero16 *q = (zero16 *)p;
-        q[0] = q[1] = q[2] = q[3] = (zero16){0, 0};
-        pymi_compiler_barrier();   /* or gcc makes it a memset again */
-    }
-    for (; p < end; p += 16) {
-        *(zero16 *)p = (zero16){0, 0};
-        pymi_compiler_barrier();
-    }
-}
-
 /* calloc with malloc's slow path: a pool's block, or debug mode's, or one
  * from below while pymalloc starts or is out of memory. */
-static PYM_NOINLINE void *calloc_refill(pym_heap_t *heap, size_t total)
+void *pymi_calloc_refill(pym_heap_t *heap, size_t total)
 {
     void *ptr = pymi_malloc_refill(heap, total);
     if (ptr == NULL)
@@ -271,37 +253,25 @@ static PYM_NOINLINE void *calloc_refill(pym_heap_t *heap, size_t total)
     if (pymi_debug_on || !pymi_owns(ptr))
         memset(ptr, 0, total);   /* debug mode: the guard bytes after it stay */
     else
-        zero_block(ptr, pymi_request_block_size(total));
+        pymi_zero_block(ptr, pymi_request_block_size(total));
     return ptr;
 }
 
-static PYM_NOINLINE void *calloc_tick(pym_heap_t *heap, pym_block_t *block, size_t total)
+void *pymi_calloc_tick(pym_heap_t *heap, pym_block_t *block, size_t total)
 {
-    zero_block(block, pymi_request_block_size(total));
+    pymi_zero_block(block, pymi_request_block_size(total));
     return pymi_malloc_tick(heap, block);
 }
 
-/* malloc's fast path again, so that a block it hands out is known to be a
- * pool's whole block (debug mode and the rest take the slow path): no test
- * of where the block came from before it is zeroed, and no call that is
- * not a tail call (so no stack frame). */
+void *pymi_calloc_overflow(void)
+{
+    errno = ENOMEM;
+    return NULL;
+}
+
 void *pym_calloc(size_t count, size_t size)
 {
-    size_t total;
-    if (__builtin_mul_overflow(count, size, &total)) {
-        errno = ENOMEM;
-        return NULL;
-    }
-    if (!pymi_is_small(total))
-        return pymi_fwd_calloc(pymi_tls_heap, total);
-    pym_heap_t *heap = pymi_tls_heap;
-    pym_block_t *block = pymi_pool_take(heap->pool_for_units[pymi_size_to_units(total)]);
-    if (pym_unlikely(block == NULL))
-        return calloc_refill(heap, total);
-    if (pym_unlikely(--heap->decay_tick == 0))
-        return calloc_tick(heap, block, total);
-    zero_block(block, pymi_request_block_size(total));
-    return block;
+    return pymi_calloc_inline(count, size);
 }
 
 size_t pym_usable_size(const void *ptr)
@@ -442,7 +412,6 @@ int pym_posix_memalign(void **out, size_t alignment, size_t size)
  * malloc family, the ones above) go to hidden aliases: a call of an
  * exported name goes through the PLT (two more jumps), where a program
  * could interpose it. */
-PYMI_HIDDEN_ALIAS(calloc, __attribute__((malloc)));
 PYMI_HIDDEN_ALIAS(memalign, __attribute__((malloc)));
 PYMI_HIDDEN_ALIAS(aligned_alloc, __attribute__((malloc)));
 PYMI_HIDDEN_ALIAS(realloc, );

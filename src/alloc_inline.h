@@ -21,6 +21,9 @@
  * fwdcache.c, which serves those up to 4 KiB from the glibc chunks this
  * thread freed when it can.
  *
+ * calloc: malloc's path, a pop counting its tick as malloc's does, then
+ * 16-byte stores over the whole block.
+ *
  * free: the arena's tag (a subtraction, a shift, a compare, one 16-bit
  * load, internal.h) is this heap's, so the pool is too, if it has a block
  * out (a foreign pointer goes to fwdcache.c; another heap's arena to the
@@ -109,20 +112,6 @@ emptied:
 #endif
 }
 
-/* A block of the current pool: popped, else carved; NULL when it has
- * neither (the caller's slow path: a refill, or debug mode).  calloc's
- * step, which counts its decay tick after either; malloc below takes the
- * two apart, to count pops only. */
-PYM_INLINE pym_block_t *pymi_pool_take(pym_pool_t *pool)
-{
-    pym_block_t *block = pool->free;
-    if (pym_likely(!pymi_is_list_end(block)))
-        return pymi_pool_pop(pool, block);
-    if (pym_likely(pymi_pool_can_carve(pool)))
-        return pymi_pool_carve(pool, block);
-    return NULL;
-}
-
 /* A block a pop or a refill hands out: one count down to the heap's next
  * look at the decay clock (the look itself out of line, a tail call). */
 PYM_INLINE void *pymi_decay_count(pym_heap_t *heap, pym_block_t *block)
@@ -145,6 +134,52 @@ PYM_INLINE void *pymi_malloc_inline(size_t size)
         return pymi_malloc_refill(heap, size);
     }
     return pymi_fwd_malloc(pymi_tls_heap, size);
+}
+
+/* The whole block (malloc_usable_size says the program may use it), in
+ * 16-byte stores: at these sizes a call to memset costs more than the
+ * stores themselves. */
+PYM_INLINE void pymi_zero_block(void *block, size_t size)
+{
+    typedef uint64_t zero16 __attribute__((vector_size(16), aligned(16), may_alias));
+    char *p = block, *end = p + size;
+    for (; end - p >= 64; p += 64) {
+        zero16 *q = (zero16 *)p;
+        q[0] = q[1] = q[2] = q[3] = (zero16){0, 0};
+        pymi_compiler_barrier();   /* or gcc makes it a memset again */
+    }
+    for (; p < end; p += 16) {
+        *(zero16 *)p = (zero16){0, 0};
+        pymi_compiler_barrier();
+    }
+}
+
+/* malloc's fast path again, the block then cleared whole: a block of the
+ * current pool is known to be a pool's whole block (debug mode and the
+ * rest take the slow path), so no test of where it came from comes before
+ * the stores, and every call is a tail call (no stack frame).  Inline in
+ * override.c's calloc, as malloc's is in malloc: a jump less. */
+PYM_INLINE void *pymi_calloc_inline(size_t count, size_t size)
+{
+    size_t total;
+    if (__builtin_mul_overflow(count, size, &total))
+        return pymi_calloc_overflow();
+    if (!pymi_is_small(total))
+        return pymi_fwd_calloc(pymi_tls_heap, total);
+    pym_heap_t *heap = pymi_tls_heap;
+    pym_pool_t *pool = heap->pool_for_units[pymi_size_to_units(total)];
+    pym_block_t *block = pool->free;
+    if (pym_likely(!pymi_is_list_end(block))) {
+        block = pymi_pool_pop(pool, block);
+        if (pym_unlikely(--heap->decay_tick == 0))   /* as malloc: a pop counts, a carve does not */
+            return pymi_calloc_tick(heap, block, total);
+    } else if (pym_likely(pymi_pool_can_carve(pool))) {
+        block = pymi_pool_carve(pool, block);
+    } else {
+        return pymi_calloc_refill(heap, total);
+    }
+    pymi_zero_block(block, pymi_request_block_size(total));
+    return block;
 }
 
 PYM_INLINE void pymi_free_inline(void *ptr)

@@ -422,6 +422,14 @@ PYM_INLINE pym_pool_t *pymi_heap_stacked_pool(const pym_heap_t *heap, unsigned i
 PYM_HIDDEN PYM_NOINLINE void *pymi_malloc_refill(pym_heap_t *heap, size_t size);
 /* The fast path's block, after a look at the decay clock. */
 PYM_HIDDEN PYM_NOINLINE void *pymi_malloc_tick(pym_heap_t *heap, pym_block_t *block);
+/* calloc's: malloc's refill, then the block cleared. */
+PYM_HIDDEN PYM_NOINLINE void *pymi_calloc_refill(pym_heap_t *heap, size_t total);
+/* calloc's: the block cleared, then malloc's look at the clock. */
+PYM_HIDDEN PYM_NOINLINE void *pymi_calloc_tick(pym_heap_t *heap, pym_block_t *block, size_t total);
+/* count * size does not fit a size_t: NULL and ENOMEM, as glibc's calloc.
+ * Out of line, so that calloc makes no call that is not a tail call (the
+ * call to __errno_location gave it a stack frame). */
+PYM_HIDDEN PYM_NOINLINE PYM_COLD void *pymi_calloc_overflow(void);
 /* After a slow free of this thread: look at the clock soon if pages wait. */
 PYM_HIDDEN void pymi_heap_decay_soon(pym_heap_t *heap);
 /* Pops a block of the class for a heap that may be a debug-mode heap. */
@@ -436,7 +444,6 @@ PYM_HIDDEN PYM_NORETURN PYM_COLD void pymi_free_invalid(const void *ptr, const c
  * that the alias must repeat (malloc), or nothing. */
 #define PYMI_HIDDEN_ALIAS(name, attrs) \
     extern __typeof(pym_##name) pymi_##name __attribute__((alias("pym_" #name), visibility("hidden"))) attrs
-PYM_HIDDEN void *pymi_calloc(size_t count, size_t size);
 PYM_HIDDEN void *pymi_realloc(void *ptr, size_t size);
 PYM_HIDDEN void *pymi_reallocarray(void *ptr, size_t count, size_t size);
 PYM_HIDDEN void *pymi_memalign(size_t alignment, size_t size);

@@ -111,9 +111,9 @@ int pymi_override_lost(void)
     return found.address != (void *)(uintptr_t)pymi_malloc_ours;
 }
 
-PYM_PUBLIC void *calloc(size_t count, size_t size)
+PYM_PUBLIC PYM_FAST_ENTRY void *calloc(size_t count, size_t size)
 {
-    return pymi_calloc(count, size);
+    return pymi_calloc_inline(count, size);
 }
 
 PYM_PUBLIC void *realloc(void *ptr, size_t size)
