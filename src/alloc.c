@@ -330,7 +330,7 @@ static PYM_NOINLINE void *realloc_into_pool(void *ptr, size_t size)
         return fresh;
     size_t old = pymi_sys.usable_size(ptr);
     memcpy(fresh, ptr, old < size ? old : size);
-    pymi_fwd_free(pymi_tls_heap, ptr);
+    pymi_fwd_free(ptr, pymi_tls_heap);
     return fresh;
 }
 

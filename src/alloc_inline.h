@@ -187,13 +187,13 @@ PYM_INLINE void pymi_free_inline(void *ptr)
     pym_heap_t *heap = pymi_tls_heap;
     uintptr_t slot = pymi_arena_slot(ptr);
     if (pym_unlikely(slot >= PYM_WINDOW_ARENAS)) {
-        pymi_fwd_free(heap, ptr);   /* forwarded, foreign or NULL: the allocator below's */
+        pymi_fwd_free(ptr, heap);   /* forwarded, foreign or NULL: the allocator below's */
         return;
     }
     unsigned tag = pymi_arena_slot_tag(slot);
     if (pym_unlikely(tag != heap->arena_tag)) {
         if (tag == PYM_ARENA_TAG_FOREIGN)
-            pymi_fwd_free(heap, ptr);   /* in the window, not ours */
+            pymi_fwd_free(ptr, heap);   /* in the window, not ours */
         else
             pymi_free_slow(ptr);   /* another heap's arena: its descriptor's shared half only */
         return;

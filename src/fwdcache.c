@@ -402,7 +402,7 @@ void *pymi_fwd_calloc(pym_heap_t *heap, size_t size)
     return memset(chunk, 0, plain_chunk_size(chunk) - GLIBC_SIZE_WORD);
 }
 
-void pymi_fwd_free(pym_heap_t *heap, void *ptr)
+void pymi_fwd_free(void *ptr, pym_heap_t *heap)
 {
     if (!heap->fwd_on || ((uintptr_t)ptr & (PYM_ALIGNMENT - 1)) != 0 || ptr == NULL) {
         pymi_sys.free(ptr);   /* NULL, or a pointer glibc will judge */

@@ -345,7 +345,7 @@ PYM_HIDDEN void pymi_remote_reclaim_batched(pym_heap_t *heap, int keep_spare, py
 PYM_HIDDEN extern int pymi_fwd_enabled;
 PYM_HIDDEN PYM_NOINLINE void *pymi_fwd_malloc(pym_heap_t *heap, size_t size);
 PYM_HIDDEN void *pymi_fwd_calloc(pym_heap_t *heap, size_t size);
-PYM_HIDDEN PYM_NOINLINE void pymi_fwd_free(pym_heap_t *heap, void *ptr);
+PYM_HIDDEN PYM_NOINLINE void pymi_fwd_free(void *ptr, pym_heap_t *heap);
 /* realloc of a chunk of the allocator below (ptr not NULL) to a size over
  * PYM_SMALL_MAX: the same chunk where glibc would keep it as it is. */
 PYM_HIDDEN void *pymi_fwd_realloc(void *ptr, size_t size);
