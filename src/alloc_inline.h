@@ -49,11 +49,21 @@
  * becomes the end mark (freelist.h). */
 PYM_INLINE pym_block_t *pymi_pool_pop(pym_pool_t *pool, pym_block_t *block)
 {
-    pym_block_t *next = pymi_block_next(block);
-    if (pym_unlikely(!pymi_block_link_is_sane(block, next))) {
-        if (next != NULL)
-            pymi_freelist_corrupt(block);
-        next = pymi_list_end(block);
+    pym_block_t *next;
+    if (pym_hardening) {
+        /* The check on the delta, then the link from it in place: no
+         * copy of the block's address (one instruction). */
+        uintptr_t delta = pymi_block_link_delta(block);
+        if (pym_unlikely(delta >= PYM_POOL_SIZE)) {
+            if (delta != (uintptr_t)block)   /* a link to NULL: a remote list's end */
+                pymi_freelist_corrupt(block);
+            delta ^= (uintptr_t)pymi_list_end(block);
+        }
+        next = (pym_block_t *)(delta ^ (uintptr_t)block);
+    } else {
+        next = pymi_block_next(block);
+        if (pym_unlikely(next == NULL))
+            next = pymi_list_end(block);
     }
     pool->free = next;
     pool->used++;

@@ -64,12 +64,21 @@ PYM_INLINE uintptr_t pymi_rotr17(uintptr_t x)
     return (x >> 17) | (x << 47);
 }
 
+/* The decoded link XOR the block's own address: below PYM_POOL_SIZE for
+ * a link that stays in the block's pool (pymi_block_link_is_sane), so
+ * malloc can check it before it turns it into the link in place. */
+PYM_INLINE uintptr_t pymi_block_link_delta(const pym_block_t *block)
+{
+    if (!pym_hardening)
+        return block->encoded_next ^ (uintptr_t)block;
+    return pymi_rotr17((block->encoded_next - pymi_secrets.key1) ^ pymi_secrets.key0);
+}
+
 PYM_INLINE pym_block_t *pymi_block_next(const pym_block_t *block)
 {
     if (!pym_hardening)
         return (pym_block_t *)block->encoded_next;
-    uintptr_t x = pymi_rotr17((block->encoded_next - pymi_secrets.key1) ^ pymi_secrets.key0);
-    return (pym_block_t *)(x ^ (uintptr_t)block);
+    return (pym_block_t *)(pymi_block_link_delta(block) ^ (uintptr_t)block);
 }
 
 /* The encoded link from block to next, with the keys given (a loop that
