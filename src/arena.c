@@ -386,9 +386,8 @@ void pymi_arena_decay_if_due(int64_t now)
 
 /* An arena never used, or reclaimed, for the heap with home `id`.  A new
  * one is carved apart from the arena carved last if that is another heap's:
- * side by side, one heap's descriptors at the end of their page and the
- * other's at the start of the next, two threads ran 10 % slower than
- * apart, each with its arena nearly full. */
+ * two threads whose arenas (and so descriptor pages) were side by side,
+ * each arena nearly full, ran 10 % slower than apart. */
 static pym_arena_t *arena_new_locked(uint16_t id)
 {
     pym_arena_t *arena = reclaimed_arenas;
