@@ -54,7 +54,7 @@ PYM_INLINE pym_block_t *pymi_pool_pop(pym_pool_t *pool, pym_block_t *block)
         /* The check on the delta, then the link from it in place: no
          * copy of the block's address (one instruction). */
         uintptr_t delta = pymi_block_link_delta(block);
-        if (pym_unlikely(delta >= PYM_POOL_SIZE)) {
+        if (pym_unlikely(!pymi_link_delta_is_sane(delta))) {
             if (delta != (uintptr_t)block)   /* a link to NULL: a remote list's end */
                 pymi_freelist_corrupt(block);
             delta ^= (uintptr_t)pymi_list_end(block);

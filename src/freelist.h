@@ -65,8 +65,8 @@ PYM_INLINE uintptr_t pymi_rotr17(uintptr_t x)
 }
 
 /* The decoded link XOR the block's own address: below PYM_POOL_SIZE for
- * a link that stays in the block's pool (pymi_block_link_is_sane), so
- * malloc can check it before it turns it into the link in place. */
+ * a link that stays in the block's pool (pymi_link_delta_is_sane, below),
+ * so malloc can check it before it turns it into the link in place. */
 PYM_INLINE uintptr_t pymi_block_link_delta(const pym_block_t *block)
 {
     if (!pym_hardening)
@@ -114,12 +114,20 @@ PYM_INLINE int pymi_is_list_end(const pym_block_t *block)
 }
 
 /* A link stays inside the pool of the block that holds it (the list's end
- * mark does; NULL does not).  Without hardening: the link is not NULL. */
+ * mark does; NULL does not): its delta (the link XOR the block,
+ * pymi_block_link_delta) is below the pool's size.  A compare, where a
+ * shift would need a copy. */
+PYM_INLINE int pymi_link_delta_is_sane(uintptr_t delta)
+{
+    return delta < PYM_POOL_SIZE;
+}
+
+/* The same, from the link.  Without hardening: the link is not NULL. */
 PYM_INLINE int pymi_block_link_is_sane(const pym_block_t *block, const pym_block_t *next)
 {
     if (!pym_hardening)
         return next != NULL;
-    return ((uintptr_t)block ^ (uintptr_t)next) < PYM_POOL_SIZE;   /* a compare, where a shift needs a copy */
+    return pymi_link_delta_is_sane((uintptr_t)block ^ (uintptr_t)next);
 }
 
 PYM_HIDDEN PYM_NORETURN PYM_COLD void pymi_freelist_corrupt(const void *block);
