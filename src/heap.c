@@ -40,13 +40,13 @@ static pthread_key_t exit_key;
 static uint64_t heaps_adopted;            /* under pymi_heaps_lock */
 
 /* Metadata comes in mmap'd chunks carved under pymi_heaps_lock, a heap
- * on whole pages of its own.  The hardware prefetchers fetch lines ahead
- * within a 4 KiB page: while heaps sat back to back (64-byte aligned), a
- * thread's prefetches brought its neighbour heap's lines into its core,
- * and the neighbour's next write to its decay tick or lists waited for
- * them to be taken back.  threads/churn with 2 threads ran 8-10 % faster
- * on pages of their own (docs/design.md, "Session 31"); a heap is 5 KiB,
- * so a thread pays 3 KiB more (the rest of its second page). */
+ * on whole pages of its own.  While heaps sat back to back (64-byte
+ * aligned), threads/churn with 2 threads ran each thread 24 % slower than
+ * one alone; on pages of their own, 8-10 % faster than that (most likely
+ * the hardware prefetchers, which fetch lines ahead within a 4 KiB page,
+ * brought a neighbour heap's lines into the other core; docs/design.md,
+ * "Session 31").  A heap is 5 KiB, so a thread pays 3 KiB more (the rest
+ * of its second page). */
 static char *meta_next, *meta_end;
 #define PYM_META_CHUNK ((size_t)64 << 10)
 
