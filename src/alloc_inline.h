@@ -1,8 +1,8 @@
 /*
  * alloc_inline.h -- the malloc and free fast paths.
  *
- * malloc: TLS heap -> the class's current pool (indexed by the request in
- * 16-byte units, sizeclass.h) -> pop its free list, clear the block's link
+ * malloc: TLS heap -> the class's current pool (the heap's table indexed by
+ * the request in bytes, types.h) -> pop its free list, clear the block's link
  * word, prefetch the next free block (in random churn it is cold, and the
  * next malloc of the class would wait for it: churn/100k 9-16 % faster when
  * it landed; session 22 measured no gain and no clear loss,
@@ -135,7 +135,7 @@ PYM_INLINE void *pymi_malloc_inline(size_t size)
 {
     if (pym_likely(size <= PYM_SMALL_MAX)) {
         pym_heap_t *heap = pymi_tls_heap;
-        pym_pool_t *pool = heap->pool_for_units[pymi_size_to_units(size)];
+        pym_pool_t *pool = heap->pool_for_size[size];
         pym_block_t *block = pool->free;
         if (pym_likely(!pymi_is_list_end(block)))
             return pymi_decay_count(heap, pymi_pool_pop(pool, block));
@@ -177,7 +177,7 @@ PYM_INLINE void *pymi_calloc_inline(size_t count, size_t size)
     if (!pymi_is_small(total))
         return pymi_fwd_calloc(pymi_tls_heap, total);
     pym_heap_t *heap = pymi_tls_heap;
-    pym_pool_t *pool = heap->pool_for_units[pymi_size_to_units(total)];
+    pym_pool_t *pool = heap->pool_for_size[total];
     pym_block_t *block = pool->free;
     if (pym_likely(!pymi_is_list_end(block))) {
         block = pymi_pool_pop(pool, block);

@@ -31,7 +31,8 @@
 
 PYM_TLS pym_heap_t *pymi_tls_heap = &pymi_null_heap;
 PYM_TLS pym_heap_t *pymi_tls_debug_heap;
-pym_heap_t pymi_null_heap = {.pool_for_units = {[0 ... PYM_NUM_CLASSES] = &pymi_exhausted_pool},
+pym_heap_t pymi_null_heap = {.pool_for_size = {[0 ... PYM_SMALL_MAX] = &pymi_exhausted_pool},
+                              .pools = {[0 ... PYM_NUM_CLASSES - 1] = &pymi_exhausted_pool},
                               .arena_tag = PYM_ARENA_TAG_NONE};
 pthread_mutex_t pymi_heaps_lock = PTHREAD_MUTEX_INITIALIZER;
 
@@ -64,8 +65,10 @@ static pym_heap_t *heap_new_locked(void)
     meta_next += need;
     pymi_arena_home_init(&heap->home);
     heap->arena_tag = pymi_arena_tag_for_heap(heap->home.id);
-    for (unsigned u = 0; u <= PYM_NUM_CLASSES; u++)
-        heap->pool_for_units[u] = &pymi_exhausted_pool;
+    for (unsigned size = 0; size <= PYM_SMALL_MAX; size++)
+        heap->pool_for_size[size] = &pymi_exhausted_pool;
+    for (unsigned c = 0; c < PYM_NUM_CLASSES; c++)
+        heap->pools[c] = &pymi_exhausted_pool;
     heap->decay_tick = PYM_DECAY_TICK_IDLE;
     heap->fwd_on = (uint8_t)pymi_fwd_enabled;
     atomic_init(&heap->reclaim, NULL);
@@ -95,13 +98,22 @@ static pym_heap_t *heap_adopt_locked(void)
  * carries the pin (one extra count in `used`, types.h), so that the free
  * fast path never sees it empty.  The pin moves with the list's head. */
 
-/* The one writer of the fast path's pointers to a class's current pool:
- * pools[c] and, for class 0, the copy malloc(0) reads (types.h). */
+/* The one writer of a class's current pool: pools[c] and the fast path's
+ * entries for the class's 16 request sizes (and size 0's for class 0,
+ * types.h). */
 static inline void heap_store_current(pym_heap_t *heap, unsigned c, pym_pool_t *pool)
 {
     heap->pools[c] = pool;
+    /* Eight 16-byte stores, unrolled: a refill of random churn comes every
+     * ~9 mallocs, and a loop of them took 32 instructions. */
+    typedef uintptr_t two_pools __attribute__((vector_size(16), aligned(8), may_alias));
+    two_pools *sizes = (two_pools *)&heap->pool_for_size[c * PYM_ALIGNMENT + 1];
+    two_pools both = {(uintptr_t)pool, (uintptr_t)pool};
+    _Static_assert(PYM_ALIGNMENT == 16, "a class has 16 request sizes");
+    sizes[0] = both; sizes[1] = both; sizes[2] = both; sizes[3] = both;
+    sizes[4] = both; sizes[5] = both; sizes[6] = both; sizes[7] = both;
     if (c == 0)
-        heap->pool_for_size0 = pool;
+        heap->pool_for_size[0] = pool;
 }
 
 static void heap_set_current(pym_heap_t *heap, unsigned c, pym_pool_t *pool)

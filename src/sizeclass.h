@@ -16,14 +16,6 @@ PYM_INLINE size_t pymi_size_to_class(size_t size)
     return (size - (size != 0)) >> PYM_ALIGNMENT_SHIFT;
 }
 
-/* The request in 16-byte units, rounded up: the class + 1, and 0 for
- * malloc(0).  The malloc fast path indexes the heap's pools with it
- * (types.h, pool_for_units), two instructions where the class takes four. */
-PYM_INLINE size_t pymi_size_to_units(size_t size)
-{
-    return (size + PYM_ALIGNMENT - 1) >> PYM_ALIGNMENT_SHIFT;
-}
-
 /* A macro as well, for the tables below, which need constant expressions. */
 #define PYM_CLASS_SIZE_(c) (((size_t)(c) + 1) << PYM_ALIGNMENT_SHIFT)
 

@@ -219,19 +219,14 @@ typedef struct pym_fwd_bin {
 } pym_fwd_bin_t;
 
 typedef struct pym_heap {
-    /* Hot: read by the malloc fast path.  Never NULL: &pymi_exhausted_pool
-     * stands in when a class has no usable pool.  pools[c] is class c's
-     * current pool; the fast path reads the same pointers as
-     * pool_for_units[request in 16-byte units] (sizeclass.h), whose [0],
-     * for malloc(0), is class 0's current pool again (heap.c's
-     * heap_store_current writes both). */
-    union {
-        pym_pool_t *pool_for_units[PYM_NUM_CLASSES + 1];
-        struct {
-            pym_pool_t *pool_for_size0;
-            pym_pool_t *pools[PYM_NUM_CLASSES];
-        };
-    };
+    /* Hot: read by the malloc fast path, indexed by the request in bytes
+     * (a table by 16-byte units took two instructions more to index).
+     * Never NULL: &pymi_exhausted_pool stands in when a class has no
+     * usable pool.  Each entry is its class's current pool, pools[c]
+     * below, which heap.c's heap_store_current writes with the class's 16
+     * entries (and entry 0, malloc(0)'s, with class 0's). */
+    pym_pool_t *pool_for_size[PYM_SMALL_MAX + 1];
+    pym_pool_t *pools[PYM_NUM_CLASSES];  /* the class's current pool */
     /* Counts pops and refills down to the next look at the decay clock (alloc.c):
      * PYM_DECAY_TICK_PENDING while this thread's frees left pages waiting,
      * PYM_DECAY_TICK_IDLE otherwise. */

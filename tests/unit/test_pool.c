@@ -37,37 +37,73 @@ static void descriptors_are_out_of_line(void **state)
     pym_free(a);
 }
 
-/* malloc(0) is served by the 16-byte class through a copy of that class's
- * current pool in front of the heap's array (types.h): the copy follows
- * the current pool as pools fill, are traded and empty. */
-static void malloc_of_zero_bytes_follows_the_16_byte_class(void **state)
+/* The malloc fast path finds the pool by the request in bytes (types.h):
+ * every size's entry, malloc(0)'s included, should be its class's current
+ * pool.  Counts the sizes whose entry is not. */
+static unsigned sizes_not_reading_their_class_pool(const pym_heap_t *heap)
 {
-    (void)state;
+    unsigned wrong = 0;
+    for (size_t size = 0; size <= PYM_SMALL_MAX; size++)
+        wrong += heap->pool_for_size[size] != heap->pools[pymi_size_to_class(size)];
+    return wrong;
+}
+
+struct size_table_job {
+    unsigned wrong;          /* entries found not to be their class's pool */
+    unsigned zero_misplaced; /* malloc(0) blocks not from class 0's pool or not 16 B */
+    unsigned changes;        /* times class 0's current pool changed */
+};
+
+/* Allocates every size, class 0's most, then frees it all, checking the
+ * table as pools fill, are traded and empty.  In a thread of its own, so
+ * that the pools it leaves behind are not the next tests' (they expect
+ * fresh pools in the classes they use). */
+static void *exercise_size_table(void *arg)
+{
+    struct size_table_job *job = arg;
     enum { PER_POOL = PYM_POOL_SIZE / 16, ROUNDS = 3 * PER_POOL };
-    static void *blocks[2 * ROUNDS];
-    unsigned n = 0, changes = 0;
+    static void *blocks[3 * ROUNDS];
+    unsigned n = 0;
     pym_pool_t *current = NULL;
     for (unsigned i = 0; i < ROUNDS; i++) {
         blocks[n++] = pym_malloc(16);
         void *zero = pym_malloc(0);
         blocks[n++] = zero;
+        blocks[n++] = pym_malloc(1 + i % PYM_SMALL_MAX);
         pym_heap_t *heap = pymi_tls_heap;
-        assert_ptr_equal(heap->pool_for_size0, heap->pools[0]);
-        assert_ptr_equal(pymi_pool_of(zero), heap->pools[0]);
-        assert_int_equal(pym_usable_size(zero), 16);
+        job->zero_misplaced += pymi_pool_of(zero) != heap->pools[0] || pym_usable_size(zero) != 16;
+        if (i % 64 == 0)
+            job->wrong += sizes_not_reading_their_class_pool(heap);
         if (heap->pools[0] != current) {
             current = heap->pools[0];
-            changes++;
+            job->changes++;
         }
     }
-    assert_true(changes >= 4);   /* six pools' worth of blocks */
+    job->wrong += sizes_not_reading_their_class_pool(pymi_tls_heap);
     for (unsigned i = 0; i < n; i++) {
         pym_free(blocks[i]);
-        assert_ptr_equal(pymi_tls_heap->pool_for_size0, pymi_tls_heap->pools[0]);
+        if (i % 64 == 0)
+            job->wrong += sizes_not_reading_their_class_pool(pymi_tls_heap);
     }
+    job->wrong += sizes_not_reading_their_class_pool(pymi_tls_heap);
     void *zero = pym_malloc(0);
-    assert_ptr_equal(pymi_pool_of(zero), pymi_tls_heap->pools[0]);
+    job->zero_misplaced += pymi_pool_of(zero) != pymi_tls_heap->pools[0];
     pym_free(zero);
+    return NULL;
+}
+
+/* The entries follow the current pools as pools fill, are traded and
+ * empty; malloc(0) is served by the 16-byte class. */
+static void every_request_size_follows_its_class_current_pool(void **state)
+{
+    (void)state;
+    struct size_table_job job = {0};
+    pthread_t thread;
+    assert_int_equal(pthread_create(&thread, NULL, exercise_size_table, &job), 0);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    assert_int_equal(job.wrong, 0);
+    assert_int_equal(job.zero_misplaced, 0);
+    assert_true(job.changes >= 4);   /* more than six pools' worth of class-0 blocks */
 }
 
 /* A fresh pool is carved in address order from offset 0: its free list
@@ -1327,7 +1363,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(descriptors_are_out_of_line),
-        cmocka_unit_test(malloc_of_zero_bytes_follows_the_16_byte_class),
+        cmocka_unit_test(every_request_size_follows_its_class_current_pool),
         cmocka_unit_test(a_fresh_pool_hands_out_blocks_from_offset_zero),
         cmocka_unit_test(block_starts_are_exactly_the_carved_blocks),
         cmocka_unit_test(a_full_pool_leaves_the_list_and_comes_back_on_free),

@@ -22,16 +22,6 @@ static void zero_bytes_use_the_16_byte_class(void **state)
     assert_int_equal(pymi_class_to_size(0), 16);
 }
 
-/* The malloc fast path's index: the class + 1, and 0 for malloc(0) (whose
- * slot holds class 0's pool again, types.h). */
-static void a_request_in_16_byte_units_is_its_class_plus_one(void **state)
-{
-    (void)state;
-    assert_int_equal(pymi_size_to_units(0), 0);
-    for (size_t n = 1; n <= PYM_SMALL_MAX; n++)
-        assert_int_equal(pymi_size_to_units(n), pymi_size_to_class(n) + 1);
-}
-
 static void classes_are_16_bytes_apart_and_16_byte_multiples(void **state)
 {
     (void)state;
@@ -68,7 +58,6 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(every_small_size_maps_to_the_smallest_class_that_fits),
         cmocka_unit_test(zero_bytes_use_the_16_byte_class),
-        cmocka_unit_test(a_request_in_16_byte_units_is_its_class_plus_one),
         cmocka_unit_test(classes_are_16_bytes_apart_and_16_byte_multiples),
         cmocka_unit_test(only_requests_up_to_the_threshold_are_small),
         cmocka_unit_test(a_pool_holds_what_fits_in_its_page),
