@@ -159,7 +159,7 @@ void pymi_free_slow(void *ptr)
             pymi_free_invalid(ptr, "block not allocated (a pointer never returned by malloc)");
         pymi_free_invalid(ptr, "invalid pointer (not the start of a block)");
     }
-    pym_heap_t *me = pymi_tls_heap;
+    pym_heap_t *me = pymi_tls.heap;
     pymi_free_block_from(me, pool, ptr);
     if (owner != me && me != &pymi_null_heap)
         return;   /* into this thread's outbox: no page of ours waits to decay */
@@ -186,7 +186,7 @@ PYM_FAST_ENTRY void pym_free(void *ptr)
  * and the push.  Anything else goes through pym_free's own paths. */
 void pym_free_batch(void *const *ptrs, size_t n)
 {
-    pym_heap_t *heap = pymi_tls_heap;
+    pym_heap_t *heap = pymi_tls.heap;
     size_t i = 0;
     while (i < n) {
         void *ptr = ptrs[i];
@@ -330,7 +330,7 @@ static PYM_NOINLINE void *realloc_into_pool(void *ptr, size_t size)
         return fresh;
     size_t old = pymi_sys.usable_size(ptr);
     memcpy(fresh, ptr, old < size ? old : size);
-    pymi_fwd_free(ptr, pymi_tls_heap);
+    pymi_fwd_free(ptr, pymi_tls.heap);
     return fresh;
 }
 

@@ -134,7 +134,7 @@ PYM_INLINE void *pymi_decay_count(pym_heap_t *heap, pym_block_t *block)
 PYM_INLINE void *pymi_malloc_inline(size_t size)
 {
     if (pym_likely(size <= PYM_SMALL_MAX)) {
-        pym_heap_t *heap = pymi_tls_heap;
+        pym_heap_t *heap = pymi_tls.heap;
         pym_pool_t *pool = heap->pool_for_size[size];
         pym_block_t *block = pool->free;
         if (pym_likely(!pymi_is_list_end(block)))
@@ -143,7 +143,7 @@ PYM_INLINE void *pymi_malloc_inline(size_t size)
             return pymi_pool_carve(pool, block);
         return pymi_malloc_refill(heap, size);
     }
-    return pymi_fwd_malloc(pymi_tls_heap, size);
+    return pymi_fwd_malloc(pymi_tls.heap, size);
 }
 
 /* The whole block (malloc_usable_size says the program may use it), in
@@ -175,8 +175,8 @@ PYM_INLINE void *pymi_calloc_inline(size_t count, size_t size)
     if (__builtin_mul_overflow(count, size, &total))
         return pymi_calloc_overflow();
     if (!pymi_is_small(total))
-        return pymi_fwd_calloc(pymi_tls_heap, total);
-    pym_heap_t *heap = pymi_tls_heap;
+        return pymi_fwd_calloc(pymi_tls.heap, total);
+    pym_heap_t *heap = pymi_tls.heap;
     pym_pool_t *pool = heap->pool_for_size[total];
     pym_block_t *block = pool->free;
     if (pym_likely(!pymi_is_list_end(block))) {
@@ -194,16 +194,15 @@ PYM_INLINE void *pymi_calloc_inline(size_t count, size_t size)
 
 PYM_INLINE void pymi_free_inline(void *ptr)
 {
-    pym_heap_t *heap = pymi_tls_heap;
     uintptr_t slot = pymi_arena_slot(ptr);
     if (pym_unlikely(slot >= PYM_WINDOW_ARENAS)) {
-        pymi_fwd_free(ptr, heap);   /* forwarded, foreign or NULL: the allocator below's */
+        pymi_fwd_free(ptr, pymi_tls.heap);   /* forwarded, foreign or NULL: the allocator below's */
         return;
     }
     unsigned tag = pymi_arena_slot_tag(slot);
-    if (pym_unlikely(tag != heap->arena_tag)) {
+    if (pym_unlikely(tag != pymi_tls.arena_tag)) {
         if (tag == PYM_ARENA_TAG_FOREIGN)
-            pymi_fwd_free(ptr, heap);   /* in the window, not ours */
+            pymi_fwd_free(ptr, pymi_tls.heap);   /* in the window, not ours */
         else
             pymi_free_slow(ptr);   /* another heap's arena: its descriptor's shared half only */
         return;

@@ -29,7 +29,7 @@
 
 #include <errno.h>
 
-PYM_TLS pym_heap_t *pymi_tls_heap = &pymi_null_heap;
+PYM_TLS struct pymi_tls pymi_tls = {&pymi_null_heap, PYM_ARENA_TAG_NONE};
 PYM_TLS pym_heap_t *pymi_tls_debug_heap;
 pym_heap_t pymi_null_heap = {.pool_for_size = {[0 ... PYM_SMALL_MAX] = &pymi_exhausted_pool},
                               .pools = {[0 ... PYM_NUM_CLASSES - 1] = &pymi_exhausted_pool},
@@ -479,7 +479,7 @@ static void heap_thread_exit(void *arg)
     pthread_mutex_unlock(&heap->lock);
     /* Frees by later TLS destructors of this thread go the abandoned way;
      * a later malloc would adopt a heap again and re-arm the key. */
-    pymi_tls_heap = &pymi_null_heap;
+    pymi_tls = (struct pymi_tls){&pymi_null_heap, PYM_ARENA_TAG_NONE};
     pymi_tls_debug_heap = NULL;
 }
 
@@ -493,8 +493,8 @@ int pymi_heap_init_process(void)
  * other); NULL means "forward". */
 pym_heap_t *pymi_heap_for_thread(void)
 {
-    if (pymi_tls_heap != &pymi_null_heap)
-        return pymi_tls_heap;
+    if (pymi_tls.heap != &pymi_null_heap)
+        return pymi_tls.heap;
     if (pymi_tls_debug_heap != NULL)
         return pymi_tls_debug_heap;
     pthread_mutex_lock(&pymi_heaps_lock);
@@ -508,7 +508,7 @@ pym_heap_t *pymi_heap_for_thread(void)
     if (pymi_debug_on)
         pymi_tls_debug_heap = heap;
     else
-        pymi_tls_heap = heap;
+        pymi_tls = (struct pymi_tls){heap, heap->arena_tag};
     int saved = errno;
     pthread_setspecific(exit_key, heap);
     errno = saved;
@@ -553,7 +553,7 @@ int pymi_heap_collect_abandoned(void)
 
 int pymi_heap_trim_own(void)
 {
-    pym_heap_t *heap = pymi_tls_debug_heap != NULL ? pymi_tls_debug_heap : pymi_tls_heap;
+    pym_heap_t *heap = pymi_tls_debug_heap != NULL ? pymi_tls_debug_heap : pymi_tls.heap;
     if (heap == &pymi_null_heap)
         return 0;
     heap_release_empty(heap);
@@ -588,7 +588,7 @@ void pymi_heap_fork_child(int heaps_lock_was_held)
         meta_next = NULL;
         meta_end = NULL;
     }
-    pym_heap_t *mine = pymi_tls_debug_heap != NULL ? pymi_tls_debug_heap : pymi_tls_heap;
+    pym_heap_t *mine = pymi_tls_debug_heap != NULL ? pymi_tls_debug_heap : pymi_tls.heap;
     for (pym_heap_t *h = atomic_load_explicit(&all_heaps, memory_order_acquire); h; h = h->next_all) {
         int held = pymi_fork_reset_lock(&h->lock);
         if (h == mine)

@@ -360,8 +360,15 @@ PYM_HIDDEN void pymi_fwd_count(const pym_heap_t *heap, size_t *chunks, size_t *b
 PYM_HIDDEN void pymi_fwd_count_shared(size_t *chunks, size_t *bytes);
 
 /* ---- heap.c: per-thread heaps ---------------------------------------------- */
-PYM_HIDDEN extern PYM_TLS pym_heap_t *pymi_tls_heap;
-/* In debug mode pymi_tls_heap stays the null heap, so that every call takes
+/* The thread's heap, and a copy of its arena_tag, which the free fast path
+ * compares with: side by side in one TLS block, free reads the tag without
+ * the heap's address first (one instruction).  heap.c writes both. */
+struct pymi_tls {
+    pym_heap_t *heap;
+    uint16_t arena_tag;
+};
+PYM_HIDDEN extern PYM_TLS struct pymi_tls pymi_tls;
+/* In debug mode pymi_tls.heap stays the null heap, so that every call takes
  * the slow path; the thread's real heap is kept here. */
 PYM_HIDDEN extern PYM_TLS pym_heap_t *pymi_tls_debug_heap;
 /* The heap of a thread that has none yet: every class points at

@@ -147,7 +147,7 @@ static int arena_child(unsigned epoch_at_fork)
 {
     for (unsigned i = 0; i < PRE_BLOCKS; i++)
         own_pools[own_count++] = (uintptr_t)pymi_pool_of(pre[i]);
-    const pym_heap_t *heap = pymi_tls_heap;
+    const pym_heap_t *heap = pymi_tls.heap;
     for (unsigned i = 0; i < heap->empty_count; i++)
         own_pools[own_count++] = (uintptr_t)pymi_heap_stacked_pool(heap, i);
     qsort(own_pools, own_count, sizeof own_pools[0], compare_addresses);

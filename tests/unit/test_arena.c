@@ -96,7 +96,7 @@ static void a_heap_takes_the_fullest_of_its_arenas(void **state)
     pthread_mutex_unlock(&pymi_arena_lock);
     assert_true(fewest < PYM_POOLS_PER_ARENA);
     pym_pool_t *fresh;
-    assert_int_equal(pymi_arena_take_pools(&pymi_tls_heap->home, &fresh, 1), 1);
+    assert_int_equal(pymi_arena_take_pools(&pymi_tls.heap->home, &fresh, 1), 1);
     assert_int_equal(pymi_arena_of(pymi_pool_page(fresh))->nfree + 1, fewest);
     pymi_arena_return_pool(fresh);
     for (size_t i = 0; i < 3 * BLOCKS_PER_ARENA; i++)
@@ -392,7 +392,7 @@ static void *keep_one_block(void *arg)
 {
     struct kept_block *kept = arg;
     kept->block = pym_malloc(64);
-    kept->heap_id = pymi_tls_heap->home.id;
+    kept->heap_id = pymi_tls.heap->home.id;
     return NULL;
 }
 
@@ -405,7 +405,7 @@ static void an_exited_threads_arenas_stay_its_heaps(void **state)
     assert_int_equal(pthread_join(thread, NULL), 0);
     assert_non_null(kept.block);
     assert_int_not_equal(kept.heap_id, 0);
-    assert_int_not_equal(kept.heap_id, pymi_tls_heap->home.id);
+    assert_int_not_equal(kept.heap_id, pymi_tls.heap->home.id);
     /* For the thread that adopts the heap, with the block's pool. */
     assert_int_equal(home_mark(pymi_arena_of(kept.block)), kept.heap_id);
     pym_free(kept.block);
@@ -554,7 +554,7 @@ static void *allocate_homeless(void *arg)
     struct handover *h = arg;
     for (int i = 0; i < HANDED_OVER; i++)
         h->blocks[i] = pym_malloc(64);
-    h->tag = pymi_tls_heap->arena_tag;
+    h->tag = pymi_tls.heap->arena_tag;
     pthread_barrier_wait(&h->allocated);
     pthread_barrier_wait(&h->freed);   /* else the next thread adopts this heap */
     return NULL;
@@ -564,7 +564,7 @@ static void *free_homeless(void *arg)
 {
     struct handover *h = arg;
     pym_free(pym_malloc(64));   /* a heap of its own, without a home either */
-    if (pymi_tls_heap->home.id != 0)
+    if (pymi_tls.heap->home.id != 0)
         return h;
     for (int i = 0; i < HANDED_OVER; i++)
         pym_free(h->blocks[i]);
@@ -624,14 +624,14 @@ static void free_tells_its_own_arenas_by_their_tag(void **state)
 {
     (void)state;
     void *mine = pym_malloc(64);
-    assert_int_not_equal(pymi_tls_heap->arena_tag, PYM_ARENA_TAG_NOBODY);   /* a heap with a home */
-    assert_int_equal(pymi_arena_tag_of(mine), pymi_tls_heap->arena_tag);
+    assert_int_not_equal(pymi_tls.heap->arena_tag, PYM_ARENA_TAG_NOBODY);   /* a heap with a home */
+    assert_int_equal(pymi_arena_tag_of(mine), pymi_tls.heap->arena_tag);
     struct kept_block kept = {NULL, 0};
     pthread_t thread;
     assert_int_equal(pthread_create(&thread, NULL, keep_one_block, &kept), 0);
     assert_int_equal(pthread_join(thread, NULL), 0);
     assert_int_equal(pymi_arena_tag_of(kept.block), pymi_arena_tag_for_home(kept.heap_id));
-    assert_int_not_equal(pymi_arena_tag_of(kept.block), pymi_tls_heap->arena_tag);
+    assert_int_not_equal(pymi_arena_tag_of(kept.block), pymi_tls.heap->arena_tag);
     int on_stack = 0;
     assert_int_equal(pymi_arena_tag_of(&on_stack), PYM_ARENA_TAG_FOREIGN);
     assert_int_equal(pymi_arena_tag_of(NULL), PYM_ARENA_TAG_FOREIGN);

@@ -166,7 +166,7 @@ static void a_pool_taken_but_not_used_is_not_resident(void **state)
     void *block = pym_malloc(size);
     assert_non_null(block);
     /* Two pools taken from the arena, the second now on the heap's stack. */
-    assert_int_equal(pymi_tls_heap->empty_count, 1);
+    assert_int_equal(pymi_tls.heap->empty_count, 1);
     pym_stats_get(&after);
     assert_int_equal(after.bytes_free_pools_resident, 0);
     pym_free(block);

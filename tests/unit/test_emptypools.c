@@ -15,7 +15,7 @@ enum { SIZE_A = 64, SIZE_B = 208 };
 static pym_heap_t *my_heap(void)
 {
     pym_free(pym_malloc(16));   /* this thread has a heap from here on */
-    pym_heap_t *heap = pymi_tls_heap;
+    pym_heap_t *heap = pymi_tls.heap;
     assert_true(heap != &pymi_null_heap);
     return heap;
 }

@@ -23,7 +23,7 @@ static void *take_a_heap(void *arg)
 {
     unsigned index = (unsigned)(uintptr_t)arg;
     void *block = pym_malloc(16);
-    heaps[index] = pymi_tls_heap;
+    heaps[index] = pymi_tls.heap;
     pthread_barrier_wait(&all_have_heaps);   /* the main thread reads heaps[] */
     pthread_barrier_wait(&all_have_heaps);   /* ... and is done with them */
     pym_free(block);
@@ -35,7 +35,7 @@ static void heaps_of_live_threads_share_no_page(void **state)
     (void)state;
     alarm(TIMEOUT_SECONDS);
     void *mine = pym_malloc(16);
-    heaps[THREADS] = pymi_tls_heap;
+    heaps[THREADS] = pymi_tls.heap;
     assert_int_equal(pthread_barrier_init(&all_have_heaps, NULL, THREADS + 1), 0);
     pthread_t threads[THREADS];
     for (unsigned i = 0; i < THREADS; i++)

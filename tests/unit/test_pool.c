@@ -70,7 +70,7 @@ static void *exercise_size_table(void *arg)
         void *zero = pym_malloc(0);
         blocks[n++] = zero;
         blocks[n++] = pym_malloc(1 + i % PYM_SMALL_MAX);
-        pym_heap_t *heap = pymi_tls_heap;
+        pym_heap_t *heap = pymi_tls.heap;
         job->zero_misplaced += pymi_pool_of(zero) != heap->pools[0] || pym_usable_size(zero) != 16;
         if (i % 64 == 0)
             job->wrong += sizes_not_reading_their_class_pool(heap);
@@ -79,15 +79,15 @@ static void *exercise_size_table(void *arg)
             job->changes++;
         }
     }
-    job->wrong += sizes_not_reading_their_class_pool(pymi_tls_heap);
+    job->wrong += sizes_not_reading_their_class_pool(pymi_tls.heap);
     for (unsigned i = 0; i < n; i++) {
         pym_free(blocks[i]);
         if (i % 64 == 0)
-            job->wrong += sizes_not_reading_their_class_pool(pymi_tls_heap);
+            job->wrong += sizes_not_reading_their_class_pool(pymi_tls.heap);
     }
-    job->wrong += sizes_not_reading_their_class_pool(pymi_tls_heap);
+    job->wrong += sizes_not_reading_their_class_pool(pymi_tls.heap);
     void *zero = pym_malloc(0);
-    job->zero_misplaced += pymi_pool_of(zero) != pymi_tls_heap->pools[0];
+    job->zero_misplaced += pymi_pool_of(zero) != pymi_tls.heap->pools[0];
     pym_free(zero);
     return NULL;
 }
@@ -118,7 +118,7 @@ static void a_fresh_pool_hands_out_blocks_from_offset_zero(void **state)
     pym_heap_t *heap;
     /* Use up whatever pool of this class the thread has. */
     blocks[n++] = pym_malloc(96);
-    heap = pymi_tls_heap;
+    heap = pymi_tls.heap;
     pym_pool_t *first = pymi_pool_of(blocks[0]);
     while (heap->pools[c] == first && pymi_pool_has_block(first))
         blocks[n++] = pym_malloc(96);
@@ -182,7 +182,7 @@ static void a_full_pool_leaves_the_list_and_comes_back_on_free(void **state)
     void *blocks[80 * POOL_SCALE];
     blocks[0] = pym_malloc(size64);
     pym_pool_t *pool = pymi_pool_of(blocks[0]);
-    pym_heap_t *heap = pymi_tls_heap;
+    pym_heap_t *heap = pymi_tls.heap;
     unsigned n = 1;
     /* Until the pool has nothing left: the malloc after its last block
      * retires it and is served by another pool. */
@@ -229,7 +229,7 @@ static void allocate_through_pools(size_t size, pym_pool_t **pools, unsigned cou
 {
     unsigned c = pymi_size_to_class(size);
     blocks[(*n)++] = pym_malloc(size);
-    pym_heap_t *heap = pymi_tls_heap;
+    pym_heap_t *heap = pymi_tls.heap;
     assert_null(heap->full_head[c]);
     pools[0] = pymi_pool_of(blocks[0]);
     for (unsigned k = 1; k < count; k++) {
@@ -247,7 +247,7 @@ static void allocate_while_current(size_t size, const pym_pool_t *pool, void **b
                                    unsigned max)
 {
     unsigned c = pymi_size_to_class(size);
-    while (pymi_tls_heap->pools[c] == pool) {
+    while (pymi_tls.heap->pools[c] == pool) {
         assert_true(*n < max);
         blocks[(*n)++] = pym_malloc(size);
     }
@@ -283,7 +283,7 @@ static void free_all_but_one_for_the_take_back(pym_pool_t *pool, void **blocks, 
 static void free_one_then_allocate_until_the_trade(size_t size, void *back, void **blocks, unsigned *n,
                                                    unsigned max)
 {
-    pym_pool_t *current = pymi_tls_heap->pools[pymi_size_to_class(size)];
+    pym_pool_t *current = pymi_tls.heap->pools[pymi_size_to_class(size)];
     pym_free(back);
     assert_int_equal(pymi_pool_of(back)->state, PYM_POOL_FULL);
     void *got;
@@ -298,7 +298,7 @@ static void free_one_then_allocate_until_the_trade(size_t size, void *back, void
  * list; retired is the last of the FULL list. */
 static void expect_traded(unsigned c, pym_pool_t *taken, pym_pool_t *retired)
 {
-    const pym_heap_t *heap = pymi_tls_heap;
+    const pym_heap_t *heap = pymi_tls.heap;
     assert_ptr_equal(heap->pools[c], taken);
     assert_ptr_equal(heap->tails[c], taken);
     assert_int_equal(taken->state, PYM_POOL_LINKED);
@@ -322,7 +322,7 @@ static void a_dry_current_pool_trades_places_with_the_oldest_full_one(void **sta
     unsigned n = 0;
     pym_pool_t *pools[3];
     allocate_through_pools(size, pools, 3, blocks, &n, 200 * POOL_SCALE);
-    pym_heap_t *heap = pymi_tls_heap;
+    pym_heap_t *heap = pymi_tls.heap;
     /* Two dry FULL pools, in the order the looks left them. */
     pym_pool_t *current = pools[2], *a = heap->full_head[c];
     pym_pool_t *b = pymi_pool_at(a->next);
@@ -362,7 +362,7 @@ static void a_dry_current_pool_trades_places_with_the_only_full_one(void **state
     unsigned n = 0;
     pym_pool_t *pools[2];
     allocate_through_pools(size, pools, 2, blocks, &n, 100 * POOL_SCALE);
-    pym_heap_t *heap = pymi_tls_heap;
+    pym_heap_t *heap = pymi_tls.heap;
     pym_pool_t *first = pools[0], *current = pools[1];
     assert_ptr_equal(heap->full_head[c], first);
     assert_ptr_equal(heap->full_tail[c], first);
@@ -393,7 +393,7 @@ static void a_pool_dry_again_trades_places_by_the_quick_refill(void **state)
     unsigned n = 0;
     pym_pool_t *pools[2];
     allocate_through_pools(size, pools, 2, blocks, &n, 200 * POOL_SCALE);
-    pym_heap_t *heap = pymi_tls_heap;
+    pym_heap_t *heap = pymi_tls.heap;
     pym_pool_t *first = pools[0], *second = pools[1];
     assert_int_equal(second->flagged, 0);
     assert_null(pymi_heap_refill_quick(heap, c));   /* not flagged: the general path's */
@@ -448,7 +448,7 @@ static void a_full_pool_comes_back_only_with_a_sixteenth_of_its_blocks_free(void
     unsigned n = 0;
     pym_pool_t *pools[2];
     allocate_through_pools(size, pools, 2, blocks, &n, 300 * POOL_SCALE);
-    pym_heap_t *heap = pymi_tls_heap;
+    pym_heap_t *heap = pymi_tls.heap;
     pym_pool_t *first = pools[0], *second = pools[1];
     assert_ptr_equal(heap->full_head[c], first);
 
@@ -490,7 +490,7 @@ static void a_remote_free_into_a_full_pool_queues_it_for_its_owner(void **state)
     void *blocks[80 * POOL_SCALE];
     blocks[0] = pym_malloc(size64);
     pym_pool_t *pool = pymi_pool_of(blocks[0]);
-    pym_heap_t *heap = pymi_tls_heap;
+    pym_heap_t *heap = pymi_tls.heap;
     unsigned n = 1;
     while (heap->pools[c] == pool && n < 80 * POOL_SCALE)
         blocks[n++] = pym_malloc(size64);
@@ -685,7 +685,7 @@ static unsigned alloc_blocks_after_census(struct test_block *out, const size_t *
                                           pym_stats_t *stats)
 {
     pym_free(pym_malloc(sizes[0]));
-    census_take(before, pymi_tls_heap, sizes, nsizes);
+    census_take(before, pymi_tls.heap, sizes, nsizes);
     assert_false(before->overflow);
     if (stats != NULL)
         pym_stats_get(stats);
@@ -866,7 +866,7 @@ static void a_batch_frees_exactly_its_blocks_in_any_order(void **state)
     struct test_block *b = local_blocks;
     unsigned n = alloc_blocks_after_census(b, sizes, NSIZES, 3, salt, &before, &stats_before);
     assert_true(n <= LOCAL_MAX);
-    pym_heap_t *heap = pymi_tls_heap;
+    pym_heap_t *heap = pymi_tls.heap;
     void *fwd[NFWD];
     for (unsigned i = 0; i < NFWD; i++) {
         /* Over 4 KiB, past the cache of glibc's chunks (fwdcache.c): each
@@ -1027,7 +1027,7 @@ static void a_batch_leaves_the_pools_as_pym_free_one_by_one_does(void **state)
     struct test_block *b = picture_blocks;
     unsigned n = alloc_blocks_after_census(b, sizes, PICTURE_SIZES, 3, salt, &before, NULL);
     assert_true(n <= LOCAL_MAX);
-    pym_heap_t *heap = pymi_tls_heap;
+    pym_heap_t *heap = pymi_tls.heap;
     const pym_pool_t *pools[PICTURE_POOLS];
     unsigned npools = pools_of(pools, PICTURE_POOLS, b, n);
     void *fwd[NFWD];
@@ -1100,10 +1100,10 @@ static void *free_nulls_in_thread(void *arg)
 {
     struct nulls_job *job = arg;
     void *nulls[4] = {NULL, NULL, NULL, NULL};
-    job->heap_before = pymi_tls_heap;
+    job->heap_before = pymi_tls.heap;
     pym_free_batch(nulls, 4);
     pym_free_batch(NULL, 0);
-    job->heap_after = pymi_tls_heap;
+    job->heap_after = pymi_tls.heap;
     return NULL;
 }
 
@@ -1115,7 +1115,7 @@ static void an_empty_batch_or_one_of_nulls_changes_nothing(void **state)
     (void)state;
     char *block = pym_malloc(96);
     pattern_fill(block, 96, 96);
-    pym_heap_t *heap = pymi_tls_heap;
+    pym_heap_t *heap = pymi_tls.heap;
     pym_pool_t *pool = pymi_pool_of(block);
     static pym_heap_t heap_copy;
     pym_pool_t pool_copy;
@@ -1165,7 +1165,7 @@ static void *free_batch_in_thread(void *arg)
         return NULL;
     }
     job->own_blocks[0] = pym_malloc(16);   /* a heap, for the census */
-    census_take(&job->census, pymi_tls_heap, job->sizes, job->nsizes);
+    census_take(&job->census, pymi_tls.heap, job->sizes, job->nsizes);
     census_forget(&job->census, job->own_blocks[0]);
     for (unsigned i = 1; i <= REMOTE_OWN; i++)
         job->own_blocks[i] = pym_malloc(job->sizes[i % job->nsizes]);
@@ -1215,7 +1215,7 @@ static void a_batch_from_other_threads_goes_back_to_the_owner(void **state)
     pym_stats_t stats_before, stats_after;
     struct test_block *b = remote_blocks;
     unsigned n = alloc_blocks_after_census(b, sizes, NSIZES, 2, salt, &before, &stats_before);
-    pym_heap_t *heap = pymi_tls_heap;
+    pym_heap_t *heap = pymi_tls.heap;
     const pym_pool_t *pools[LOCAL_POOLS];
     unsigned npools = pools_of(pools, LOCAL_POOLS, b, n);
     unsigned used_before[LOCAL_POOLS];
@@ -1297,7 +1297,7 @@ static void *allocate_and_exit(void *arg)
 {
     struct owner_job *job = arg;
     void *first = pym_malloc(16);   /* a heap, for the census */
-    census_take(&job->census, pymi_tls_heap, job->sizes, job->nsizes);
+    census_take(&job->census, pymi_tls.heap, job->sizes, job->nsizes);
     job->n = alloc_blocks(job->blocks, job->sizes, job->nsizes, 2, job->salt);
     pym_free(first);
     return NULL;

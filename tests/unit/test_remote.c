@@ -93,7 +93,7 @@ static void check_full_pool_is_queued_once(void)
     unsigned n = 0;
     blocks[n++] = pym_malloc(112);
     pym_pool_t *pool = pymi_pool_of(blocks[0]);
-    pym_heap_t *heap = pymi_tls_heap;
+    pym_heap_t *heap = pymi_tls.heap;
     while (heap->pools[c] == pool && n < 64 * POOL_SCALE)
         blocks[n++] = pym_malloc(112);   /* the last one retired the pool */
     assert_int_equal(pool->state, PYM_POOL_FULL);

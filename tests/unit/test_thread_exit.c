@@ -51,7 +51,7 @@ static void a_batch_is_returned_under_one_lock(void **state)
     enum { N = PYM_RETURN_BATCH };
     assert_true(pymi_init());
     pym_pool_t *pools[N];
-    assert_int_equal(pymi_arena_take_pools(&pymi_tls_heap->home, pools, N), N);
+    assert_int_equal(pymi_arena_take_pools(&pymi_tls.heap->home, pools, N), N);
     for (unsigned i = 0; i < N; i++) {
         pymi_pool_init(pools[i], &pymi_null_heap, 0);
         pymi_pool_set_owner(pools[i], NULL);   /* the pool layer's part of giving it back */
