@@ -298,7 +298,10 @@ static void calloc_zeroes_reused_dirty_blocks(void **state)
 {
     (void)state;
     enum { COUNT = 300 };   /* more than a pool holds: freed blocks come back */
-    const size_t sizes[] = { 1, 16, 24, 48, 64, 100, 128, 200, 240, 256, 300, 1000, 4096 };
+    /* Every class up to 256 B (calloc clears a block with stores from both
+     * ends, which overlap differently at each size), and beyond. */
+    const size_t sizes[] = { 1,   16,  24,  32,  48,  64,  80,  96,   100,  112, 128,
+                             144, 160, 176, 192, 200, 208, 224, 240, 256, 300, 1000, 4096 };
     for (size_t s = 0; s < sizeof sizes / sizeof sizes[0]; s++) {
         size_t size = sizes[s];
         unsigned char *dirty[COUNT], *clean[COUNT];
