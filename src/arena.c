@@ -301,7 +301,8 @@ static void reclaim_arenas(pym_arena_t **batch, size_t n)
         pymi_range_purge(pymi_arena_base(batch[i]), (end - i) * PYM_ARENA_SIZE);
         pymi_os_purge(pymi_arena_pools(batch[i]), (end - i) * PYM_ARENA_DESC_PAGE);
         pymi_os_purge(pymi_pool_shared(pymi_arena_pools(batch[i])), (end - i) * PYM_ARENA_DESC_PAGE);
-        counters.madvise_calls += 3;
+        pymi_os_purge(pymi_pool_remote(pymi_arena_pools(batch[i])), (end - i) * PYM_ARENA_DESC_PAGE);
+        counters.madvise_calls += 4;
         i = end;
     }
     for (size_t i = n; i-- > 0;) {

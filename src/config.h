@@ -4,8 +4,9 @@
  *   region 32 MiB, 32 MiB-aligned, reserved from the kernel one at a time as
  *          arenas are needed; its first 128 KiB hold the descriptors of its
  *          arenas and pools (range.c), the next 128 KiB the pools'
- *          descriptors' shared halves, the next 16 KiB debug mode's word
- *          per pool (debug.c), and the rest of its first arena is never used
+ *          descriptors' shared halves, the next 128 KiB their remote
+ *          words, the next 16 KiB debug mode's word per pool (debug.c),
+ *          and the rest of its first arena is never used
  *   arena  1 MiB, 64 pools
  *   pool   16 KiB (four pages), one size class, blocks from offset 0; its
  *          64-byte descriptor lives in its region's table
@@ -66,9 +67,12 @@
  * shape right after them: a pool's is PYM_REGION_DESC_BYTES past its
  * descriptor. */
 #define PYM_REGION_SHARED PYM_REGION_DESC_BYTES
-/* Debug mode's word per pool (debug.c), after the shared halves: 2048 x 8 B
+/* The pools' remote words (pym_pool_remote_t), a third table of the same
+ * shape after the shared halves. */
+#define PYM_REGION_REMOTE (PYM_REGION_SHARED + PYM_REGION_DESC_BYTES)
+/* Debug mode's word per pool (debug.c), after the remote words: 2048 x 8 B
  * = 16 KiB of the first arena, never touched outside debug mode. */
-#define PYM_REGION_DEBUG_LIVES (PYM_REGION_SHARED + PYM_REGION_DESC_BYTES)
+#define PYM_REGION_DEBUG_LIVES (PYM_REGION_REMOTE + PYM_REGION_DESC_BYTES)
 #define PYM_REGION_DEBUG_BYTES (PYM_POOLS_PER_REGION * 8u)
 /* The descriptors of one arena's pools: one 4 KiB page of the table (and
  * one of the shared halves' table), which an arena given back to the

@@ -160,6 +160,12 @@ PYM_INLINE pym_pool_shared_t *pymi_pool_shared(const pym_pool_t *pool)
 {
     return (pym_pool_shared_t *)((uintptr_t)pool + PYM_REGION_SHARED);
 }
+/* The pool's remote word and reclaim link (types.h); never of
+ * pymi_exhausted_pool either. */
+PYM_INLINE pym_pool_remote_t *pymi_pool_remote(const pym_pool_t *pool)
+{
+    return (pym_pool_remote_t *)((uintptr_t)pool + PYM_REGION_REMOTE);
+}
 /* The pool's owner (NULL: free in its arena or on a heap's stack of empty
  * pools), in the shared half: any thread.  (The free fast path needs none:
  * the arena's tag says whose the pool is.) */
@@ -317,9 +323,13 @@ PYM_INLINE int pymi_is_block_start_shared(const pym_pool_t *pool, const void *pt
  * for every block carved so far. */
 PYM_INLINE void pymi_pool_publish_limit(pym_pool_t *pool)
 {
-    atomic_store_explicit(&pymi_pool_shared(pool)->start_limit,
-                          atomic_load_explicit(&pool->start_limit, memory_order_relaxed),
-                          memory_order_relaxed);
+    /* Stored only when it grew: a store to a line other threads keep
+     * reading makes each of their next reads a miss, and a pool carved
+     * to its end is drained many times. */
+    pym_pool_shared_t *shared = pymi_pool_shared(pool);
+    uint16_t limit = atomic_load_explicit(&pool->start_limit, memory_order_relaxed);
+    if (atomic_load_explicit(&shared->start_limit, memory_order_relaxed) != limit)
+        atomic_store_explicit(&shared->start_limit, limit, memory_order_relaxed);
 }
 
 /* ---- remote.c: frees from other threads, the full-pool handshake ---------- */

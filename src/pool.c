@@ -14,8 +14,8 @@
  *
  * Everything here runs in the owner's context: the owning thread, or a
  * thread holding the lock of an abandoned owner heap (heap.c).  The only
- * fields other threads write are the shared half's `remote` and
- * `reclaim_next` (remote.c).
+ * fields other threads write are `remote` and `reclaim_next`, in the
+ * pool's line of the remote table (types.h, remote.c).
  * A pool's place on its heap's class list is the heap's business (heap.c):
  * this file only says what a pool whose blocks came back becomes.
  */
@@ -65,9 +65,10 @@ void pymi_pool_init(pym_pool_t *pool, pym_heap_t *heap, unsigned sizeclass)
     pool->queued = 0;
     pool->last_block = (uint16_t)((capacity - 1) * size);
     pool->next = pool->prev = 0;
-    shared->reclaim_next = 0;
     pool->live_xor = 0;
-    atomic_store_explicit(&shared->remote, 0, memory_order_relaxed);
+    pym_pool_remote_t *remote = pymi_pool_remote(pool);
+    remote->reclaim_next = 0;
+    atomic_store_explicit(&remote->remote, 0, memory_order_relaxed);
 }
 
 void pymi_pool_push_free(pym_pool_t *pool, pym_block_t *block)
@@ -98,7 +99,7 @@ static void pool_empty(pym_heap_t *heap, pym_pool_t *pool, int keep_spare, pym_p
         return;   /* on a reclaim stack: the pop will come back here */
     if (pool->flagged) {
         /* No block is live, so no remote free can race with us. */
-        atomic_store_explicit(&pymi_pool_shared(pool)->remote, 0, memory_order_relaxed);
+        atomic_store_explicit(&pymi_pool_remote(pool)->remote, 0, memory_order_relaxed);
         pool->flagged = 0;
     }
     unsigned c = pool->sizeclass;

@@ -4,8 +4,9 @@
  *
  * Layout (mimalloc's design, with CPython's pools):
  *
- *   remote         one word of the pool's shared half (types.h; the
- *                  owner's malloc and free never touch that line): how
+ *   remote         one word of the pool's line in the remote table
+ *                  (types.h; the owner's malloc and free never touch it,
+ *                  nor do other threads' reads of the owner): how
  *                  many blocks << 32 | the XOR of their addresses' low 16
  *                  bits << 16 | the head block's offset in the pool |
  *                  PYM_REMOTE_FULL.  The blocks are linked
@@ -20,8 +21,8 @@
  *                  thread's core holds (it was most of the owner's time in
  *                  the server benchmark).  A pool with nothing on its free
  *                  list takes the list as it stands.
- *   heap->reclaim  [ pool -> pool -> ... ] linked through the shared
- *                  halves' reclaim_next, the FULL pools that received a
+ *   heap->reclaim  [ pool -> pool -> ... ] linked through the remote
+ *                  lines' reclaim_next, the FULL pools that received a
  *                  remote free; pushed by the freeing thread, taken whole
  *                  by the owner when it needs a pool (or by whoever acts
  *                  for an abandoned heap).
@@ -77,9 +78,9 @@ static pym_block_t *remote_head(const pym_pool_t *pool, uintptr_t word)
 void pymi_remote_push_list(pym_heap_t *owner, pym_pool_t *pool, pym_block_t *head,
                            pym_block_t *tail, unsigned count, uint16_t live_xor)
 {
-    pym_pool_shared_t *shared = pymi_pool_shared(pool);
+    pym_pool_remote_t *remote = pymi_pool_remote(pool);
     uintptr_t offset = (uintptr_t)head & PYM_POOL_MASK;
-    uintptr_t old = atomic_load_explicit(&shared->remote, memory_order_relaxed);
+    uintptr_t old = atomic_load_explicit(&remote->remote, memory_order_relaxed);
     uintptr_t word;
     do {
         pym_block_t *next = remote_head(pool, old);
@@ -91,13 +92,13 @@ void pymi_remote_push_list(pym_heap_t *owner, pym_pool_t *pool, pym_block_t *hea
     /* acq_rel, not release: when we find PYM_REMOTE_FULL we go on to write
      * reclaim_next, which the previous notifier wrote; acquiring the
      * owner's flag orders our write after that one (TSan found it). */
-    } while (!atomic_compare_exchange_weak_explicit(&shared->remote, &old, word,
+    } while (!atomic_compare_exchange_weak_explicit(&remote->remote, &old, word,
                                                     memory_order_acq_rel, memory_order_relaxed));
     if (!(old & PYM_REMOTE_FULL))
         return;
     pym_pool_t *top = atomic_load_explicit(&owner->reclaim, memory_order_relaxed);
     do {
-        shared->reclaim_next = pymi_pool_number(top);
+        remote->reclaim_next = pymi_pool_number(top);
     } while (!atomic_compare_exchange_weak_explicit(&owner->reclaim, &top, pool,
                                                     memory_order_release, memory_order_relaxed));
 }
@@ -125,13 +126,13 @@ static pym_block_t *remote_tail(const pym_pool_t *pool, pym_block_t *head, unsig
 
 unsigned pymi_remote_take(pym_pool_t *pool)
 {
-    pym_pool_shared_t *shared = pymi_pool_shared(pool);
-    uintptr_t word = atomic_load_explicit(&shared->remote, memory_order_relaxed);
+    pym_pool_remote_t *remote = pymi_pool_remote(pool);
+    uintptr_t word = atomic_load_explicit(&remote->remote, memory_order_relaxed);
     if (remote_count(word) == 0)
         return 0;
     /* Non-empty, so PYM_REMOTE_FULL is clear (a push clears it) and only
      * pushes can happen until we swap the list out. */
-    word = atomic_exchange_explicit(&shared->remote, 0, memory_order_acquire);
+    word = atomic_exchange_explicit(&remote->remote, 0, memory_order_acquire);
     pymi_pool_publish_limit(pool);   /* the line is ours now: the next pushes skip the owner's */
     if (pool->flagged) {
         /* Our flag was cleared by the first of these pushes, which queued
@@ -160,14 +161,14 @@ unsigned pymi_remote_take(pym_pool_t *pool)
  * function's samples, 5 % of batch/lifo/100000. */
 int pymi_remote_mark_full(pym_pool_t *pool)
 {
-    pym_pool_shared_t *shared = pymi_pool_shared(pool);
+    pym_pool_remote_t *remote = pymi_pool_remote(pool);
     if (!pool->flagged && !pool->queued) {
         pymi_pool_publish_limit(pool);   /* carved to its end: every block a remote free may bring */
         uintptr_t empty = 0;
         if (__libc_single_threaded &&
-            atomic_load_explicit(&shared->remote, memory_order_relaxed) == empty) {
-            atomic_store_explicit(&shared->remote, PYM_REMOTE_FULL, memory_order_relaxed);
-        } else if (!atomic_compare_exchange_strong_explicit(&shared->remote, &empty, PYM_REMOTE_FULL,
+            atomic_load_explicit(&remote->remote, memory_order_relaxed) == empty) {
+            atomic_store_explicit(&remote->remote, PYM_REMOTE_FULL, memory_order_relaxed);
+        } else if (!atomic_compare_exchange_strong_explicit(&remote->remote, &empty, PYM_REMOTE_FULL,
                                                             memory_order_acq_rel,
                                                             memory_order_relaxed)) {
             pymi_remote_take(pool);
@@ -185,7 +186,7 @@ void pymi_remote_reclaim_batched(pym_heap_t *heap, int keep_spare, pym_pool_batc
 {
     pym_pool_t *pool = atomic_exchange_explicit(&heap->reclaim, NULL, memory_order_acquire);
     while (pool != NULL) {
-        pym_pool_t *next = pymi_pool_at(pymi_pool_shared(pool)->reclaim_next);
+        pym_pool_t *next = pymi_pool_at(pymi_pool_remote(pool)->reclaim_next);
         pool->queued = 0;
         pool->flagged = 0;   /* the push that queued it cleared the flag */
         pymi_remote_take(pool);

@@ -59,7 +59,7 @@ typedef struct pym_block {
     uintptr_t encoded_next;
 } pym_block_t;
 
-/* Low bit of a pool's remote word (pym_pool_shared_t): set by the owner
+/* Low bit of a pool's remote word (pym_pool_remote_t): set by the owner
  * when the pool went FULL with an empty remote list; the remote free that
  * clears it must push the pool on the owner's reclaim stack, so a full pool
  * never waits unnoticed.  (Blocks are 16-byte aligned, so the bit never
@@ -119,34 +119,45 @@ typedef struct pym_pool {
 _Static_assert(sizeof(pym_pool_t) == PYM_DESC_SIZE, "a pool descriptor is one cache line");
 
 /* The other half of a pool's descriptor: what a thread that does not own
- * the pool reads and writes, in a table of its own beside the descriptors
+ * the pool reads, in a table of its own beside the descriptors
  * (pymi_pool_shared, config.h).  A free from another thread reads the
- * owner and the copies of class and block-start test here and pushes on
- * remote; the owner's malloc and free never touch it.  While all of it sat
- * in the descriptor, each remote free waited for the line the owner's last
- * malloc had written, and the owner's next malloc for the line the remote
- * push had written: xthread/server spent a third of its time in those two
- * loads (docs/design.md, "Session 29").  The owner and the copies change
- * only while the pool has no block out (owner, class, multiplier) or grow
+ * owner and the copies of class and block-start test here, and pushes on
+ * the pool's remote word (pym_pool_remote_t, below); the owner's malloc
+ * and free never touch either.  While all of it sat in the descriptor,
+ * each remote free waited for the line the owner's last malloc had
+ * written, and the owner's next malloc for the line the remote push had
+ * written: xthread/server spent a third of its time in those two loads
+ * (docs/design.md, "Session 29").  The owner and the copies change only
+ * while the pool has no block out (owner, class, multiplier) or grow
  * (limit), so a reader never needs the owner's line: limit is the owner's
- * start_limit as of the last time the owner looked at the remote list, and
- * a block start above it is checked against start_limit itself (a pool
- * still being carved).  All zero, as a purged page leaves it, for a free
- * pool. */
+ * start_limit as of the last time the owner looked at the remote list,
+ * and a block start above it is checked against start_limit itself (a
+ * pool still being carved).  All zero, as a purged page leaves it, for a
+ * free pool. */
 typedef struct pym_pool_shared {
     _Atomic uintptr_t owner;       /* the owning heap; NULL while the pool is free */
-    _Atomic uintptr_t remote;      /* remote free list (remote.c) | PYM_REMOTE_FULL */
     uint32_t start_magic;          /* pool->start_magic's copy */
     _Atomic uint16_t start_limit;  /* pool->start_limit, as the owner last published it */
     uint8_t sizeclass;             /* pool->sizeclass's copy */
     uint8_t spare;
-    uint32_t reclaim_next;         /* link on the owner's reclaim stack */
-    /* The rest of the line, so that two pools' remote pushes do not
-     * contend for one. */
-    uint8_t pad[PYM_DESC_SIZE - 32];
+    uint8_t pad[PYM_DESC_SIZE - 16];
 } pym_pool_shared_t;
 
 _Static_assert(sizeof(pym_pool_shared_t) == PYM_DESC_SIZE, "a pool's shared half is one cache line");
+
+/* What other threads write for a pool: its remote list and its link on
+ * the owner's reclaim stack (remote.c), in a third table (pymi_pool_remote),
+ * one line per pool, so that two pools' remote pushes do not contend.  In
+ * the shared half's line, every push made the next remote free's read of
+ * the owner a miss: half of pymi_free_slow's samples in xthread/server
+ * with 4 threads (docs/design.md, "Session 32"). */
+typedef struct pym_pool_remote {
+    _Atomic uintptr_t remote;      /* remote free list (remote.c) | PYM_REMOTE_FULL */
+    uint32_t reclaim_next;         /* link on the owner's reclaim stack */
+    uint8_t pad[PYM_DESC_SIZE - 12];
+} pym_pool_remote_t;
+
+_Static_assert(sizeof(pym_pool_remote_t) == PYM_DESC_SIZE, "a pool's remote word has a line of its own");
 
 /* An arena's descriptor, in its region's table.  Under pymi_arena_lock. */
 typedef struct pym_arena {

@@ -192,7 +192,7 @@ static void a_full_pool_leaves_the_list_and_comes_back_on_free(void **state)
     assert_int_equal(pool->state, PYM_POOL_FULL);
     assert_ptr_not_equal(heap->pools[c], pool);
     /* Full with an empty remote list: the owner raised the flag. */
-    assert_int_equal(atomic_load(&pymi_pool_shared(pool)->remote), PYM_REMOTE_FULL);
+    assert_int_equal(atomic_load(&pymi_pool_remote(pool)->remote), PYM_REMOTE_FULL);
 
     assert_ptr_equal(heap->full_head[c], pool);   /* the oldest FULL pool */
 
@@ -407,7 +407,7 @@ static void a_pool_dry_again_trades_places_by_the_quick_refill(void **state)
     free_one_then_allocate_until_the_trade(size, back, blocks, &n, 200 * POOL_SCALE);
     expect_traded(c, first, second);
     assert_true(first->flagged);
-    assert_int_equal(atomic_load(&pymi_pool_shared(first)->remote), PYM_REMOTE_FULL);
+    assert_int_equal(atomic_load(&pymi_pool_remote(first)->remote), PYM_REMOTE_FULL);
 
     /* A block of second comes back; first runs dry again. */
     unsigned i_back = 0;
@@ -504,7 +504,7 @@ static void a_remote_free_into_a_full_pool_queues_it_for_its_owner(void **state)
 
     /* The first remote free cleared the flag and pushed the pool. */
     assert_ptr_equal(atomic_load(&heap->reclaim), pool);
-    uintptr_t remote = atomic_load(&pymi_pool_shared(pool)->remote);
+    uintptr_t remote = atomic_load(&pymi_pool_remote(pool)->remote);
     assert_true(remote != 0 && !(remote & PYM_REMOTE_FULL));
 
     /* Use up the class's other pools; the owner then takes this one back
@@ -979,7 +979,7 @@ static void picture_take(struct heap_picture *pic, const pym_heap_t *heap, const
         pp->owner = (uintptr_t)pymi_pool_owner(pool);
         if (pp->owner != (uintptr_t)heap)
             continue;   /* back in its arena: the arena's business */
-        pp->remote = atomic_load(&pymi_pool_shared(pool)->remote);
+        pp->remote = atomic_load(&pymi_pool_remote(pool)->remote);
         pp->used = pool->used;
         pp->state = pool->state;
         pp->flagged = pool->flagged;

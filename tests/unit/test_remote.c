@@ -76,11 +76,11 @@ static void pushes_and_takes(void **state)
     pym_pool_t *pool = malloc_in_one_pool(blocks, 8, 96);
     unsigned used = pool->used;
     run_pushes(blocks, 8);
-    assert_true(atomic_load(&pymi_pool_shared(pool)->remote) != 0);
+    assert_true(atomic_load(&pymi_pool_remote(pool)->remote) != 0);
     assert_int_equal(pool->used, used);   /* not the owner's count yet */
     assert_int_equal(pymi_remote_take(pool), 8);
     assert_int_equal(pool->used, used - 8);
-    assert_int_equal(atomic_load(&pymi_pool_shared(pool)->remote), 0);
+    assert_int_equal(atomic_load(&pymi_pool_remote(pool)->remote), 0);
     for (int i = 0; i < 8; i++)
         assert_true(on_free_list(pool, blocks[i]));
     assert_int_equal(pymi_remote_take(pool), 0);
@@ -97,10 +97,10 @@ static void check_full_pool_is_queued_once(void)
     while (heap->pools[c] == pool && n < 64 * POOL_SCALE)
         blocks[n++] = pym_malloc(112);   /* the last one retired the pool */
     assert_int_equal(pool->state, PYM_POOL_FULL);
-    assert_int_equal(atomic_load(&pymi_pool_shared(pool)->remote), PYM_REMOTE_FULL);
+    assert_int_equal(atomic_load(&pymi_pool_remote(pool)->remote), PYM_REMOTE_FULL);
     run_pushes(blocks, 2);
     assert_ptr_equal(atomic_load(&heap->reclaim), pool);
-    assert_int_equal(pymi_pool_shared(pool)->reclaim_next, 0);   /* alone on the stack */
+    assert_int_equal(pymi_pool_remote(pool)->reclaim_next, 0);   /* alone on the stack */
     pymi_remote_reclaim_batched(heap, 1, NULL);
     assert_null(atomic_load(&heap->reclaim));
     assert_int_equal(pool->state, PYM_POOL_LINKED);
@@ -148,7 +148,7 @@ static void *allocate_and_wait(void *arg)
  * 32 bits). */
 static unsigned remote_count_of(const pym_pool_t *pool)
 {
-    return (unsigned)(atomic_load(&pymi_pool_shared(pool)->remote) >> 32);
+    return (unsigned)(atomic_load(&pymi_pool_remote(pool)->remote) >> 32);
 }
 
 static void frees_into_three_pools_in_turn_are_pushed_in_three_batches(void **state)
