@@ -203,7 +203,7 @@ void pym_free_batch(void *const *ptrs, size_t n)
         uint16_t live_xor = pool->live_xor;
         uint32_t start_magic = pool->start_magic;
         uint32_t start_limit = atomic_load_explicit(&pool->start_limit, memory_order_relaxed);
-        uintptr_t key0 = pymi_secrets.key0, key1 = pymi_secrets.key1;
+        uintptr_t key0 = pymi_const.key0, key1 = pymi_const.key1;
         for (; i < n; i++) {
             pym_block_t *block = ptrs[i];
             if (((uintptr_t)block >> PYM_POOL_SHIFT) != page)

@@ -46,14 +46,6 @@
 #endif
 static const int pym_hardening = PYM_HARDENING;
 
-/* Written once during initialisation, before the first block exists; read
- * together on every fast path, so they share one cache line. */
-struct pymi_secrets {
-    uintptr_t key0, key1;
-    uintptr_t fwd_mark;   /* never 0: fwdcache.c's mark of a cached chunk */
-};
-PYM_HIDDEN extern struct pymi_secrets pymi_secrets;
-
 PYM_INLINE uintptr_t pymi_rotl17(uintptr_t x)
 {
     return (x << 17) | (x >> 47);
@@ -71,7 +63,7 @@ PYM_INLINE uintptr_t pymi_block_link_delta(const pym_block_t *block)
 {
     if (!pym_hardening)
         return block->encoded_next ^ (uintptr_t)block;
-    return pymi_rotr17((block->encoded_next - pymi_secrets.key1) ^ pymi_secrets.key0);
+    return pymi_rotr17((block->encoded_next - pymi_const.key1) ^ pymi_const.key0);
 }
 
 PYM_INLINE pym_block_t *pymi_block_next(const pym_block_t *block)
@@ -93,7 +85,7 @@ PYM_INLINE uintptr_t pymi_encode_link(const pym_block_t *block, const pym_block_
 
 PYM_INLINE void pymi_block_set_next(pym_block_t *block, const pym_block_t *next)
 {
-    block->encoded_next = pymi_encode_link(block, next, pymi_secrets.key0, pymi_secrets.key1);
+    block->encoded_next = pymi_encode_link(block, next, pymi_const.key0, pymi_const.key1);
 }
 
 /* The end of a pool's free list: an address in the pool's page that no

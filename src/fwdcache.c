@@ -136,7 +136,7 @@ PYM_INLINE uintptr_t *chunk_words(void *chunk)
 
 PYM_INLINE uintptr_t chunk_mark(void)
 {
-    return pymi_secrets.fwd_mark;
+    return pymi_const.fwd_mark;
 }
 
 /* The owner's counts are read by the statistics of other threads. */

@@ -26,7 +26,7 @@ static _Atomic(pthread_t) init_thread;
  * bytes are glibc's stack canary and pointer guard.
  * Should getrandom fail (a kernel before 3.17, a seccomp filter), the
  * fallback mixes what varies between runs: addresses under ASLR, the clock. */
-static void secrets_init(struct pymi_secrets *out)
+static void secrets_init(struct pymi_constants *out)
 {
     uintptr_t words[3];
     ssize_t got = syscall(SYS_getrandom, words, sizeof words, GRND_NONBLOCK);
@@ -105,7 +105,7 @@ static int init_run(void)
     if (pymi_option(PYM_OPTION_DISABLE))
         return 0;
     pymi_debug_on = pymi_option(PYM_OPTION_DEBUG) != 0;
-    secrets_init(&pymi_secrets);
+    secrets_init(&pymi_const);
     pymi_fwd_enabled = pymi_sys_is_glibc() && pymi_option(PYM_OPTION_FWD_CACHE);
     if (!pymi_range_init()) {
         pymi_message("cannot reserve address space; forwarding every request to libc");

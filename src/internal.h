@@ -76,7 +76,6 @@ PYM_HIDDEN const char *pymi_option_disable_reason(void);
 #define PYM_ARENA_TAG_FOREIGN 0u
 #define PYM_ARENA_TAG_NOBODY 1u
 #define PYM_ARENA_TAG_NONE 0xffffu   /* the null heap's: matches no arena */
-PYM_HIDDEN extern uintptr_t pymi_window_base;
 PYM_HIDDEN extern _Atomic uint16_t pymi_arena_tags[PYM_WINDOW_ARENAS];
 
 PYM_HIDDEN int pymi_range_init(void);
@@ -109,7 +108,7 @@ PYM_HIDDEN size_t pymi_range_huge_chunks(void);
  * pointer outside the window. */
 PYM_INLINE uintptr_t pymi_arena_slot(const void *ptr)
 {
-    return ((uintptr_t)ptr - pymi_window_base) >> PYM_ARENA_SHIFT;
+    return ((uintptr_t)ptr - pymi_const.window_base) >> PYM_ARENA_SHIFT;
 }
 /* The tag of a slot in the window. */
 PYM_INLINE unsigned pymi_arena_slot_tag(uintptr_t slot)
@@ -182,11 +181,11 @@ PYM_INLINE void pymi_pool_set_owner(pym_pool_t *pool, pym_heap_t *heap)
 /* A descriptor as a 32-bit number and back (types.h): 0 is NULL. */
 PYM_INLINE uint32_t pymi_pool_number(const pym_pool_t *pool)
 {
-    return pool == NULL ? 0 : (uint32_t)(((uintptr_t)pool - pymi_window_base) >> PYM_DESC_SHIFT);
+    return pool == NULL ? 0 : (uint32_t)(((uintptr_t)pool - pymi_const.window_base) >> PYM_DESC_SHIFT);
 }
 PYM_INLINE pym_pool_t *pymi_pool_at(uint32_t number)
 {
-    return number == 0 ? NULL : (pym_pool_t *)(pymi_window_base + ((uintptr_t)number << PYM_DESC_SHIFT));
+    return number == 0 ? NULL : (pym_pool_t *)(pymi_const.window_base + ((uintptr_t)number << PYM_DESC_SHIFT));
 }
 /* The first byte of the pool a descriptor describes. */
 PYM_INLINE char *pymi_pool_page(const pym_pool_t *pool)

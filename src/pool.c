@@ -23,7 +23,7 @@
 
 /* No block, ever: an empty list and nothing to carve. */
 pym_pool_t pymi_exhausted_pool = {.free = (pym_block_t *)PYM_LIST_END_BIT, .carved = UINT16_MAX};
-struct pymi_secrets pymi_secrets;
+struct pymi_constants pymi_const;
 
 void pymi_freelist_corrupt(const void *block)
 {

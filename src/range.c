@@ -29,7 +29,7 @@
  * go back to 0: a purged arena stays reserved and is reused before a new
  * one is carved.
  *
- * pymi_window_base is written once, in pymi_range_init, before any pointer
+ * pymi_const.window_base is written once, in pymi_range_init, before any pointer
  * of ours exists; the tags are written under pymi_arena_lock, a region's
  * first ones before any block of the region is handed out.
  *
@@ -56,7 +56,6 @@
  */
 #include "internal.h"
 
-uintptr_t pymi_window_base;
 _Atomic uint16_t pymi_arena_tags[PYM_WINDOW_ARENAS];
 
 /* Under pymi_arena_lock. */
@@ -70,7 +69,7 @@ static uint32_t gaps[PYM_WINDOW_REGIONS];   /* bit a: arena a left uncarved, apa
 
 static unsigned slot_of(uintptr_t region)
 {
-    return (unsigned)((region - pymi_window_base) >> PYM_REGION_SHIFT);
+    return (unsigned)((region - pymi_const.window_base) >> PYM_REGION_SHIFT);
 }
 
 static int region_is_ours(unsigned slot)
@@ -102,7 +101,7 @@ int pymi_range_init(void)
         return 0;
     uintptr_t base = (uintptr_t)first;
     uintptr_t below = (uintptr_t)(PYM_WINDOW_REGIONS / 2) << PYM_REGION_SHIFT;
-    pymi_window_base = base > below ? base - below : 0;
+    pymi_const.window_base = base > below ? base - below : 0;
     slot_below = slot_of(base);    /* decremented before use */
     slot_above = slot_of(base) + 1;
     region_adopt(base);
@@ -118,7 +117,7 @@ static uintptr_t region_reserve(void)
 {
     while (slot_below > 0 || slot_above < PYM_WINDOW_REGIONS) {
         unsigned slot = slot_below > 0 ? --slot_below : slot_above++;
-        uintptr_t want = pymi_window_base + ((uintptr_t)slot << PYM_REGION_SHIFT);
+        uintptr_t want = pymi_const.window_base + ((uintptr_t)slot << PYM_REGION_SHIFT);
         int status = pymi_os_reserve_at((void *)want, PYM_REGION_SIZE);
         if (status > 0)
             return want;
@@ -182,7 +181,7 @@ static uintptr_t gap_take(void)
             continue;
         unsigned a = (unsigned)__builtin_ctz(gaps[slot]);
         gaps[slot] &= gaps[slot] - 1;
-        return pymi_window_base + ((uintptr_t)slot << PYM_REGION_SHIFT) + ((uintptr_t)a << PYM_ARENA_SHIFT);
+        return pymi_const.window_base + ((uintptr_t)slot << PYM_REGION_SHIFT) + ((uintptr_t)a << PYM_ARENA_SHIFT);
     }
     return 0;
 }
@@ -253,7 +252,7 @@ void pymi_range_each_arena(void (*fn)(pym_arena_t *arena, void *arg), void *arg)
     for (unsigned slot = 0; slot < PYM_WINDOW_REGIONS; slot++) {
         if (!region_is_ours(slot))
             continue;
-        uintptr_t region = pymi_window_base + ((uintptr_t)slot << PYM_REGION_SHIFT);
+        uintptr_t region = pymi_const.window_base + ((uintptr_t)slot << PYM_REGION_SHIFT);
         unsigned end = region == current_region ? current_next : PYM_ARENAS_PER_REGION;
         for (unsigned a = PYM_REGION_META_ARENAS; a < end; a++)
             if (!(gaps[slot] >> a & 1))

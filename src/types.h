@@ -229,6 +229,19 @@ typedef struct pym_fwd_bin {
     uint16_t overflow;             /* chunks sent to glibc because the bin was full */
 } pym_fwd_bin_t;
 
+/* Written once during initialisation, before the first block exists, and
+ * read by every fast path: the window's base (range.c) and the free lists'
+ * keys (freelist.h, init.c).  On a cache line that nothing else shares:
+ * the keys shared theirs with the arena buckets of nobody's arenas, and
+ * each change to those under the arena lock made every core's next malloc
+ * and free wait for the line. */
+struct pymi_constants {
+    uintptr_t window_base;
+    uintptr_t key0, key1;
+    uintptr_t fwd_mark;   /* never 0: fwdcache.c's mark of a cached chunk */
+} __attribute__((aligned(64)));
+PYM_HIDDEN extern struct pymi_constants pymi_const;
+
 typedef struct pym_heap {
     /* Hot: read by the malloc fast path, indexed by the request in bytes
      * (a table by 16-byte units took two instructions more to index).

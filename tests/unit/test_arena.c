@@ -635,7 +635,7 @@ static void free_tells_its_own_arenas_by_their_tag(void **state)
     int on_stack = 0;
     assert_int_equal(pymi_arena_tag_of(&on_stack), PYM_ARENA_TAG_FOREIGN);
     assert_int_equal(pymi_arena_tag_of(NULL), PYM_ARENA_TAG_FOREIGN);
-    assert_int_equal(pymi_arena_tag_of((const void *)(pymi_window_base - 1)), PYM_ARENA_TAG_FOREIGN);
+    assert_int_equal(pymi_arena_tag_of((const void *)(pymi_const.window_base - 1)), PYM_ARENA_TAG_FOREIGN);
     assert_int_not_equal(pymi_arena_tag_of(mine), PYM_ARENA_TAG_NONE);   /* the null heap's */
     pym_free(kept.block);   /* another heap's: the slow path's remote free */
     pym_free(mine);

@@ -11,7 +11,7 @@ static int a_static_object;
 /* Whether the region at `region` is ours, from its first arena's tag. */
 static int region_is_ours(uintptr_t region)
 {
-    size_t slot = (region - pymi_window_base) >> PYM_ARENA_SHIFT;
+    size_t slot = (region - pymi_const.window_base) >> PYM_ARENA_SHIFT;
     return slot < PYM_WINDOW_ARENAS && atomic_load(&pymi_arena_tags[slot]) != PYM_ARENA_TAG_FOREIGN;
 }
 
@@ -46,10 +46,10 @@ static void foreign_memory_is_not_ours(void **state)
     assert_true(pym_owns((void *)(region + PYM_REGION_SIZE - 1)));
     if (!region_is_ours(region + PYM_REGION_SIZE))
         assert_false(pym_owns((void *)(region + PYM_REGION_SIZE)));
-    if (region > pymi_window_base && !region_is_ours(region - PYM_REGION_SIZE))
+    if (region > pymi_const.window_base && !region_is_ours(region - PYM_REGION_SIZE))
         assert_false(pym_owns((void *)(region - 1)));
-    assert_false(pym_owns((void *)(pymi_window_base - 1)));
-    assert_false(pym_owns((void *)(pymi_window_base + PYM_WINDOW_REGIONS * PYM_REGION_SIZE)));
+    assert_false(pym_owns((void *)(pymi_const.window_base - 1)));
+    assert_false(pym_owns((void *)(pymi_const.window_base + PYM_WINDOW_REGIONS * PYM_REGION_SIZE)));
     pym_free(ours);
     munmap(mapped, 4096);
     pym_free(large);
