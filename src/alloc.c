@@ -200,7 +200,7 @@ void pym_free_batch(void *const *ptrs, size_t n)
         uintptr_t page = (uintptr_t)ptr >> PYM_POOL_SHIFT;
         pym_block_t *head = pool->free;
         unsigned used = pool->used;
-        uint16_t live_xor = pool->live_xor;
+        uint16_t back_xor = pool->back_xor;
         uint32_t start_magic = pool->start_magic;
         uint32_t start_limit = atomic_load_explicit(&pool->start_limit, memory_order_relaxed);
         uintptr_t key0 = pymi_const.key0, key1 = pymi_const.key1;
@@ -213,11 +213,11 @@ void pym_free_batch(void *const *ptrs, size_t n)
                 break;   /* the slow path below, after the run so far is in */
             block->encoded_next = pymi_encode_link(block, head, key0, key1);
             head = block;
-            live_xor ^= (uint16_t)(uintptr_t)block;
+            back_xor ^= (uint16_t)(uintptr_t)block;
             used--;
         }
         pool->free = head;
-        pool->live_xor = live_xor;
+        pool->back_xor = back_xor;
         pool->used = used;
         if (i < n && ((uintptr_t)ptrs[i] >> PYM_POOL_SHIFT) == page)
             pymi_free_inline(ptrs[i++]);   /* the last block, or a bad pointer */

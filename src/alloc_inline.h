@@ -67,7 +67,7 @@ PYM_INLINE pym_block_t *pymi_pool_pop(pym_pool_t *pool, pym_block_t *block)
     }
     pool->free = next;
     pool->used++;
-    pool->live_xor ^= (uint16_t)(uintptr_t)block;
+    pool->out_xor ^= (uint16_t)(uintptr_t)block;
     block->encoded_next = 0;   /* no key material reaches the program */
     __builtin_prefetch(next);   /* the next malloc of the class reads it */
     return block;
@@ -97,7 +97,7 @@ PYM_INLINE pym_block_t *pymi_pool_carve(pym_pool_t *pool, const pym_block_t *end
     atomic_store_explicit(&pool->start_limit, (uint16_t)(offset * pool->start_magic),
                           memory_order_relaxed);
     pool->used++;
-    pool->live_xor ^= (uint16_t)(uintptr_t)block;
+    pool->out_xor ^= (uint16_t)(uintptr_t)block;
     block->encoded_next = 0;
     return block;
 }
@@ -228,7 +228,7 @@ PYM_INLINE void pymi_free_inline(void *ptr)
         if (pym_likely(block != head)) {
             pymi_block_set_next(block, head);
             pool->free = block;
-            pool->live_xor ^= (uint16_t)(uintptr_t)block;
+            pool->back_xor ^= (uint16_t)(uintptr_t)block;
             if (pym_likely(!pymi_pool_count_one_back(pool)))
                 return;
             pymi_free_emptied(pool);

@@ -29,9 +29,9 @@
  *     the block goes out twice;
  *   - a double free also makes the pool look empty while a block is still
  *     live.  Each pool keeps the XOR of the addresses (low 16 bits) of the
- *     blocks it handed out and did not get back (pool->live_xor); a pool
- *     whose count says empty while that is not 0 is not returned to its
- *     arena but reported (pool.c).
+ *     blocks it handed out and, apart, of the blocks that came back
+ *     (pool->out_xor, back_xor); a pool whose count says empty while the
+ *     two differ is not returned to its arena but reported (pool.c).
  *
  * configure --disable-hardening stores links in the clear and skips the
  * same-pool check (and so the second case).

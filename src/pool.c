@@ -65,7 +65,7 @@ void pymi_pool_init(pym_pool_t *pool, pym_heap_t *heap, unsigned sizeclass)
     pool->queued = 0;
     pool->last_block = (uint16_t)((capacity - 1) * size);
     pool->next = pool->prev = 0;
-    pool->live_xor = 0;
+    pool->out_xor = pool->back_xor = 0;
     pym_pool_remote_t *remote = pymi_pool_remote(pool);
     remote->reclaim_next = 0;
     atomic_store_explicit(&remote->remote, 0, memory_order_relaxed);
@@ -77,13 +77,13 @@ void pymi_pool_push_free(pym_pool_t *pool, pym_block_t *block)
         pymi_free_invalid(block, "double free");
     pymi_block_set_next(block, pool->free);
     pool->free = block;
-    pool->live_xor ^= (uint16_t)(uintptr_t)block;
+    pool->back_xor ^= (uint16_t)(uintptr_t)block;
     pool->used--;
 }
 
 void pymi_pool_check_empty(const pym_pool_t *pool)
 {
-    if (pool->live_xor != 0)
+    if (pool->out_xor != pool->back_xor)
         pymi_fatal("free(): double free in a pool of %u-byte blocks (the pool counts as empty "
                    "while a block of it is still in use)", (unsigned)pool->block_size);
 }

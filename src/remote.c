@@ -42,7 +42,7 @@
  * Misuse: a push of the list's own head would link it to itself, and a count
  * larger than the blocks in use cannot be; both end in the double-free
  * diagnostic.  A block on the list twice is caught as on the free list
- * (freelist.h): the XOR goes into the pool's live_xor when the list is taken.
+ * (freelist.h): the XOR goes into the pool's back_xor when the list is taken.
  */
 #include "internal.h"
 
@@ -148,7 +148,7 @@ unsigned pymi_remote_take(pym_pool_t *pool)
         pymi_block_set_next(remote_tail(pool, head, count), pool->free);
     pool->free = head;
     pool->used -= count;
-    pool->live_xor ^= remote_xor(word);
+    pool->back_xor ^= remote_xor(word);
     return count;
 }
 

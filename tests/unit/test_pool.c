@@ -949,7 +949,7 @@ static void a_batch_frees_exactly_its_blocks_in_any_order(void **state)
 struct pool_picture {
     uintptr_t owner;
     uintptr_t remote;
-    unsigned used, state, flagged, queued, next, prev, live_xor, carved, start_limit;
+    unsigned used, state, flagged, queued, next, prev, out_xor, back_xor, carved, start_limit;
     unsigned free_count;   /* capacity + 1: the list did not end */
     uint16_t free_offsets[PYM_POOL_SIZE / 16 + 1];
 };
@@ -986,7 +986,8 @@ static void picture_take(struct heap_picture *pic, const pym_heap_t *heap, const
         pp->queued = pool->queued;
         pp->next = pool->next;
         pp->prev = pool->prev;
-        pp->live_xor = pool->live_xor;
+        pp->out_xor = pool->out_xor;
+        pp->back_xor = pool->back_xor;
         pp->carved = pool->carved;
         pp->start_limit = atomic_load(&pool->start_limit);
         uintptr_t page = (uintptr_t)pymi_pool_page(pool);
@@ -1071,7 +1072,8 @@ static void a_batch_leaves_the_pools_as_pym_free_one_by_one_does(void **state)
         assert_int_equal(a->queued, z->queued);
         assert_int_equal(a->next, z->next);
         assert_int_equal(a->prev, z->prev);
-        assert_int_equal(a->live_xor, z->live_xor);
+        assert_int_equal(a->out_xor, z->out_xor);
+        assert_int_equal(a->back_xor, z->back_xor);
         assert_int_equal(a->carved, z->carved);
         assert_int_equal(a->start_limit, z->start_limit);
         assert_int_equal(a->remote, z->remote);
