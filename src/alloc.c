@@ -202,7 +202,7 @@ void pym_free_batch(void *const *ptrs, size_t n)
         unsigned used = pool->used;
         uint16_t back_xor = pool->back_xor;
         uint32_t start_magic = pool->start_magic;
-        uint32_t start_limit = atomic_load_explicit(&pool->start_limit, memory_order_relaxed);
+        uint32_t start_limit = pool->start_limit;
         uintptr_t key0 = pymi_const.key0, key1 = pymi_const.key1;
         for (; i < n; i++) {
             pym_block_t *block = ptrs[i];

@@ -94,8 +94,7 @@ PYM_INLINE pym_block_t *pymi_pool_carve(pym_pool_t *pool, const pym_block_t *end
     size_t size = pool->block_size;
     pool->carved = (uint16_t)(offset + size);
     __builtin_prefetch((char *)block + 2 * size, 1);
-    atomic_store_explicit(&pool->start_limit, (uint16_t)(offset * pool->start_magic),
-                          memory_order_relaxed);
+    __atomic_store_n(&pool->start_limit, offset * pool->start_magic, __ATOMIC_RELAXED);
     pool->used++;
     pool->out_xor ^= (uint16_t)(uintptr_t)block;
     block->encoded_next = 0;

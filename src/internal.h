@@ -305,8 +305,7 @@ PYM_INLINE int pymi_is_block_start_of(const void *ptr, uint32_t start_magic, uin
 /* From the owner's line: the free fast path. */
 PYM_INLINE int pymi_is_block_start(const pym_pool_t *pool, const void *ptr)
 {
-    return pymi_is_block_start_of(ptr, pool->start_magic,
-                                  atomic_load_explicit(&pool->start_limit, memory_order_relaxed));
+    return pymi_is_block_start_of(ptr, pool->start_magic, pool->start_limit);
 }
 /* The same answer from any thread: the shared line's copy of the limit,
  * and the owner's line only for a block above it (a pool still being
@@ -316,7 +315,7 @@ PYM_INLINE int pymi_is_block_start_shared(const pym_pool_t *pool, const void *pt
     const pym_pool_shared_t *shared = pymi_pool_shared(pool);
     uint32_t scaled = (uint32_t)((uintptr_t)ptr & PYM_POOL_MASK) * shared->start_magic;
     return scaled <= atomic_load_explicit(&shared->start_limit, memory_order_relaxed) ||
-           scaled <= atomic_load_explicit(&pool->start_limit, memory_order_relaxed);
+           scaled <= __atomic_load_n(&pool->start_limit, __ATOMIC_RELAXED);
 }
 /* Owner context: other threads' block-start test may skip the owner's line
  * for every block carved so far. */
@@ -326,7 +325,7 @@ PYM_INLINE void pymi_pool_publish_limit(pym_pool_t *pool)
      * reading makes each of their next reads a miss, and a pool carved
      * to its end is drained many times. */
     pym_pool_shared_t *shared = pymi_pool_shared(pool);
-    uint16_t limit = atomic_load_explicit(&pool->start_limit, memory_order_relaxed);
+    uint16_t limit = (uint16_t)pool->start_limit;
     if (atomic_load_explicit(&shared->start_limit, memory_order_relaxed) != limit)
         atomic_store_explicit(&shared->start_limit, limit, memory_order_relaxed);
 }

@@ -44,7 +44,7 @@ void pymi_freelist_corrupt(const void *block)
 static void pool_set_block_test(pym_pool_t *pool, pym_pool_shared_t *shared, unsigned sizeclass)
 {
     pool->start_magic = shared->start_magic = pymi_class_start_magic(sizeclass);   /* sizeclass.h */
-    atomic_store_explicit(&pool->start_limit, 0, memory_order_relaxed);
+    __atomic_store_n(&pool->start_limit, 0, __ATOMIC_RELAXED);
     atomic_store_explicit(&shared->start_limit, 0, memory_order_relaxed);
 }
 
