@@ -165,7 +165,7 @@ static void block_starts_are_exactly_the_carved_blocks(void **state)
         pym_free(block);
         assert_int_equal(fake.last_block, (capacity - 1) * size);
         for (unsigned carved = 1; carved <= capacity; carved++) {
-            atomic_store(&fake.start_limit, (uint16_t)((carved - 1) * size * fake.start_magic));
+            fake.start_limit = (uint16_t)((carved - 1) * size * fake.start_magic);
             for (unsigned off = 0; off < PYM_POOL_SIZE; off++)
                 assert_int_equal(pymi_is_block_start(&fake, page + off),
                                  off % size == 0 && off < carved * size);
@@ -989,7 +989,7 @@ static void picture_take(struct heap_picture *pic, const pym_heap_t *heap, const
         pp->out_xor = pool->out_xor;
         pp->back_xor = pool->back_xor;
         pp->carved = pool->carved;
-        pp->start_limit = atomic_load(&pool->start_limit);
+        pp->start_limit = pool->start_limit;
         uintptr_t page = (uintptr_t)pymi_pool_page(pool);
         for (const pym_block_t *blk = pool->free;
              blk != NULL && !pymi_is_list_end(blk) && pp->free_count <= pymi_class_capacity(pool->sizeclass); blk = pymi_block_next(blk)) {
