@@ -107,14 +107,29 @@ PYM_INLINE size_t class_size(unsigned c)
     return CLASS_SIZE(c);
 }
 
-/* The largest class whose requests a chunk of `usable` bytes can serve
+/* The class a freed chunk is filed in, by its size word / 16 (a chunk of
+ * 16i bytes holds 16i - 8): the largest class whose requests it can serve
  * (the class below the first one too large for usable + 1 bytes; 4096..4607
- * bytes: class 31), or PYM_FWD_CLASSES when none can. */
-PYM_INLINE unsigned class_of_usable(size_t usable)
+ * bytes: class 31), or NO_CLASS when none can or the class is of requests
+ * PYM_SMALL_MAX or smaller (glibc will judge such a chunk).  A table, as
+ * class_by_step: the arithmetic and its two range checks were four
+ * instructions more on free's side of a forwarded pair. */
+#define NO_CLASS 0xff
+#define MIN_FWD_CLASS CLASS_OF_M(PYM_SMALL_MAX)   /* class_of_request(PYM_SMALL_MAX + 1) */
+#define CHUNK_CLASS_(i) ((i) < 19 || (i) > 288 || CLASS_OF_M(((i) - 1) * 16) - 1 < MIN_FWD_CLASS \
+                             ? NO_CLASS : CLASS_OF_M(((i) - 1) * 16) - 1)
+#define CHUNKS8(i) CHUNK_CLASS_(i), CHUNK_CLASS_(i + 1), CHUNK_CLASS_(i + 2), CHUNK_CLASS_(i + 3), \
+                   CHUNK_CLASS_(i + 4), CHUNK_CLASS_(i + 5), CHUNK_CLASS_(i + 6), CHUNK_CLASS_(i + 7)
+#define CHUNKS32(i) CHUNKS8(i), CHUNKS8(i + 8), CHUNKS8(i + 16), CHUNKS8(i + 24)
+#define CHUNK_STEPS 289u   /* chunk sizes 0 .. 4608 */
+static const uint8_t class_by_chunk_step[CHUNK_STEPS] = {
+    CHUNKS32(0), CHUNKS32(32), CHUNKS32(64), CHUNKS32(96), CHUNKS32(128),
+    CHUNKS32(160), CHUNKS32(192), CHUNKS32(224), CHUNKS32(256), CHUNK_CLASS_(288)};
+
+/* chunk_size: a plain chunk's size word without its flags, or 0. */
+PYM_INLINE unsigned class_of_chunk(uintptr_t chunk_size)
 {
-    if (usable < class_size(0) || usable >= class_size(PYM_FWD_CLASSES - 1) + 512)
-        return PYM_FWD_CLASSES;
-    return class_of_request(usable + 1) - 1;
+    return chunk_size / 16 < CHUNK_STEPS ? class_by_chunk_step[chunk_size / 16] : NO_CLASS;
 }
 
 _Static_assert(PYM_SMALL_MAX >= 256 && PYM_SMALL_MAX < PYM_FWD_MAX, "the classes start above 256 bytes");
@@ -139,10 +154,33 @@ PYM_INLINE uintptr_t chunk_mark(void)
     return pymi_const.fwd_mark;
 }
 
-/* The owner's counts are read by the statistics of other threads. */
+/* The size of the glibc chunk at ptr (16-byte aligned, not NULL) when its
+ * size word is a plain chunk's -- not mapped, a multiple of 16 -- or 0
+ * when it is not. */
+PYM_INLINE uintptr_t plain_chunk_size(const void *ptr)
+{
+    uintptr_t size_word = ((const uintptr_t *)ptr)[-1], chunk_size = size_word & ~GLIBC_SIZE_FLAGS;
+    return (size_word & GLIBC_IS_MMAPPED) || (chunk_size & (PYM_ALIGNMENT - 1)) != 0 ? 0 : chunk_size;
+}
+
+/* The owner's counts are read by the statistics of other threads
+ * (pymi_fwd_count, a racy snapshot).  A push or a pop changes the count by
+ * one in memory: an add or subtract of a constant, which does not wait
+ * for the store before it as a load, an add and a separate store did. */
 PYM_INLINE void bin_set_count(pym_fwd_bin_t *bin, uint32_t count)
 {
     __atomic_store_n(&bin->count, count, __ATOMIC_RELAXED);
+}
+
+/* A bin as a heap starts it, and as a flush or a trim leaves it: empty, at
+ * its first capacity. */
+PYM_INLINE void bin_reset(pym_fwd_bin_t *bin, unsigned c)
+{
+    bin->head = NULL;
+    bin_set_count(bin, 0);
+    bin->grown = 0;
+    bin->overflow = 0;
+    bin->limit = bin_capacity[c];
 }
 
 static PYM_NORETURN PYM_COLD void cache_corrupt(const void *chunk)
@@ -216,7 +254,7 @@ PYM_INLINE pym_block_t *bin_next(pym_block_t *chunk)
 static PYM_NOINLINE void bin_overflow(pym_heap_t *heap, void *chunk, unsigned c)
 {
     pym_fwd_bin_t *bin = &heap->fwd[c];
-    if (bin->overflow < UINT16_MAX)
+    if (bin->overflow < UINT8_MAX)
         bin->overflow++;
     if (__libc_single_threaded ||
         __atomic_load_n(&shared_batches[c], __ATOMIC_RELAXED) == PYM_FWD_SHARED_BATCHES) {
@@ -283,14 +321,14 @@ void pymi_fwd_flush_shared(void)
 PYM_INLINE void bin_push(pym_heap_t *heap, void *chunk, unsigned c)
 {
     pym_fwd_bin_t *bin = &heap->fwd[c];
-    if (bin->count >= (uint32_t)bin_capacity[c] + bin->grown) {
+    if (bin->count >= bin->limit) {
         bin_overflow(heap, chunk, c);
         return;
     }
     pymi_block_set_next((pym_block_t *)chunk, bin->head);
     chunk_words(chunk)[1] = chunk_mark();
     bin->head = (pym_block_t *)chunk;
-    bin_set_count(bin, bin->count + 1);
+    bin->count++;
 }
 
 /* 1 when chunk is on the list from head, walked for at most count links
@@ -313,7 +351,7 @@ static int list_holds(const pym_block_t *head, unsigned count, const void *chunk
  * not searched, and the chunk is pushed as usual).  Out of line, so that
  * the common free makes no call but its tail call and saves no
  * registers. */
-static PYM_NOINLINE void free_marked(pym_heap_t *heap, void *chunk, unsigned c, size_t usable)
+static PYM_NOINLINE void free_marked(pym_heap_t *heap, void *chunk, unsigned c)
 {
     int twice = list_holds(heap->fwd[c].head, heap->fwd[c].count, chunk);
     pthread_mutex_lock(&pymi_fwd_shared_lock);
@@ -322,7 +360,7 @@ static PYM_NOINLINE void free_marked(pym_heap_t *heap, void *chunk, unsigned c, 
     pthread_mutex_unlock(&pymi_fwd_shared_lock);
     if (twice)
         pymi_fatal("free(%p): double free (a %zu-byte block, in pymalloc's cache of glibc's chunks)",
-                   chunk, usable);
+                   chunk, (size_t)(plain_chunk_size(chunk) - GLIBC_SIZE_WORD));
     bin_push(heap, chunk, c);
 }
 
@@ -335,7 +373,7 @@ PYM_INLINE void *bin_pop(pym_heap_t *heap, unsigned c)
         return NULL;
     uintptr_t *words = chunk_words(chunk);
     bin->head = bin_next(chunk);
-    bin_set_count(bin, bin->count - 1);
+    bin->count--;
     words[0] = 0;
     words[1] = 0;
     return chunk;
@@ -351,8 +389,10 @@ static PYM_NOINLINE void *bin_refill(pym_heap_t *heap, unsigned c)
     pym_fwd_bin_t *bin = &heap->fwd[c];
     if (bin->overflow != 0) {
         bin->overflow--;
-        if (bin->grown < (PYM_FWD_GROWTH - 1) * bin_capacity[c])
+        if (bin->grown < (PYM_FWD_GROWTH - 1) * bin_capacity[c]) {
             bin->grown++;
+            bin->limit++;
+        }
     }
     fwd_batch_t batch = shared_take(c);
     if (batch.head == NULL)
@@ -380,15 +420,6 @@ void *pymi_fwd_malloc(pym_heap_t *heap, size_t size)
     return fwd_malloc_miss(heap, c);
 }
 
-/* The size of the glibc chunk at ptr (16-byte aligned, not NULL) when its
- * size word is a plain chunk's -- not mapped, a multiple of 16 -- or 0
- * when it is not. */
-PYM_INLINE uintptr_t plain_chunk_size(const void *ptr)
-{
-    uintptr_t size_word = ((const uintptr_t *)ptr)[-1], chunk_size = size_word & ~GLIBC_SIZE_FLAGS;
-    return (size_word & GLIBC_IS_MMAPPED) || (chunk_size & (PYM_ALIGNMENT - 1)) != 0 ? 0 : chunk_size;
-}
-
 void *pymi_fwd_calloc(pym_heap_t *heap, size_t size)
 {
     if (size > PYM_FWD_MAX || !heap->fwd_on)
@@ -408,15 +439,13 @@ void pymi_fwd_free(void *ptr, pym_heap_t *heap)
         pymi_sys.free(ptr);   /* NULL, or a pointer glibc will judge */
         return;
     }
-    uintptr_t chunk_size = plain_chunk_size(ptr);
-    size_t usable = chunk_size - GLIBC_SIZE_WORD;
-    unsigned c = class_of_usable(usable);
-    if (chunk_size == 0 || c >= PYM_FWD_CLASSES || c < class_of_request(PYM_SMALL_MAX + 1)) {
+    unsigned c = class_of_chunk(plain_chunk_size(ptr));
+    if (c >= PYM_FWD_CLASSES) {
         pymi_sys.free(ptr);   /* mapped, outside the classes, or a size glibc will call invalid */
         return;
     }
     if (pym_unlikely(chunk_words(ptr)[1] == chunk_mark())) {
-        free_marked(heap, ptr, c, usable);
+        free_marked(heap, ptr, c);
         return;
     }
     bin_push(heap, ptr, c);
@@ -452,15 +481,19 @@ void *pymi_fwd_realloc(void *ptr, size_t size)
     return pymi_sys.realloc(ptr, size);
 }
 
+void pymi_fwd_heap_init(pym_heap_t *heap)
+{
+    heap->fwd_on = (uint8_t)pymi_fwd_enabled;
+    for (unsigned c = 0; c < PYM_FWD_CLASSES; c++)
+        bin_reset(&heap->fwd[c], c);
+}
+
 void pymi_fwd_flush(pym_heap_t *heap)
 {
     for (unsigned c = 0; c < PYM_FWD_CLASSES; c++) {
         pym_fwd_bin_t *bin = &heap->fwd[c];
         pym_block_t *chunks = bin->head;
-        bin->head = NULL;
-        bin_set_count(bin, 0);
-        bin->grown = 0;
-        bin->overflow = 0;
+        bin_reset(bin, c);
         free_list_to_glibc(chunks);
     }
 }

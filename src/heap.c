@@ -70,7 +70,7 @@ static pym_heap_t *heap_new_locked(void)
     for (unsigned c = 0; c < PYM_NUM_CLASSES; c++)
         heap->pools[c] = &pymi_exhausted_pool;
     heap->decay_tick = PYM_DECAY_TICK_IDLE;
-    heap->fwd_on = (uint8_t)pymi_fwd_enabled;
+    pymi_fwd_heap_init(heap);
     atomic_init(&heap->reclaim, NULL);
     atomic_init(&heap->state, PYM_HEAP_ACTIVE);
     pthread_mutex_init(&heap->lock, NULL);

@@ -359,6 +359,8 @@ PYM_HIDDEN PYM_NOINLINE void pymi_fwd_free(void *ptr, pym_heap_t *heap);
 PYM_HIDDEN void *pymi_fwd_realloc(void *ptr, size_t size);
 /* Gives every cached chunk back to glibc (owner context). */
 PYM_HIDDEN void pymi_fwd_flush(pym_heap_t *heap);
+/* A new heap's bins: empty, at their first capacity, on if glibc is below. */
+PYM_HIDDEN void pymi_fwd_heap_init(pym_heap_t *heap);
 /* The shared cache's lock (a leaf: glibc is called outside it). */
 PYM_HIDDEN extern pthread_mutex_t pymi_fwd_shared_lock;
 /* Empties the cache the threads share into glibc (trim). */

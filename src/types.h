@@ -232,9 +232,13 @@ typedef struct pym_outbox {
 #define PYM_FWD_CLASSES 32u
 typedef struct pym_fwd_bin {
     pym_block_t *head;
-    uint32_t count;                /* the owner writes it, statistics read it */
-    uint16_t grown;                /* places added to the class's first capacity */
-    uint16_t overflow;             /* chunks sent to glibc because the bin was full */
+    /* The owner changes it by one in memory (a read-modify-write of a
+     * constant, which this core passes on to the next at once; fwdcache.c),
+     * the statistics read it without a lock. */
+    uint32_t count;
+    uint16_t limit;                /* a push finding count == limit overflows: the first capacity + grown */
+    uint8_t grown;                 /* places added to the class's first capacity */
+    uint8_t overflow;              /* overflows not yet matched by a miss (saturating) */
 } pym_fwd_bin_t;
 
 /* Written once during initialisation, before the first block exists, and
