@@ -40,7 +40,7 @@ void pymi_freelist_corrupt(const void *block)
  * since (q + 1) * e <= PYM_POOL_SIZE < magic (Lemire, Kaser, Kurz 2019).  e > 0
  * even for a power of two (ceil(2^32 / size) would make it 0), so that the
  * limit can count carved blocks: carving the block at offset o sets it to
- * (uint16)(o * magic), which is (n - 1) * e (alloc_inline.h). */
+ * o * magic (mod 2^32), which is (n - 1) * e (alloc_inline.h). */
 static void pool_set_block_test(pym_pool_t *pool, pym_pool_shared_t *shared, unsigned sizeclass)
 {
     pool->start_magic = shared->start_magic = pymi_class_start_magic(sizeclass);   /* sizeclass.h */

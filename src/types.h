@@ -115,7 +115,8 @@ typedef struct pym_pool {
      * written by one side: in one, each malloc's XOR in memory waited for
      * the store of the free before it, and each free's for the malloc's
      * (only an add of a constant, as on `used`, does not wait): a
-     * malloc+free pair 3.7 -> 3.1 ns apart (docs/design.md, "Session 32"). */
+     * malloc+free pair 3.72 ns in one word, 3.34 in two (docs/design.md,
+     * "Session 32"). */
     uint16_t back_xor;
     uint16_t out_xor;
     /* Offset of the first block never handed out: the blocks from there to
