@@ -116,12 +116,14 @@ PYM_INLINE size_t class_size(unsigned c)
  * instructions more on free's side of a forwarded pair. */
 #define NO_CLASS 0xff
 #define MIN_FWD_CLASS CLASS_OF_M(PYM_SMALL_MAX)   /* class_of_request(PYM_SMALL_MAX + 1) */
-#define CHUNK_CLASS_(i) ((i) < 19 || (i) > 288 || CLASS_OF_M(((i) - 1) * 16) - 1 < MIN_FWD_CLASS \
-                             ? NO_CLASS : CLASS_OF_M(((i) - 1) * 16) - 1)
+#define CHUNK_STEPS 289u   /* chunk sizes 0 .. 4608: usable sizes up to the last class's + 511 */
+/* class_of_request(usable + 1) - 1, as a constant, for usable = 16i - 8. */
+#define USABLE_CLASS_(i) (CLASS_OF_M(((i) - 1) * 16) - 1)
+#define CHUNK_CLASS_(i) ((size_t)(i) * 16 < CLASS_SIZE(0) + 8 || USABLE_CLASS_(i) < MIN_FWD_CLASS \
+                             ? NO_CLASS : USABLE_CLASS_(i))
 #define CHUNKS8(i) CHUNK_CLASS_(i), CHUNK_CLASS_(i + 1), CHUNK_CLASS_(i + 2), CHUNK_CLASS_(i + 3), \
                    CHUNK_CLASS_(i + 4), CHUNK_CLASS_(i + 5), CHUNK_CLASS_(i + 6), CHUNK_CLASS_(i + 7)
 #define CHUNKS32(i) CHUNKS8(i), CHUNKS8(i + 8), CHUNKS8(i + 16), CHUNKS8(i + 24)
-#define CHUNK_STEPS 289u   /* chunk sizes 0 .. 4608 */
 static const uint8_t class_by_chunk_step[CHUNK_STEPS] = {
     CHUNKS32(0), CHUNKS32(32), CHUNKS32(64), CHUNKS32(96), CHUNKS32(128),
     CHUNKS32(160), CHUNKS32(192), CHUNKS32(224), CHUNKS32(256), CHUNK_CLASS_(288)};
@@ -133,6 +135,9 @@ PYM_INLINE unsigned class_of_chunk(uintptr_t chunk_size)
 }
 
 _Static_assert(PYM_SMALL_MAX >= 256 && PYM_SMALL_MAX < PYM_FWD_MAX, "the classes start above 256 bytes");
+_Static_assert((CHUNK_STEPS - 1) * 16 - 8 <= CLASS_SIZE(PYM_FWD_CLASSES - 1) + 511 &&
+                   CHUNK_STEPS * 16 - 8 > CLASS_SIZE(PYM_FWD_CLASSES - 1) + 511,
+               "the chunk table ends with the last chunk size the last class files");
 
 /* How many chunks a bin keeps at first: PYM_FWD_BIN_BYTES worth, at least
  * PYM_FWD_BIN_MIN (56 of 288 bytes ... 4 of 4096, so never more than 16
@@ -178,7 +183,6 @@ PYM_INLINE void bin_reset(pym_fwd_bin_t *bin, unsigned c)
 {
     bin->head = NULL;
     bin_set_count(bin, 0);
-    bin->grown = 0;
     bin->overflow = 0;
     bin->limit = bin_capacity[c];
 }
@@ -254,7 +258,7 @@ PYM_INLINE pym_block_t *bin_next(pym_block_t *chunk)
 static PYM_NOINLINE void bin_overflow(pym_heap_t *heap, void *chunk, unsigned c)
 {
     pym_fwd_bin_t *bin = &heap->fwd[c];
-    if (bin->overflow < UINT8_MAX)
+    if (bin->overflow < UINT16_MAX)
         bin->overflow++;
     if (__libc_single_threaded ||
         __atomic_load_n(&shared_batches[c], __ATOMIC_RELAXED) == PYM_FWD_SHARED_BATCHES) {
@@ -389,10 +393,8 @@ static PYM_NOINLINE void *bin_refill(pym_heap_t *heap, unsigned c)
     pym_fwd_bin_t *bin = &heap->fwd[c];
     if (bin->overflow != 0) {
         bin->overflow--;
-        if (bin->grown < (PYM_FWD_GROWTH - 1) * bin_capacity[c]) {
-            bin->grown++;
+        if (bin->limit < PYM_FWD_GROWTH * bin_capacity[c])
             bin->limit++;
-        }
     }
     fwd_batch_t batch = shared_take(c);
     if (batch.head == NULL)

@@ -237,9 +237,10 @@ typedef struct pym_fwd_bin {
      * constant, which this core passes on to the next at once; fwdcache.c),
      * the statistics read it without a lock. */
     uint32_t count;
-    uint16_t limit;                /* a push finding count == limit overflows: the first capacity + grown */
-    uint8_t grown;                 /* places added to the class's first capacity */
-    uint8_t overflow;              /* overflows not yet matched by a miss (saturating) */
+    /* A push finding count == limit overflows: the class's first capacity,
+     * plus the places it has grown by (fwdcache.c). */
+    uint16_t limit;
+    uint16_t overflow;             /* overflows not yet matched by a miss (saturating) */
 } pym_fwd_bin_t;
 
 /* Written once during initialisation, before the first block exists, and
