@@ -75,8 +75,8 @@
 #define PYM_REGION_DEBUG_LIVES (PYM_REGION_REMOTE + PYM_REGION_DESC_BYTES)
 #define PYM_REGION_DEBUG_BYTES (PYM_POOLS_PER_REGION * 8u)
 /* The descriptors of one arena's pools: one 4 KiB page of the table (and
- * one of the shared halves' table), which an arena given back to the
- * kernel gives back with it (arena.c). */
+ * one of the shared halves' table, and one of the remote words'), which
+ * an arena given back to the kernel gives back with it (arena.c). */
 #define PYM_ARENA_DESC_PAGE (PYM_POOLS_PER_ARENA * PYM_DESC_SIZE)
 
 /* Heaps that get arenas of their own (arena.c, "Homes"); the ones made

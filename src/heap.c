@@ -40,14 +40,40 @@ static _Atomic(pym_heap_t *) all_heaps;   /* push-only list through next_all */
 static pthread_key_t exit_key;
 static uint64_t heaps_adopted;            /* under pymi_heaps_lock */
 
+/* The one writer of a class's current pool: pools[c] and the fast path's
+ * entries for the class's 16 request sizes (and size 0's for class 0,
+ * types.h). */
+static inline void heap_store_current(pym_heap_t *heap, unsigned c, pym_pool_t *pool)
+{
+    heap->pools[c] = pool;
+    /* Eight 16-byte stores, unrolled: a refill of random churn comes every
+     * ~9 mallocs, and a loop of them took 32 instructions. */
+    typedef uintptr_t two_pools __attribute__((vector_size(16), aligned(8), may_alias));
+    two_pools *sizes = (two_pools *)&heap->pool_for_size[c * PYM_ALIGNMENT + 1];
+    two_pools both = {(uintptr_t)pool, (uintptr_t)pool};
+    _Static_assert(PYM_ALIGNMENT == 16, "a class has 16 request sizes");
+    sizes[0] = both; sizes[1] = both; sizes[2] = both; sizes[3] = both;
+    sizes[4] = both; sizes[5] = both; sizes[6] = both; sizes[7] = both;
+    if (c == 0)
+        heap->pool_for_size[0] = pool;
+}
+
+/* The one writer of the thread's TLS block: its heap and the copy of the
+ * heap's arena tag that free compares with (internal.h). */
+static void tls_set_heap(pym_heap_t *heap)
+{
+    pymi_tls = (struct pymi_tls){heap, heap->arena_tag};
+}
+
 /* Metadata comes in mmap'd chunks carved under pymi_heaps_lock, a heap
  * on whole pages of its own.  While heaps sat back to back (64-byte
  * aligned), threads/churn with 2 threads ran each thread 24 % slower than
  * one alone; on pages of their own, 8-10 % faster than that (most likely
  * the hardware prefetchers, which fetch lines ahead within a 4 KiB page,
  * brought a neighbour heap's lines into the other core; docs/design.md,
- * "Session 31").  A heap is 5 KiB, so a thread pays 3 KiB more (the rest
- * of its second page). */
+ * "Session 31").  A heap is 7 KiB (5 KiB before session 32's table of
+ * pools by request size), so a thread pays 1 KiB more (the rest of its
+ * second page). */
 static char *meta_next, *meta_end;
 #define PYM_META_CHUNK ((size_t)64 << 10)
 
@@ -65,10 +91,8 @@ static pym_heap_t *heap_new_locked(void)
     meta_next += need;
     pymi_arena_home_init(&heap->home);
     heap->arena_tag = pymi_arena_tag_for_heap(heap->home.id);
-    for (unsigned size = 0; size <= PYM_SMALL_MAX; size++)
-        heap->pool_for_size[size] = &pymi_exhausted_pool;
     for (unsigned c = 0; c < PYM_NUM_CLASSES; c++)
-        heap->pools[c] = &pymi_exhausted_pool;
+        heap_store_current(heap, c, &pymi_exhausted_pool);
     heap->decay_tick = PYM_DECAY_TICK_IDLE;
     pymi_fwd_heap_init(heap);
     atomic_init(&heap->reclaim, NULL);
@@ -97,24 +121,6 @@ static pym_heap_t *heap_adopt_locked(void)
  * heap->pools[c] is the class's current pool, the one malloc pops from; it
  * carries the pin (one extra count in `used`, types.h), so that the free
  * fast path never sees it empty.  The pin moves with the list's head. */
-
-/* The one writer of a class's current pool: pools[c] and the fast path's
- * entries for the class's 16 request sizes (and size 0's for class 0,
- * types.h). */
-static inline void heap_store_current(pym_heap_t *heap, unsigned c, pym_pool_t *pool)
-{
-    heap->pools[c] = pool;
-    /* Eight 16-byte stores, unrolled: a refill of random churn comes every
-     * ~9 mallocs, and a loop of them took 32 instructions. */
-    typedef uintptr_t two_pools __attribute__((vector_size(16), aligned(8), may_alias));
-    two_pools *sizes = (two_pools *)&heap->pool_for_size[c * PYM_ALIGNMENT + 1];
-    two_pools both = {(uintptr_t)pool, (uintptr_t)pool};
-    _Static_assert(PYM_ALIGNMENT == 16, "a class has 16 request sizes");
-    sizes[0] = both; sizes[1] = both; sizes[2] = both; sizes[3] = both;
-    sizes[4] = both; sizes[5] = both; sizes[6] = both; sizes[7] = both;
-    if (c == 0)
-        heap->pool_for_size[0] = pool;
-}
 
 static void heap_set_current(pym_heap_t *heap, unsigned c, pym_pool_t *pool)
 {
@@ -479,7 +485,7 @@ static void heap_thread_exit(void *arg)
     pthread_mutex_unlock(&heap->lock);
     /* Frees by later TLS destructors of this thread go the abandoned way;
      * a later malloc would adopt a heap again and re-arm the key. */
-    pymi_tls = (struct pymi_tls){&pymi_null_heap, PYM_ARENA_TAG_NONE};
+    tls_set_heap(&pymi_null_heap);
     pymi_tls_debug_heap = NULL;
 }
 
@@ -508,7 +514,7 @@ pym_heap_t *pymi_heap_for_thread(void)
     if (pymi_debug_on)
         pymi_tls_debug_heap = heap;
     else
-        pymi_tls = (struct pymi_tls){heap, heap->arena_tag};
+        tls_set_heap(heap);
     int saved = errno;
     pthread_setspecific(exit_key, heap);
     errno = saved;

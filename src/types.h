@@ -246,9 +246,10 @@ typedef struct pym_fwd_bin {
 /* Written once during initialisation, before the first block exists, and
  * read by every fast path: the window's base (range.c) and the free lists'
  * keys (freelist.h, init.c).  On a cache line that nothing else shares:
- * the keys shared theirs with the arena buckets of nobody's arenas, and
- * each change to those under the arena lock made every core's next malloc
- * and free wait for the line. */
+ * the keys shared theirs with the arena buckets of nobody's arenas, whose
+ * every change under the arena lock would make every core's next malloc
+ * and free wait for the line (not measurable on this project's machine;
+ * docs/design.md, "Session 32"). */
 struct pymi_constants {
     uintptr_t window_base;
     uintptr_t key0, key1;
